@@ -1,0 +1,420 @@
+//! Columnar record batches: building them, checking ones that came off the network, reading
+//! their rows, and rendering rows as the original JSON.
+//!
+//! A [`RecordBatch`] keeps every string column as indexes into one per-batch dictionary, so a
+//! batch of 2,000 records carries each site's name once and decodes without a per-row
+//! allocation.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use serde::Serialize;
+
+use crate::proto::RecordBatch;
+use crate::record::Record;
+
+/// One row of a batch, borrowed. Serializes to the original JSON record.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct RowRef<'a> {
+    /// Site latitude.
+    pub latitude: f64,
+    /// Site longitude.
+    pub longitude: f64,
+    /// Observation hour, `YYYY-MM-DDTHH:MM`.
+    pub timestamp: &'a str,
+    /// Pollutant.
+    pub parameter: &'a str,
+    /// Concentration.
+    pub value: f64,
+    /// Unit of the concentration.
+    pub unit: &'a str,
+    /// Raw concentration.
+    pub raw_concentration: f64,
+    /// Air quality index.
+    pub aqi: i32,
+    /// AQI category.
+    pub category: i32,
+    /// Site name.
+    pub site_name: &'a str,
+    /// Operating agency.
+    pub agency_name: &'a str,
+    /// AQS id.
+    pub aqs_id: &'a str,
+    /// Full AQS id.
+    pub full_aqs_id: &'a str,
+    /// Date folder as `YYYYMMDD`.
+    #[serde(serialize_with = "date_as_string")]
+    pub date: u32,
+}
+
+fn date_as_string<S: serde::Serializer>(date: &u32, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&format_args!("{date:08}"))
+}
+
+impl RowRef<'_> {
+    /// An owned copy of the row.
+    pub fn to_record(&self) -> Record {
+        Record {
+            latitude: self.latitude,
+            longitude: self.longitude,
+            timestamp: self.timestamp.to_string(),
+            parameter: self.parameter.to_string(),
+            value: self.value,
+            unit: self.unit.to_string(),
+            raw_concentration: self.raw_concentration,
+            aqi: self.aqi,
+            category: self.category,
+            site_name: self.site_name.to_string(),
+            agency_name: self.agency_name.to_string(),
+            aqs_id: self.aqs_id.to_string(),
+            full_aqs_id: self.full_aqs_id.to_string(),
+            date: format!("{:08}", self.date),
+        }
+    }
+}
+
+/// Why a batch received from a peer cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// A column's length differs from `num_rows`.
+    #[error("column {column} has {found} entries, expected {expected}")]
+    ColumnLength {
+        /// The column.
+        column: &'static str,
+        /// Its length.
+        found: usize,
+        /// `num_rows`.
+        expected: usize,
+    },
+    /// A string column points past the dictionary.
+    #[error("column {column} refers to dictionary entry {index}, but the dictionary has {size}")]
+    DictionaryIndex {
+        /// The column.
+        column: &'static str,
+        /// The bad index.
+        index: u32,
+        /// The dictionary's size.
+        size: usize,
+    },
+    /// The bytes are not a protobuf batch.
+    #[error("batch does not decode: {0}")]
+    Decode(String),
+}
+
+/// Decodes and checks a batch received from the network.
+pub fn decode_batch(bytes: &[u8]) -> Result<RecordBatch, BatchError> {
+    let batch = <RecordBatch as prost::Message>::decode(bytes)
+        .map_err(|err| BatchError::Decode(err.to_string()))?;
+    validate(&batch)?;
+    Ok(batch)
+}
+
+/// Checks that every column has `num_rows` entries and every string index is in the dictionary,
+/// so that [`row`] cannot fail afterwards.
+pub fn validate(batch: &RecordBatch) -> Result<(), BatchError> {
+    let expected = batch.num_rows as usize;
+    let lengths = [
+        ("latitude", batch.latitude.len()),
+        ("longitude", batch.longitude.len()),
+        ("value", batch.value.len()),
+        ("raw_concentration", batch.raw_concentration.len()),
+        ("aqi", batch.aqi.len()),
+        ("category", batch.category.len()),
+        ("date", batch.date.len()),
+    ];
+    for (column, found) in lengths
+        .into_iter()
+        .chain(string_columns(batch).map(|(c, v)| (c, v.len())))
+    {
+        if found != expected {
+            return Err(BatchError::ColumnLength {
+                column,
+                found,
+                expected,
+            });
+        }
+    }
+    let size = batch.dictionary.len();
+    for (column, values) in string_columns(batch) {
+        if let Some(&index) = values.iter().find(|&&index| index as usize >= size) {
+            return Err(BatchError::DictionaryIndex {
+                column,
+                index,
+                size,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn string_columns(batch: &RecordBatch) -> impl Iterator<Item = (&'static str, &Vec<u32>)> {
+    [
+        ("timestamp", &batch.timestamp),
+        ("parameter", &batch.parameter),
+        ("unit", &batch.unit),
+        ("site_name", &batch.site_name),
+        ("agency_name", &batch.agency_name),
+        ("aqs_id", &batch.aqs_id),
+        ("full_aqs_id", &batch.full_aqs_id),
+    ]
+    .into_iter()
+}
+
+/// Row `index` of a batch that passed [`validate`]. Panics on an unchecked, inconsistent batch.
+pub fn row(batch: &RecordBatch, index: usize) -> RowRef<'_> {
+    let text = |codes: &Vec<u32>| batch.dictionary[codes[index] as usize].as_str();
+    RowRef {
+        latitude: batch.latitude[index],
+        longitude: batch.longitude[index],
+        timestamp: text(&batch.timestamp),
+        parameter: text(&batch.parameter),
+        value: batch.value[index],
+        unit: text(&batch.unit),
+        raw_concentration: batch.raw_concentration[index],
+        aqi: batch.aqi[index],
+        category: batch.category[index],
+        site_name: text(&batch.site_name),
+        agency_name: text(&batch.agency_name),
+        aqs_id: text(&batch.aqs_id),
+        full_aqs_id: text(&batch.full_aqs_id),
+        date: batch.date[index],
+    }
+}
+
+/// Every row of a checked batch as owned records.
+pub fn to_records(batch: &RecordBatch) -> Vec<Record> {
+    (0..batch.num_rows as usize)
+        .map(|i| row(batch, i).to_record())
+        .collect()
+}
+
+/// Appends rows `range` of a checked batch to `out` as JSON objects, comma-separated (no
+/// brackets), so rows of several batches can form one JSON array.
+pub fn write_json_rows(batch: &RecordBatch, range: Range<usize>, out: &mut Vec<u8>) {
+    for index in range {
+        if out.last().is_some_and(|&last| last != b'[') {
+            out.push(b',');
+        }
+        // Writing a derived Serialize struct into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &row(batch, index));
+    }
+}
+
+/// Builds a batch row by row, interning strings into the batch dictionary.
+#[derive(Debug, Default)]
+pub struct BatchBuilder {
+    batch: RecordBatch,
+    codes: HashMap<String, u32>,
+}
+
+impl BatchBuilder {
+    /// An empty builder with room for `rows` rows.
+    pub fn with_capacity(rows: usize) -> Self {
+        let mut batch = RecordBatch::default();
+        batch.latitude.reserve(rows);
+        batch.longitude.reserve(rows);
+        batch.value.reserve(rows);
+        batch.raw_concentration.reserve(rows);
+        batch.date.reserve(rows);
+        Self {
+            batch,
+            codes: HashMap::new(),
+        }
+    }
+
+    /// The dictionary index of `text`, adding it on first use.
+    pub fn intern(&mut self, text: &str) -> u32 {
+        if let Some(&code) = self.codes.get(text) {
+            return code;
+        }
+        let code = self.batch.dictionary.len() as u32;
+        self.batch.dictionary.push(text.to_string());
+        self.codes.insert(text.to_string(), code);
+        code
+    }
+
+    /// Appends one row.
+    pub fn push(&mut self, row: &RowRef<'_>) {
+        let codes = [
+            self.intern(row.timestamp),
+            self.intern(row.parameter),
+            self.intern(row.unit),
+            self.intern(row.site_name),
+            self.intern(row.agency_name),
+            self.intern(row.aqs_id),
+            self.intern(row.full_aqs_id),
+        ];
+        self.push_coded(row, codes);
+    }
+
+    /// Appends one row whose string columns are already dictionary codes of this builder, in
+    /// the order timestamp, parameter, unit, site_name, agency_name, aqs_id, full_aqs_id
+    /// (the `&str` fields of `row` are then ignored). Lets a caller cache codes.
+    pub fn push_coded(&mut self, row: &RowRef<'_>, codes: [u32; 7]) {
+        let b = &mut self.batch;
+        b.num_rows += 1;
+        b.latitude.push(row.latitude);
+        b.longitude.push(row.longitude);
+        b.value.push(row.value);
+        b.raw_concentration.push(row.raw_concentration);
+        b.aqi.push(row.aqi);
+        b.category.push(row.category);
+        b.date.push(row.date);
+        b.timestamp.push(codes[0]);
+        b.parameter.push(codes[1]);
+        b.unit.push(codes[2]);
+        b.site_name.push(codes[3]);
+        b.agency_name.push(codes[4]);
+        b.aqs_id.push(codes[5]);
+        b.full_aqs_id.push(codes[6]);
+    }
+
+    /// Rows pushed so far.
+    pub fn len(&self) -> usize {
+        self.batch.num_rows as usize
+    }
+
+    /// True when no row was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.batch.num_rows == 0
+    }
+
+    /// The finished batch.
+    pub fn finish(self) -> RecordBatch {
+        self.batch
+    }
+}
+
+/// Rows `range` taken across a sequence of checked batches (as if they were one), re-encoded
+/// into one batch with its own dictionary.
+pub fn slice_batches(batches: &[RecordBatch], range: Range<usize>) -> RecordBatch {
+    let mut builder = BatchBuilder::with_capacity(range.len());
+    for_each_row(batches, range, |batch, index| {
+        builder.push(&row(batch, index))
+    });
+    builder.finish()
+}
+
+/// Rows `range` across a sequence of checked batches as one JSON array.
+pub fn json_array(batches: &[RecordBatch], range: Range<usize>) -> String {
+    let mut out = Vec::with_capacity(range.len() * 320 + 2);
+    out.push(b'[');
+    let mut start = 0;
+    for batch in batches {
+        let rows = batch.num_rows as usize;
+        let (from, to) = (range.start.max(start), range.end.min(start + rows));
+        if from < to {
+            write_json_rows(batch, from - start..to - start, &mut out);
+        }
+        start += rows;
+    }
+    out.push(b']');
+    // serde_json writes valid UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn for_each_row(
+    batches: &[RecordBatch],
+    range: Range<usize>,
+    mut visit: impl FnMut(&RecordBatch, usize),
+) {
+    let mut start = 0;
+    for batch in batches {
+        let rows = batch.num_rows as usize;
+        for index in range.start.max(start)..range.end.min(start + rows) {
+            visit(batch, index - start);
+        }
+        start += rows;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(site: &str, value: f64, date: u32) -> RowRef<'_> {
+        RowRef {
+            latitude: 41.75613,
+            longitude: -124.20347,
+            timestamp: "2020-08-10T01:00",
+            parameter: "PM2.5",
+            value,
+            unit: "UG/M3",
+            raw_concentration: 18.0,
+            aqi: 62,
+            category: 2,
+            site_name: site,
+            agency_name: "North Coast",
+            aqs_id: "840060150007",
+            full_aqs_id: "840060150007",
+            date,
+        }
+    }
+
+    #[test]
+    fn builder_interns_strings_and_rows_read_back() {
+        let mut builder = BatchBuilder::with_capacity(2);
+        builder.push(&sample("Rangely, CO", 17.3, 20200810));
+        builder.push(&sample("Rangely, CO", 48.0, 20200810));
+        let batch = builder.finish();
+        assert_eq!(batch.dictionary.len(), 7 - 1); // aqs_id and full_aqs_id share one entry
+        validate(&batch).unwrap();
+        assert_eq!(row(&batch, 1), sample("Rangely, CO", 48.0, 20200810));
+    }
+
+    #[test]
+    fn json_matches_the_original_record_shape() {
+        let mut builder = BatchBuilder::default();
+        builder.push(&sample("Crescent City", 17.3, 20200810));
+        let json = json_array(&[builder.finish()], 0..1);
+        assert_eq!(
+            json,
+            r#"[{"latitude":41.75613,"longitude":-124.20347,"timestamp":"2020-08-10T01:00","parameter":"PM2.5","value":17.3,"unit":"UG/M3","raw_concentration":18.0,"aqi":62,"category":2,"site_name":"Crescent City","agency_name":"North Coast","aqs_id":"840060150007","full_aqs_id":"840060150007","date":"20200810"}]"#
+        );
+        let records: Vec<Record> = serde_json::from_str(&json).unwrap();
+        assert_eq!(records[0].value, 17.3);
+    }
+
+    #[test]
+    fn slicing_spans_batches() {
+        let batches: Vec<RecordBatch> = (0..3)
+            .map(|b| {
+                let mut builder = BatchBuilder::default();
+                for i in 0..4 {
+                    builder.push(&sample("s", f64::from(b * 10 + i), 20200810));
+                }
+                builder.finish()
+            })
+            .collect();
+        let middle = slice_batches(&batches, 3..9);
+        let values: Vec<f64> = middle.value.clone();
+        assert_eq!(values, vec![3.0, 10.0, 11.0, 12.0, 13.0, 20.0]);
+        let json: Vec<Record> = serde_json::from_str(&json_array(&batches, 3..9)).unwrap();
+        assert_eq!(json.iter().map(|r| r.value).collect::<Vec<_>>(), values);
+        assert_eq!(json_array(&batches, 5..5), "[]");
+    }
+
+    #[test]
+    fn corrupt_batches_are_refused() {
+        let mut builder = BatchBuilder::default();
+        builder.push(&sample("s", 1.0, 20200810));
+        let mut batch = builder.finish();
+        batch.site_name[0] = 99;
+        assert!(matches!(
+            validate(&batch),
+            Err(BatchError::DictionaryIndex {
+                column: "site_name",
+                ..
+            })
+        ));
+        batch.value.push(2.0);
+        assert!(matches!(
+            validate(&batch),
+            Err(BatchError::ColumnLength {
+                column: "value",
+                ..
+            })
+        ));
+        assert!(decode_batch(&[0xff, 0xff, 0xff]).is_err());
+    }
+}

@@ -1,0 +1,347 @@
+//! The cluster config: the original system's JSON format, read into raw serde structs, then
+//! validated into a [`ClusterConfig`] whose errors name the process and the field.
+//!
+//! Keys the original system did not have are optional and default to its behaviour. Keys this
+//! version does not know are reported as warnings rather than errors, so configs written for
+//! the original (or a newer version) still load; the node logs them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::date::DateKey;
+
+mod raw;
+
+pub use raw::{RawConfig, RawHealth, RawProcess, RawStrategies, RawTeam};
+
+/// A process id as written in the config (`"A"`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NodeId(pub String);
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl NodeId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A process's place in the tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The root: coordinates client queries.
+    Leader,
+    /// Heads one team's subtree.
+    TeamLeader,
+    /// A leaf holding data.
+    Worker,
+}
+
+impl Role {
+    /// The partition weight of the role (section 4 of the design): leader 1, team leader 2,
+    /// worker 3 — leaves do the most scanning because they do the least coordination.
+    pub fn partition_weight(self) -> u64 {
+        match self {
+            Role::Leader => 1,
+            Role::TeamLeader => 2,
+            Role::Worker => 3,
+        }
+    }
+
+    /// The name used in configs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::TeamLeader => "team_leader",
+            Role::Worker => "worker",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [Role::Leader, Role::TeamLeader, Role::Worker]
+            .into_iter()
+            .find(|role| role.name() == text)
+            .ok_or_else(|| format!("unknown role '{text}' (allowed: leader, team_leader, worker)"))
+    }
+}
+
+/// The admission strategies a node can run (design section 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum FairnessStrategy {
+    /// Hard per-team and total limits.
+    #[default]
+    Strict,
+    /// A team may borrow capacity the other teams leave idle.
+    Weighted,
+    /// Strict above a load threshold, weighted below.
+    Hybrid,
+    /// Waits in bounded per-team queues, served by weighted round robin.
+    FairQueue,
+}
+
+impl FairnessStrategy {
+    /// Every strategy, in documentation order.
+    pub const ALL: [FairnessStrategy; 4] = [
+        FairnessStrategy::Strict,
+        FairnessStrategy::Weighted,
+        FairnessStrategy::Hybrid,
+        FairnessStrategy::FairQueue,
+    ];
+
+    /// The name used in configs, metrics and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            FairnessStrategy::Strict => "strict",
+            FairnessStrategy::Weighted => "weighted",
+            FairnessStrategy::Hybrid => "hybrid",
+            FairnessStrategy::FairQueue => "fair_queue",
+        }
+    }
+}
+
+impl fmt::Display for FairnessStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for FairnessStrategy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|strategy| strategy.name() == text)
+            .ok_or_else(|| {
+                format!("unknown fairness strategy '{text}' (allowed: strict, weighted, hybrid, fair_queue)")
+            })
+    }
+}
+
+/// One process of the cluster.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProcessConfig {
+    /// Its id.
+    pub id: NodeId,
+    /// Its role.
+    pub role: Role,
+    /// Its team.
+    pub team: String,
+    /// Host it listens on.
+    pub host: String,
+    /// Port it listens on.
+    pub port: u16,
+    /// The processes it forwards to (its children in the tree).
+    pub neighbors: Vec<NodeId>,
+    /// Explicit days this process holds, overriding the weighted split.
+    pub date_bounds: Option<(DateKey, DateKey)>,
+}
+
+impl ProcessConfig {
+    /// `host:port`.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// `http://host:port`, for gRPC clients.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}:{}", self.host, self.port)
+    }
+}
+
+/// Admission, chunking, replication and cache settings (the `strategies` block).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Strategies {
+    /// Admission strategy.
+    pub fairness_strategy: FairnessStrategy,
+    /// Records per chunk.
+    pub chunk_size: u32,
+    /// Most queries active on a node at once.
+    pub max_active: u32,
+    /// Most queries of one team active on a node at once.
+    pub per_team_limit: u32,
+    /// Load ratio at which `hybrid` turns strict.
+    pub hybrid_threshold: f64,
+    /// Copies of each slice (1 = the original, no replicas).
+    pub replication_factor: u32,
+    /// Seconds an unread answer is kept.
+    pub result_ttl_s: u64,
+    /// Most bytes of answers kept for chunked retrieval on one node.
+    pub result_cache_bytes: u64,
+    /// Relative share of each team under `fair_queue` (and in fairness reports).
+    pub team_weights: BTreeMap<String, u32>,
+    /// `fair_queue`: most queries waiting per team.
+    pub queue_capacity: u32,
+    /// `fair_queue`: longest wait before a query is rejected, milliseconds.
+    pub queue_timeout_ms: u64,
+}
+
+/// Neighbour health checking (the `health` block).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Health {
+    /// Milliseconds between probes of one neighbour.
+    pub interval_ms: u64,
+    /// Milliseconds a probe may take before it counts as a miss.
+    pub timeout_ms: u64,
+    /// Consecutive misses that declare a neighbour failed.
+    pub failure_threshold: u32,
+}
+
+/// A validated cluster config.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClusterConfig {
+    /// Processes by id.
+    pub processes: BTreeMap<NodeId, ProcessConfig>,
+    /// Days each team covers, inclusive.
+    pub team_date_bounds: BTreeMap<String, (DateKey, DateKey)>,
+    /// Admission and result settings.
+    pub strategies: Strategies,
+    /// Health-check settings.
+    pub health: Health,
+    /// Keys that were not understood (reported, not fatal).
+    pub warnings: Vec<String>,
+}
+
+/// Why a config cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read cluster config {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not JSON of the expected shape.
+    #[error("cluster config {path} is not valid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// serde's message with line and column.
+        message: String,
+    },
+    /// The content breaks a rule.
+    #[error("cluster config {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Names the process (when there is one), the field and the fix.
+        message: String,
+    },
+}
+
+impl ClusterConfig {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<ClusterConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_json(&text).map_err(|err| match err {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            ConfigError::Invalid { message, .. } => ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and validates config text (errors carry an empty path).
+    pub fn from_json(text: &str) -> Result<ClusterConfig, ConfigError> {
+        let value: Value = serde_json::from_str(text).map_err(|err| ConfigError::Parse {
+            path: PathBuf::new(),
+            message: err.to_string(),
+        })?;
+        let mut warnings = Vec::new();
+        raw::collect_unknown_keys(&value, &mut warnings);
+        let raw: RawConfig = serde_json::from_value(value).map_err(|err| ConfigError::Parse {
+            path: PathBuf::new(),
+            message: err.to_string(),
+        })?;
+        raw::validate(raw, warnings).map_err(|message| ConfigError::Invalid {
+            path: PathBuf::new(),
+            message,
+        })
+    }
+
+    /// One process, by id.
+    pub fn process(&self, id: &NodeId) -> Option<&ProcessConfig> {
+        self.processes.get(id)
+    }
+
+    /// The leader.
+    pub fn leader(&self) -> &ProcessConfig {
+        self.processes
+            .values()
+            .find(|p| p.role == Role::Leader)
+            .expect("validated config has a leader")
+    }
+
+    /// The process that lists `id` as a neighbour (its parent in the tree), if any.
+    pub fn parent_of(&self, id: &NodeId) -> Option<&ProcessConfig> {
+        self.processes.values().find(|p| p.neighbors.contains(id))
+    }
+
+    /// Members of a team ordered as the partition rule orders them: by role, then id.
+    pub fn team_members(&self, team: &str) -> Vec<&ProcessConfig> {
+        let mut members: Vec<&ProcessConfig> =
+            self.processes.values().filter(|p| p.team == team).collect();
+        members.sort_by(|a, b| (a.role, &a.id).cmp(&(b.role, &b.id)));
+        members
+    }
+
+    /// Team names, sorted.
+    pub fn teams(&self) -> BTreeSet<String> {
+        self.processes.values().map(|p| p.team.clone()).collect()
+    }
+
+    /// The config as JSON text in the original shape (for reports and reproduction).
+    pub fn to_json(&self) -> Value {
+        let mut processes = Map::new();
+        for p in self.processes.values() {
+            processes.insert(
+                p.id.0.clone(),
+                serde_json::to_value(p).unwrap_or(Value::Null),
+            );
+        }
+        serde_json::json!({
+            "strategies": self.strategies,
+            "health": self.health,
+            "teams": self.team_date_bounds.iter().map(|(team, (lo, hi))| {
+                (team.clone(), serde_json::json!({ "date_bounds": [lo, hi] }))
+            }).collect::<Map<String, Value>>(),
+            "processes": processes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

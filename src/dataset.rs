@@ -1,0 +1,90 @@
+//! The layout of an AirNow dataset on disk, shared by the loader, the generator and the checker.
+//!
+//! A dataset root holds one folder per day, `YYYYMMDD/`, each with hourly files
+//! `YYYYMMDD-HH.csv`. The real 2020 fire-season set has 43 days (20200810, then 20200814 to
+//! 20200924) with the twelve odd hours 01…23.
+
+use std::path::{Path, PathBuf};
+
+use crate::date::DateKey;
+
+/// The hours for which the real dataset has a file: odd hours 01 to 23.
+pub const HOURS: [u32; 12] = [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23];
+
+/// Rows in the real dataset; the synthetic generator's scale 1.0 aims at this size.
+pub const REAL_ROW_COUNT: u64 = 1_167_525;
+
+/// The 43 days of the real dataset, in order.
+pub fn airnow_2020_dates() -> Vec<DateKey> {
+    let mut dates = vec![DateKey::from_ymd(2020, 8, 10).expect("valid date")];
+    let mut day = DateKey::from_ymd(2020, 8, 14).expect("valid date");
+    let last = DateKey::from_ymd(2020, 9, 24).expect("valid date");
+    while day <= last {
+        dates.push(day);
+        day = day.next_day();
+    }
+    dates
+}
+
+/// The folder of one day under a dataset root.
+pub fn date_dir(root: &Path, date: DateKey) -> PathBuf {
+    root.join(date.to_string())
+}
+
+/// The file name of one hour of one day: `YYYYMMDD-HH.csv`.
+pub fn hour_file_name(date: DateKey, hour: u32) -> String {
+    format!("{date}-{hour:02}.csv")
+}
+
+/// Lists the day folders under `root` (folders whose name is a valid `YYYYMMDD` date), sorted.
+///
+/// Other entries are ignored, so a README or a stray file in the root does no harm.
+pub fn list_dates(root: &Path) -> std::io::Result<Vec<DateKey>> {
+    let mut dates = Vec::new();
+    for entry in std::fs::read_dir(root)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        if let Some(date) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<DateKey>().ok())
+        {
+            if name_is_compact(&entry.file_name()) {
+                dates.push(date);
+            }
+        }
+    }
+    dates.sort();
+    Ok(dates)
+}
+
+fn name_is_compact(name: &std::ffi::OsStr) -> bool {
+    name.len() == 8
+}
+
+/// Lists the CSV files of one day folder, sorted by name (so by hour).
+pub fn list_day_files(root: &Path, date: DateKey) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(date_dir(root, date))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "csv"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_dates_are_the_43_documented_days() {
+        let dates = airnow_2020_dates();
+        assert_eq!(dates.len(), 43);
+        assert_eq!(dates[0].to_string(), "20200810");
+        assert_eq!(dates[1].to_string(), "20200814");
+        assert_eq!(dates[42].to_string(), "20200924");
+        assert_eq!(hour_file_name(dates[0], 1), "20200810-01.csv");
+    }
+}

@@ -1,0 +1,26 @@
+//! Overlay's shared core: what every node and the harness agree on.
+//!
+//! - [`proto`]: the generated wire protocol (`proto/overlay.proto`).
+//! - [`config`]: the cluster config (the original JSON format), validated.
+//! - [`date`]: `YYYYMMDD` day keys.
+//! - [`dataset`]: the on-disk layout of a dataset (day folders, hourly CSV files).
+//! - [`record`]: the record schema.
+//! - [`batch`]: columnar record batches and their JSON rendering.
+//! - [`query`]: the typed query model parsed from the original JSON params.
+//! - [`aggregate`]: aggregate partials and their merge.
+//! - [`partition`]: the partition map — which node holds which days.
+
+pub mod aggregate;
+pub mod batch;
+pub mod config;
+pub mod dataset;
+pub mod date;
+pub mod partition;
+pub mod query;
+pub mod record;
+
+/// The generated protocol: messages, the `OverlayNode` and `OverlayPeer` services.
+pub mod proto {
+    #![allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
+    tonic::include_proto!("_");
+}

@@ -1,0 +1,232 @@
+//! The partition map: which node holds which days (design section 4).
+//!
+//! Within a team, the team's days are split into contiguous slices, one per member, by role
+//! weight (leader 1, team leader 2, worker 3), members ordered by role then id. Each member
+//! gets `floor(days × weight / total)`; a member left with none gets one while days remain;
+//! the rest go one at a time by largest (fractional remainder, weight, earlier role, id).
+//! A member with explicit `date_bounds` holds exactly those days instead and is left out of
+//! the split. With `replication_factor` r, each slice is also held by the next r − 1 members
+//! of its team (cyclically), so losing one node loses no data.
+//!
+//! The map is a pure function of the config and the days present, so every node and the
+//! harness compute the same one.
+
+use std::cmp::Reverse;
+
+use crate::config::{ClusterConfig, NodeId, ProcessConfig};
+use crate::date::DateKey;
+
+/// One contiguous run of days, owned by one node and copied to its replicas.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slice {
+    /// The member the split assigned it to (its primary holder).
+    pub owner: NodeId,
+    /// The owner's team.
+    pub team: String,
+    /// Its days, ascending.
+    pub dates: Vec<DateKey>,
+    /// Every node holding a copy, owner first.
+    pub holders: Vec<NodeId>,
+}
+
+/// All slices of a cluster, ordered by first day (so answers come out in date order).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PartitionMap {
+    /// The slices, ordered by first day.
+    pub slices: Vec<Slice>,
+}
+
+impl PartitionMap {
+    /// Computes the map for a config and the days present in the dataset.
+    pub fn compute(config: &ClusterConfig, available: &[DateKey]) -> PartitionMap {
+        let mut slices = Vec::new();
+        for (team, (first, last)) in &config.team_date_bounds {
+            let members = config.team_members(team);
+            let days: Vec<DateKey> = available
+                .iter()
+                .copied()
+                .filter(|d| d >= first && d <= last)
+                .collect();
+            slices.extend(team_slices(
+                team,
+                &members,
+                &days,
+                config.strategies.replication_factor,
+            ));
+        }
+        slices.sort_by_key(|slice| slice.dates[0]);
+        PartitionMap { slices }
+    }
+
+    /// The slice a node owns, if any.
+    pub fn owned_by(&self, node: &NodeId) -> Option<&Slice> {
+        self.slices.iter().find(|slice| &slice.owner == node)
+    }
+
+    /// Every slice a node holds (its own and its replicas), in map order.
+    pub fn held_by<'a>(&'a self, node: &'a NodeId) -> impl Iterator<Item = &'a Slice> + 'a {
+        self.slices
+            .iter()
+            .filter(move |slice| slice.holders.contains(node))
+    }
+
+    /// Every day a node holds, ascending.
+    pub fn dates_held_by(&self, node: &NodeId) -> Vec<DateKey> {
+        let mut dates: Vec<DateKey> = self
+            .held_by(node)
+            .flat_map(|s| s.dates.iter().copied())
+            .collect();
+        dates.sort();
+        dates.dedup();
+        dates
+    }
+}
+
+fn team_slices(
+    team: &str,
+    members: &[&ProcessConfig],
+    days: &[DateKey],
+    replication: u32,
+) -> Vec<Slice> {
+    let (fixed, weighted): (Vec<&ProcessConfig>, Vec<&ProcessConfig>) =
+        members.iter().partition(|p| p.date_bounds.is_some());
+    let mut assigned: Vec<(NodeId, Vec<DateKey>)> = Vec::new();
+    for member in &fixed {
+        if let Some((lo, hi)) = member.date_bounds {
+            let own: Vec<DateKey> = days
+                .iter()
+                .copied()
+                .filter(|d| *d >= lo && *d <= hi)
+                .collect();
+            assigned.push((member.id.clone(), own));
+        }
+    }
+    let free: Vec<DateKey> = days
+        .iter()
+        .copied()
+        .filter(|d| {
+            !fixed
+                .iter()
+                .any(|p| p.date_bounds.is_some_and(|(lo, hi)| *d >= lo && *d <= hi))
+        })
+        .collect();
+    let counts = split_counts(&weighted, free.len());
+    let mut next = 0;
+    for (member, count) in weighted.iter().zip(counts) {
+        assigned.push((member.id.clone(), free[next..next + count].to_vec()));
+        next += count;
+    }
+    let order: Vec<NodeId> = members.iter().map(|p| p.id.clone()).collect();
+    assigned
+        .into_iter()
+        .filter(|(_, dates)| !dates.is_empty())
+        .map(|(owner, dates)| Slice {
+            holders: replica_holders(&order, &owner, replication),
+            owner,
+            team: team.to_string(),
+            dates,
+        })
+        .collect()
+}
+
+/// Days per member (members in partition order) by the weighted rule.
+fn split_counts(members: &[&ProcessConfig], days: usize) -> Vec<usize> {
+    let weights: Vec<u64> = members.iter().map(|p| p.role.partition_weight()).collect();
+    let total: u64 = weights.iter().sum();
+    if total == 0 {
+        return Vec::new();
+    }
+    let days_u = days as u64;
+    let mut counts: Vec<usize> = weights
+        .iter()
+        .map(|w| (days_u * w / total) as usize)
+        .collect();
+    let mut left = days - counts.iter().sum::<usize>();
+    let mut bumped = vec![false; counts.len()];
+    for (count, bump) in counts.iter_mut().zip(bumped.iter_mut()) {
+        if *count == 0 && left > 0 {
+            *count = 1;
+            *bump = true;
+            left -= 1;
+        }
+    }
+    let mut order: Vec<usize> = (0..members.len()).filter(|&i| !bumped[i]).collect();
+    // Largest fractional remainder first (remainder numerator days×w mod total), then larger
+    // weight, then earlier role, then id; members are already in (role, id) order.
+    order.sort_by_key(|&i| (Reverse(days_u * weights[i] % total), Reverse(weights[i]), i));
+    for &i in order.iter().cycle().take(left) {
+        counts[i] += 1;
+    }
+    counts
+}
+
+fn replica_holders(team_order: &[NodeId], owner: &NodeId, replication: u32) -> Vec<NodeId> {
+    let Some(start) = team_order.iter().position(|id| id == owner) else {
+        return vec![owner.clone()];
+    };
+    let copies = (replication as usize).min(team_order.len());
+    (0..copies)
+        .map(|k| team_order[(start + k) % team_order.len()].clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::airnow_2020_dates;
+
+    fn shipped_config(replication: u32) -> ClusterConfig {
+        let text = include_str!("../configs/one_host_config.json").replace(
+            "\"chunk_size\": 200",
+            &format!("\"chunk_size\": 200, \"replication_factor\": {replication}"),
+        );
+        ClusterConfig::from_json(&text).unwrap()
+    }
+
+    #[test]
+    fn shipped_config_and_real_dates_give_the_design_table() {
+        let map = PartitionMap::compute(&shipped_config(1), &airnow_2020_dates());
+        let table: Vec<(String, usize)> = map
+            .slices
+            .iter()
+            .map(|s| (s.owner.0.clone(), s.dates.len()))
+            .collect();
+        let expect = [("A", 1), ("B", 3), ("C", 4), ("E", 9), ("D", 13), ("F", 13)];
+        assert_eq!(
+            table,
+            expect.map(|(id, days)| (id.to_string(), days)).to_vec()
+        );
+        assert_eq!(map.slices[0].dates[0].to_string(), "20200810");
+        let f = map.owned_by(&NodeId("F".into())).unwrap();
+        assert_eq!(f.dates.last().unwrap().to_string(), "20200924");
+        assert!(map
+            .slices
+            .iter()
+            .all(|s| s.holders == vec![s.owner.clone()]));
+    }
+
+    #[test]
+    fn replication_two_places_each_slice_on_the_next_team_member() {
+        let map = PartitionMap::compute(&shipped_config(2), &airnow_2020_dates());
+        let holders = |id: &str| map.owned_by(&NodeId(id.into())).unwrap().holders.clone();
+        let ids = |v: &[&str]| v.iter().map(|s| NodeId(s.to_string())).collect::<Vec<_>>();
+        assert_eq!(holders("A"), ids(&["A", "B"]));
+        assert_eq!(holders("C"), ids(&["C", "A"]));
+        assert_eq!(holders("D"), ids(&["D", "F"]));
+        assert_eq!(holders("F"), ids(&["F", "E"]));
+        assert_eq!(map.dates_held_by(&NodeId("F".into())).len(), 26);
+    }
+
+    #[test]
+    fn small_teams_and_few_days_still_cover_every_day_once() {
+        let config = shipped_config(1);
+        for n in 0..12 {
+            let days: Vec<DateKey> = airnow_2020_dates().into_iter().step_by(4).take(n).collect();
+            let map = PartitionMap::compute(&config, &days);
+            let mut covered: Vec<DateKey> =
+                map.slices.iter().flat_map(|s| s.dates.clone()).collect();
+            covered.sort();
+            assert_eq!(covered, days, "{n} days");
+        }
+    }
+}
