@@ -1,1 +1,27 @@
-//! placeholder
+//! One process of the Overlay query tree.
+//!
+//! - [`cli`]: command-line options.
+//! - [`server`]: start-up (config, data, bind) and graceful shutdown.
+//! - [`node`]: the state one node holds, shared by its services.
+//! - [`service`]: the client-facing `OverlayNode` adapter (original wire protocol).
+//! - [`peer_service`]: the node-to-node `OverlayPeer` service.
+//! - [`query`]: coordinator, routing, local scans and pure merge.
+//! - [`store`]: the columnar table of this node's slices: loading, scanning, aggregating.
+//! - [`results`]: answers kept for chunked retrieval (TTL and memory bound).
+//! - [`admission`]: per-team admission control (fairness strategies).
+//! - [`peers`]: clients to the other processes.
+//! - [`metrics`]: processing times and the `GetMetrics` answer.
+//! - [`logs`]: recent log lines for `GetMetrics`.
+
+pub mod admission;
+pub mod cli;
+pub mod logs;
+pub mod metrics;
+pub mod node;
+pub mod peer_service;
+pub mod peers;
+pub mod query;
+pub mod results;
+pub mod server;
+pub mod service;
+pub mod store;

@@ -1,1 +1,25 @@
-fn main() {}
+//! `overlay-node`: parse arguments, set up logging, build the node, serve until stopped.
+
+use clap::Parser;
+use overlay_node::cli::NodeArgs;
+use overlay_node::logs::LogRing;
+use overlay_node::server;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = NodeArgs::parse();
+    let logs = LogRing::default();
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
+        .with(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with(logs.layer())
+        .init();
+    let node = server::build_node(&args, logs).await?;
+    server::serve(node, server::termination_signal()).await
+}

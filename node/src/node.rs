@@ -1,0 +1,65 @@
+//! Everything one node knows and holds, shared by its services.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use overlay::config::{ClusterConfig, NodeId, ProcessConfig};
+use overlay::partition::PartitionMap;
+
+use crate::admission::Admission;
+use crate::logs::LogRing;
+use crate::metrics::QueryTimes;
+use crate::peers::Peers;
+use crate::results::ResultStore;
+use crate::store::{LoadReport, Table};
+
+/// The state of one node process.
+#[derive(Debug)]
+pub struct Node {
+    /// This process's entry in the config.
+    pub me: ProcessConfig,
+    /// The whole validated config.
+    pub config: ClusterConfig,
+    /// Which node holds which days.
+    pub partition: PartitionMap,
+    /// The rows of every slice this node holds.
+    pub table: Table,
+    /// What loading found.
+    pub load_report: LoadReport,
+    /// Where the data came from.
+    pub dataset_root: PathBuf,
+    /// Records per chunk unless a request asks otherwise.
+    pub chunk_size: usize,
+    /// Per-team admission control.
+    pub admission: Admission,
+    /// Answers kept for chunked retrieval.
+    pub results: ResultStore,
+    /// Clients to the other processes.
+    pub peers: Peers,
+    /// Recent log lines for metrics.
+    pub logs: LogRing,
+    /// Recent processing times.
+    pub times: QueryTimes,
+    /// When the node started serving.
+    pub started: Instant,
+    /// Longest a query may take end to end before its branches are given up.
+    pub query_deadline: Duration,
+}
+
+/// Shared handle to the node.
+pub type SharedNode = Arc<Node>;
+
+impl Node {
+    /// This node's id.
+    pub fn id(&self) -> &NodeId {
+        &self.me.id
+    }
+
+    /// The team a request is admitted under: the one it names, else this node's own.
+    pub fn team_of<'a>(&'a self, requested: Option<&'a str>) -> &'a str {
+        requested
+            .filter(|team| !team.is_empty())
+            .unwrap_or(&self.me.team)
+    }
+}

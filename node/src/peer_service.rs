@@ -1,0 +1,76 @@
+//! The node-to-node `OverlayPeer` service: serve slice tasks for a coordinator or relay.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use overlay::proto::overlay_peer_server::OverlayPeer;
+use overlay::proto::{ScanRequest, ScanResponse};
+use overlay::query::Query;
+use tonic::{Request, Response, Status};
+
+use crate::node::Node;
+use crate::query::route::{serve_tasks, RouteContext};
+
+/// Deadline of a forwarded request that names none.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The `OverlayPeer` service of one node.
+#[derive(Debug, Clone)]
+pub struct PeerService {
+    node: Arc<Node>,
+}
+
+impl PeerService {
+    /// Wraps a node.
+    pub fn new(node: Arc<Node>) -> Self {
+        Self { node }
+    }
+}
+
+#[tonic::async_trait]
+impl OverlayPeer for PeerService {
+    async fn scan(&self, request: Request<ScanRequest>) -> Result<Response<ScanResponse>, Status> {
+        let started = Instant::now();
+        let request = request.into_inner();
+        let node = &self.node;
+        let mut hops = request.hops;
+        let answer = |status: String, hops: Vec<String>| {
+            Ok(Response::new(ScanResponse {
+                slices: Vec::new(),
+                hops,
+                status,
+            }))
+        };
+        if hops.iter().any(|hop| hop == &node.id().0) {
+            return answer("loop_detected".to_string(), hops);
+        }
+        let query: Query = match serde_json::from_str(&request.query_json) {
+            Ok(query) => query,
+            Err(err) => return answer(format!("invalid_query:{err}"), hops),
+        };
+        let team = node.team_of(Some(&request.team)).to_string();
+        let _permit = match node.admission.admit(&team, None).await {
+            Ok(permit) => permit,
+            Err(rejection) => return answer(rejection.status().to_string(), hops),
+        };
+        hops.push(node.id().0.clone());
+        let deadline = match request.deadline_ms {
+            0 => DEFAULT_DEADLINE,
+            ms => Duration::from_millis(u64::from(ms)),
+        };
+        let ctx = RouteContext {
+            team: query.team.clone().unwrap_or_else(|| node.me.team.clone()),
+            query: Arc::new(query),
+            query_json: request.query_json.into(),
+            hops: hops.clone(),
+            deadline: Instant::now() + deadline,
+        };
+        let slices = serve_tasks(node, &ctx, request.slices).await;
+        node.times.record(started.elapsed());
+        Ok(Response::new(ScanResponse {
+            slices,
+            hops,
+            status: "ok".to_string(),
+        }))
+    }
+}

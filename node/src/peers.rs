@@ -1,0 +1,47 @@
+//! Clients to the other processes of the cluster, one lazily connected channel each.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use overlay::config::{ClusterConfig, NodeId};
+use overlay::proto::overlay_peer_client::OverlayPeerClient;
+use tonic::transport::{Channel, Endpoint};
+
+/// How long opening a connection to a peer may take before the call counts as failed: short,
+/// because peers are on the same network and a refused or silent peer must be routed around.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Largest message a peer may send us: a slice's records for a 2,000-record limit are well under
+/// this; aggregate partials grouped by site are the largest answers.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A client per peer process.
+#[derive(Clone, Debug, Default)]
+pub struct Peers {
+    clients: HashMap<NodeId, OverlayPeerClient<Channel>>,
+}
+
+impl Peers {
+    /// Lazy clients to every process but `own_id` (no connection is opened until first use).
+    pub fn new(config: &ClusterConfig, own_id: &NodeId) -> Result<Self, tonic::transport::Error> {
+        let mut clients = HashMap::new();
+        for process in config.processes.values().filter(|p| &p.id != own_id) {
+            let channel = Endpoint::from_shared(process.endpoint())?
+                .connect_timeout(CONNECT_TIMEOUT)
+                .tcp_nodelay(true)
+                .initial_stream_window_size(4 * 1024 * 1024)
+                .initial_connection_window_size(16 * 1024 * 1024)
+                .connect_lazy();
+            let client = OverlayPeerClient::new(channel)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES);
+            clients.insert(process.id.clone(), client);
+        }
+        Ok(Self { clients })
+    }
+
+    /// The client for a peer.
+    pub fn client(&self, id: &NodeId) -> Option<OverlayPeerClient<Channel>> {
+        self.clients.get(id).cloned()
+    }
+}

@@ -1,0 +1,215 @@
+//! The coordinator: plans a client query over the partition map and assembles the answer.
+//!
+//! Phases, each a small function: pick the slices whose days can match → split the limit among
+//! them → serve the tasks (locally and through peers) → for filter queries, run further rounds
+//! for the shortfall of slices that ran dry → merge in partition order. Slices no live holder
+//! could serve are reported as missing, by date and node, never dropped silently.
+
+use std::sync::Arc;
+
+use overlay::aggregate::AggregatePartial;
+use overlay::batch::decode_batch;
+use overlay::partition::Slice;
+use overlay::proto::{RecordBatch, SliceResult, SliceTask};
+use overlay::query::{AggregateSpec, QueryKind};
+
+use super::merge::{merge_partials, next_round_shares, split_evenly, SliceProgress};
+use super::route::{serve_tasks, RouteContext};
+use super::slice_error;
+use crate::node::Node;
+use crate::results::Answer;
+
+/// Most rounds a filter query runs: each round either meets the limit or exhausts at least
+/// one slice, so the slice count bounds it; this caps pathological configs.
+const MAX_ROUNDS: usize = 16;
+
+/// What the coordinator produced.
+#[derive(Debug)]
+pub struct Coordinated {
+    /// The records or aggregate rows.
+    pub answer: Answer,
+    /// Days no live holder could serve (`YYYYMMDD`).
+    pub missing_dates: Vec<String>,
+    /// Owners of the slices that could not be served.
+    pub missing_nodes: Vec<String>,
+    /// Some slice was refused by admission control downstream.
+    pub rejected_downstream: bool,
+    /// Nodes that served slices, in the order they first answered.
+    pub served_by: Vec<String>,
+}
+
+/// Runs a parsed client query over the cluster.
+pub async fn coordinate(node: &Arc<Node>, ctx: &RouteContext) -> Coordinated {
+    let slices: Vec<&Slice> = node
+        .partition
+        .slices
+        .iter()
+        .filter(|slice| {
+            slice
+                .dates
+                .iter()
+                .any(|d| ctx.query.filter.accepts_date(*d))
+        })
+        .collect();
+    match &ctx.query.kind {
+        QueryKind::Filter { limit } => filter_rounds(node, ctx, &slices, *limit).await,
+        QueryKind::Aggregate(spec) => aggregate_once(node, ctx, &slices, spec).await,
+    }
+}
+
+fn task(slice: &Slice, limit: u32, offset: u32) -> SliceTask {
+    SliceTask {
+        owner: slice.owner.0.clone(),
+        limit,
+        offset,
+        holders: slice.holders.iter().map(|h| h.0.clone()).collect(),
+    }
+}
+
+async fn filter_rounds(
+    node: &Arc<Node>,
+    ctx: &RouteContext,
+    slices: &[&Slice],
+    limit: u32,
+) -> Coordinated {
+    let mut progress = vec![SliceProgress::default(); slices.len()];
+    let mut batches: Vec<Vec<RecordBatch>> = vec![Vec::new(); slices.len()];
+    let mut errors: Vec<Option<String>> = vec![None; slices.len()];
+    let mut shares = split_evenly(limit, slices.len());
+    let mut served_by = Vec::new();
+    for _ in 0..MAX_ROUNDS {
+        let tasks: Vec<SliceTask> = slices
+            .iter()
+            .zip(&shares)
+            .zip(&progress)
+            .filter(|((_, share), _)| **share > 0)
+            .map(|((slice, share), p)| task(slice, *share, p.rows))
+            .collect();
+        if tasks.is_empty() {
+            break;
+        }
+        for result in serve_tasks(node, ctx, tasks).await {
+            note_server(&mut served_by, &result);
+            let Some(index) = slices.iter().position(|s| s.owner.0 == result.owner) else {
+                continue;
+            };
+            absorb_records(
+                result,
+                &mut progress[index],
+                &mut batches[index],
+                &mut errors[index],
+            );
+        }
+        shares = next_round_shares(limit, &progress);
+        if shares.is_empty() {
+            break;
+        }
+    }
+    let mut done = finish(node, ctx, slices, &errors);
+    done.answer = Answer::Records(batches.into_iter().flatten().collect());
+    done.served_by = served_by;
+    done
+}
+
+fn absorb_records(
+    result: SliceResult,
+    progress: &mut SliceProgress,
+    batches: &mut Vec<RecordBatch>,
+    error: &mut Option<String>,
+) {
+    if !result.error.is_empty() {
+        progress.failed = true;
+        *error = Some(result.error);
+        return;
+    }
+    match decode_batch(&result.batch) {
+        Ok(batch) => {
+            progress.rows += batch.num_rows;
+            progress.exhausted = result.exhausted;
+            if batch.num_rows > 0 {
+                batches.push(batch);
+            }
+        }
+        Err(err) => {
+            progress.failed = true;
+            *error = Some(format!(
+                "{} sent an unreadable batch: {err}",
+                result.served_by
+            ));
+        }
+    }
+}
+
+async fn aggregate_once(
+    node: &Arc<Node>,
+    ctx: &RouteContext,
+    slices: &[&Slice],
+    spec: &AggregateSpec,
+) -> Coordinated {
+    let tasks = slices.iter().map(|slice| task(slice, 0, 0)).collect();
+    let mut partials: Vec<AggregatePartial> = vec![AggregatePartial::default(); slices.len()];
+    let mut errors: Vec<Option<String>> = vec![None; slices.len()];
+    let mut served_by = Vec::new();
+    for result in serve_tasks(node, ctx, tasks).await {
+        note_server(&mut served_by, &result);
+        let Some(index) = slices.iter().position(|s| s.owner.0 == result.owner) else {
+            continue;
+        };
+        if !result.error.is_empty() {
+            errors[index] = Some(result.error);
+            continue;
+        }
+        match serde_json::from_str::<AggregatePartial>(&result.aggregate_json) {
+            Ok(partial) => partials[index] = partial,
+            Err(err) => {
+                errors[index] = Some(format!(
+                    "{} sent an unreadable partial: {err}",
+                    result.served_by
+                ))
+            }
+        }
+    }
+    let mut done = finish(node, ctx, slices, &errors);
+    let merged = merge_partials(&partials);
+    done.answer = Answer::Aggregate(merged.rows(spec, &done.missing_dates));
+    done.served_by = served_by;
+    done
+}
+
+fn note_server(served_by: &mut Vec<String>, result: &SliceResult) {
+    if !result.served_by.is_empty() && !served_by.contains(&result.served_by) {
+        served_by.push(result.served_by.clone());
+    }
+}
+
+/// Names what is missing and whether admission refused part of the work.
+fn finish(
+    node: &Node,
+    ctx: &RouteContext,
+    slices: &[&Slice],
+    errors: &[Option<String>],
+) -> Coordinated {
+    let mut missing_dates = Vec::new();
+    let mut missing_nodes = Vec::new();
+    let mut rejected_downstream = false;
+    for (slice, error) in slices.iter().zip(errors) {
+        let Some(error) = error else { continue };
+        rejected_downstream |= error.starts_with(slice_error::REJECTED);
+        tracing::warn!(slice = %slice.owner, %error, "[Coordinator] {} could not serve the slice of {}", node.id(), slice.owner);
+        missing_nodes.push(slice.owner.0.clone());
+        missing_dates.extend(
+            slice
+                .dates
+                .iter()
+                .filter(|d| ctx.query.filter.accepts_date(**d))
+                .map(|d| d.to_string()),
+        );
+    }
+    Coordinated {
+        answer: Answer::Aggregate(Vec::new()),
+        missing_dates,
+        missing_nodes,
+        rejected_downstream,
+        served_by: Vec::new(),
+    }
+}

@@ -1,0 +1,363 @@
+//! Answers kept for chunked retrieval.
+//!
+//! The original protocol answers a query with a uid and a chunk count; the client then reads
+//! chunks one by one. An answer is freed when its last chunk has been read, when it has been
+//! unread for longer than the TTL, or — oldest first — when keeping a new answer would push
+//! the cache past its memory bound, so a flood of unread answers cannot exhaust memory.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use overlay::aggregate::AggregateRow;
+use overlay::batch;
+use overlay::proto::{RecordBatch, RecordFormat};
+
+/// The content of an answer.
+#[derive(Debug)]
+pub enum Answer {
+    /// Records of a filter query, as received from the slices, in answer order.
+    Records(Vec<RecordBatch>),
+    /// Rows of an aggregate query.
+    Aggregate(Vec<AggregateRow>),
+}
+
+impl Answer {
+    /// Records or rows in the answer.
+    pub fn len(&self) -> usize {
+        match self {
+            Answer::Records(batches) => batches.iter().map(|b| b.num_rows as usize).sum(),
+            Answer::Aggregate(rows) => rows.len(),
+        }
+    }
+
+    /// True when the answer holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Approximate heap bytes, for the cache's memory bound.
+    fn approximate_bytes(&self) -> u64 {
+        match self {
+            Answer::Records(batches) => batches
+                .iter()
+                .map(|b| {
+                    let strings: usize = b.dictionary.iter().map(|s| s.len() + 24).sum();
+                    strings as u64 + u64::from(b.num_rows) * 80
+                })
+                .sum(),
+            Answer::Aggregate(rows) => rows.len() as u64 * 200,
+        }
+    }
+}
+
+/// One chunk, ready for the wire.
+#[derive(Debug, PartialEq)]
+pub enum ChunkContent {
+    /// JSON array text (the original `data` field).
+    Json(String),
+    /// A columnar batch (the `batch` extension).
+    Typed(Box<RecordBatch>),
+}
+
+/// What a chunk read found.
+#[derive(Debug, PartialEq)]
+pub enum ChunkLookup {
+    /// The chunk, the answer's chunk count, and whether it was the last (now freed).
+    Found {
+        /// The chunk's records.
+        content: ChunkContent,
+        /// Chunks in the answer.
+        total_chunks: u32,
+        /// True for the last chunk.
+        is_last: bool,
+    },
+    /// No answer with that uid (never stored, already read to the end, expired or evicted).
+    NotFound,
+    /// The answer exists but has no chunk with that index.
+    OutOfRange {
+        /// Chunks in the answer.
+        total_chunks: u32,
+    },
+}
+
+struct Stored {
+    answer: Answer,
+    chunk_size: usize,
+    format: RecordFormat,
+    stored_at: Instant,
+    bytes: u64,
+}
+
+impl Stored {
+    fn total_chunks(&self) -> u32 {
+        chunk_count(self.answer.len(), self.chunk_size)
+    }
+}
+
+/// Chunks needed for `records` records; an empty answer still has one (empty) chunk so that
+/// clients looping until `is_last` terminate.
+pub fn chunk_count(records: usize, chunk_size: usize) -> u32 {
+    records.div_ceil(chunk_size.max(1)).max(1) as u32
+}
+
+/// The cache of answers of one node.
+pub struct ResultStore {
+    entries: Mutex<HashMap<String, Stored>>,
+    ttl: Duration,
+    max_bytes: u64,
+    next_uid: AtomicU64,
+    uid_prefix: String,
+    evicted: AtomicU64,
+}
+
+impl std::fmt::Debug for ResultStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultStore")
+            .field("ttl", &self.ttl)
+            .field("max_bytes", &self.max_bytes)
+            .finish()
+    }
+}
+
+impl ResultStore {
+    /// An empty cache; uids start with `node_id` and the start time, so they are unique
+    /// across restarts.
+    pub fn new(node_id: &str, ttl: Duration, max_bytes: u64) -> Self {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or_default();
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            ttl,
+            max_bytes,
+            next_uid: AtomicU64::new(1),
+            uid_prefix: format!("{node_id}-{started:x}"),
+            evicted: AtomicU64::new(0),
+        }
+    }
+
+    /// Keeps an answer and returns its uid and chunk count.
+    pub fn insert(&self, answer: Answer, chunk_size: usize, format: RecordFormat) -> (String, u32) {
+        let uid = format!(
+            "{}-{}",
+            self.uid_prefix,
+            self.next_uid.fetch_add(1, Ordering::Relaxed)
+        );
+        let stored = Stored {
+            bytes: answer.approximate_bytes(),
+            answer,
+            chunk_size: chunk_size.max(1),
+            format,
+            stored_at: Instant::now(),
+        };
+        let total_chunks = stored.total_chunks();
+        let mut entries = self.lock();
+        self.make_room(&mut entries, stored.bytes);
+        entries.insert(uid.clone(), stored);
+        (uid, total_chunks)
+    }
+
+    /// Reads one chunk; reading the last chunk frees the answer.
+    pub fn chunk(&self, uid: &str, index: i32) -> ChunkLookup {
+        let mut entries = self.lock();
+        let now = Instant::now();
+        let Some(stored) = entries
+            .get(uid)
+            .filter(|s| now.duration_since(s.stored_at) <= self.ttl)
+        else {
+            entries.remove(uid);
+            return ChunkLookup::NotFound;
+        };
+        let total_chunks = stored.total_chunks();
+        let Ok(index) = u32::try_from(index) else {
+            return ChunkLookup::OutOfRange { total_chunks };
+        };
+        if index >= total_chunks {
+            return ChunkLookup::OutOfRange { total_chunks };
+        }
+        let start = index as usize * stored.chunk_size;
+        let end = (start + stored.chunk_size).min(stored.answer.len());
+        let content = render(stored, start..end);
+        let is_last = index + 1 == total_chunks;
+        if is_last {
+            entries.remove(uid);
+        }
+        ChunkLookup::Found {
+            content,
+            total_chunks,
+            is_last,
+        }
+    }
+
+    /// Answers held and their approximate bytes.
+    pub fn usage(&self) -> (usize, u64) {
+        let entries = self.lock();
+        (entries.len(), entries.values().map(|s| s.bytes).sum())
+    }
+
+    /// Answers dropped for the memory bound since start.
+    pub fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
+    }
+
+    /// Drops answers past their TTL; returns how many.
+    pub fn expire(&self) -> usize {
+        let mut entries = self.lock();
+        let before = entries.len();
+        let ttl = self.ttl;
+        entries.retain(|_, s| s.stored_at.elapsed() <= ttl);
+        before - entries.len()
+    }
+
+    fn make_room(&self, entries: &mut HashMap<String, Stored>, incoming: u64) {
+        let ttl = self.ttl;
+        entries.retain(|_, s| s.stored_at.elapsed() <= ttl);
+        let mut used: u64 = entries.values().map(|s| s.bytes).sum();
+        while used + incoming > self.max_bytes && !entries.is_empty() {
+            let oldest = entries
+                .iter()
+                .min_by_key(|(_, s)| s.stored_at)
+                .map(|(uid, _)| uid.clone());
+            if let Some(stored) = oldest.and_then(|uid| entries.remove(&uid)) {
+                used -= stored.bytes;
+                self.evicted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Stored>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+fn render(stored: &Stored, range: std::ops::Range<usize>) -> ChunkContent {
+    match (&stored.answer, stored.format) {
+        (Answer::Records(batches), RecordFormat::Typed) => {
+            ChunkContent::Typed(Box::new(batch::slice_batches(batches, range)))
+        }
+        (Answer::Records(batches), RecordFormat::Json) => {
+            ChunkContent::Json(batch::json_array(batches, range))
+        }
+        (Answer::Aggregate(rows), _) => ChunkContent::Json(
+            serde_json::to_string(&rows[range]).unwrap_or_else(|_| "[]".to_string()),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use overlay::batch::{BatchBuilder, RowRef};
+
+    fn records(n: usize) -> Answer {
+        let mut builder = BatchBuilder::default();
+        for i in 0..n {
+            builder.push(&RowRef {
+                latitude: 1.0,
+                longitude: 2.0,
+                timestamp: "2020-08-10T01:00",
+                parameter: "PM2.5",
+                value: i as f64,
+                unit: "UG/M3",
+                raw_concentration: 0.0,
+                aqi: 1,
+                category: 1,
+                site_name: "s",
+                agency_name: "a",
+                aqs_id: "1",
+                full_aqs_id: "1",
+                date: 20200810,
+            });
+        }
+        Answer::Records(vec![builder.finish()])
+    }
+
+    fn json_values(lookup: ChunkLookup) -> Vec<f64> {
+        match lookup {
+            ChunkLookup::Found {
+                content: ChunkContent::Json(text),
+                ..
+            } => {
+                let rows: Vec<overlay::record::Record> = serde_json::from_str(&text).unwrap();
+                rows.iter().map(|r| r.value).collect()
+            }
+            other => panic!("expected a JSON chunk, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn chunks_follow_the_original_semantics() {
+        let store = ResultStore::new("A", Duration::from_secs(60), 1 << 30);
+        let (uid, total) = store.insert(records(450), 200, RecordFormat::Json);
+        assert_eq!(total, 3);
+        assert_eq!(
+            store.chunk(&uid, -1),
+            ChunkLookup::OutOfRange { total_chunks: 3 }
+        );
+        assert_eq!(
+            store.chunk(&uid, 3),
+            ChunkLookup::OutOfRange { total_chunks: 3 }
+        );
+        assert_eq!(json_values(store.chunk(&uid, 1)).len(), 200);
+        let last = store.chunk(&uid, 2);
+        assert!(matches!(
+            last,
+            ChunkLookup::Found {
+                is_last: true,
+                total_chunks: 3,
+                ..
+            }
+        ));
+        assert_eq!(json_values(last)[0], 400.0);
+        assert_eq!(
+            store.chunk(&uid, 0),
+            ChunkLookup::NotFound,
+            "freed after the last chunk"
+        );
+        assert_eq!(store.chunk("nope", 0), ChunkLookup::NotFound);
+    }
+
+    #[test]
+    fn empty_answers_have_one_empty_chunk_and_typed_chunks_carry_batches() {
+        let store = ResultStore::new("A", Duration::from_secs(60), 1 << 30);
+        let (uid, total) = store.insert(records(0), 200, RecordFormat::Json);
+        assert_eq!(total, 1);
+        assert!(json_values(store.chunk(&uid, 0)).is_empty());
+        let (uid, _) = store.insert(records(5), 2, RecordFormat::Typed);
+        match store.chunk(&uid, 2) {
+            ChunkLookup::Found {
+                content: ChunkContent::Typed(batch),
+                is_last: true,
+                ..
+            } => {
+                assert_eq!(batch.value, vec![4.0]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn memory_bound_evicts_oldest_and_ttl_expires() {
+        let one = records(100).approximate_bytes();
+        let store = ResultStore::new("A", Duration::from_secs(60), one * 3);
+        let uids: Vec<String> = (0..5)
+            .map(|_| store.insert(records(100), 200, RecordFormat::Json).0)
+            .collect();
+        assert_eq!(store.usage().0, 3);
+        assert_eq!(store.evicted(), 2);
+        assert_eq!(store.chunk(&uids[0], 0), ChunkLookup::NotFound);
+        assert!(matches!(
+            store.chunk(&uids[4], 0),
+            ChunkLookup::Found { .. }
+        ));
+        let short = ResultStore::new("A", Duration::from_millis(0), 1 << 30);
+        let (uid, _) = short.insert(records(1), 200, RecordFormat::Json);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(short.chunk(&uid, 0), ChunkLookup::NotFound);
+    }
+}

@@ -1,0 +1,200 @@
+//! Starting a node: load config and data, bind, serve until told to stop.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use overlay::config::{ClusterConfig, NodeId};
+use overlay::dataset::list_dates;
+use overlay::partition::PartitionMap;
+use overlay::proto::overlay_node_server::OverlayNodeServer;
+use overlay::proto::overlay_peer_server::OverlayPeerServer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::admission::{Admission, AdmissionLimits};
+use crate::cli::NodeArgs;
+use crate::logs::LogRing;
+use crate::node::Node;
+use crate::peer_service::PeerService;
+use crate::peers::{Peers, MAX_MESSAGE_BYTES};
+use crate::results::ResultStore;
+use crate::service::NodeService;
+use crate::store::Table;
+
+/// How often answers past their TTL are swept away.
+const EXPIRY_SWEEP: Duration = Duration::from_secs(5);
+
+/// Loads everything the node needs; fails with a message naming the file or setting at fault.
+pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> {
+    let started = Instant::now();
+    let mut config = ClusterConfig::load(&args.config)?;
+    args.apply_overrides(&mut config)
+        .map_err(anyhow::Error::msg)?;
+    for warning in &config.warnings {
+        tracing::warn!("{}: {warning}", args.config.display());
+    }
+    let id = NodeId(args.id.clone());
+    let Some(me) = config.process(&id).cloned() else {
+        let known: Vec<&str> = config.processes.keys().map(NodeId::as_str).collect();
+        bail!(
+            "process '{}' is not in {} (known: {})",
+            args.id,
+            args.config.display(),
+            known.join(", ")
+        );
+    };
+    let root = &args.dataset_root;
+    if !root.is_dir() {
+        bail!(
+            "dataset root {} does not exist; run `harness data generate` (synthetic data) or pass --dataset-root",
+            root.display()
+        );
+    }
+    let available = list_dates(root)
+        .with_context(|| format!("cannot list day folders in {}", root.display()))?;
+    let partition = PartitionMap::compute(&config, &available);
+    let my_dates = partition.dates_held_by(&id);
+    let load_root = root.clone();
+    let (table, load_report) =
+        tokio::task::spawn_blocking(move || Table::load(&load_root, &my_dates))
+            .await
+            .context("loader thread failed")??;
+    for warning in &load_report.warnings {
+        tracing::warn!("{warning}");
+    }
+    tracing::info!(
+        "[Loader] {id} loaded {} rows from {} files in {} ms ({} rows skipped)",
+        load_report.rows_loaded,
+        load_report.files_loaded,
+        started.elapsed().as_millis(),
+        load_report.rows_skipped,
+    );
+    let s = &config.strategies;
+    let limits = AdmissionLimits {
+        max_active: s.max_active,
+        per_team_limit: s.per_team_limit,
+        hybrid_threshold: s.hybrid_threshold,
+        team_weights: s.team_weights.clone(),
+        queue_capacity: s.queue_capacity,
+        queue_timeout: Duration::from_millis(s.queue_timeout_ms),
+    };
+    Ok(Node {
+        admission: Admission::new(s.fairness_strategy, limits),
+        results: ResultStore::new(
+            id.as_str(),
+            Duration::from_secs(s.result_ttl_s),
+            s.result_cache_bytes,
+        ),
+        peers: Peers::new(&config, &id)?,
+        chunk_size: s.chunk_size as usize,
+        dataset_root: root.clone(),
+        me,
+        partition,
+        table,
+        load_report,
+        config,
+        logs,
+        times: Default::default(),
+        started: Instant::now(),
+        query_deadline: Duration::from_secs(args.query_deadline_s.max(1)),
+    })
+}
+
+/// Serves a built node on its configured address until `stop` resolves or a Shutdown call.
+pub async fn serve(
+    node: Node,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let address = node.me.address();
+    let listener = TcpListener::bind(&address).await.with_context(|| {
+        format!(
+            "cannot listen on {address} (process {}); is the port in use?",
+            node.me.id
+        )
+    })?;
+    serve_on(Arc::new(node), listener, stop).await
+}
+
+/// Serves on an already-bound listener.
+pub async fn serve_on(
+    node: Arc<Node>,
+    listener: TcpListener,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<OverlayNodeServer<NodeService>>()
+        .await;
+    let node_service = OverlayNodeServer::new(NodeService::new(node.clone(), shutdown_tx))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let peer_service = OverlayPeerServer::new(PeerService::new(node.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let sweeper = tokio::spawn(expire_answers(node.clone()));
+    tracing::info!(
+        "[Server] {} ({} of team {}) serving on {} with strategy {}",
+        node.me.id,
+        node.me.role,
+        node.me.team,
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        node.admission.strategy()
+    );
+    let shutdown = async move {
+        tokio::select! {
+            () = stop => {}
+            _ = shutdown_rx.wait_for(|stop| *stop) => {}
+        }
+    };
+    let result = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .initial_stream_window_size(4 * 1024 * 1024)
+        .initial_connection_window_size(16 * 1024 * 1024)
+        .add_service(health_service)
+        .add_service(node_service)
+        .add_service(peer_service)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    sweeper.abort();
+    tracing::info!("[Server] {} stopped", node.me.id);
+    result.context("gRPC server failed")
+}
+
+async fn expire_answers(node: Arc<Node>) {
+    let mut tick = tokio::time::interval(EXPIRY_SWEEP);
+    loop {
+        tick.tick().await;
+        let expired = node.results.expire();
+        if expired > 0 {
+            tracing::debug!(expired, "expired unread answers");
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn termination_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,185 @@
+//! The client-facing `OverlayNode` service: the thin adapter between the original wire
+//! protocol and the node's domain calls. Only this file knows JSON params and status strings.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use overlay::proto::overlay_node_server::OverlayNode;
+use overlay::proto::{
+    ChunkRequest, ChunkResponse, MetricsRequest, MetricsResponse, QueryRequest, QueryResponse,
+    RecordFormat, ShutdownRequest, ShutdownResponse,
+};
+use overlay::query::Query;
+use tokio::sync::watch;
+use tonic::{Request, Response, Status};
+
+use crate::node::Node;
+use crate::query::coordinate::coordinate;
+use crate::query::route::RouteContext;
+use crate::results::{ChunkContent, ChunkLookup};
+
+/// Largest chunk a client may ask for: a typed chunk of this many records stays a few MB.
+const MAX_CHUNK_SIZE: i32 = 10_000;
+
+/// The `OverlayNode` service of one node.
+#[derive(Debug, Clone)]
+pub struct NodeService {
+    node: Arc<Node>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl NodeService {
+    /// Wraps a node; a `Shutdown` call sets `shutdown` to true.
+    pub fn new(node: Arc<Node>, shutdown: watch::Sender<bool>) -> Self {
+        Self { node, shutdown }
+    }
+
+    fn answer_status(&self, request: &QueryRequest, status: String) -> QueryResponse {
+        QueryResponse {
+            hops: request.hops.clone(),
+            status,
+            ..Default::default()
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl OverlayNode for NodeService {
+    async fn query(
+        &self,
+        request: Request<QueryRequest>,
+    ) -> Result<Response<QueryResponse>, Status> {
+        let started = Instant::now();
+        let request = request.into_inner();
+        let node = &self.node;
+        if request.hops.iter().any(|hop| hop == &node.id().0) {
+            return Ok(Response::new(
+                self.answer_status(&request, "loop_detected".to_string()),
+            ));
+        }
+        let query = match Query::parse(&request.query_type, &request.query_params) {
+            Ok(query) => query,
+            Err(err) => {
+                return Ok(Response::new(
+                    self.answer_status(&request, format!("invalid_query:{err}")),
+                ))
+            }
+        };
+        let team = node.team_of(query.team.as_deref()).to_string();
+        let _permit = match node.admission.admit(&team, None).await {
+            Ok(permit) => permit,
+            Err(rejection) => {
+                return Ok(Response::new(
+                    self.answer_status(&request, rejection.status().to_string()),
+                ))
+            }
+        };
+        let mut hops = request.hops.clone();
+        hops.push(node.id().0.clone());
+        let ctx = RouteContext {
+            query_json: serde_json::to_string(&query).unwrap_or_default().into(),
+            query: Arc::new(query),
+            hops: hops.clone(),
+            team,
+            deadline: Instant::now() + node.query_deadline,
+        };
+        let done = coordinate(node, &ctx).await;
+        // The answer's hops: the path to this node, then every node that served a slice.
+        for server in &done.served_by {
+            if !hops.contains(server) {
+                hops.push(server.clone());
+            }
+        }
+        if done.rejected_downstream {
+            return Ok(Response::new(QueryResponse {
+                hops,
+                status: "rejected".to_string(),
+                ..Default::default()
+            }));
+        }
+        let chunk_size = match request.chunk_size {
+            size if size > 0 => size.min(MAX_CHUNK_SIZE) as usize,
+            _ => node.chunk_size,
+        };
+        let format = RecordFormat::try_from(request.record_format).unwrap_or(RecordFormat::Json);
+        let total_records = done.answer.len() as i64;
+        let (uid, total_chunks) = node.results.insert(done.answer, chunk_size, format);
+        let took = started.elapsed();
+        node.times.record(took);
+        tracing::debug!(%uid, total_records, took_ms = took.as_millis() as u64, "query answered");
+        Ok(Response::new(QueryResponse {
+            uid,
+            total_chunks: total_chunks as i32,
+            total_records,
+            hops,
+            status: "ready".to_string(),
+            partial: !done.missing_nodes.is_empty(),
+            missing_dates: done.missing_dates,
+            missing_nodes: done.missing_nodes,
+            processing_us: took.as_micros() as i64,
+        }))
+    }
+
+    async fn get_chunk(
+        &self,
+        request: Request<ChunkRequest>,
+    ) -> Result<Response<ChunkResponse>, Status> {
+        let request = request.into_inner();
+        let mut response = ChunkResponse {
+            uid: request.uid.clone(),
+            chunk_index: request.chunk_index,
+            ..Default::default()
+        };
+        match self.node.results.chunk(&request.uid, request.chunk_index) {
+            ChunkLookup::Found {
+                content,
+                total_chunks,
+                is_last,
+            } => {
+                response.total_chunks = total_chunks as i32;
+                response.is_last = is_last;
+                response.status = "success".to_string();
+                match content {
+                    ChunkContent::Json(text) => response.data = text,
+                    ChunkContent::Typed(batch) => response.batch = Some(*batch),
+                }
+            }
+            ChunkLookup::NotFound => response.status = "not_found".to_string(),
+            ChunkLookup::OutOfRange { total_chunks } => {
+                response.total_chunks = total_chunks as i32;
+                response.status = "out_of_range".to_string();
+            }
+        }
+        Ok(Response::new(response))
+    }
+
+    async fn get_metrics(
+        &self,
+        _request: Request<MetricsRequest>,
+    ) -> Result<Response<MetricsResponse>, Status> {
+        Ok(Response::new(crate::metrics::snapshot(&self.node)))
+    }
+
+    async fn shutdown(
+        &self,
+        request: Request<ShutdownRequest>,
+    ) -> Result<Response<ShutdownResponse>, Status> {
+        let graceful = request.into_inner().graceful;
+        tracing::info!(
+            graceful,
+            "[Server] {} shutting down on request",
+            self.node.id()
+        );
+        if !graceful {
+            // Answer first, then leave without draining.
+            tokio::spawn(async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                std::process::exit(0);
+            });
+        }
+        let _ = self.shutdown.send(true);
+        Ok(Response::new(ShutdownResponse {
+            status: "shutting_down".to_string(),
+        }))
+    }
+}
