@@ -1,1 +1,17 @@
-//! placeholder
+//! The Overlay harness: drives a cluster and reports what it measured.
+//!
+//! - [`cli`]: the command line.
+//! - [`commands`]: one module per command.
+//! - [`client`]: a native client (one query, drained to the last chunk).
+//! - [`cluster`]: launching local clusters (node binary, processes, ports, background state).
+//! - [`checker`]: expected answers by a plain scan of the dataset, and comparisons.
+//! - [`data`]: the synthetic data generator.
+//! - [`latency`]: HDR histograms and latency summaries.
+
+pub mod checker;
+pub mod cli;
+pub mod client;
+pub mod cluster;
+pub mod commands;
+pub mod data;
+pub mod latency;

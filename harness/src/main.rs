@@ -1,1 +1,24 @@
-fn main() {}
+//! `harness`: parse the command line, run the command.
+
+use clap::Parser;
+use overlay_harness::cli::{Cli, ClusterCommand, Command, DataCommand};
+use overlay_harness::commands;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Data(DataCommand::Generate(args)) => commands::data::run(args),
+        Command::Query(args) => commands::query::run(args).await,
+        Command::Metrics(args) => commands::metrics::run(args).await,
+        Command::Cluster(ClusterCommand::Up(args)) => commands::cluster::up(args).await,
+        Command::Cluster(ClusterCommand::Down(args)) => commands::cluster::down(args).await,
+        Command::Cluster(ClusterCommand::Status(args)) => commands::cluster::status(args).await,
+    }
+}

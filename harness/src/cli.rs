@@ -1,0 +1,147 @@
+//! Command-line interface of `harness`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Drives and measures an Overlay cluster.
+///
+/// Start here: `harness data generate` writes synthetic data, `harness cluster up
+/// configs/one_host_config.json` starts a local cluster in the background, `harness query`
+/// asks it something, `harness cluster down` stops it.
+#[derive(Debug, Parser)]
+#[command(name = "harness", version, about, long_about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The harness commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Datasets: generate synthetic AirNow-format data.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Run one query through a node and print a summary (or, with --repeat, a quick load test).
+    Query(QueryArgs),
+    /// Show the metrics of one node, or of every node of a config.
+    Metrics(MetricsArgs),
+    /// Start, stop or inspect a local cluster running in the background.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+/// `harness data ...`
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Write a synthetic dataset with the real one's layout, dates and columns.
+    Generate(GenerateArgs),
+}
+
+/// `harness data generate`
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Dataset root to write (day folders are created under it).
+    #[arg(long, default_value = "data/synthetic")]
+    pub out: PathBuf,
+    /// Size relative to the real dataset (1.0 ≈ 1.17 million rows).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Random seed; the same seed and scale give identical files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// How records come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Print only the summary.
+    None,
+    /// Print the records (or aggregate rows) as JSON lines.
+    Json,
+    /// Print the records as CSV with a header.
+    Csv,
+}
+
+/// `harness query`
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Node address, host:port (default: the leader of --config).
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Cluster config used to find the leader when --node is not given.
+    #[arg(long, default_value = "configs/one_host_config.json")]
+    pub config: PathBuf,
+    /// Query type: filter or aggregate.
+    #[arg(long = "type", default_value = "filter")]
+    pub query_type: String,
+    /// Query params as a JSON object, e.g. '{"parameter":"PM2.5","min_value":10,"max_value":50,"limit":5000}'.
+    #[arg(long, default_value = "{}")]
+    pub params: String,
+    /// Ask for the original JSON chunks instead of typed record batches.
+    #[arg(long)]
+    pub json_chunks: bool,
+    /// Records per chunk (0 = the node's default; typed clients may ask for large chunks).
+    #[arg(long, default_value_t = 0)]
+    pub chunk_size: i32,
+    /// Print the records too.
+    #[arg(long, value_enum, default_value = "none")]
+    pub output: OutputFormat,
+    /// Run the query this many times (a quick load test; prints throughput and latency).
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+    /// Queries in flight at once when repeating.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: u32,
+}
+
+/// `harness metrics`
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// One node's address, host:port; without it, every node of --config.
+    #[arg(long)]
+    pub node: Option<String>,
+    /// Cluster config listing the nodes.
+    #[arg(long, default_value = "configs/one_host_config.json")]
+    pub config: PathBuf,
+    /// Print the raw metrics as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `harness cluster ...`
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Start every process of a config in the background and wait until all answer.
+    Up(ClusterUpArgs),
+    /// Stop a background cluster started with `up`.
+    Down(ClusterRefArgs),
+    /// Show whether each process of a config answers, with its load.
+    Status(ClusterRefArgs),
+}
+
+/// `harness cluster up`
+#[derive(Debug, Args)]
+pub struct ClusterUpArgs {
+    /// Cluster config.
+    #[arg(default_value = "configs/one_host_config.json")]
+    pub config: PathBuf,
+    /// Dataset root the nodes read.
+    #[arg(long, default_value = "data/synthetic")]
+    pub dataset_root: PathBuf,
+    /// Seconds to wait for every node to answer.
+    #[arg(long, default_value_t = 60)]
+    pub ready_timeout_s: u64,
+    /// Extra arguments passed to every node (e.g. --node-arg=--fairness-strategy --node-arg=weighted).
+    #[arg(long = "node-arg", allow_hyphen_values = true)]
+    pub node_args: Vec<String>,
+}
+
+/// `harness cluster down|status`
+#[derive(Debug, Args)]
+pub struct ClusterRefArgs {
+    /// Cluster config.
+    #[arg(default_value = "configs/one_host_config.json")]
+    pub config: PathBuf,
+}

@@ -1,0 +1,246 @@
+//! A native client of the `OverlayNode` service: one query, drained to the last chunk.
+
+use std::time::{Duration, Instant};
+
+use overlay::batch::{to_records, validate};
+use overlay::proto::overlay_node_client::OverlayNodeClient;
+use overlay::proto::{ChunkRequest, QueryRequest, RecordBatch, RecordFormat};
+use overlay::record::Record;
+use tonic::transport::{Channel, Endpoint};
+
+/// Largest message the client accepts (a typed chunk of 10,000 records is a few MB).
+const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Connects to a node at `host:port` (or a full `http://` URL).
+pub async fn connect(address: &str) -> Result<OverlayNodeClient<Channel>, ClientError> {
+    let url = if address.starts_with("http") {
+        address.to_string()
+    } else {
+        format!("http://{address}")
+    };
+    let channel = Endpoint::from_shared(url.clone())
+        .map_err(|err| ClientError::Connect {
+            address: address.to_string(),
+            message: err.to_string(),
+        })?
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        .initial_stream_window_size(4 * 1024 * 1024)
+        .initial_connection_window_size(16 * 1024 * 1024)
+        .connect()
+        .await
+        .map_err(|err| ClientError::Connect {
+            address: address.to_string(),
+            message: format!("{err:?}"),
+        })?;
+    Ok(OverlayNodeClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+/// Why a query could not be run to the end (a refusal by the node is not an error: it is a
+/// status in [`QueryOutcome`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No connection.
+    #[error("cannot connect to {address}: {message}")]
+    Connect {
+        /// Where.
+        address: String,
+        /// Why.
+        message: String,
+    },
+    /// A call failed at the transport or server level.
+    #[error("{call} failed: {status}")]
+    Rpc {
+        /// Which call.
+        call: &'static str,
+        /// The gRPC status.
+        status: Box<tonic::Status>,
+    },
+    /// A chunk read did not succeed.
+    #[error("chunk {index} of {uid}: status {status}")]
+    Chunk {
+        /// The answer.
+        uid: String,
+        /// The chunk.
+        index: i32,
+        /// Its status.
+        status: String,
+    },
+    /// A typed chunk was malformed.
+    #[error("chunk {index} of {uid} is malformed: {message}")]
+    Malformed {
+        /// The answer.
+        uid: String,
+        /// The chunk.
+        index: i32,
+        /// Why.
+        message: String,
+    },
+}
+
+/// What to ask.
+#[derive(Clone, Debug)]
+pub struct QuerySpec {
+    /// `filter` or `aggregate`.
+    pub query_type: String,
+    /// JSON params.
+    pub params: String,
+    /// Typed batches or the original JSON chunks.
+    pub format: RecordFormat,
+    /// Records per chunk; 0 = the node's default.
+    pub chunk_size: i32,
+    /// Shown to the node as `client_id`.
+    pub client_id: String,
+}
+
+/// The records of an answer, as they arrived.
+#[derive(Clone, Debug, Default)]
+pub struct Drained {
+    /// Typed chunks.
+    pub batches: Vec<RecordBatch>,
+    /// JSON chunks' text.
+    pub json_chunks: Vec<String>,
+}
+
+impl Drained {
+    /// Every record, owned (JSON chunks parsed; aggregate rows do not parse as records).
+    pub fn records(&self) -> Result<Vec<Record>, serde_json::Error> {
+        let mut records: Vec<Record> = self.batches.iter().flat_map(to_records).collect();
+        for chunk in &self.json_chunks {
+            records.extend(serde_json::from_str::<Vec<Record>>(chunk)?);
+        }
+        Ok(records)
+    }
+
+    /// Every JSON row of every JSON chunk, untyped (aggregate rows).
+    pub fn json_rows(&self) -> Result<Vec<serde_json::Value>, serde_json::Error> {
+        let mut rows = Vec::new();
+        for chunk in &self.json_chunks {
+            rows.extend(serde_json::from_str::<Vec<serde_json::Value>>(chunk)?);
+        }
+        Ok(rows)
+    }
+
+    /// Records received.
+    pub fn record_count(&self) -> usize {
+        let typed: usize = self.batches.iter().map(|b| b.num_rows as usize).sum();
+        typed
+            + self
+                .json_chunks
+                .iter()
+                .map(|c| count_json_rows(c))
+                .sum::<usize>()
+    }
+}
+
+fn count_json_rows(chunk: &str) -> usize {
+    serde_json::from_str::<Vec<serde_json::value::Value>>(chunk)
+        .map(|v| v.len())
+        .unwrap_or(0)
+}
+
+/// A query's outcome as the client saw it.
+#[derive(Clone, Debug)]
+pub struct QueryOutcome {
+    /// The query status (`ready`, `rejected`, ...).
+    pub status: String,
+    /// Records the node said the answer holds.
+    pub total_records: i64,
+    /// Chunks it said.
+    pub total_chunks: i32,
+    /// The path the query took.
+    pub hops: Vec<String>,
+    /// The answer is partial.
+    pub partial: bool,
+    /// Days missing from a partial answer.
+    pub missing_dates: Vec<String>,
+    /// Nodes whose slices are missing.
+    pub missing_nodes: Vec<String>,
+    /// The records, when the status is `ready`.
+    pub drained: Drained,
+    /// From sending the query to receiving the last chunk.
+    pub latency: Duration,
+}
+
+/// Runs one query and drains every chunk.
+pub async fn run_query(
+    client: &mut OverlayNodeClient<Channel>,
+    spec: &QuerySpec,
+) -> Result<QueryOutcome, ClientError> {
+    let started = Instant::now();
+    let response = client
+        .query(QueryRequest {
+            query_type: spec.query_type.clone(),
+            query_params: spec.params.clone(),
+            hops: Vec::new(),
+            client_id: spec.client_id.clone(),
+            record_format: spec.format as i32,
+            chunk_size: spec.chunk_size,
+        })
+        .await
+        .map_err(|status| ClientError::Rpc {
+            call: "Query",
+            status: Box::new(status),
+        })?
+        .into_inner();
+    let mut drained = Drained::default();
+    if response.status == "ready" {
+        drain(client, &response.uid, &mut drained).await?;
+    }
+    Ok(QueryOutcome {
+        status: response.status,
+        total_records: response.total_records,
+        total_chunks: response.total_chunks,
+        hops: response.hops,
+        partial: response.partial,
+        missing_dates: response.missing_dates,
+        missing_nodes: response.missing_nodes,
+        drained,
+        latency: started.elapsed(),
+    })
+}
+
+async fn drain(
+    client: &mut OverlayNodeClient<Channel>,
+    uid: &str,
+    drained: &mut Drained,
+) -> Result<(), ClientError> {
+    let mut index = 0;
+    loop {
+        let chunk = client
+            .get_chunk(ChunkRequest {
+                uid: uid.to_string(),
+                chunk_index: index,
+            })
+            .await
+            .map_err(|status| ClientError::Rpc {
+                call: "GetChunk",
+                status: Box::new(status),
+            })?
+            .into_inner();
+        if chunk.status != "success" {
+            return Err(ClientError::Chunk {
+                uid: uid.to_string(),
+                index,
+                status: chunk.status,
+            });
+        }
+        match chunk.batch {
+            Some(batch) => {
+                validate(&batch).map_err(|err| ClientError::Malformed {
+                    uid: uid.to_string(),
+                    index,
+                    message: err.to_string(),
+                })?;
+                drained.batches.push(batch);
+            }
+            None => drained.json_chunks.push(chunk.data),
+        }
+        if chunk.is_last {
+            return Ok(());
+        }
+        index += 1;
+    }
+}

@@ -1,0 +1,286 @@
+//! Starting the processes of a config on this machine, waiting until they answer, and
+//! stopping them — also when the caller fails or panics (the cluster is stopped on drop).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use overlay::config::{ClusterConfig, NodeId};
+use overlay::proto::MetricsRequest;
+
+use crate::client::connect;
+
+/// Lines of a node's log shown when it fails to start.
+const LOG_TAIL_LINES: usize = 15;
+
+/// What to launch.
+#[derive(Clone, Debug)]
+pub struct LaunchOptions {
+    /// The cluster config file.
+    pub config_path: PathBuf,
+    /// The dataset root every node reads.
+    pub dataset_root: PathBuf,
+    /// The `overlay-node` executable.
+    pub node_binary: PathBuf,
+    /// Where each node's log goes (`<id>.log`).
+    pub log_dir: PathBuf,
+    /// Extra arguments for every node.
+    pub extra_args: Vec<String>,
+    /// How long every node may take to answer.
+    pub ready_timeout: Duration,
+}
+
+/// A node process this harness started.
+#[derive(Debug)]
+pub struct NodeProcess {
+    /// Its id.
+    pub id: NodeId,
+    /// `host:port`.
+    pub address: String,
+    /// The child process, while it runs.
+    pub child: Option<Child>,
+    /// Its log file.
+    pub log_path: PathBuf,
+}
+
+/// The processes of one config, started here. Dropping it kills whatever still runs.
+#[derive(Debug)]
+pub struct LocalCluster {
+    /// The validated config.
+    pub config: ClusterConfig,
+    /// The processes by id.
+    pub nodes: BTreeMap<NodeId, NodeProcess>,
+    options: LaunchOptions,
+}
+
+impl LocalCluster {
+    /// Starts every process of the config and waits until each answers `GetMetrics`.
+    /// On failure, stops what it started and names the nodes at fault with their log tails.
+    pub async fn start(options: LaunchOptions) -> anyhow::Result<LocalCluster> {
+        let config = ClusterConfig::load(&options.config_path)?;
+        std::fs::create_dir_all(&options.log_dir)
+            .with_context(|| format!("cannot create log folder {}", options.log_dir.display()))?;
+        for process in config.processes.values() {
+            if std::net::TcpListener::bind(process.address()).is_err() {
+                bail!("port {} for process {} is already in use (or the host is not this machine); stop what uses it or change the config", process.address(), process.id);
+            }
+        }
+        let mut cluster = LocalCluster {
+            config: config.clone(),
+            nodes: BTreeMap::new(),
+            options,
+        };
+        for process in config.processes.values() {
+            let node = cluster.spawn(&process.id)?;
+            cluster.nodes.insert(process.id.clone(), node);
+        }
+        let ids: Vec<NodeId> = cluster.nodes.keys().cloned().collect();
+        cluster.wait_ready(&ids).await?;
+        Ok(cluster)
+    }
+
+    fn spawn(&self, id: &NodeId) -> anyhow::Result<NodeProcess> {
+        let process = self.config.process(id).context("unknown node")?;
+        let log_path = self.options.log_dir.join(format!("{id}.log"));
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("cannot open {}", log_path.display()))?;
+        let child = Command::new(&self.options.node_binary)
+            .arg(&self.options.config_path)
+            .arg(id.as_str())
+            .arg("--dataset-root")
+            .arg(&self.options.dataset_root)
+            .args(&self.options.extra_args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| {
+                format!(
+                    "cannot start {} for process {id}",
+                    self.options.node_binary.display()
+                )
+            })?;
+        Ok(NodeProcess {
+            id: id.clone(),
+            address: process.address(),
+            child: Some(child),
+            log_path,
+        })
+    }
+
+    /// Waits until the given nodes answer, or fails naming those that exited or never answered.
+    pub async fn wait_ready(&mut self, ids: &[NodeId]) -> anyhow::Result<()> {
+        let deadline = Instant::now() + self.options.ready_timeout;
+        let mut waiting: Vec<NodeId> = ids.to_vec();
+        while !waiting.is_empty() {
+            let mut still = Vec::new();
+            for id in waiting {
+                if let Some(exit) = self.exited(&id) {
+                    let tail = log_tail(&self.nodes[&id].log_path);
+                    self.kill_all();
+                    bail!("node {id} exited during start-up ({exit}); last log lines:\n{tail}");
+                }
+                if !answers(&self.nodes[&id].address).await {
+                    still.push(id);
+                }
+            }
+            waiting = still;
+            if !waiting.is_empty() && Instant::now() > deadline {
+                let names: Vec<&str> = waiting.iter().map(NodeId::as_str).collect();
+                let tails: Vec<String> = waiting
+                    .iter()
+                    .map(|id| format!("--- {id}:\n{}", log_tail(&self.nodes[id].log_path)))
+                    .collect();
+                self.kill_all();
+                bail!(
+                    "nodes {} did not answer within {:?}; their logs end with:\n{}",
+                    names.join(", "),
+                    self.options.ready_timeout,
+                    tails.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    fn exited(&mut self, id: &NodeId) -> Option<String> {
+        let child = self.nodes.get_mut(id)?.child.as_mut()?;
+        match child.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            _ => None,
+        }
+    }
+
+    /// The address of a node.
+    pub fn address(&self, id: &str) -> Option<&str> {
+        self.nodes
+            .get(&NodeId(id.to_string()))
+            .map(|n| n.address.as_str())
+    }
+
+    /// The leader's address.
+    pub fn leader_address(&self) -> String {
+        self.config.leader().address()
+    }
+
+    /// Sends a signal to a running node (SIGKILL, SIGSTOP, SIGCONT, SIGTERM).
+    pub fn signal(&mut self, id: &NodeId, signal: i32) -> anyhow::Result<()> {
+        let child = self
+            .nodes
+            .get_mut(id)
+            .and_then(|n| n.child.as_mut())
+            .with_context(|| format!("node {id} is not running"))?;
+        // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+        let result = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        if result != 0 {
+            bail!(
+                "cannot signal node {id}: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        if signal == libc::SIGKILL || signal == libc::SIGTERM {
+            let _ = child.wait();
+            if let Some(node) = self.nodes.get_mut(id) {
+                node.child = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a stopped node again and waits until it answers.
+    pub async fn restart(&mut self, id: &NodeId) -> anyhow::Result<()> {
+        if self.nodes.get(id).is_some_and(|n| n.child.is_some()) {
+            self.signal(id, libc::SIGKILL)?;
+        }
+        let node = self.spawn(id)?;
+        self.nodes.insert(id.clone(), node);
+        self.wait_ready(std::slice::from_ref(id)).await
+    }
+
+    /// Process ids of the running nodes.
+    pub fn pids(&self) -> BTreeMap<String, u32> {
+        self.nodes
+            .iter()
+            .filter_map(|(id, n)| n.child.as_ref().map(|c| (id.0.clone(), c.id())))
+            .collect()
+    }
+
+    /// Asks every node to stop (SIGTERM), waits briefly, then kills what remains.
+    pub fn stop(mut self) {
+        self.stop_all(Duration::from_secs(5));
+    }
+
+    /// Leaves the processes running and forgets them (for `cluster up`).
+    pub fn detach(mut self) -> BTreeMap<String, u32> {
+        let pids = self.pids();
+        for node in self.nodes.values_mut() {
+            node.child = None;
+        }
+        pids
+    }
+
+    fn stop_all(&mut self, grace: Duration) {
+        for node in self.nodes.values_mut() {
+            if let Some(child) = node.child.as_mut() {
+                if matches!(child.try_wait(), Ok(None)) {
+                    // SAFETY: SIGCONT then SIGTERM to a child we started (a paused node must
+                    // run again to handle SIGTERM).
+                    unsafe {
+                        libc::kill(child.id() as libc::pid_t, libc::SIGCONT);
+                        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+                    }
+                }
+            }
+        }
+        let deadline = Instant::now() + grace;
+        for node in self.nodes.values_mut() {
+            if let Some(mut child) = node.child.take() {
+                while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
+    fn kill_all(&mut self) {
+        for node in self.nodes.values_mut() {
+            if let Some(mut child) = node.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+async fn answers(address: &str) -> bool {
+    let Ok(mut client) = connect(address).await else {
+        return false;
+    };
+    client.get_metrics(MetricsRequest {}).await.is_ok()
+}
+
+/// The last lines of a log file (or a note that it cannot be read).
+pub fn log_tail(path: &Path) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+        }
+        Err(err) => format!("(cannot read {}: {err})", path.display()),
+    }
+}

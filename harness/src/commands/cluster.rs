@@ -1,0 +1,90 @@
+//! `harness cluster up|down|status`: a local cluster in the background.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::cli::{ClusterRefArgs, ClusterUpArgs};
+use crate::cluster::binary::node_binary;
+use crate::cluster::launcher::{LaunchOptions, LocalCluster};
+use crate::cluster::state::{cluster_dir, is_node_process, state_path, ClusterState};
+use crate::commands::metrics;
+
+/// `cluster up`: starts the processes, waits until all answer, records their pids, returns.
+pub async fn up(args: ClusterUpArgs) -> anyhow::Result<()> {
+    let record = state_path(&args.config);
+    if let Ok(state) = ClusterState::load(&record) {
+        if state.pids.values().any(|&pid| is_node_process(pid)) {
+            anyhow::bail!("a cluster for {} is already running (see `harness cluster status`); stop it with `harness cluster down`", args.config.display());
+        }
+    }
+    let started = Instant::now();
+    let log_dir = cluster_dir(&args.config).join("logs");
+    let cluster = LocalCluster::start(LaunchOptions {
+        config_path: args.config.clone(),
+        dataset_root: args.dataset_root.clone(),
+        node_binary: node_binary(true)?,
+        log_dir: log_dir.clone(),
+        extra_args: args.node_args.clone(),
+        ready_timeout: Duration::from_secs(args.ready_timeout_s),
+    })
+    .await?;
+    let leader = cluster.leader_address();
+    let pids = cluster.detach();
+    ClusterState {
+        config: args.config.clone(),
+        pids: pids.clone(),
+        log_dir: log_dir.clone(),
+    }
+    .save(&record)?;
+    println!(
+        "cluster of {} processes answering after {:.2} s; leader at {leader}; logs in {}",
+        pids.len(),
+        started.elapsed().as_secs_f64(),
+        log_dir.display()
+    );
+    println!(
+        "stop it with: harness cluster down {}",
+        args.config.display()
+    );
+    Ok(())
+}
+
+/// `cluster down`: SIGTERM to each recorded node, SIGKILL after 5 s.
+pub async fn down(args: ClusterRefArgs) -> anyhow::Result<()> {
+    let record = state_path(&args.config);
+    let state = ClusterState::load(&record)?;
+    let running: Vec<(String, u32)> = state
+        .pids
+        .into_iter()
+        .filter(|(_, pid)| is_node_process(*pid))
+        .collect();
+    for (_, pid) in &running {
+        // SAFETY: kill(2) on a pid verified to run overlay-node.
+        unsafe { libc::kill(*pid as libc::pid_t, libc::SIGTERM) };
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running.iter().any(|(_, pid)| is_node_process(*pid)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (id, pid) in &running {
+        if is_node_process(*pid) {
+            eprintln!("node {id} (pid {pid}) did not stop in 5 s; killing it");
+            // SAFETY: as above.
+            unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+        }
+    }
+    std::fs::remove_file(&record).with_context(|| format!("cannot remove {}", record.display()))?;
+    println!("stopped {} node processes", running.len());
+    Ok(())
+}
+
+/// `cluster status`: the metrics table of the config's processes.
+pub async fn status(args: ClusterRefArgs) -> anyhow::Result<()> {
+    metrics::run(crate::cli::MetricsArgs {
+        node: None,
+        config: args.config,
+        json: false,
+    })
+    .await
+}

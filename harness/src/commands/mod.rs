@@ -1,0 +1,6 @@
+//! One module per harness command; each takes its parsed arguments and does the job.
+
+pub mod cluster;
+pub mod data;
+pub mod metrics;
+pub mod query;

@@ -1,0 +1,3 @@
+//! Dataset tooling: a deterministic synthetic generator of AirNow-style CSV data.
+
+pub mod generate;

@@ -1,0 +1,101 @@
+//! Shared helper of the integration tests: a real cluster of `overlay-node` processes on free
+//! loopback ports, stopped when the sandbox is dropped (also when a test fails).
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use overlay::proto::RecordFormat;
+use overlay_harness::client::{connect, run_query, QueryOutcome, QuerySpec};
+use overlay_harness::cluster::binary::node_binary;
+use overlay_harness::cluster::launcher::{LaunchOptions, LocalCluster};
+use overlay_harness::cluster::ports::localize;
+use overlay_harness::data::generate::{generate, GenerateOptions};
+use serde_json::{Map, Value};
+use tempfile::TempDir;
+
+/// The workspace root (the harness crate's parent).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("harness has a parent")
+        .to_path_buf()
+}
+
+/// A synthetic dataset generated once per test binary (scale 0.02 ≈ 23,000 rows).
+pub fn small_dataset() -> &'static Path {
+    static DATA: OnceLock<TempDir> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        generate(
+            &GenerateOptions {
+                root: dir.path().to_path_buf(),
+                scale: 0.02,
+                seed: 7,
+            },
+            |_, _| {},
+        )
+        .expect("generate");
+        dir
+    })
+    .path()
+}
+
+/// A running cluster and the folder holding its config and logs.
+pub struct Sandbox {
+    pub cluster: LocalCluster,
+    pub dir: TempDir,
+}
+
+impl Sandbox {
+    /// Starts the shipped six-process config on free ports with extra `strategies` settings.
+    pub async fn start(dataset_root: &Path, strategies: Value, extra_args: &[&str]) -> Sandbox {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shipped =
+            std::fs::read_to_string(workspace_root().join("configs/one_host_config.json"))
+                .expect("config");
+        let strategies: Map<String, Value> = strategies.as_object().cloned().unwrap_or_default();
+        let config_path = dir.path().join("cluster.json");
+        std::fs::write(
+            &config_path,
+            localize(&shipped, &strategies).expect("localize"),
+        )
+        .expect("write config");
+        let cluster = LocalCluster::start(LaunchOptions {
+            config_path,
+            dataset_root: dataset_root.to_path_buf(),
+            node_binary: node_binary(false)
+                .expect("overlay-node is built by cargo test --workspace"),
+            log_dir: dir.path().join("logs"),
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            ready_timeout: Duration::from_secs(60),
+        })
+        .await
+        .expect("cluster starts");
+        Sandbox { cluster, dir }
+    }
+
+    pub fn leader(&self) -> String {
+        self.cluster.leader_address()
+    }
+}
+
+/// Runs one query against a node and drains it.
+pub async fn ask(
+    address: &str,
+    query_type: &str,
+    params: &str,
+    format: RecordFormat,
+) -> QueryOutcome {
+    let mut client = connect(address).await.expect("connect");
+    let spec = QuerySpec {
+        query_type: query_type.to_string(),
+        params: params.to_string(),
+        format,
+        chunk_size: 0,
+        client_id: "test".to_string(),
+    };
+    run_query(&mut client, &spec).await.expect("query runs")
+}
