@@ -12,6 +12,7 @@ use overlay::proto::overlay_peer_server::OverlayPeerServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt;
 
 use crate::admission::{Admission, AdmissionLimits};
 use crate::cli::NodeArgs;
@@ -159,11 +160,24 @@ pub async fn serve_on(
         .add_service(health_service)
         .add_service(node_service)
         .add_service(peer_service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming_without_delay(listener), shutdown)
         .await;
     sweeper.abort();
     tracing::info!("[Server] {} stopped", node.me.id);
     result.context("gRPC server failed")
+}
+
+/// Accepted connections with Nagle's algorithm off. The builder's `tcp_nodelay` only applies to
+/// listeners it binds itself; without this, small chunk answers wait ~40 ms for delayed ACKs.
+fn incoming_without_delay(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    TcpListenerStream::new(listener).map(|accepted| {
+        if let Ok(stream) = &accepted {
+            let _ = stream.set_nodelay(true);
+        }
+        accepted
+    })
 }
 
 async fn expire_answers(node: Arc<Node>) {
