@@ -9,6 +9,16 @@ use serde::{Deserialize, Serialize};
 /// The sentinel the provider writes for a missing measurement.
 pub const MISSING_VALUE: f64 = -999.0;
 
+/// The pollutants of the AirNow feed with the unit each is reported in.
+pub const PARAMETER_UNITS: [(&str, &str); 6] = [
+    ("OZONE", "PPB"),
+    ("PM2.5", "UG/M3"),
+    ("PM10", "UG/M3"),
+    ("NO2", "PPB"),
+    ("SO2", "PPB"),
+    ("CO", "PPM"),
+];
+
 /// Fields of a CSV row, in file order. Files have no header row; this is the schema.
 pub const CSV_COLUMNS: [&str; 13] = [
     "latitude",

@@ -16,14 +16,7 @@ const DAYS: usize = 13;
 const SITES: usize = 1_400;
 /// Hourly files per day in the real data (odd hours).
 const HOURS: usize = 12;
-const PARAMETERS: [(&str, &str); 6] = [
-    ("OZONE", "PPB"),
-    ("PM2.5", "UG/M3"),
-    ("PM10", "UG/M3"),
-    ("NO2", "PPB"),
-    ("SO2", "PPB"),
-    ("CO", "PPM"),
-];
+const PARAMETERS: [(&str, &str); 6] = overlay::record::PARAMETER_UNITS;
 
 /// A deterministic 64-bit linear congruential generator (Knuth's MMIX constants).
 struct Lcg(u64);

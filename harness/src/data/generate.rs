@@ -359,14 +359,7 @@ mod tests {
         }
         let rows = records(dir.path());
         assert_eq!(rows.len() as u64, summary.rows);
-        let units = [
-            ("OZONE", "PPB"),
-            ("PM2.5", "UG/M3"),
-            ("PM10", "UG/M3"),
-            ("NO2", "PPB"),
-            ("SO2", "PPB"),
-            ("CO", "PPM"),
-        ];
+        let units = overlay::record::PARAMETER_UNITS;
         for row in &rows {
             assert_eq!(row.len(), 13, "{row:?}");
             assert!(units.contains(&(&row[3], &row[5])), "{row:?}");
