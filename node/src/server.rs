@@ -24,6 +24,9 @@ use crate::results::ResultStore;
 use crate::service::NodeService;
 use crate::store::Table;
 
+/// How long queries in flight may still run after a stop request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// How often answers past their TTL are swept away.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(5);
 
@@ -147,21 +150,39 @@ pub async fn serve_on(
             .unwrap_or_default(),
         node.admission.strategy()
     );
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         tokio::select! {
             () = stop => {}
             _ = shutdown_rx.wait_for(|stop| *stop) => {}
         }
+        tracing::info!("[Server] stopping: no new connections, draining queries in flight");
+        let _ = signalled_tx.send(());
     };
-    let result = tonic::transport::Server::builder()
+    let server = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .initial_stream_window_size(4 * 1024 * 1024)
         .initial_connection_window_size(16 * 1024 * 1024)
         .add_service(health_service)
         .add_service(node_service)
         .add_service(peer_service)
-        .serve_with_incoming_shutdown(incoming_without_delay(listener), shutdown)
-        .await;
+        .serve_with_incoming_shutdown(incoming_without_delay(listener), shutdown);
+    // Graceful shutdown waits for every connection to close, and clients (other nodes among
+    // them) keep theirs open; so queries in flight get a bounded grace period, then we stop.
+    let grace_over = async {
+        if signalled_rx.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        result = server => result,
+        () = grace_over => {
+            tracing::info!("[Server] {} connections still open after {SHUTDOWN_GRACE:?}; closing them", node.me.id);
+            Ok(())
+        }
+    };
     sweeper.abort();
     tracing::info!("[Server] {} stopped", node.me.id);
     result.context("gRPC server failed")

@@ -1,0 +1,137 @@
+//! The `overlay-node` binary as a user meets it: helpful errors for bad configs, unknown ids and
+//! missing data, and a single-node cluster that survives broken CSV rows and stops on SIGTERM.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use overlay::proto::overlay_node_client::OverlayNodeClient;
+use overlay::proto::{MetricsRequest, QueryRequest};
+
+const NODE: &str = env!("CARGO_BIN_EXE_overlay-node");
+
+fn single_node_config(dir: &Path, port: u16) -> std::path::PathBuf {
+    let path = dir.join("single.json");
+    let config = format!(
+        r#"{{"processes": {{"A": {{"id": "A", "role": "leader", "team": "green", "host": "127.0.0.1", "port": {port}, "neighbors": []}}}}}}"#
+    );
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+fn run_to_error(args: &[&str]) -> String {
+    let output = Command::new(NODE).args(args).output().expect("node runs");
+    assert!(!output.status.success(), "expected failure for {args:?}");
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+#[test]
+fn bad_start_up_input_is_named_with_a_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = single_node_config(dir.path(), 1);
+    let config = config.to_str().unwrap();
+    let stderr = run_to_error(&[config, "Z", "--dataset-root", dir.path().to_str().unwrap()]);
+    assert!(
+        stderr.contains("process 'Z' is not in") && stderr.contains("known: A"),
+        "{stderr}"
+    );
+    let stderr = run_to_error(&[config, "A", "--dataset-root", "/no/such/folder"]);
+    assert!(
+        stderr.contains("dataset root /no/such/folder does not exist")
+            && stderr.contains("harness data generate"),
+        "{stderr}"
+    );
+    let broken = dir.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        r#"{"processes": {"A": {"role": "boss", "team": "green", "host": "h", "port": 1}}}"#,
+    )
+    .unwrap();
+    let stderr = run_to_error(&[broken.to_str().unwrap(), "A"]);
+    assert!(
+        stderr.contains("process A: field role: unknown role 'boss'")
+            && stderr.contains("broken.json"),
+        "{stderr}"
+    );
+    let stderr = run_to_error(&[config, "A", "--fairness-strategy", "fastest"]);
+    assert!(
+        stderr.contains("unknown fairness strategy 'fastest'"),
+        "{stderr}"
+    );
+    let help = Command::new(NODE).arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--dataset-root"));
+}
+
+#[tokio::test]
+async fn broken_rows_are_skipped_and_sigterm_stops_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = dir.path().join("data/20200810");
+    std::fs::create_dir_all(&day).unwrap();
+    let good = r#""41.75613","-124.20347","2020-08-10T01:00","PM2.5","17.3","UG/M3","18.0","62","2","Rangely, CO","Agency","840060150007","840060150007""#;
+    std::fs::write(day.join("20200810-01.csv"), format!("{good}\n{good}\n\"1\",\"2\",\"3\"\n\"41.7\",\"-124.2\",\"2020-08-10T01:00\",\"PM2.5\",\"abc\"")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = single_node_config(dir.path(), port);
+    let mut child = Command::new(NODE)
+        .arg(&config)
+        .arg("A")
+        .arg("--dataset-root")
+        .arg(dir.path().join("data"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let address = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let mut client = loop {
+        match OverlayNodeClient::connect(address.clone()).await {
+            Ok(client) => break client,
+            Err(_) if started.elapsed() < Duration::from_secs(30) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(err) => {
+                let _ = child.kill();
+                panic!("node never answered: {err}");
+            }
+        }
+    };
+    let metrics = client
+        .get_metrics(MetricsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            metrics.rows_loaded,
+            metrics.rows_skipped,
+            metrics.data_files_loaded
+        ),
+        (2, 2, 1)
+    );
+    let answer = client
+        .query(QueryRequest {
+            query_type: "aggregate".into(),
+            query_params: r#"{"op":"sum"}"#.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((answer.status.as_str(), answer.total_records), ("ready", 1));
+    // SAFETY: SIGTERM to the child this test started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("node ignored SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "graceful exit, got {status}");
+}
