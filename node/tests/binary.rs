@@ -15,7 +15,7 @@ fn single_node_config(dir: &Path, port: u16) -> std::path::PathBuf {
     let config = format!(
         r#"{{"processes": {{"A": {{"id": "A", "role": "leader", "team": "green", "host": "127.0.0.1", "port": {port}, "neighbors": []}}}}}}"#
     );
-    std::fs::write(&path, config).unwrap();
+    std::fs::write(&path, config).expect("write config");
     path
 }
 
