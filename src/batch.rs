@@ -5,9 +5,10 @@
 //! batch of 2,000 records carries each site's name once and decodes without a per-row
 //! allocation.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::ops::Range;
 
+use hashbrown::{DefaultHashBuilder, HashTable};
 use serde::Serialize;
 
 use crate::proto::RecordBatch;
@@ -201,10 +202,22 @@ pub fn write_json_rows(batch: &RecordBatch, range: Range<usize>, out: &mut Vec<u
 }
 
 /// Builds a batch row by row, interning strings into the batch dictionary.
-#[derive(Debug, Default)]
+///
+/// The intern table holds only codes and compares against the dictionary itself, so each
+/// distinct string is allocated once (interning sits on every scan's hot path).
+#[derive(Default)]
 pub struct BatchBuilder {
     batch: RecordBatch,
-    codes: HashMap<String, u32>,
+    codes: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+impl std::fmt::Debug for BatchBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchBuilder")
+            .field("rows", &self.batch.num_rows)
+            .finish()
+    }
 }
 
 impl BatchBuilder {
@@ -218,18 +231,27 @@ impl BatchBuilder {
         batch.date.reserve(rows);
         Self {
             batch,
-            codes: HashMap::new(),
+            codes: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
         }
     }
 
     /// The dictionary index of `text`, adding it on first use.
     pub fn intern(&mut self, text: &str) -> u32 {
-        if let Some(&code) = self.codes.get(text) {
+        let hash = self.hasher.hash_one(text);
+        let dictionary = &self.batch.dictionary;
+        if let Some(&code) = self
+            .codes
+            .find(hash, |&code| dictionary[code as usize] == text)
+        {
             return code;
         }
-        let code = self.batch.dictionary.len() as u32;
+        let code = dictionary.len() as u32;
         self.batch.dictionary.push(text.to_string());
-        self.codes.insert(text.to_string(), code);
+        let (dictionary, hasher) = (&self.batch.dictionary, &self.hasher);
+        self.codes.insert_unique(hash, code, |&code| {
+            hasher.hash_one(dictionary[code as usize].as_str())
+        });
         code
     }
 
@@ -286,13 +308,46 @@ impl BatchBuilder {
 }
 
 /// Rows `range` taken across a sequence of checked batches (as if they were one), re-encoded
-/// into one batch with its own dictionary.
+/// into one batch with its own dictionary. Each source dictionary entry is interned at most
+/// once (codes are remapped per source batch), so the cost is one array lookup per string
+/// field, not one hash per field.
 pub fn slice_batches(batches: &[RecordBatch], range: Range<usize>) -> RecordBatch {
     let mut builder = BatchBuilder::with_capacity(range.len());
-    for_each_row(batches, range, |batch, index| {
-        builder.push(&row(batch, index))
-    });
+    let mut start = 0;
+    for batch in batches {
+        let rows = batch.num_rows as usize;
+        let (from, to) = (range.start.max(start), range.end.min(start + rows));
+        if from < to {
+            append_rows(&mut builder, batch, from - start..to - start);
+        }
+        start += rows;
+    }
     builder.finish()
+}
+
+/// Appends rows of one checked batch, remapping its dictionary codes into the builder's.
+fn append_rows(builder: &mut BatchBuilder, batch: &RecordBatch, rows: Range<usize>) {
+    const UNMAPPED: u32 = u32::MAX;
+    let mut remap = vec![UNMAPPED; batch.dictionary.len()];
+    let mut code = |builder: &mut BatchBuilder, source: u32| {
+        let slot = &mut remap[source as usize];
+        if *slot == UNMAPPED {
+            *slot = builder.intern(&batch.dictionary[source as usize]);
+        }
+        *slot
+    };
+    for index in rows {
+        let codes = [
+            code(builder, batch.timestamp[index]),
+            code(builder, batch.parameter[index]),
+            code(builder, batch.unit[index]),
+            code(builder, batch.site_name[index]),
+            code(builder, batch.agency_name[index]),
+            code(builder, batch.aqs_id[index]),
+            code(builder, batch.full_aqs_id[index]),
+        ];
+        builder.push_coded(&row(batch, index), codes);
+    }
 }
 
 /// Rows `range` across a sequence of checked batches as one JSON array.
@@ -311,21 +366,6 @@ pub fn json_array(batches: &[RecordBatch], range: Range<usize>) -> String {
     out.push(b']');
     // serde_json writes valid UTF-8.
     String::from_utf8(out).unwrap_or_default()
-}
-
-fn for_each_row(
-    batches: &[RecordBatch],
-    range: Range<usize>,
-    mut visit: impl FnMut(&RecordBatch, usize),
-) {
-    let mut start = 0;
-    for batch in batches {
-        let rows = batch.num_rows as usize;
-        for index in range.start.max(start)..range.end.min(start + rows) {
-            visit(batch, index - start);
-        }
-        start += rows;
-    }
 }
 
 #[cfg(test)]

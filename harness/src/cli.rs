@@ -82,7 +82,8 @@ pub struct QueryArgs {
     /// Ask for the original JSON chunks instead of typed record batches.
     #[arg(long)]
     pub json_chunks: bool,
-    /// Records per chunk (0 = the node's default; typed clients may ask for large chunks).
+    /// Records per chunk; 0 = 2000 for typed batches (one chunk per capped answer), the node's
+    /// default (200) for --json-chunks.
     #[arg(long, default_value_t = 0)]
     pub chunk_size: i32,
     /// Print the records too.

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use overlay::batch::{to_records, validate};
+use overlay::batch::{decode_batch, to_records};
 use overlay::proto::overlay_node_client::OverlayNodeClient;
 use overlay::proto::{ChunkRequest, QueryRequest, RecordBatch, RecordFormat};
 use overlay::record::Record;
@@ -227,16 +227,16 @@ async fn drain(
                 status: chunk.status,
             });
         }
-        match chunk.batch {
-            Some(batch) => {
-                validate(&batch).map_err(|err| ClientError::Malformed {
-                    uid: uid.to_string(),
-                    index,
-                    message: err.to_string(),
-                })?;
-                drained.batches.push(batch);
-            }
-            None => drained.json_chunks.push(chunk.data),
+        if chunk.batches.is_empty() {
+            drained.json_chunks.push(chunk.data);
+        }
+        for part in &chunk.batches {
+            let batch = decode_batch(part).map_err(|err| ClientError::Malformed {
+                uid: uid.to_string(),
+                index,
+                message: err.to_string(),
+            })?;
+            drained.batches.push(batch);
         }
         if chunk.is_last {
             return Ok(());

@@ -13,12 +13,38 @@ use std::time::{Duration, Instant};
 use overlay::aggregate::AggregateRow;
 use overlay::batch;
 use overlay::proto::{RecordBatch, RecordFormat};
+use prost::bytes::Bytes;
+use prost::Message;
+
+/// One slice's records as received: the encoded bytes (passed on as they are when a typed
+/// chunk spans the whole part) and the checked, decoded batch (for JSON and partial chunks).
+#[derive(Debug, Clone)]
+pub struct RecordPart {
+    /// The batch as encoded by the node that served the slice.
+    pub encoded: Bytes,
+    /// The same batch, decoded and validated.
+    pub batch: RecordBatch,
+}
+
+impl RecordPart {
+    /// A part from a batch built here.
+    pub fn from_batch(batch: RecordBatch) -> Self {
+        Self {
+            encoded: Bytes::from(batch.encode_to_vec()),
+            batch,
+        }
+    }
+
+    fn rows(&self) -> usize {
+        self.batch.num_rows as usize
+    }
+}
 
 /// The content of an answer.
 #[derive(Debug)]
 pub enum Answer {
-    /// Records of a filter query, as received from the slices, in answer order.
-    Records(Vec<RecordBatch>),
+    /// Records of a filter query, slice by slice, in answer order.
+    Records(Vec<RecordPart>),
     /// Rows of an aggregate query.
     Aggregate(Vec<AggregateRow>),
 }
@@ -27,7 +53,7 @@ impl Answer {
     /// Records or rows in the answer.
     pub fn len(&self) -> usize {
         match self {
-            Answer::Records(batches) => batches.iter().map(|b| b.num_rows as usize).sum(),
+            Answer::Records(parts) => parts.iter().map(RecordPart::rows).sum(),
             Answer::Aggregate(rows) => rows.len(),
         }
     }
@@ -40,11 +66,11 @@ impl Answer {
     /// Approximate heap bytes, for the cache's memory bound.
     fn approximate_bytes(&self) -> u64 {
         match self {
-            Answer::Records(batches) => batches
+            Answer::Records(parts) => parts
                 .iter()
-                .map(|b| {
-                    let strings: usize = b.dictionary.iter().map(|s| s.len() + 24).sum();
-                    strings as u64 + u64::from(b.num_rows) * 80
+                .map(|part| {
+                    let strings: usize = part.batch.dictionary.iter().map(|s| s.len() + 24).sum();
+                    (strings + part.encoded.len()) as u64 + u64::from(part.batch.num_rows) * 80
                 })
                 .sum(),
             Answer::Aggregate(rows) => rows.len() as u64 * 200,
@@ -57,8 +83,8 @@ impl Answer {
 pub enum ChunkContent {
     /// JSON array text (the original `data` field).
     Json(String),
-    /// A columnar batch (the `batch` extension).
-    Typed(Box<RecordBatch>),
+    /// Encoded columnar batches, in order (the `batches` extension).
+    Typed(Vec<Bytes>),
 }
 
 /// What a chunk read found.
@@ -237,16 +263,52 @@ impl ResultStore {
 
 fn render(stored: &Stored, range: std::ops::Range<usize>) -> ChunkContent {
     match (&stored.answer, stored.format) {
-        (Answer::Records(batches), RecordFormat::Typed) => {
-            ChunkContent::Typed(Box::new(batch::slice_batches(batches, range)))
+        (Answer::Records(parts), RecordFormat::Typed) => {
+            ChunkContent::Typed(typed_chunk(parts, range))
         }
-        (Answer::Records(batches), RecordFormat::Json) => {
-            ChunkContent::Json(batch::json_array(batches, range))
+        (Answer::Records(parts), RecordFormat::Json) => {
+            let mut out = Vec::with_capacity(range.len() * 320 + 2);
+            out.push(b'[');
+            for (part, rows) in overlapping(parts, &range) {
+                batch::write_json_rows(&part.batch, rows, &mut out);
+            }
+            out.push(b']');
+            ChunkContent::Json(String::from_utf8(out).unwrap_or_default())
         }
         (Answer::Aggregate(rows), _) => ChunkContent::Json(
             serde_json::to_string(&rows[range]).unwrap_or_else(|_| "[]".to_string()),
         ),
     }
+}
+
+/// The parts overlapping `range`, each with the rows of it that fall inside (part-local).
+fn overlapping<'a>(
+    parts: &'a [RecordPart],
+    range: &'a std::ops::Range<usize>,
+) -> impl Iterator<Item = (&'a RecordPart, std::ops::Range<usize>)> + 'a {
+    let mut start = 0;
+    parts.iter().filter_map(move |part| {
+        let begin = start;
+        start += part.rows();
+        let (from, to) = (range.start.max(begin), range.end.min(begin + part.rows()));
+        (from < to).then(|| (part, from - begin..to - begin))
+    })
+}
+
+/// A typed chunk: whole parts are passed on as received; a part cut by the chunk boundary is
+/// re-encoded for just the rows inside.
+fn typed_chunk(parts: &[RecordPart], range: std::ops::Range<usize>) -> Vec<Bytes> {
+    overlapping(parts, &range)
+        .map(|(part, rows)| {
+            if rows.len() == part.rows() {
+                part.encoded.clone()
+            } else {
+                Bytes::from(
+                    batch::slice_batches(std::slice::from_ref(&part.batch), rows).encode_to_vec(),
+                )
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -274,7 +336,7 @@ mod tests {
                 date: 20200810,
             });
         }
-        Answer::Records(vec![builder.finish()])
+        Answer::Records(vec![RecordPart::from_batch(builder.finish())])
     }
 
     fn json_values(lookup: ChunkLookup) -> Vec<f64> {
@@ -331,14 +393,57 @@ mod tests {
         let (uid, _) = store.insert(records(5), 2, RecordFormat::Typed);
         match store.chunk(&uid, 2) {
             ChunkLookup::Found {
-                content: ChunkContent::Typed(batch),
+                content: ChunkContent::Typed(parts),
                 is_last: true,
                 ..
             } => {
-                assert_eq!(batch.value, vec![4.0]);
+                assert_eq!(parts.len(), 1);
+                assert_eq!(
+                    overlay::batch::decode_batch(&parts[0]).unwrap().value,
+                    vec![4.0]
+                );
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn typed_chunks_pass_whole_parts_on_and_re_encode_cut_ones() {
+        let part = |n| match records(n) {
+            Answer::Records(mut parts) => parts.remove(0),
+            Answer::Aggregate(_) => unreachable!(),
+        };
+        let (a, b, c) = (part(3), part(4), part(2));
+        let whole_b = b.encoded.clone();
+        let store = ResultStore::new("A", Duration::from_secs(60), 1 << 30);
+        let (uid, total) = store.insert(Answer::Records(vec![a, b, c]), 8, RecordFormat::Typed);
+        assert_eq!(total, 2);
+        let ChunkLookup::Found {
+            content: ChunkContent::Typed(first),
+            ..
+        } = store.chunk(&uid, 0)
+        else {
+            panic!("first chunk")
+        };
+        assert_eq!(first.len(), 3, "rows 0..8 span a, b and one row of c");
+        assert_eq!(first[1], whole_b, "a whole part is passed on byte for byte");
+        let values: Vec<f64> = first
+            .iter()
+            .flat_map(|bytes| overlay::batch::decode_batch(bytes).unwrap().value)
+            .collect();
+        assert_eq!(values, vec![0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 3.0, 0.0]);
+        let ChunkLookup::Found {
+            content: ChunkContent::Typed(last),
+            is_last: true,
+            ..
+        } = store.chunk(&uid, 1)
+        else {
+            panic!("last chunk")
+        };
+        assert_eq!(
+            overlay::batch::decode_batch(&last[0]).unwrap().value,
+            vec![1.0]
+        );
     }
 
     #[test]

@@ -141,7 +141,7 @@ impl OverlayNode for NodeService {
                 response.status = "success".to_string();
                 match content {
                     ChunkContent::Json(text) => response.data = text,
-                    ChunkContent::Typed(batch) => response.batch = Some(*batch),
+                    ChunkContent::Typed(parts) => response.batches = parts,
                 }
             }
             ChunkLookup::NotFound => response.status = "not_found".to_string(),

@@ -28,7 +28,7 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         } else {
             RecordFormat::Typed
         },
-        chunk_size: args.chunk_size,
+        chunk_size: effective_chunk_size(args.chunk_size, args.json_chunks),
         client_id: "harness-query".to_string(),
     };
     if args.repeat <= 1 {
@@ -38,6 +38,16 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         bail!("--concurrency must be at least 1");
     }
     load_test(&address, &spec, args.repeat, args.concurrency).await
+}
+
+/// The chunk size to ask for: as given, else — for typed batches — one chunk for a whole
+/// capped filter answer (a native client has no reason to poll 200 records at a time), and
+/// the node's default (the original behaviour) for JSON.
+fn effective_chunk_size(requested: i32, json_chunks: bool) -> i32 {
+    match (requested, json_chunks) {
+        (0, false) => overlay::query::LIMIT_CAP as i32,
+        (size, _) => size,
+    }
 }
 
 async fn single(address: &str, spec: &QuerySpec, output: OutputFormat) -> anyhow::Result<()> {

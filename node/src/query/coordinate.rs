@@ -10,14 +10,14 @@ use std::sync::Arc;
 use overlay::aggregate::AggregatePartial;
 use overlay::batch::decode_batch;
 use overlay::partition::Slice;
-use overlay::proto::{RecordBatch, SliceResult, SliceTask};
+use overlay::proto::{SliceResult, SliceTask};
 use overlay::query::{AggregateSpec, QueryKind};
 
 use super::merge::{merge_partials, next_round_shares, split_evenly, SliceProgress};
 use super::route::{serve_tasks, RouteContext};
 use super::slice_error;
 use crate::node::Node;
-use crate::results::Answer;
+use crate::results::{Answer, RecordPart};
 
 /// Most rounds a filter query runs: each round either meets the limit or exhausts at least
 /// one slice, so the slice count bounds it; this caps pathological configs.
@@ -73,7 +73,7 @@ async fn filter_rounds(
     limit: u32,
 ) -> Coordinated {
     let mut progress = vec![SliceProgress::default(); slices.len()];
-    let mut batches: Vec<Vec<RecordBatch>> = vec![Vec::new(); slices.len()];
+    let mut parts: Vec<Vec<RecordPart>> = vec![Vec::new(); slices.len()];
     let mut errors: Vec<Option<String>> = vec![None; slices.len()];
     let mut shares = split_evenly(limit, slices.len());
     let mut served_by = Vec::new();
@@ -96,7 +96,7 @@ async fn filter_rounds(
             absorb_records(
                 result,
                 &mut progress[index],
-                &mut batches[index],
+                &mut parts[index],
                 &mut errors[index],
             );
         }
@@ -106,7 +106,7 @@ async fn filter_rounds(
         }
     }
     let mut done = finish(node, ctx, slices, &errors);
-    done.answer = Answer::Records(batches.into_iter().flatten().collect());
+    done.answer = Answer::Records(parts.into_iter().flatten().collect());
     done.served_by = served_by;
     done
 }
@@ -114,7 +114,7 @@ async fn filter_rounds(
 fn absorb_records(
     result: SliceResult,
     progress: &mut SliceProgress,
-    batches: &mut Vec<RecordBatch>,
+    parts: &mut Vec<RecordPart>,
     error: &mut Option<String>,
 ) {
     if !result.error.is_empty() {
@@ -127,7 +127,10 @@ fn absorb_records(
             progress.rows += batch.num_rows;
             progress.exhausted = result.exhausted;
             if batch.num_rows > 0 {
-                batches.push(batch);
+                parts.push(RecordPart {
+                    encoded: result.batch,
+                    batch,
+                });
             }
         }
         Err(err) => {

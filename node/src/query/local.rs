@@ -57,7 +57,7 @@ fn scan_one(node: &Node, query: &Query, task: &SliceTask) -> SliceResult {
                 .scan(&query.filter, &slice.dates, task.offset, task.limit);
             result.rows = outcome.batch.num_rows;
             result.exhausted = outcome.exhausted;
-            result.batch = outcome.batch.encode_to_vec();
+            result.batch = outcome.batch.encode_to_vec().into();
         }
         QueryKind::Aggregate(spec) => {
             let partial = node.table.aggregate(&query.filter, spec, &slice.dates);
