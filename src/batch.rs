@@ -9,6 +9,7 @@ use std::hash::BuildHasher;
 use std::ops::Range;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
+use prost::Message;
 use serde::Serialize;
 
 use crate::proto::RecordBatch;
@@ -273,22 +274,7 @@ impl BatchBuilder {
     /// the order timestamp, parameter, unit, site_name, agency_name, aqs_id, full_aqs_id
     /// (the `&str` fields of `row` are then ignored). Lets a caller cache codes.
     pub fn push_coded(&mut self, row: &RowRef<'_>, codes: [u32; 7]) {
-        let b = &mut self.batch;
-        b.num_rows += 1;
-        b.latitude.push(row.latitude);
-        b.longitude.push(row.longitude);
-        b.value.push(row.value);
-        b.raw_concentration.push(row.raw_concentration);
-        b.aqi.push(row.aqi);
-        b.category.push(row.category);
-        b.date.push(row.date);
-        b.timestamp.push(codes[0]);
-        b.parameter.push(codes[1]);
-        b.unit.push(codes[2]);
-        b.site_name.push(codes[3]);
-        b.agency_name.push(codes[4]);
-        b.aqs_id.push(codes[5]);
-        b.full_aqs_id.push(codes[6]);
+        push_columns(&mut self.batch, row, codes);
     }
 
     /// Rows pushed so far.
@@ -306,6 +292,86 @@ impl BatchBuilder {
         self.batch
     }
 }
+
+/// Appends one row's numeric columns and string codes to a batch.
+fn push_columns(b: &mut RecordBatch, row: &RowRef<'_>, codes: [u32; 7]) {
+    b.num_rows += 1;
+    b.latitude.push(row.latitude);
+    b.longitude.push(row.longitude);
+    b.value.push(row.value);
+    b.raw_concentration.push(row.raw_concentration);
+    b.aqi.push(row.aqi);
+    b.category.push(row.category);
+    b.date.push(row.date);
+    b.timestamp.push(codes[0]);
+    b.parameter.push(codes[1]);
+    b.unit.push(codes[2]);
+    b.site_name.push(codes[3]);
+    b.agency_name.push(codes[4]);
+    b.aqs_id.push(codes[5]);
+    b.full_aqs_id.push(codes[6]);
+}
+
+/// A batch under construction whose dictionary borrows its strings (from a table that outlives
+/// it), encoded straight to protobuf bytes: the scan path allocates no string at all.
+#[derive(Debug, Default)]
+pub struct BorrowedBatch<'a> {
+    dictionary: Vec<&'a str>,
+    columns: RecordBatch,
+}
+
+impl<'a> BorrowedBatch<'a> {
+    /// An empty batch with room for `rows` rows.
+    pub fn with_capacity(rows: usize) -> Self {
+        Self {
+            dictionary: Vec::new(),
+            columns: BatchBuilder::with_capacity(rows).finish(),
+        }
+    }
+
+    /// Adds a dictionary entry and returns its code. The caller guarantees `text` is not in the
+    /// dictionary yet (for example because it comes from an already-interned table), so no
+    /// hashing is needed.
+    pub fn push_text(&mut self, text: &'a str) -> u32 {
+        self.dictionary.push(text);
+        (self.dictionary.len() - 1) as u32
+    }
+
+    /// Appends one row whose string columns are codes returned by [`Self::push_text`], in the
+    /// order of [`BatchBuilder::push_coded`].
+    pub fn push_coded(&mut self, row: &RowRef<'_>, codes: [u32; 7]) {
+        push_columns(&mut self.columns, row, codes);
+    }
+
+    /// Rows pushed so far.
+    pub fn len(&self) -> usize {
+        self.columns.num_rows as usize
+    }
+
+    /// True when no row was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.columns.num_rows == 0
+    }
+
+    /// The protobuf encoding of the equivalent [`RecordBatch`]: the columns, then the dictionary
+    /// entries as field 2 (protobuf lets fields come in any order; repeated entries keep theirs).
+    pub fn encode(&self) -> Vec<u8> {
+        use prost::encoding::{encode_key, encode_varint, WireType};
+        let text_bytes: usize = self.dictionary.iter().map(|t| t.len() + 3).sum();
+        let mut out = Vec::with_capacity(self.columns.encoded_len() + text_bytes);
+        // Encoding into a Vec cannot run out of room.
+        let _ = self.columns.encode(&mut out);
+        for text in &self.dictionary {
+            encode_key(DICTIONARY_FIELD, WireType::LengthDelimited, &mut out);
+            encode_varint(text.len() as u64, &mut out);
+            out.extend_from_slice(text.as_bytes());
+        }
+        out
+    }
+}
+
+/// Field number of `RecordBatch.dictionary` in `proto/overlay.proto`.
+const DICTIONARY_FIELD: u32 = 2;
 
 /// Rows `range` taken across a sequence of checked batches (as if they were one), re-encoded
 /// into one batch with its own dictionary. Each source dictionary entry is interned at most
@@ -432,6 +498,43 @@ mod tests {
         let json: Vec<Record> = serde_json::from_str(&json_array(&batches, 3..9)).unwrap();
         assert_eq!(json.iter().map(|r| r.value).collect::<Vec<_>>(), values);
         assert_eq!(json_array(&batches, 5..5), "[]");
+    }
+
+    #[test]
+    fn borrowed_batches_encode_like_built_ones() {
+        let strings: Vec<String> = [
+            "2020-08-10T01:00",
+            "PM2.5",
+            "UG/M3",
+            "Rangely, CO",
+            "Agency",
+            "840",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut borrowed = BorrowedBatch::with_capacity(2);
+        let codes: Vec<u32> = strings.iter().map(|s| borrowed.push_text(s)).collect();
+        let row_codes = [
+            codes[0], codes[1], codes[2], codes[3], codes[4], codes[5], codes[5],
+        ];
+        let mut built = BatchBuilder::default();
+        for value in [1.5, 2.5] {
+            let row = RowRef {
+                value,
+                ..sample("Rangely, CO", value, 20200810)
+            };
+            let row = RowRef {
+                agency_name: "Agency",
+                aqs_id: "840",
+                full_aqs_id: "840",
+                ..row
+            };
+            borrowed.push_coded(&row, row_codes);
+            built.push(&row);
+        }
+        let decoded = decode_batch(&borrowed.encode()).unwrap();
+        assert_eq!(to_records(&decoded), to_records(&built.finish()));
+        assert_eq!(decoded.dictionary, strings);
     }
 
     #[test]

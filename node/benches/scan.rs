@@ -110,8 +110,16 @@ fn benches(c: &mut Criterion) {
         max_value: Some(50.0),
         ..Filter::default()
     };
-    c.bench_function("scan pm2.5 10-50 limit 2000", |b| {
-        b.iter(|| table.scan(&pm25, &dates, 0, 2000))
+    c.bench_function("scan pm2.5 10-50 limit 2000, encoded (serving path)", |b| {
+        b.iter(|| table.scan_encoded(&pm25, &dates, 0, 2000))
+    });
+    c.bench_function(
+        "scan pm2.5 10-50 limit 333, encoded (one of six slices)",
+        |b| b.iter(|| table.scan_encoded(&pm25, &dates, 0, 333)),
+    );
+    c.bench_function("decode 2000-row batch", |b| {
+        let encoded = table.scan_encoded(&pm25, &dates, 0, 2000).encoded;
+        b.iter(|| overlay::batch::decode_batch(&encoded))
     });
     let by_site = AggregateSpec {
         op: AggregateOp::Count,

@@ -7,36 +7,62 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use overlay::aggregate::AggregateRow;
-use overlay::batch;
+use overlay::batch::{self, BatchError};
 use overlay::proto::{RecordBatch, RecordFormat};
 use prost::bytes::Bytes;
 use prost::Message;
 
 /// One slice's records as received: the encoded bytes (passed on as they are when a typed
-/// chunk spans the whole part) and the checked, decoded batch (for JSON and partial chunks).
-#[derive(Debug, Clone)]
+/// chunk spans the whole part), decoded and checked only when a JSON or cut chunk needs rows.
+#[derive(Debug)]
 pub struct RecordPart {
     /// The batch as encoded by the node that served the slice.
     pub encoded: Bytes,
-    /// The same batch, decoded and validated.
-    pub batch: RecordBatch,
+    /// Rows in the batch, as the serving node reported them.
+    pub rows: usize,
+    decoded: OnceLock<Result<RecordBatch, BatchError>>,
 }
 
 impl RecordPart {
-    /// A part from a batch built here.
-    pub fn from_batch(batch: RecordBatch) -> Self {
+    /// A part from bytes received from a peer (or encoded here) holding `rows` rows.
+    pub fn new(encoded: Bytes, rows: usize) -> Self {
         Self {
-            encoded: Bytes::from(batch.encode_to_vec()),
-            batch,
+            encoded,
+            rows,
+            decoded: OnceLock::new(),
         }
     }
 
+    /// A part from a batch built here.
+    pub fn from_batch(batch: RecordBatch) -> Self {
+        let rows = batch.num_rows as usize;
+        let part = Self::new(Bytes::from(batch.encode_to_vec()), rows);
+        let _ = part.decoded.set(Ok(batch));
+        part
+    }
+
+    /// The decoded batch, decoding (and checking it, row count included) on first use.
+    pub fn batch(&self) -> Result<&RecordBatch, &BatchError> {
+        self.decoded
+            .get_or_init(|| {
+                let batch = batch::decode_batch(&self.encoded)?;
+                if batch.num_rows as usize != self.rows {
+                    return Err(BatchError::Decode(format!(
+                        "batch holds {} rows but its slice reported {}",
+                        batch.num_rows, self.rows
+                    )));
+                }
+                Ok(batch)
+            })
+            .as_ref()
+    }
+
     fn rows(&self) -> usize {
-        self.batch.num_rows as usize
+        self.rows
     }
 }
 
@@ -68,10 +94,7 @@ impl Answer {
         match self {
             Answer::Records(parts) => parts
                 .iter()
-                .map(|part| {
-                    let strings: usize = part.batch.dictionary.iter().map(|s| s.len() + 24).sum();
-                    (strings + part.encoded.len()) as u64 + u64::from(part.batch.num_rows) * 80
-                })
+                .map(|part| part.encoded.len() as u64 * 3 + part.rows as u64 * 8)
                 .sum(),
             Answer::Aggregate(rows) => rows.len() as u64 * 200,
         }
@@ -101,6 +124,11 @@ pub enum ChunkLookup {
     },
     /// No answer with that uid (never stored, already read to the end, expired or evicted).
     NotFound,
+    /// The chunk's records cannot be read (a peer sent a corrupt batch).
+    Unreadable {
+        /// What is wrong.
+        reason: String,
+    },
     /// The answer exists but has no chunk with that index.
     OutOfRange {
         /// Chunks in the answer.
@@ -130,7 +158,7 @@ pub fn chunk_count(records: usize, chunk_size: usize) -> u32 {
 
 /// The cache of answers of one node.
 pub struct ResultStore {
-    entries: Mutex<HashMap<String, Stored>>,
+    entries: Mutex<HashMap<String, Arc<Stored>>>,
     ttl: Duration,
     max_bytes: u64,
     next_uid: AtomicU64,
@@ -182,39 +210,43 @@ impl ResultStore {
         let total_chunks = stored.total_chunks();
         let mut entries = self.lock();
         self.make_room(&mut entries, stored.bytes);
-        entries.insert(uid.clone(), stored);
+        entries.insert(uid.clone(), Arc::new(stored));
         (uid, total_chunks)
     }
 
     /// Reads one chunk; reading the last chunk frees the answer.
     pub fn chunk(&self, uid: &str, index: i32) -> ChunkLookup {
-        let mut entries = self.lock();
-        let now = Instant::now();
-        let Some(stored) = entries
-            .get(uid)
-            .filter(|s| now.duration_since(s.stored_at) <= self.ttl)
-        else {
-            entries.remove(uid);
-            return ChunkLookup::NotFound;
+        let (stored, range, total_chunks, is_last) = {
+            let mut entries = self.lock();
+            let now = Instant::now();
+            let Some(stored) = entries
+                .get(uid)
+                .filter(|s| now.duration_since(s.stored_at) <= self.ttl)
+                .cloned()
+            else {
+                entries.remove(uid);
+                return ChunkLookup::NotFound;
+            };
+            let total_chunks = stored.total_chunks();
+            let Some(index) = u32::try_from(index).ok().filter(|&i| i < total_chunks) else {
+                return ChunkLookup::OutOfRange { total_chunks };
+            };
+            let start = index as usize * stored.chunk_size;
+            let end = (start + stored.chunk_size).min(stored.answer.len());
+            let is_last = index + 1 == total_chunks;
+            if is_last {
+                entries.remove(uid);
+            }
+            (stored, start..end, total_chunks, is_last)
         };
-        let total_chunks = stored.total_chunks();
-        let Ok(index) = u32::try_from(index) else {
-            return ChunkLookup::OutOfRange { total_chunks };
-        };
-        if index >= total_chunks {
-            return ChunkLookup::OutOfRange { total_chunks };
-        }
-        let start = index as usize * stored.chunk_size;
-        let end = (start + stored.chunk_size).min(stored.answer.len());
-        let content = render(stored, start..end);
-        let is_last = index + 1 == total_chunks;
-        if is_last {
-            entries.remove(uid);
-        }
-        ChunkLookup::Found {
-            content,
-            total_chunks,
-            is_last,
+        // Rendering happens outside the lock, so concurrent readers do not queue behind it.
+        match render(&stored, range) {
+            Ok(content) => ChunkLookup::Found {
+                content,
+                total_chunks,
+                is_last,
+            },
+            Err(reason) => ChunkLookup::Unreadable { reason },
         }
     }
 
@@ -238,7 +270,7 @@ impl ResultStore {
         before - entries.len()
     }
 
-    fn make_room(&self, entries: &mut HashMap<String, Stored>, incoming: u64) {
+    fn make_room(&self, entries: &mut HashMap<String, Arc<Stored>>, incoming: u64) {
         let ttl = self.ttl;
         entries.retain(|_, s| s.stored_at.elapsed() <= ttl);
         let mut used: u64 = entries.values().map(|s| s.bytes).sum();
@@ -254,30 +286,33 @@ impl ResultStore {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Stored>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Stored>>> {
         self.entries
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
     }
 }
 
-fn render(stored: &Stored, range: std::ops::Range<usize>) -> ChunkContent {
+fn render(stored: &Stored, range: std::ops::Range<usize>) -> Result<ChunkContent, String> {
     match (&stored.answer, stored.format) {
         (Answer::Records(parts), RecordFormat::Typed) => {
-            ChunkContent::Typed(typed_chunk(parts, range))
+            typed_chunk(parts, range).map(ChunkContent::Typed)
         }
         (Answer::Records(parts), RecordFormat::Json) => {
             let mut out = Vec::with_capacity(range.len() * 320 + 2);
             out.push(b'[');
             for (part, rows) in overlapping(parts, &range) {
-                batch::write_json_rows(&part.batch, rows, &mut out);
+                let batch = part.batch().map_err(ToString::to_string)?;
+                batch::write_json_rows(batch, rows, &mut out);
             }
             out.push(b']');
-            ChunkContent::Json(String::from_utf8(out).unwrap_or_default())
+            Ok(ChunkContent::Json(
+                String::from_utf8(out).unwrap_or_default(),
+            ))
         }
-        (Answer::Aggregate(rows), _) => ChunkContent::Json(
+        (Answer::Aggregate(rows), _) => Ok(ChunkContent::Json(
             serde_json::to_string(&rows[range]).unwrap_or_else(|_| "[]".to_string()),
-        ),
+        )),
     }
 }
 
@@ -297,16 +332,16 @@ fn overlapping<'a>(
 
 /// A typed chunk: whole parts are passed on as received; a part cut by the chunk boundary is
 /// re-encoded for just the rows inside.
-fn typed_chunk(parts: &[RecordPart], range: std::ops::Range<usize>) -> Vec<Bytes> {
+fn typed_chunk(parts: &[RecordPart], range: std::ops::Range<usize>) -> Result<Vec<Bytes>, String> {
     overlapping(parts, &range)
         .map(|(part, rows)| {
             if rows.len() == part.rows() {
-                part.encoded.clone()
-            } else {
-                Bytes::from(
-                    batch::slice_batches(std::slice::from_ref(&part.batch), rows).encode_to_vec(),
-                )
+                return Ok(part.encoded.clone());
             }
+            let batch = part.batch().map_err(ToString::to_string)?;
+            Ok(Bytes::from(
+                batch::slice_batches(std::slice::from_ref(batch), rows).encode_to_vec(),
+            ))
         })
         .collect()
 }
@@ -403,6 +438,30 @@ mod tests {
                     vec![4.0]
                 );
             }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn corrupt_parts_give_an_explicit_error_not_a_panic() {
+        let store = ResultStore::new("A", Duration::from_secs(60), 1 << 30);
+        let garbage = RecordPart::new(Bytes::from_static(&[0xff, 0xff, 0xff]), 5);
+        let (uid, _) = store.insert(Answer::Records(vec![garbage]), 200, RecordFormat::Json);
+        assert!(matches!(
+            store.chunk(&uid, 0),
+            ChunkLookup::Unreadable { .. }
+        ));
+        let good = match records(3) {
+            Answer::Records(mut parts) => parts.remove(0),
+            Answer::Aggregate(_) => unreachable!(),
+        };
+        let lying = RecordPart::new(good.encoded.clone(), 4);
+        let (uid, _) = store.insert(Answer::Records(vec![lying]), 2, RecordFormat::Typed);
+        match store.chunk(&uid, 0) {
+            ChunkLookup::Unreadable { reason } => assert!(
+                reason.contains("3 rows but its slice reported 4"),
+                "{reason}"
+            ),
             other => panic!("{other:?}"),
         }
     }

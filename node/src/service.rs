@@ -145,6 +145,10 @@ impl OverlayNode for NodeService {
                 }
             }
             ChunkLookup::NotFound => response.status = "not_found".to_string(),
+            ChunkLookup::Unreadable { reason } => {
+                tracing::error!(uid = %request.uid, %reason, "[Results] {} cannot read a stored answer", self.node.id());
+                response.status = format!("error:{reason}");
+            }
             ChunkLookup::OutOfRange { total_chunks } => {
                 response.total_chunks = total_chunks as i32;
                 response.status = "out_of_range".to_string();

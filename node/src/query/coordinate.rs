@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use overlay::aggregate::AggregatePartial;
-use overlay::batch::decode_batch;
 use overlay::partition::Slice;
 use overlay::proto::{SliceResult, SliceTask};
 use overlay::query::{AggregateSpec, QueryKind};
@@ -73,7 +72,7 @@ async fn filter_rounds(
     limit: u32,
 ) -> Coordinated {
     let mut progress = vec![SliceProgress::default(); slices.len()];
-    let mut parts: Vec<Vec<RecordPart>> = vec![Vec::new(); slices.len()];
+    let mut parts: Vec<Vec<RecordPart>> = slices.iter().map(|_| Vec::new()).collect();
     let mut errors: Vec<Option<String>> = vec![None; slices.len()];
     let mut shares = split_evenly(limit, slices.len());
     let mut served_by = Vec::new();
@@ -122,24 +121,12 @@ fn absorb_records(
         *error = Some(result.error);
         return;
     }
-    match decode_batch(&result.batch) {
-        Ok(batch) => {
-            progress.rows += batch.num_rows;
-            progress.exhausted = result.exhausted;
-            if batch.num_rows > 0 {
-                parts.push(RecordPart {
-                    encoded: result.batch,
-                    batch,
-                });
-            }
-        }
-        Err(err) => {
-            progress.failed = true;
-            *error = Some(format!(
-                "{} sent an unreadable batch: {err}",
-                result.served_by
-            ));
-        }
+    // Batches are checked when a chunk first needs their rows (see `RecordPart::batch`); a
+    // typed chunk spanning whole slices passes them on untouched.
+    progress.rows += result.rows;
+    progress.exhausted = result.exhausted;
+    if result.rows > 0 {
+        parts.push(RecordPart::new(result.batch, result.rows as usize));
     }
 }
 

@@ -25,5 +25,5 @@ mod fixture;
 
 pub use builder::{PushError, TableBuilder};
 pub use loader::{LoadReport, StoreError, MAX_WARNINGS};
-pub use scan::ScanOutcome;
+pub use scan::{EncodedScan, ScanOutcome};
 pub use table::Table;

@@ -1,6 +1,6 @@
 //! Filter scans: the matching rows of some days, paged by offset and limit, as a record batch.
 
-use overlay::batch::{BatchBuilder, RowRef};
+use overlay::batch::{decode_batch, BorrowedBatch, RowRef};
 use overlay::date::DateKey;
 use overlay::proto::RecordBatch;
 use overlay::query::{Filter, LIMIT_CAP};
@@ -20,13 +20,42 @@ pub struct ScanOutcome {
     pub exhausted: bool,
 }
 
+/// What a scan found, already encoded for the wire (the serving path: no string is copied).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EncodedScan {
+    /// A protobuf-encoded `RecordBatch` of the rows, in (day, file, row) order.
+    pub encoded: Vec<u8>,
+    /// Rows in the batch.
+    pub rows: u32,
+    /// True when no matching row exists past `offset` + the rows returned.
+    pub exhausted: bool,
+}
+
 impl Table {
-    /// Matching rows of the given days (a slice; days not held are ignored), in
-    /// (day, file, row) order, skipping the first `offset` matches, at most `limit` rows.
+    /// Matching rows of the given days, decoded (see [`Table::scan_encoded`]).
     pub fn scan(&self, filter: &Filter, dates: &[DateKey], offset: u32, limit: u32) -> ScanOutcome {
+        let scanned = self.scan_encoded(filter, dates, offset, limit);
+        ScanOutcome {
+            // The encoder and decoder are ours; a failure here is a bug the tests catch.
+            batch: decode_batch(&scanned.encoded).unwrap_or_default(),
+            exhausted: scanned.exhausted,
+        }
+    }
+
+    /// Matching rows of the given days (a slice; days not held are ignored), in
+    /// (day, file, row) order, skipping the first `offset` matches, at most `limit` rows,
+    /// encoded as a `RecordBatch` whose dictionary borrows the table's strings.
+    pub fn scan_encoded(
+        &self,
+        filter: &Filter,
+        dates: &[DateKey],
+        offset: u32,
+        limit: u32,
+    ) -> EncodedScan {
         let Some(selection) = Selection::new(self, filter, dates) else {
-            return ScanOutcome {
-                batch: RecordBatch::default(),
+            return EncodedScan {
+                encoded: Vec::new(),
+                rows: 0,
                 exhausted: true,
             };
         };
@@ -54,7 +83,7 @@ impl Table {
 /// each distinct string is interned once per batch.
 struct Output<'a> {
     table: &'a Table,
-    builder: BatchBuilder,
+    builder: BorrowedBatch<'a>,
     /// Batch code per table string id, [`NOT_INTERNED`] until first use.
     codes: Vec<u32>,
     limit: usize,
@@ -66,7 +95,7 @@ impl<'a> Output<'a> {
         Output {
             table,
             // A caller may pass a huge limit to mean "all": reserve no more than a page.
-            builder: BatchBuilder::with_capacity(limit.min(LIMIT_CAP as usize)),
+            builder: BorrowedBatch::with_capacity(limit.min(LIMIT_CAP as usize)),
             codes: Vec::new(),
             limit,
         }
@@ -119,7 +148,8 @@ impl<'a> Output<'a> {
         match self.codes.get(slot) {
             Some(&code) if code != NOT_INTERNED => code,
             _ => {
-                let code = self.builder.intern(self.table.text(id));
+                // Table string ids are unique per text, so no lookup is needed.
+                let code = self.builder.push_text(self.table.text(id));
                 if let Some(entry) = self.codes.get_mut(slot) {
                     *entry = code;
                 }
@@ -128,9 +158,10 @@ impl<'a> Output<'a> {
         }
     }
 
-    fn finish(self, exhausted: bool) -> ScanOutcome {
-        ScanOutcome {
-            batch: self.builder.finish(),
+    fn finish(self, exhausted: bool) -> EncodedScan {
+        EncodedScan {
+            encoded: self.builder.encode(),
+            rows: self.builder.len() as u32,
             exhausted,
         }
     }
