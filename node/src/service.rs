@@ -66,6 +66,8 @@ impl OverlayNode for NodeService {
             }
         };
         let team = node.team_of(query.team.as_deref()).to_string();
+        // Admission before any work; the permit is released when this handler ends, on
+        // every path (answer, error, client cancellation dropping the future).
         let _permit = match node.admission.admit(&team, None).await {
             Ok(permit) => permit,
             Err(rejection) => {
@@ -80,7 +82,7 @@ impl OverlayNode for NodeService {
             query_json: serde_json::to_string(&query).unwrap_or_default().into(),
             query: Arc::new(query),
             hops: hops.clone(),
-            team,
+            team: node.forwarding_team(&team).to_string(),
             deadline: Instant::now() + node.query_deadline,
         };
         let done = coordinate(node, &ctx).await;
