@@ -56,7 +56,7 @@ impl OverlayPeer for PeerService {
         let give_up_at = Instant::now() + deadline;
         // A queued slice task never waits past the coordinator's deadline.
         let wait_limit = deadline.min(node.admission.limits().queue_timeout);
-        let _permit = match node.admission.admit(&team, Some(wait_limit)).await {
+        let mut permit = match node.admission.admit(&team, Some(wait_limit)).await {
             Ok(permit) => permit,
             Err(rejection) => return answer(rejection.status().to_string(), hops),
         };
@@ -70,6 +70,7 @@ impl OverlayPeer for PeerService {
         };
         let slices = serve_tasks(node, &ctx, request.slices).await;
         node.times.record(started.elapsed());
+        permit.mark_succeeded();
         Ok(Response::new(ScanResponse {
             slices,
             hops,

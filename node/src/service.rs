@@ -68,7 +68,7 @@ impl OverlayNode for NodeService {
         let team = node.team_of(query.team.as_deref()).to_string();
         // Admission before any work; the permit is released when this handler ends, on
         // every path (answer, error, client cancellation dropping the future).
-        let _permit = match node.admission.admit(&team, None).await {
+        let mut permit = match node.admission.admit(&team, None).await {
             Ok(permit) => permit,
             Err(rejection) => {
                 return Ok(Response::new(
@@ -108,6 +108,7 @@ impl OverlayNode for NodeService {
         let (uid, total_chunks) = node.results.insert(done.answer, chunk_size, format);
         let took = started.elapsed();
         node.times.record(took);
+        permit.mark_succeeded();
         tracing::debug!(%uid, total_records, took_ms = took.as_millis() as u64, "query answered");
         Ok(Response::new(QueryResponse {
             uid,
