@@ -282,9 +282,9 @@ impl ClusterConfig {
         })?;
         let mut warnings = Vec::new();
         raw::collect_unknown_keys(&value, &mut warnings);
-        let raw: RawConfig = serde_json::from_value(value).map_err(|err| ConfigError::Parse {
+        let raw = RawConfig::deserialize(&value).map_err(|err| ConfigError::Parse {
             path: PathBuf::new(),
-            message: err.to_string(),
+            message: raw::locate_type_error(&value).unwrap_or_else(|| err.to_string()),
         })?;
         raw::validate(raw, warnings).map_err(|message| ConfigError::Invalid {
             path: PathBuf::new(),

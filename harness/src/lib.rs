@@ -6,6 +6,7 @@
 //! - [`cluster`]: launching local clusters (node binary, processes, ports, background state).
 //! - [`checker`]: expected answers by a plain scan of the dataset, and comparisons.
 //! - [`data`]: the synthetic data generator.
+//! - [`fairness`]: per-team goodput and Jain's fairness index from node metrics.
 //! - [`latency`]: HDR histograms and latency summaries.
 
 pub mod checker;
@@ -14,4 +15,5 @@ pub mod client;
 pub mod cluster;
 pub mod commands;
 pub mod data;
+pub mod fairness;
 pub mod latency;

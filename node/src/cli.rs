@@ -37,6 +37,12 @@ pub struct NodeArgs {
     /// Load ratio at which hybrid turns strict, in (0, 1] (overrides strategies.hybrid_threshold).
     #[arg(long)]
     pub hybrid_threshold: Option<f64>,
+    /// fair_queue: most waiting queries per team (overrides strategies.queue_capacity).
+    #[arg(long)]
+    pub queue_capacity: Option<u32>,
+    /// fair_queue: longest wait in ms before rejection (overrides strategies.queue_timeout_ms).
+    #[arg(long)]
+    pub queue_timeout_ms: Option<u64>,
     /// Seconds a query may take end to end before unanswered branches are given up.
     #[arg(long, default_value_t = 30)]
     pub query_deadline_s: u64,
@@ -61,6 +67,11 @@ impl NodeArgs {
                 self.per_team_limit,
                 &mut s.per_team_limit,
             ),
+            (
+                "--queue-capacity",
+                self.queue_capacity,
+                &mut s.queue_capacity,
+            ),
         ] {
             match value {
                 Some(0) => return Err(format!("{flag} must be at least 1")),
@@ -76,6 +87,93 @@ impl NodeArgs {
             }
             s.hybrid_threshold = threshold;
         }
+        match self.queue_timeout_ms {
+            Some(0) => return Err("--queue-timeout-ms must be at least 1".to_string()),
+            Some(ms) => s.queue_timeout_ms = ms,
+            None => {}
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use overlay::config::ClusterConfig;
+
+    use super::*;
+
+    const SHIPPED: &str = include_str!("../../configs/one_host_config.json");
+
+    fn apply(flags: &[&str]) -> Result<ClusterConfig, String> {
+        let mut argv = vec!["overlay-node", "cluster.json", "A"];
+        argv.extend_from_slice(flags);
+        let args = NodeArgs::try_parse_from(argv).map_err(|err| err.to_string())?;
+        let mut config = ClusterConfig::from_json(SHIPPED).expect("shipped config loads");
+        args.apply_overrides(&mut config)?;
+        Ok(config)
+    }
+
+    #[test]
+    fn flags_override_the_strategies_block() {
+        let config = apply(&[
+            "--fairness-strategy",
+            "hybrid",
+            "--max-active",
+            "6",
+            "--per-team-limit",
+            "3",
+            "--hybrid-threshold",
+            "1",
+            "--queue-capacity",
+            "8",
+            "--queue-timeout-ms",
+            "250",
+        ])
+        .expect("valid flags");
+        let s = &config.strategies;
+        assert_eq!(s.fairness_strategy, FairnessStrategy::Hybrid);
+        assert_eq!(
+            (s.max_active, s.per_team_limit, s.queue_capacity),
+            (6, 3, 8)
+        );
+        assert_eq!((s.hybrid_threshold, s.queue_timeout_ms), (1.0, 250));
+        let untouched = apply(&[]).expect("no flags");
+        assert_eq!(untouched.strategies.max_active, 100);
+    }
+
+    #[test]
+    fn bad_overrides_name_the_flag() {
+        for (flags, expected) in [
+            (
+                &["--max-active", "0"][..],
+                "--max-active must be at least 1",
+            ),
+            (
+                &["--per-team-limit", "0"],
+                "--per-team-limit must be at least 1",
+            ),
+            (
+                &["--queue-capacity", "0"],
+                "--queue-capacity must be at least 1",
+            ),
+            (
+                &["--queue-timeout-ms", "0"],
+                "--queue-timeout-ms must be at least 1",
+            ),
+            (&["--hybrid-threshold", "0"], "--hybrid-threshold is 0"),
+            (
+                &["--hybrid-threshold", "1.01"],
+                "--hybrid-threshold is 1.01",
+            ),
+            (&["--hybrid-threshold=-0.5"], "--hybrid-threshold is -0.5"),
+            (&["--max-active=-3"], "invalid value '-3' for '--max-active"),
+            (
+                &["--fairness-strategy", "fifo"],
+                "unknown fairness strategy 'fifo'",
+            ),
+        ] {
+            let err = apply(flags).expect_err("flags must be refused");
+            assert!(err.contains(expected), "{flags:?}: {err}");
+        }
     }
 }

@@ -4,7 +4,9 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use overlay::proto::{MetricsResponse, TeamAdmission};
+use overlay::proto::{MetricsResponse, StrategyRejections, TeamAdmission};
+
+use crate::admission::TeamCounters;
 
 use crate::node::Node;
 
@@ -55,13 +57,14 @@ impl QueryTimes {
 /// The node's metrics, every original field filled from live state.
 pub fn snapshot(node: &Node) -> MetricsResponse {
     let admission = node.admission.snapshot();
+    let limits = node.admission.limits();
     let (stored_results, stored_bytes) = node.results.usage();
     MetricsResponse {
         process_id: node.me.id.0.clone(),
         role: node.me.role.name().to_string(),
         team: node.me.team.clone(),
-        active_requests: admission.total_active as i32,
-        max_capacity: admission.max_active as i32,
+        active_requests: saturate(admission.total_active),
+        max_capacity: saturate(admission.max_active),
         is_healthy: true,
         queue_size: stored_results as i32,
         avg_processing_time_ms: node.times.average_ms() as f32,
@@ -74,19 +77,55 @@ pub fn snapshot(node: &Node) -> MetricsResponse {
         teams: admission
             .teams
             .iter()
-            .map(|t| TeamAdmission {
-                team: t.team.clone(),
-                active: t.active as i32,
-                admitted: t.admitted as i64,
-                rejected: t.rejected as i64,
-                queued: t.queued as i32,
-                avg_wait_ms: t.avg_wait_ms,
-                completed: t.completed as i64,
-            })
+            .map(|t| team_admission(t, limits.weight(&t.team)))
             .collect(),
         stored_result_bytes: stored_bytes as i64,
         uptime_s: node.started.elapsed().as_secs_f64(),
+        rejected_by_strategy: admission
+            .rejected_by_strategy
+            .iter()
+            .map(|r| StrategyRejections {
+                strategy: r.strategy.name().to_string(),
+                rejected: wide(r.rejected),
+            })
+            .collect(),
+        peak_active_requests: saturate(admission.peak_total_active),
+        per_team_limit: saturate(limits.per_team_limit),
+        hybrid_threshold: limits.hybrid_threshold,
+        queue_capacity: saturate(limits.queue_capacity),
+        queue_timeout_ms: limits.queue_timeout.as_millis().min(i64::MAX as u128) as i64,
     }
+}
+
+/// One team's admission counters on the wire.
+fn team_admission(t: &TeamCounters, weight: u32) -> TeamAdmission {
+    TeamAdmission {
+        team: t.team.clone(),
+        active: saturate(t.active),
+        admitted: wide(t.admitted),
+        rejected: wide(t.rejected),
+        queued: saturate(t.queued),
+        avg_wait_ms: t.avg_wait_ms,
+        completed: wide(t.completed),
+        peak_active: saturate(t.peak_active),
+        rejected_team_limit: wide(t.rejected_team_limit),
+        rejected_total_limit: wide(t.rejected_total_limit),
+        rejected_queue_full: wide(t.rejected_queue_full),
+        rejected_queue_timeout: wide(t.rejected_queue_timeout),
+        max_wait_ms: t.max_wait_ms,
+        succeeded: wide(t.succeeded),
+        weight,
+    }
+}
+
+/// A `u32` count as the proto's `int32`, saturating.
+fn saturate(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// A `u64` counter as the proto's `int64`, saturating.
+fn wide(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -105,5 +144,50 @@ mod tests {
         }
         assert!((times.average_ms() - 10.0).abs() < 1e-9);
         assert_eq!(times.served(), 2 * TIME_WINDOW as u64);
+    }
+
+    #[test]
+    fn team_counters_map_to_the_wire() {
+        let counters = TeamCounters {
+            team: "pink".to_string(),
+            active: 2,
+            peak_active: 5,
+            admitted: 40,
+            rejected: 9,
+            rejected_team_limit: 4,
+            rejected_total_limit: 3,
+            rejected_queue_full: 1,
+            rejected_queue_timeout: 1,
+            queued: 3,
+            avg_wait_ms: 1.5,
+            max_wait_ms: 12.0,
+            completed: 38,
+            succeeded: 30,
+        };
+        let wire = team_admission(&counters, 2);
+        assert_eq!(
+            (
+                wire.team.as_str(),
+                wire.active,
+                wire.peak_active,
+                wire.weight
+            ),
+            ("pink", 2, 5, 2)
+        );
+        assert_eq!(
+            (
+                wire.admitted,
+                wire.rejected,
+                wire.rejected_team_limit,
+                wire.rejected_total_limit,
+                wire.rejected_queue_full,
+                wire.rejected_queue_timeout
+            ),
+            (40, 9, 4, 3, 1, 1)
+        );
+        assert_eq!((wire.completed, wire.succeeded, wire.queued), (38, 30, 3));
+        assert_eq!((wire.avg_wait_ms, wire.max_wait_ms), (1.5, 12.0));
+        assert_eq!(wide(u64::MAX), i64::MAX);
+        assert_eq!(saturate(u32::MAX), i32::MAX);
     }
 }

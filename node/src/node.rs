@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use overlay::config::{ClusterConfig, NodeId, ProcessConfig};
+use overlay::config::{ClusterConfig, NodeId, ProcessConfig, Role};
 use overlay::partition::PartitionMap;
 
 use crate::admission::Admission;
@@ -56,10 +56,39 @@ impl Node {
         &self.me.id
     }
 
-    /// The team a request is admitted under: the one it names, else this node's own.
+    /// The team a request is admitted under: the one it names (the client's `team` param,
+    /// or the team a parent forwarded with), else this node's own.
     pub fn team_of<'a>(&'a self, requested: Option<&'a str>) -> &'a str {
         requested
             .filter(|team| !team.is_empty())
             .unwrap_or(&self.me.team)
+    }
+
+    /// The team this node forwards a request of `request_team` with (design section 7).
+    pub fn forwarding_team<'a>(&'a self, request_team: &'a str) -> &'a str {
+        forwarding_team(self.me.role, &self.me.team, request_team)
+    }
+}
+
+/// The team work is forwarded under: a team leader forwards with its own team, as the
+/// original system did (the work in its subtree is its team's, whoever asked the leader);
+/// the leader and workers pass the request's team on unchanged.
+pub fn forwarding_team<'a>(role: Role, own_team: &'a str, request_team: &'a str) -> &'a str {
+    match role {
+        Role::TeamLeader => own_team,
+        Role::Leader | Role::Worker => request_team,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn team_leaders_forward_with_their_own_team() {
+        assert_eq!(forwarding_team(Role::TeamLeader, "pink", "green"), "pink");
+        assert_eq!(forwarding_team(Role::TeamLeader, "pink", "pink"), "pink");
+        assert_eq!(forwarding_team(Role::Leader, "green", "pink"), "pink");
+        assert_eq!(forwarding_team(Role::Worker, "green", "pink"), "pink");
     }
 }

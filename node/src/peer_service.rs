@@ -49,24 +49,28 @@ impl OverlayPeer for PeerService {
             Err(err) => return answer(format!("invalid_query:{err}"), hops),
         };
         let team = node.team_of(Some(&request.team)).to_string();
-        let _permit = match node.admission.admit(&team, None).await {
-            Ok(permit) => permit,
-            Err(rejection) => return answer(rejection.status().to_string(), hops),
-        };
-        hops.push(node.id().0.clone());
         let deadline = match request.deadline_ms {
             0 => DEFAULT_DEADLINE,
             ms => Duration::from_millis(u64::from(ms)),
         };
+        let give_up_at = Instant::now() + deadline;
+        // A queued slice task never waits past the coordinator's deadline.
+        let wait_limit = deadline.min(node.admission.limits().queue_timeout);
+        let mut permit = match node.admission.admit(&team, Some(wait_limit)).await {
+            Ok(permit) => permit,
+            Err(rejection) => return answer(rejection.status().to_string(), hops),
+        };
+        hops.push(node.id().0.clone());
         let ctx = RouteContext {
-            team: query.team.clone().unwrap_or_else(|| node.me.team.clone()),
+            team: node.forwarding_team(&team).to_string(),
             query: Arc::new(query),
             query_json: request.query_json.into(),
             hops: hops.clone(),
-            deadline: Instant::now() + deadline,
+            deadline: give_up_at,
         };
         let slices = serve_tasks(node, &ctx, request.slices).await;
         node.times.record(started.elapsed());
+        permit.mark_succeeded();
         Ok(Response::new(ScanResponse {
             slices,
             hops,

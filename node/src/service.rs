@@ -66,7 +66,9 @@ impl OverlayNode for NodeService {
             }
         };
         let team = node.team_of(query.team.as_deref()).to_string();
-        let _permit = match node.admission.admit(&team, None).await {
+        // Admission before any work; the permit is released when this handler ends, on
+        // every path (answer, error, client cancellation dropping the future).
+        let mut permit = match node.admission.admit(&team, None).await {
             Ok(permit) => permit,
             Err(rejection) => {
                 return Ok(Response::new(
@@ -80,7 +82,7 @@ impl OverlayNode for NodeService {
             query_json: serde_json::to_string(&query).unwrap_or_default().into(),
             query: Arc::new(query),
             hops: hops.clone(),
-            team,
+            team: node.forwarding_team(&team).to_string(),
             deadline: Instant::now() + node.query_deadline,
         };
         let done = coordinate(node, &ctx).await;
@@ -106,6 +108,7 @@ impl OverlayNode for NodeService {
         let (uid, total_chunks) = node.results.insert(done.answer, chunk_size, format);
         let took = started.elapsed();
         node.times.record(took);
+        permit.mark_succeeded();
         tracing::debug!(%uid, total_records, took_ms = took.as_millis() as u64, "query answered");
         Ok(Response::new(QueryResponse {
             uid,

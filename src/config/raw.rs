@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{ClusterConfig, FairnessStrategy, Health, NodeId, ProcessConfig, Role, Strategies};
 use crate::date::DateKey;
@@ -142,6 +143,25 @@ pub(super) fn collect_unknown_keys(value: &Value, warnings: &mut Vec<String>) {
             check(Some(process), PROCESS_KEYS, &format!("process {id}"));
         }
     }
+}
+
+/// Names the key of a type error (`"max_active": "ten"`) in the `strategies` and `health`
+/// blocks, which serde reports without saying where: every key there is optional, so each one
+/// is tried alone and the first that fails is named.
+pub(super) fn locate_type_error(value: &Value) -> Option<String> {
+    fn first_bad<T: DeserializeOwned>(block: &str, value: Option<&Value>) -> Option<String> {
+        let Some(Value::Object(map)) = value else {
+            return None;
+        };
+        map.iter().find_map(|(key, v)| {
+            let alone = Value::Object(Map::from_iter([(key.clone(), v.clone())]));
+            T::deserialize(&alone)
+                .err()
+                .map(|err| format!("{block}.{key}: {err}"))
+        })
+    }
+    first_bad::<RawStrategies>("strategies", value.get("strategies"))
+        .or_else(|| first_bad::<RawHealth>("health", value.get("health")))
 }
 
 /// Turns the raw file into a validated config, or names what is wrong.

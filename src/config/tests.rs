@@ -134,3 +134,142 @@ fn team_bounds_can_be_set() {
     let config = ClusterConfig::from_json(&text).unwrap();
     assert_eq!(config.team_date_bounds["green"].1.to_string(), "20200815");
 }
+
+/// Every bad fairness setting is refused at load with a message naming its key.
+#[test]
+fn every_bad_fairness_setting_names_its_key() {
+    let strategies = |extra: &str| {
+        edit(
+            "\"chunk_size\": 200",
+            &format!("\"chunk_size\": 200, {extra}"),
+        )
+    };
+    for (text, expected) in [
+        (
+            edit("\"strict\"", "\"Strict\""),
+            "strategies.fairness_strategy: unknown fairness strategy 'Strict'",
+        ),
+        (
+            edit("\"strict\"", "\"\""),
+            "strategies.fairness_strategy: unknown fairness strategy ''",
+        ),
+        (
+            edit("\"max_active\": 100", "\"max_active\": -1"),
+            "strategies.max_active is -1",
+        ),
+        (
+            edit("\"per_team_limit\": 60", "\"per_team_limit\": 0"),
+            "strategies.per_team_limit is 0",
+        ),
+        (
+            edit("\"hybrid_threshold\": 0.8", "\"hybrid_threshold\": -0.2"),
+            "strategies.hybrid_threshold is -0.2",
+        ),
+        (
+            edit("\"hybrid_threshold\": 0.8", "\"hybrid_threshold\": 1.0001"),
+            "strategies.hybrid_threshold is 1.0001",
+        ),
+        (
+            strategies("\"team_weights\": {\"pink\": -2}"),
+            "strategies.team_weights.pink is -2",
+        ),
+        (
+            strategies("\"team_weights\": {\"pink\": 1.5}"),
+            "strategies.team_weights.pink is 1.5",
+        ),
+        (
+            strategies("\"team_weights\": {\"pink\": 1001}"),
+            "strategies.team_weights.pink is 1001",
+        ),
+        (
+            strategies("\"queue_capacity\": 0"),
+            "strategies.queue_capacity is 0",
+        ),
+        (
+            strategies("\"queue_timeout_ms\": -10"),
+            "strategies.queue_timeout_ms is -10",
+        ),
+    ] {
+        let message = invalid(&text);
+        assert!(
+            message.contains(expected),
+            "expected {expected:?}, got {message:?}"
+        );
+    }
+}
+
+/// A value of the wrong type is named by its key too (serde alone says only what it expected).
+#[test]
+fn wrongly_typed_settings_name_their_key() {
+    let strategies = |extra: &str| {
+        edit(
+            "\"chunk_size\": 200",
+            &format!("\"chunk_size\": 200, {extra}"),
+        )
+    };
+    for (text, expected) in [
+        (
+            edit("\"strict\"", "3"),
+            "strategies.fairness_strategy: invalid type",
+        ),
+        (
+            edit("\"max_active\": 100", "\"max_active\": \"ten\""),
+            "strategies.max_active: invalid type",
+        ),
+        (
+            edit(
+                "\"hybrid_threshold\": 0.8",
+                "\"hybrid_threshold\": \"high\"",
+            ),
+            "strategies.hybrid_threshold: invalid type",
+        ),
+        (
+            strategies("\"team_weights\": {\"pink\": \"two\"}"),
+            "strategies.team_weights: invalid type",
+        ),
+        (
+            strategies("\"team_weights\": [2, 1]"),
+            "strategies.team_weights: invalid type",
+        ),
+        (
+            edit(
+                "\"processes\"",
+                "\"health\": {\"interval_ms\": true}, \"processes\"",
+            ),
+            "health.interval_ms: invalid type",
+        ),
+    ] {
+        let message = invalid(&text);
+        assert!(
+            message.contains(expected),
+            "expected {expected:?}, got {message:?}"
+        );
+    }
+}
+
+/// The boundaries themselves are accepted.
+#[test]
+fn fairness_settings_at_their_bounds_load() {
+    let text = edit("\"hybrid_threshold\": 0.8", "\"hybrid_threshold\": 1.0")
+        .replace("\"max_active\": 100", "\"max_active\": 1")
+        .replace("\"per_team_limit\": 60", "\"per_team_limit\": 1")
+        .replace(
+            "\"chunk_size\": 200",
+            "\"chunk_size\": 200, \"team_weights\": {\"pink\": 1000, \"green\": 1.0}, \"queue_capacity\": 1, \"queue_timeout_ms\": 1",
+        );
+    let s = ClusterConfig::from_json(&text).unwrap().strategies;
+    assert_eq!(
+        (s.max_active, s.per_team_limit, s.hybrid_threshold),
+        (1, 1, 1.0)
+    );
+    assert_eq!((s.team_weights["pink"], s.team_weights["green"]), (1000, 1));
+    assert_eq!((s.queue_capacity, s.queue_timeout_ms), (1, 1));
+    let tiny = edit("\"hybrid_threshold\": 0.8", "\"hybrid_threshold\": 0.001");
+    assert_eq!(
+        ClusterConfig::from_json(&tiny)
+            .unwrap()
+            .strategies
+            .hybrid_threshold,
+        0.001
+    );
+}

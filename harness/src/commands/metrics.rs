@@ -1,10 +1,12 @@
-//! `harness metrics`: one node's metrics, or a table of every node of a config.
+//! `harness metrics`: one node's metrics, or a table of every node of a config, followed by
+//! the per-team admission counters (with goodput since start and Jain's fairness index).
 
 use overlay::config::ClusterConfig;
 use overlay::proto::{MetricsRequest, MetricsResponse};
 
 use crate::cli::MetricsArgs;
 use crate::client::connect;
+use crate::fairness::{goodput_fairness, team_goodput};
 
 /// Fetches one node's metrics.
 pub async fn fetch(address: &str) -> anyhow::Result<MetricsResponse> {
@@ -22,14 +24,16 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
             .map(|p| (p.id.0.clone(), p.address()))
             .collect(),
     };
+    let mut fetched = Vec::new();
     if !args.json {
         println!(
-            "{:<4} {:<12} {:<6} {:<9} {:>6} {:>6} {:>9} {:>6} {:>9} {:<10}",
+            "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9} {:>6} {:>9} {:<10}",
             "id",
             "role",
             "team",
             "status",
             "active",
+            "peak",
             "queue",
             "avg ms",
             "files",
@@ -40,19 +44,23 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
     for (name, address) in targets {
         match fetch(&address).await {
             Ok(m) if args.json => println!("{}", metrics_json(&m)),
-            Ok(m) => println!(
-                "{:<4} {:<12} {:<6} {:<9} {:>6} {:>6} {:>9.2} {:>6} {:>9} {:<10}",
-                m.process_id,
-                m.role,
-                m.team,
-                if m.is_healthy { "healthy" } else { "unhealthy" },
-                m.active_requests,
-                m.queue_size,
-                m.avg_processing_time_ms,
-                m.data_files_loaded,
-                m.rows_loaded,
-                m.fairness_strategy
-            ),
+            Ok(m) => {
+                println!(
+                    "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9.2} {:>6} {:>9} {:<10}",
+                    m.process_id,
+                    m.role,
+                    m.team,
+                    if m.is_healthy { "healthy" } else { "unhealthy" },
+                    m.active_requests,
+                    m.peak_active_requests,
+                    m.queue_size,
+                    m.avg_processing_time_ms,
+                    m.data_files_loaded,
+                    m.rows_loaded,
+                    m.fairness_strategy
+                );
+                fetched.push(m);
+            }
             Err(err) if args.json => println!(
                 "{}",
                 serde_json::json!({ "node": name, "address": address, "error": err.to_string() })
@@ -60,11 +68,88 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
             Err(err) => println!("{name:<4} unreachable at {address}: {err}"),
         }
     }
+    if !fetched.is_empty() {
+        println!();
+        print!("{}", team_table(&fetched));
+    }
     Ok(())
 }
 
-/// The metrics as a JSON object (field names as in the proto).
+/// The per-team admission counters of every node, one row per (node, team), and one line per
+/// node with its rejections by strategy and the fairness of its teams' goodput.
+pub fn team_table(nodes: &[MetricsResponse]) -> String {
+    let mut out = format!(
+        "{:<4} {:<8} {:>3} {:>6} {:>5} {:>9} {:>8} {:>6} {:>6} {:>6} {:>7} {:>6} {:>8} {:>8} {:>9} {:>10}\n",
+        "id",
+        "team",
+        "w",
+        "active",
+        "peak",
+        "admitted",
+        "rejected",
+        "team",
+        "total",
+        "full",
+        "timeout",
+        "queued",
+        "avg wait",
+        "max wait",
+        "succeeded",
+        "goodput/s"
+    );
+    for m in nodes {
+        let goodput = team_goodput(None, m);
+        for (t, g) in m.teams.iter().zip(&goodput) {
+            out.push_str(&format!(
+                "{:<4} {:<8} {:>3} {:>6} {:>5} {:>9} {:>8} {:>6} {:>6} {:>6} {:>7} {:>6} {:>8.1} {:>8.1} {:>9} {:>10.2}\n",
+                m.process_id,
+                t.team,
+                t.weight,
+                t.active,
+                t.peak_active,
+                t.admitted,
+                t.rejected,
+                t.rejected_team_limit,
+                t.rejected_total_limit,
+                t.rejected_queue_full,
+                t.rejected_queue_timeout,
+                t.queued,
+                t.avg_wait_ms,
+                t.max_wait_ms,
+                t.succeeded,
+                g.goodput_per_s
+            ));
+        }
+        let by_strategy: Vec<String> = m
+            .rejected_by_strategy
+            .iter()
+            .filter(|r| r.rejected > 0)
+            .map(|r| format!("{} {}", r.strategy, r.rejected))
+            .collect();
+        let jain = |weighted| {
+            goodput_fairness(&goodput, weighted).map_or("-".to_string(), |j| format!("{j:.3}"))
+        };
+        if !m.teams.is_empty() {
+            out.push_str(&format!(
+                "{:<4} rejected by strategy: {}; Jain's index of goodput {} (weighted {})\n",
+                m.process_id,
+                if by_strategy.is_empty() {
+                    "none".to_string()
+                } else {
+                    by_strategy.join(", ")
+                },
+                jain(false),
+                jain(true)
+            ));
+        }
+    }
+    out
+}
+
+/// The metrics as a JSON object (field names as in the proto), plus per-team goodput since
+/// start and Jain's index of it under `fairness`.
 pub fn metrics_json(m: &MetricsResponse) -> serde_json::Value {
+    let goodput = team_goodput(None, m);
     serde_json::json!({
         "process_id": m.process_id, "role": m.role, "team": m.team,
         "active_requests": m.active_requests, "max_capacity": m.max_capacity, "is_healthy": m.is_healthy,
@@ -72,9 +157,84 @@ pub fn metrics_json(m: &MetricsResponse) -> serde_json::Value {
         "data_files_loaded": m.data_files_loaded, "fairness_strategy": m.fairness_strategy,
         "recent_logs": m.recent_logs, "rows_loaded": m.rows_loaded, "rows_skipped": m.rows_skipped,
         "queries_served": m.queries_served, "stored_result_bytes": m.stored_result_bytes, "uptime_s": m.uptime_s,
-        "teams": m.teams.iter().map(|t| serde_json::json!({
-            "team": t.team, "active": t.active, "admitted": t.admitted, "rejected": t.rejected,
-            "queued": t.queued, "avg_wait_ms": t.avg_wait_ms, "completed": t.completed,
+        "peak_active_requests": m.peak_active_requests, "per_team_limit": m.per_team_limit,
+        "hybrid_threshold": m.hybrid_threshold, "queue_capacity": m.queue_capacity,
+        "queue_timeout_ms": m.queue_timeout_ms,
+        "rejected_by_strategy": m.rejected_by_strategy.iter().map(|r| serde_json::json!({
+            "strategy": r.strategy, "rejected": r.rejected,
         })).collect::<Vec<_>>(),
+        "teams": m.teams.iter().zip(&goodput).map(|(t, g)| serde_json::json!({
+            "team": t.team, "weight": t.weight, "active": t.active, "peak_active": t.peak_active,
+            "admitted": t.admitted, "rejected": t.rejected,
+            "rejected_team_limit": t.rejected_team_limit, "rejected_total_limit": t.rejected_total_limit,
+            "rejected_queue_full": t.rejected_queue_full, "rejected_queue_timeout": t.rejected_queue_timeout,
+            "queued": t.queued, "avg_wait_ms": t.avg_wait_ms, "max_wait_ms": t.max_wait_ms,
+            "completed": t.completed, "succeeded": t.succeeded, "goodput_per_s": g.goodput_per_s,
+        })).collect::<Vec<_>>(),
+        "fairness": {
+            "jain_index": goodput_fairness(&goodput, false),
+            "weighted_jain_index": goodput_fairness(&goodput, true),
+        },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use overlay::proto::{StrategyRejections, TeamAdmission};
+
+    use super::*;
+
+    fn sample() -> MetricsResponse {
+        let team = |name: &str, weight, succeeded| TeamAdmission {
+            team: name.to_string(),
+            weight,
+            admitted: succeeded + 1,
+            succeeded,
+            peak_active: 3,
+            rejected: 7,
+            rejected_team_limit: 7,
+            ..Default::default()
+        };
+        MetricsResponse {
+            process_id: "A".into(),
+            uptime_s: 10.0,
+            teams: vec![team("green", 1, 10), team("pink", 2, 20)],
+            rejected_by_strategy: vec![
+                StrategyRejections {
+                    strategy: "strict".into(),
+                    rejected: 14,
+                },
+                StrategyRejections {
+                    strategy: "weighted".into(),
+                    rejected: 0,
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn json_carries_the_admission_counters_and_fairness() {
+        let json = metrics_json(&sample());
+        let pink = &json["teams"][1];
+        assert_eq!(pink["peak_active"], 3);
+        assert_eq!(pink["rejected_team_limit"], 7);
+        assert_eq!(pink["goodput_per_s"], 2.0);
+        assert_eq!(json["rejected_by_strategy"][0]["rejected"], 14);
+        assert!((json["fairness"]["jain_index"].as_f64().unwrap() - 0.9).abs() < 1e-12);
+        assert!((json["fairness"]["weighted_jain_index"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn table_lists_each_team_and_the_rejecting_strategies() {
+        let table = team_table(&[sample()]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 4, "{table}");
+        assert!(lines[1].starts_with("A    green"), "{table}");
+        assert!(
+            lines[3].contains("rejected by strategy: strict 14;"),
+            "{table}"
+        );
+        assert!(lines[3].contains("0.900 (weighted 1.000)"), "{table}");
+    }
 }

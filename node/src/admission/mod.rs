@@ -66,6 +66,16 @@
 //! `admit`. Queries still waiting from a `fair_queue` period keep their place
 //! and are admitted as slots free up (or time out).
 //!
+//! # Counters
+//!
+//! Per team: `active` and its `peak_active`, `admitted`, `rejected` split by
+//! reason (team limit, total limit, full queue, queue timeout), `queued`, the
+//! mean and longest wait, `completed` (every release) and `succeeded` (releases
+//! of permits marked with [`Permit::mark_succeeded`]; the numerator of a team's
+//! goodput). Per node: the peak of `total_active` and the rejections counted by
+//! the strategy in force at the moment of each rejection. A snapshot of all of
+//! it is what `GetMetrics` reports.
+//!
 //! # Implementation notes
 //!
 //! All state sits behind one `std::sync::Mutex` that is never held across an
@@ -84,7 +94,7 @@ mod wait;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use counters::{AdmissionSnapshot, TeamCounters};
+pub use counters::{AdmissionSnapshot, StrategyRejections, TeamCounters};
 pub use limits::AdmissionLimits;
 pub use permit::{Permit, Rejection};
 pub use strategy::{decide, Decision, RejectReason, Strategy};
@@ -480,6 +490,107 @@ mod tests {
         drop(a3);
         assert_idle(&adm);
         assert_eq!(team(&adm, "a").rejected, 1);
+    }
+
+    #[tokio::test]
+    async fn strict_peak_stays_at_the_team_limit_and_weighted_borrows() {
+        let adm = node(Strategy::Strict, limits(6, 3));
+        let mut held = Vec::new();
+        for _ in 0..5 {
+            if let Ok(permit) = adm.admit("a", None).await {
+                held.push(permit);
+            }
+        }
+        let a = team(&adm, "a");
+        assert_eq!(
+            (a.peak_active, a.rejected, a.rejected_team_limit),
+            (3, 2, 2)
+        );
+
+        adm.set_strategy(Strategy::Weighted);
+        for _ in 0..4 {
+            if let Ok(permit) = adm.admit("a", None).await {
+                held.push(permit);
+            }
+        }
+        let a = team(&adm, "a");
+        assert_eq!((a.peak_active, a.rejected_total_limit), (6, 1));
+        drop(held);
+        let snap = adm.snapshot();
+        assert_eq!((snap.total_active, snap.peak_total_active), (0, 6));
+        assert_eq!(team(&adm, "a").peak_active, 6, "the peak outlives the load");
+    }
+
+    #[tokio::test]
+    async fn hybrid_borrows_only_below_the_threshold() {
+        // Strict from 5 of 6 active (5/6 >= 0.8), weighted below.
+        let adm = node(Strategy::Hybrid, limits(6, 3));
+        let mut held = Vec::new();
+        for _ in 0..6 {
+            if let Ok(permit) = adm.admit("a", None).await {
+                held.push(permit);
+            }
+        }
+        let a = team(&adm, "a");
+        assert_eq!(
+            (a.peak_active, a.admitted, a.rejected_team_limit),
+            (5, 5, 1)
+        );
+        drop(held);
+        assert_idle(&adm);
+    }
+
+    #[tokio::test]
+    async fn rejections_are_counted_under_the_strategy_in_force() {
+        let adm = node(Strategy::Strict, limits(1, 1));
+        let _held = adm.admit("a", None).await.unwrap();
+        for strategy in [Strategy::Strict, Strategy::Weighted, Strategy::Weighted] {
+            adm.set_strategy(strategy);
+            adm.admit("b", None).await.unwrap_err();
+        }
+        let counts: Vec<(Strategy, u64)> = adm
+            .snapshot()
+            .rejected_by_strategy
+            .iter()
+            .map(|r| (r.strategy, r.rejected))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                (Strategy::Strict, 1),
+                (Strategy::Weighted, 2),
+                (Strategy::Hybrid, 0),
+                (Strategy::FairQueue, 0)
+            ]
+        );
+        let b = team(&adm, "b");
+        assert_eq!((b.rejected, b.rejected_total_limit), (3, 3));
+    }
+
+    #[tokio::test]
+    async fn only_marked_permits_count_as_succeeded() {
+        let adm = node(Strategy::Strict, limits(10, 10));
+        let mut ok = adm.admit("a", None).await.unwrap();
+        ok.mark_succeeded();
+        let failed = adm.admit("a", None).await.unwrap();
+        drop((ok, failed));
+        let a = team(&adm, "a");
+        assert_eq!((a.admitted, a.completed, a.succeeded), (2, 2, 1));
+        assert_idle(&adm);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queue_timeouts_count_under_fair_queue() {
+        let adm = node(Strategy::FairQueue, limits(1, 1));
+        let _seed = adm.admit("seed", None).await.unwrap();
+        let err = adm.admit("a", Some(Duration::from_millis(10))).await;
+        assert_eq!(err.unwrap_err(), Rejection::QueueTimeout);
+        let snap = adm.snapshot();
+        let fair_queue = snap.rejected_by_strategy[3];
+        assert_eq!(
+            (fair_queue.strategy, fair_queue.rejected),
+            (Strategy::FairQueue, 1)
+        );
     }
 
     /// Real threads, real time: grants racing deadlines and cancellations

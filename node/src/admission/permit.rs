@@ -19,6 +19,8 @@ pub struct Permit {
     waited: Duration,
     /// `false` only for a grant undone under the lock (never handed out).
     armed: bool,
+    /// Set by [`Permit::mark_succeeded`]; counted as `succeeded` on release.
+    succeeded: bool,
 }
 
 impl Permit {
@@ -29,6 +31,7 @@ impl Permit {
             team,
             waited,
             armed: true,
+            succeeded: false,
         }
     }
 
@@ -46,13 +49,20 @@ impl Permit {
     pub fn waited(&self) -> Duration {
         self.waited
     }
+
+    /// Records that the query was answered successfully, so the release counts toward the
+    /// team's `succeeded` (its goodput). Without it a release counts only as `completed`
+    /// (errors, rejections downstream, cancellations).
+    pub fn mark_succeeded(&mut self) {
+        self.succeeded = true;
+    }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
         if self.armed {
             self.armed = false;
-            self.shared.release(&self.team);
+            self.shared.release(&self.team, self.succeeded);
         }
     }
 }

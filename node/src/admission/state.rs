@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::counters::{AdmissionSnapshot, TeamStats};
+use super::counters::{AdmissionSnapshot, RejectionsByStrategy, TeamStats};
 use super::limits::AdmissionLimits;
 use super::permit::{Permit, Rejection};
 use super::queue::{FairQueue, Waiter};
@@ -40,7 +40,9 @@ pub(super) enum Entry {
 struct State {
     strategy: Strategy,
     total_active: u32,
+    peak_total_active: u32,
     teams: BTreeMap<String, TeamStats>,
+    rejected_by_strategy: RejectionsByStrategy,
     queue: FairQueue<oneshot::Sender<Permit>>,
     next_waiter_id: u64,
 }
@@ -51,7 +53,9 @@ impl Shared {
         let state = State {
             strategy,
             total_active: 0,
+            peak_total_active: 0,
             teams: BTreeMap::new(),
+            rejected_by_strategy: RejectionsByStrategy::default(),
             queue: FairQueue::default(),
             next_waiter_id: 0,
         };
@@ -114,12 +118,13 @@ impl Shared {
         }
     }
 
-    /// Releases one slot of `team` and admits waiters that now fit.
-    pub(super) fn release(self: &Arc<Self>, team: &str) {
+    /// Releases one slot of `team` (whose query `succeeded` or not) and admits waiters
+    /// that now fit.
+    pub(super) fn release(self: &Arc<Self>, team: &str, succeeded: bool) {
         let mut state = self.lock();
         state.total_active = state.total_active.saturating_sub(1);
         if let Some(stats) = state.teams.get_mut(team) {
-            stats.on_release();
+            stats.on_release(succeeded);
         }
         state.dispatch(self);
     }
@@ -148,8 +153,10 @@ impl Shared {
         AdmissionSnapshot {
             strategy: state.strategy,
             total_active: state.total_active,
+            peak_total_active: state.peak_total_active,
             max_active: self.limits.max_active,
             teams,
+            rejected_by_strategy: state.rejected_by_strategy.to_vec(),
         }
     }
 }
@@ -171,20 +178,19 @@ impl State {
         Entry::Queued { id, rx }
     }
 
-    /// Counts `rejection` against `team`.
+    /// Counts `rejection` against `team` and the strategy in force.
     fn count_rejection(&mut self, team: &str, rejection: Rejection) {
-        let stats = self.teams.entry(team.to_owned()).or_default();
-        stats.rejected += 1;
-        match rejection {
-            Rejection::AtLimit(_) => {}
-            Rejection::QueueFull => stats.rejected_queue_full += 1,
-            Rejection::QueueTimeout => stats.rejected_queue_timeout += 1,
-        }
+        self.teams
+            .entry(team.to_owned())
+            .or_default()
+            .on_reject(rejection);
+        self.rejected_by_strategy.count(self.strategy);
     }
 
     /// Counts a new active query of `team` and returns its permit.
     fn grant(&mut self, shared: &Arc<Shared>, team: &str, waited: Duration) -> Permit {
         self.total_active += 1;
+        self.peak_total_active = self.peak_total_active.max(self.total_active);
         self.teams
             .entry(team.to_owned())
             .or_default()

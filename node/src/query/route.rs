@@ -30,7 +30,8 @@ pub struct RouteContext {
     pub query_json: Arc<str>,
     /// The path so far, this node included.
     pub hops: Vec<String>,
-    /// The team the work is admitted under downstream.
+    /// The team the work is forwarded with, i.e. admitted under by the next node (see
+    /// [`Node::forwarding_team`]).
     pub team: String,
     /// When the whole query gives up.
     pub deadline: Instant,
