@@ -46,6 +46,10 @@ pub struct NodeArgs {
     /// Seconds a query may take end to end before unanswered branches are given up.
     #[arg(long, default_value_t = 30)]
     pub query_deadline_s: u64,
+    /// Async worker threads (default: one per core). Several nodes sharing a machine run
+    /// better with fewer each; the harness's local clusters divide the cores among the nodes.
+    #[arg(long)]
+    pub worker_threads: Option<usize>,
 }
 
 fn parse_strategy(text: &str) -> Result<FairnessStrategy, String> {

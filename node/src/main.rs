@@ -7,9 +7,17 @@ use overlay_node::server;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = NodeArgs::parse();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.worker_threads {
+        anyhow::ensure!(threads >= 1, "--worker-threads must be at least 1");
+        runtime.worker_threads(threads);
+    }
+    runtime.enable_all().build()?.block_on(run(args))
+}
+
+async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let logs = LogRing::default();
     tracing_subscriber::registry()
         .with(

@@ -95,6 +95,8 @@ impl LocalCluster {
             .arg(id.as_str())
             .arg("--dataset-root")
             .arg(&self.options.dataset_root)
+            .arg("--worker-threads")
+            .arg(self.worker_threads().to_string())
             .args(&self.options.extra_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -112,6 +114,13 @@ impl LocalCluster {
             child: Some(child),
             log_path,
         })
+    }
+
+    /// Worker threads per node: the machine's cores divided among the local nodes (at least
+    /// one), so co-located nodes do not each run a thread per core and thrash the scheduler.
+    fn worker_threads(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / self.config.processes.len().max(1)).max(1)
     }
 
     /// Waits until the given nodes answer, or fails naming those that exited or never answered.
