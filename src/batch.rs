@@ -6,6 +6,7 @@
 //! allocation.
 
 use std::hash::BuildHasher;
+use std::io::Write as _;
 use std::ops::Range;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
@@ -197,8 +198,50 @@ pub fn write_json_rows(batch: &RecordBatch, range: Range<usize>, out: &mut Vec<u
         if out.last().is_some_and(|&last| last != b'[') {
             out.push(b',');
         }
-        // Writing a derived Serialize struct into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &row(batch, index));
+        write_json_row(&row(batch, index), out);
+    }
+}
+
+/// One record as the JSON object `serde_json` makes of [`RowRef`] (same keys, order and
+/// number formatting), written without the serializer's per-field machinery: this is the
+/// inner loop of every JSON chunk.
+fn write_json_row(row: &RowRef<'_>, out: &mut Vec<u8>) {
+    let number = |out: &mut Vec<u8>, key: &[u8], value: f64| {
+        out.extend_from_slice(key);
+        // Writing a number into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &value);
+    };
+    let integer = |out: &mut Vec<u8>, key: &[u8], value: i32| {
+        out.extend_from_slice(key);
+        let _ = serde_json::to_writer(&mut *out, &value);
+    };
+    number(out, b"{\"latitude\":", row.latitude);
+    number(out, b",\"longitude\":", row.longitude);
+    json_string(out, b",\"timestamp\":", row.timestamp);
+    json_string(out, b",\"parameter\":", row.parameter);
+    number(out, b",\"value\":", row.value);
+    json_string(out, b",\"unit\":", row.unit);
+    number(out, b",\"raw_concentration\":", row.raw_concentration);
+    integer(out, b",\"aqi\":", row.aqi);
+    integer(out, b",\"category\":", row.category);
+    json_string(out, b",\"site_name\":", row.site_name);
+    json_string(out, b",\"agency_name\":", row.agency_name);
+    json_string(out, b",\"aqs_id\":", row.aqs_id);
+    json_string(out, b",\"full_aqs_id\":", row.full_aqs_id);
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, ",\"date\":\"{:08}\"}}", row.date);
+}
+
+/// Writes `key` then `text` as a JSON string: copied as is when nothing needs escaping (the
+/// common case), through `serde_json` otherwise.
+fn json_string(out: &mut Vec<u8>, key: &[u8], text: &str) {
+    out.extend_from_slice(key);
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, text);
     }
 }
 
@@ -479,6 +522,30 @@ mod tests {
         );
         let records: Vec<Record> = serde_json::from_str(&json).unwrap();
         assert_eq!(records[0].value, 17.3);
+    }
+
+    #[test]
+    fn fast_json_rows_equal_serde_json_for_awkward_values() {
+        let awkward = [
+            ("plain", 17.3),
+            ("Rangely, CO", 48.0),
+            ("quote \" and backslash \\", -999.0),
+            ("tab\tnewline\ncontrol\u{1}", 0.1),
+            ("unicode: Café – 東京", 1e-7),
+            ("", f64::NAN),
+        ];
+        for (text, value) in awkward {
+            let mut row = sample(text, value, 20200810);
+            row.timestamp = text;
+            row.aqi = -999;
+            let mut fast = Vec::new();
+            write_json_row(&row, &mut fast);
+            let serde = serde_json::to_vec(&row).unwrap();
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(serde).unwrap()
+            );
+        }
     }
 
     #[test]
