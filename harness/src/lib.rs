@@ -7,6 +7,11 @@
 //! - [`checker`]: expected answers by a plain scan of the dataset, and comparisons.
 //! - [`data`]: the synthetic data generator.
 //! - [`latency`]: HDR histograms and latency summaries.
+//! - [`workload`]: workload files (TOML), checked before anything starts.
+//! - [`load`]: the load driver (closed and open loop), arrivals and the query mix.
+//! - [`stats`]: per-outcome histograms, time series, Jain's fairness index.
+//! - [`report`]: text reports, results.json, summary.md and charts.
+//! - [`runner`]: `harness run` from data to reports.
 
 pub mod checker;
 pub mod cli;
@@ -15,3 +20,8 @@ pub mod cluster;
 pub mod commands;
 pub mod data;
 pub mod latency;
+pub mod load;
+pub mod report;
+pub mod runner;
+pub mod stats;
+pub mod workload;
