@@ -85,7 +85,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
     let cluster_config = derived_config(&workload)?;
     std::fs::write(&config_path, serde_json::to_string_pretty(&cluster_config)?)?;
 
-    let (stop_tx, stop) = Stop::new();
+    let (stop_tx, stop) = Stop::channel();
     let ctrl_c = tokio::spawn(watch_ctrl_c(stop_tx));
     let bar = progress_bar(&workload, options.progress);
     let mut results = RunResults {

@@ -66,7 +66,7 @@ pub struct Stop(watch::Receiver<bool>);
 
 impl Stop {
     /// A stop flag and the handle that raises it.
-    pub fn new() -> (watch::Sender<bool>, Stop) {
+    pub fn channel() -> (watch::Sender<bool>, Stop) {
         let (tx, rx) = watch::channel(false);
         (tx, Stop(rx))
     }

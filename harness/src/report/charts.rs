@@ -144,7 +144,10 @@ fn draw_lines<DB: DrawingBackend>(
     let nines_x = axes.nines_x;
     let x_fmt = move |x: &f64| {
         if nines_x {
-            let p = 100.0 * (1.0 - 10f64.powf(-x));
+            if (x - x.round()).abs() > 1e-6 {
+                return String::new();
+            }
+            let p = 100.0 * (1.0 - 10f64.powf(-x.round()));
             format!("p{}", trim(p))
         } else {
             trim(*x)
@@ -158,6 +161,7 @@ fn draw_lines<DB: DrawingBackend>(
                 .x_desc(&axes.x)
                 .y_desc(&axes.y)
                 .y_labels(12)
+                .x_labels(if nines_x { 9 } else { 10 })
                 .y_label_formatter(&|y: &f64| trim(*y))
                 .x_label_formatter(&x_fmt)
                 .draw()

@@ -1,9 +1,9 @@
 //! Reports of a run: text per strategy, `results.json`, `summary.md` and charts.
 //!
-//! - [`json`]: the results model, saved and loaded as `results.json`.
-//! - [`text`]: `benchmark_fairness_<strategy>.txt`.
-//! - [`summary`]: `summary.md` and the comparison table.
-//! - [`charts`]: PNG and SVG charts.
+//! - [`json`] — the results model, saved and loaded as `results.json`.
+//! - [`text`] — `benchmark_fairness_<strategy>.txt`.
+//! - [`summary`] — `summary.md` and the comparison table.
+//! - [`charts`] — PNG and SVG charts.
 
 pub mod charts;
 pub mod json;

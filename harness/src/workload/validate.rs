@@ -177,6 +177,17 @@ pub fn parse(path: &Path, text: &str) -> Result<WorkloadSpec, WorkloadError> {
     })
 }
 
+/// True when `value` lies in (`low`, `high`] — or [`low`, `high`] with `low_included` — which
+/// NaN never does.
+fn within(value: f64, low: f64, high: f64, low_included: bool) -> bool {
+    let above = if low_included {
+        value >= low
+    } else {
+        value > low
+    };
+    above && value <= high
+}
+
 struct Checker<'a> {
     file: &'a Path,
 }
@@ -233,7 +244,7 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
             format!("is not a valid cluster config: {err}"),
         );
     }
-    if !(spec.cluster.ready_timeout_s > 0.0) {
+    if !within(spec.cluster.ready_timeout_s, 0.0, f64::MAX, false) {
         return c.fail("cluster.ready_timeout_s", "must be a number of seconds > 0");
     }
     let max_active = spec
@@ -247,14 +258,14 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
         .map(|v| c.positive_u32("cluster.per_team_limit", v))
         .transpose()?;
     if let Some(t) = spec.cluster.hybrid_threshold {
-        if !(t > 0.0 && t <= 1.0) {
+        if !within(t, 0.0, 1.0, false) {
             return c.fail(
                 "cluster.hybrid_threshold",
                 format!("is {t}; it must lie in (0, 1]"),
             );
         }
     }
-    if !(spec.data.scale > 0.0 && spec.data.scale <= 10.0) {
+    if !within(spec.data.scale, 0.0, 10.0, false) {
         return c.fail(
             "data.scale",
             format!("is {}; it must lie in (0, 10]", spec.data.scale),
@@ -264,13 +275,13 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
     let concurrency = check_concurrency(&c, &spec.sweep.concurrency)?;
     let repetitions = c.positive_u32("sweep.repetitions", spec.sweep.repetitions)?;
     let (load, length) = check_load(&c, &spec)?;
-    if !(spec.load.warmup_s >= 0.0 && spec.load.warmup_s <= 600.0) {
+    if !within(spec.load.warmup_s, 0.0, 600.0, true) {
         return c.fail("load.warmup_s", "must be seconds in [0, 600]");
     }
-    if !(spec.load.timeout_s > 0.0) {
+    if !within(spec.load.timeout_s, 0.0, f64::MAX, false) {
         return c.fail("load.timeout_s", "must be seconds > 0");
     }
-    if !(spec.load.reject_backoff_ms >= 0.0) {
+    if !within(spec.load.reject_backoff_ms, 0.0, f64::MAX, true) {
         return c.fail("load.reject_backoff_ms", "must be milliseconds ≥ 0");
     }
     let connections = c.positive_u32("load.connections", spec.load.connections)?;
@@ -380,7 +391,7 @@ fn check_load(
         }
         (None, None) => return c.fail("load", "give requests (a count) or duration_s (seconds)"),
         (Some(n), _) if n < 1 => return c.fail("load.requests", format!("is {n}; it must be ≥ 1")),
-        (_, Some(d)) if !(d > 0.0 && d <= 3600.0) => {
+        (_, Some(d)) if !within(d, 0.0, 3600.0, false) => {
             return c.fail(
                 "load.duration_s",
                 format!("is {d}; it must lie in (0, 3600]"),
@@ -404,7 +415,7 @@ fn check_load(
             "mode = \"open\" needs a rate (queries per second)",
         );
     };
-    if !(rate > 0.0 && rate <= MAX_RATE) {
+    if !within(rate, 0.0, MAX_RATE, false) {
         return c.fail(
             "load.rate",
             format!("is {rate}; it must lie in (0, {MAX_RATE}]"),
@@ -447,7 +458,7 @@ fn check_mix(c: &Checker<'_>, queries: &[QuerySpecToml]) -> Result<Vec<MixEntry>
             &q.query_type,
             &["filter", "aggregate", "metrics"],
         )?;
-        if !(q.weight > 0.0 && q.weight.is_finite()) {
+        if !within(q.weight, 0.0, f64::MAX, false) {
             return c.fail(
                 &format!("{key}.weight"),
                 format!("is {}; it must be > 0", q.weight),
@@ -505,7 +516,7 @@ fn check_tenants(c: &Checker<'_>, spec: &WorkloadSpec) -> Result<Vec<Tenant>, Wo
                 format!("'{}' must be non-empty and unique", t.team),
             );
         }
-        if !(t.share > 0.0 && t.share.is_finite()) {
+        if !within(t.share, 0.0, f64::MAX, false) {
             return c.fail(
                 &format!("{key}.share"),
                 format!("is {}; it must be > 0", t.share),
