@@ -67,8 +67,8 @@ fn strategy(name: &str, top: (u64, u64, u64)) -> StrategyRun {
 }
 
 fn fixture() -> RunResults {
-    std::env::set_current_dir(workspace_root()).unwrap();
-    let workload = load(Path::new("workloads/fairness_sweep.toml")).unwrap();
+    std::env::set_current_dir(workspace_root()).expect("workspace root");
+    let workload = load(Path::new("workloads/fairness_sweep.toml")).expect("shipped workload");
     RunResults {
         schema: SCHEMA,
         run_id: "20250101-000000".into(),
