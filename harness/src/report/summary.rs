@@ -29,7 +29,14 @@ pub fn run_summary(results: &RunResults) -> String {
         );
     }
     let top = w.concurrency.iter().copied().max().unwrap_or(0);
-    let _ = writeln!(md, "## At the top concurrency ({top})\n");
+    if results.interrupted.is_some() {
+        let _ = writeln!(
+            md,
+            "## At the highest level each strategy reached (planned: {top})\n"
+        );
+    } else {
+        let _ = writeln!(md, "## At the top concurrency ({top})\n");
+    }
     let _ = writeln!(md, "| strategy | ok/s | p50 ms | p99 ms | success % | rejected | failed | Jain (goodput/weight) | per-team goodput/s |");
     let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---|");
     for run in results.all_runs() {
