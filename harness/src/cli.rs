@@ -30,6 +30,49 @@ pub enum Command {
     /// Start, stop or inspect a local cluster running in the background.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Run a workload file: data, cluster, strategy × concurrency sweep, reports and charts.
+    Run(RunArgs),
+    /// Redraw a run's reports and charts from its results.json.
+    Report(ReportArgs),
+    /// Set several runs side by side (table and overlay charts).
+    Compare(CompareArgs),
+}
+
+/// `harness run`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Workload file, e.g. workloads/fairness_sweep.toml.
+    pub workload: PathBuf,
+    /// Reports root; the run goes to <out>/<workload>/<run-id>/ with a `latest` link.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// Strategies to sweep instead of the workload's (comma-separated).
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub strategies: Option<Vec<String>>,
+    /// Concurrency levels instead of the workload's (comma-separated).
+    #[arg(long, value_delimiter = ',', num_args = 1.., allow_negative_numbers = true)]
+    pub concurrency: Option<Vec<i64>>,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `harness report`
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A run folder (holding results.json), e.g. reports/fairness_sweep/latest.
+    pub dir: PathBuf,
+}
+
+/// `harness compare`
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Run folders to compare.
+    #[arg(required = true, num_args = 2..)]
+    pub dirs: Vec<PathBuf>,
+    /// Where the table and charts go.
+    #[arg(long, default_value = "reports/compare")]
+    pub out: PathBuf,
 }
 
 /// `harness data ...`

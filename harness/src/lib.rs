@@ -8,6 +8,11 @@
 //! - [`data`]: the synthetic data generator.
 //! - [`fairness`]: per-team goodput and Jain's fairness index from node metrics.
 //! - [`latency`]: HDR histograms and latency summaries.
+//! - [`workload`]: workload files (TOML), checked before anything starts.
+//! - [`load`]: the load driver (closed and open loop), arrivals and the query mix.
+//! - [`stats`]: per-outcome histograms, time series, Jain's fairness index.
+//! - [`report`]: text reports, results.json, summary.md and charts.
+//! - [`runner`]: `harness run` from data to reports.
 
 pub mod checker;
 pub mod cli;
@@ -17,3 +22,8 @@ pub mod commands;
 pub mod data;
 pub mod fairness;
 pub mod latency;
+pub mod load;
+pub mod report;
+pub mod runner;
+pub mod stats;
+pub mod workload;

@@ -1,0 +1,32 @@
+//! `harness run`: a workload against a local or remote cluster, then its reports.
+
+use crate::cli::RunArgs;
+use crate::runner::{run as run_workload, RunOptions};
+
+/// Runs the command.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let dir = run_workload(RunOptions {
+        workload: args.workload,
+        out: args.out,
+        strategies: args.strategies,
+        concurrency: args.concurrency,
+        data_path: None,
+        build_node: true,
+        progress: !args.quiet,
+    })
+    .await?;
+    println!(
+        "reports in {} ({:.1} s)",
+        dir.display(),
+        started.elapsed().as_secs_f64()
+    );
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap_or_default();
+    for line in summary
+        .lines()
+        .take_while(|l| !l.starts_with("## Every level"))
+    {
+        println!("{line}");
+    }
+    Ok(())
+}

@@ -1,0 +1,615 @@
+//! Charts as PNG and SVG, drawn with plotters and the embedded DejaVu Sans (no system fonts,
+//! no fontconfig). One function per chart: data in, files out, no state.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use anyhow::anyhow;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::json::{RunResults, StrategyRun};
+use crate::stats::{nines, per_second, percentile_curve, StepMeasure};
+
+/// DejaVu Sans (Bitstream Vera licence, see `harness/assets/DejaVuSans-LICENSE.txt`).
+static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// The charts every run has (timelines come per strategy).
+pub const CHART_NAMES: [&str; 5] = [
+    "latency_vs_concurrency",
+    "throughput_vs_concurrency",
+    "latency_distribution",
+    "team_goodput",
+    "team_rejections",
+];
+
+const SIZE: (u32, u32) = (960, 600);
+
+/// One line of a line chart.
+#[derive(Clone, Debug)]
+pub struct Line {
+    /// Legend.
+    pub label: String,
+    /// Points.
+    pub points: Vec<(f64, f64)>,
+    /// Colour index.
+    pub color: usize,
+    /// Drawn thin (secondary figure such as p50 beside p99).
+    pub thin: bool,
+}
+
+/// Axes of a line chart.
+#[derive(Clone, Debug)]
+pub struct Axes {
+    /// Title.
+    pub title: String,
+    /// X label.
+    pub x: String,
+    /// Y label.
+    pub y: String,
+    /// Logarithmic y.
+    pub log_y: bool,
+    /// X is a "nines" axis (labels as percentiles).
+    pub nines_x: bool,
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for family in ["sans-serif", "serif", "monospace"] {
+            for style in [
+                FontStyle::Normal,
+                FontStyle::Bold,
+                FontStyle::Italic,
+                FontStyle::Oblique,
+            ] {
+                let _ = plotters::style::register_font(family, style, FONT);
+            }
+        }
+    });
+}
+
+fn color(i: usize) -> RGBColor {
+    const COLORS: [RGBColor; 8] = [
+        RGBColor(31, 119, 180),
+        RGBColor(214, 39, 40),
+        RGBColor(44, 160, 44),
+        RGBColor(255, 127, 14),
+        RGBColor(148, 103, 189),
+        RGBColor(90, 90, 90),
+        RGBColor(23, 190, 207),
+        RGBColor(227, 119, 194),
+    ];
+    COLORS[i % COLORS.len()]
+}
+
+/// Draws with both backends: `<stem>.png` and `<stem>.svg`.
+macro_rules! both {
+    ($stem:expr, $draw:ident, $($arg:expr),*) => {{
+        register_font();
+        let png = $stem.with_extension("png");
+        let svg = $stem.with_extension("svg");
+        {
+            let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
+            $draw(&root, $($arg),*).map_err(|e| anyhow!("{}: {e}", png.display()))?;
+            root.present().map_err(|e| anyhow!("{}: {e}", png.display()))?;
+        }
+        {
+            let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
+            $draw(&root, $($arg),*).map_err(|e| anyhow!("{}: {e}", svg.display()))?;
+            root.present().map_err(|e| anyhow!("{}: {e}", svg.display()))?;
+        }
+        Ok::<Vec<PathBuf>, anyhow::Error>(vec![png, svg])
+    }};
+}
+
+fn bounds(lines: &[Line], log_y: bool) -> ((f64, f64), (f64, f64)) {
+    let pts = lines.iter().flat_map(|l| l.points.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in pts {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        return ((0.0, 1.0), (if log_y { 0.01 } else { 0.0 }, 1.0));
+    }
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    if log_y {
+        y0 = (y0.max(0.001) / 1.5).max(0.001);
+        y1 = (y1.max(y0 * 2.0)) * 1.5;
+    } else {
+        y0 = 0.0;
+        y1 = if y1 <= 0.0 { 1.0 } else { y1 * 1.1 };
+    }
+    ((x0, x1), (y0, y1))
+}
+
+fn draw_lines<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    axes: &Axes,
+    lines: &[Line],
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let ((x0, x1), (y0, y1)) = bounds(lines, axes.log_y);
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(&axes.title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70);
+    let nines_x = axes.nines_x;
+    let x_fmt = move |x: &f64| {
+        if nines_x {
+            if (x - x.round()).abs() > 1e-6 {
+                return String::new();
+            }
+            let p = 100.0 * (1.0 - 10f64.powf(-x.round()));
+            format!("p{}", trim(p))
+        } else {
+            trim(*x)
+        }
+    };
+    macro_rules! plot {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .x_desc(&axes.x)
+                .y_desc(&axes.y)
+                .y_labels(12)
+                .x_labels(if nines_x { 9 } else { 10 })
+                .y_label_formatter(&|y: &f64| trim(*y))
+                .x_label_formatter(&x_fmt)
+                .draw()
+                .map_err(|e| e.to_string())?;
+            for line in lines {
+                let c = color(line.color);
+                let width = if line.thin { 1 } else { 2 };
+                chart
+                    .draw_series(LineSeries::new(
+                        line.points.iter().copied(),
+                        c.stroke_width(width),
+                    ))
+                    .map_err(|e| e.to_string())?
+                    .label(&line.label)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(width))
+                    });
+                chart
+                    .draw_series(
+                        line.points
+                            .iter()
+                            .map(|&p| Circle::new(p, if line.thin { 2 } else { 3 }, c.filled())),
+                    )
+                    .map_err(|e| e.to_string())?;
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()
+                .map_err(|e| e.to_string())?;
+        }};
+    }
+    if axes.log_y {
+        plot!(builder
+            .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+            .map_err(|e| e.to_string())?);
+    } else {
+        plot!(builder
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(|e| e.to_string())?);
+    }
+    Ok(())
+}
+
+fn trim(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// A line chart to `<stem>.png` and `<stem>.svg`.
+pub fn line_chart(stem: &Path, axes: &Axes, lines: &[Line]) -> anyhow::Result<Vec<PathBuf>> {
+    both!(stem, draw_lines, axes, lines)
+}
+
+/// Grouped bars: one group per category, one bar per member.
+#[derive(Clone, Debug)]
+pub struct Bars {
+    /// Title.
+    pub title: String,
+    /// Y label.
+    pub y: String,
+    /// Category names (x groups).
+    pub groups: Vec<String>,
+    /// Member names (bars within a group, coloured).
+    pub members: Vec<String>,
+    /// values[group][member].
+    pub values: Vec<Vec<f64>>,
+}
+
+fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, bars: &Bars) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let max = bars.values.iter().flatten().copied().fold(0.0f64, f64::max);
+    let top = if max > 0.0 { max * 1.15 } else { 1.0 };
+    let n = bars.groups.len().max(1);
+    let mut chart = ChartBuilder::on(root)
+        .caption(&bars.title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..n as f64, 0.0..top)
+        .map_err(|e| e.to_string())?;
+    let groups = bars.groups.clone();
+    let fmt = move |x: &f64| {
+        let i = x.floor() as usize;
+        if (x - i as f64 - 0.5).abs() < 0.01 {
+            groups.get(i).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n * 2 + 1)
+        .x_label_formatter(&fmt)
+        .y_desc(&bars.y)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    let members = bars.members.len().max(1);
+    let width = 0.8 / members as f64;
+    for (m, name) in bars.members.iter().enumerate() {
+        let c = color(m);
+        chart
+            .draw_series(bars.values.iter().enumerate().map(|(g, row)| {
+                let x = g as f64 + 0.1 + m as f64 * width;
+                Rectangle::new(
+                    [
+                        (x, 0.0),
+                        (x + width * 0.9, row.get(m).copied().unwrap_or(0.0)),
+                    ],
+                    c.filled(),
+                )
+            }))
+            .map_err(|e| e.to_string())?
+            .label(name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// A grouped bar chart to `<stem>.png` and `<stem>.svg`.
+pub fn bar_chart(stem: &Path, bars: &Bars) -> anyhow::Result<Vec<PathBuf>> {
+    both!(stem, draw_bars, bars)
+}
+
+/// Two stacked panels over time: throughput (ok, rejected, failed per second) and latency.
+fn draw_timeline<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    m: &StepMeasure,
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let (upper, lower) = root.split_vertically(SIZE.1 / 2);
+    let t = |p: &crate::stats::SecondPoint| f64::from(p.second);
+    // Rates per second of window covered (the last second of a step is partial).
+    let r = |n: u64, p: &crate::stats::SecondPoint| n as f64 / p.span_s.max(0.05);
+    let rate = vec![
+        Line {
+            label: "ok/s".into(),
+            points: m.timeline.iter().map(|p| (t(p), r(p.ok, p))).collect(),
+            color: 2,
+            thin: false,
+        },
+        Line {
+            label: "rejected/s".into(),
+            points: m
+                .timeline
+                .iter()
+                .map(|p| (t(p), r(p.rejected, p)))
+                .collect(),
+            color: 1,
+            thin: false,
+        },
+        Line {
+            label: "failed/s".into(),
+            points: m.timeline.iter().map(|p| (t(p), r(p.failed, p))).collect(),
+            color: 5,
+            thin: true,
+        },
+    ];
+    let mut team_lines: Vec<Line> = Vec::new();
+    if let Some(first) = m.timeline.first() {
+        for (i, team) in first.team_ok.keys().enumerate() {
+            team_lines.push(Line {
+                label: format!("{team} goodput/s"),
+                points: m
+                    .timeline
+                    .iter()
+                    .map(|p| (t(p), r(p.team_ok.get(team).copied().unwrap_or(0), p)))
+                    .collect(),
+                color: 3 + i,
+                thin: true,
+            });
+        }
+    }
+    let mut upper_lines = rate;
+    upper_lines.extend(team_lines);
+    draw_lines(
+        &upper,
+        &Axes {
+            title: format!("{title}: throughput over time"),
+            x: "second of the measured windows (steps back to back)".into(),
+            y: "queries/s".into(),
+            log_y: false,
+            nines_x: false,
+        },
+        &upper_lines,
+    )?;
+    let latency = vec![
+        Line {
+            label: "p50 ms".into(),
+            points: m
+                .timeline
+                .iter()
+                .filter(|p| p.ok > 0)
+                .map(|p| (t(p), p.p50_ms))
+                .collect(),
+            color: 0,
+            thin: true,
+        },
+        Line {
+            label: "p99 ms".into(),
+            points: m
+                .timeline
+                .iter()
+                .filter(|p| p.ok > 0)
+                .map(|p| (t(p), p.p99_ms))
+                .collect(),
+            color: 1,
+            thin: false,
+        },
+    ];
+    draw_lines(
+        &lower,
+        &Axes {
+            title: format!("{title}: latency over time"),
+            x: "second".into(),
+            y: "ms (log)".into(),
+            log_y: true,
+            nines_x: false,
+        },
+        &latency,
+    )
+}
+
+/// Throughput and latency over time of one strategy's whole sweep.
+pub fn timeline(stem: &Path, title: &str, m: &StepMeasure) -> anyhow::Result<Vec<PathBuf>> {
+    both!(stem, draw_timeline, title, m)
+}
+
+/// Every chart of a run into `dir`; returns the files written.
+pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBuf>> {
+    let runs = results.all_runs();
+    let mut files = Vec::new();
+    files.extend(line_chart(
+        &dir.join("latency_vs_concurrency"),
+        &Axes {
+            title: "Latency of successful queries vs concurrency".into(),
+            x: "concurrency".into(),
+            y: "ms (log)".into(),
+            log_y: true,
+            nines_x: false,
+        },
+        &level_lines(&runs, "", true),
+    )?);
+    files.extend(line_chart(
+        &dir.join("throughput_vs_concurrency"),
+        &Axes {
+            title: "Throughput (successful queries/s) vs concurrency".into(),
+            x: "concurrency".into(),
+            y: "queries/s".into(),
+            log_y: false,
+            nines_x: false,
+        },
+        &level_lines(&runs, "", false),
+    )?);
+    files.extend(line_chart(
+        &dir.join("latency_distribution"),
+        &Axes {
+            title: "Latency distribution at the top concurrency".into(),
+            x: "percentile".into(),
+            y: "ms (log)".into(),
+            log_y: true,
+            nines_x: true,
+        },
+        &distribution_lines(&runs, ""),
+    )?);
+    let top: Vec<(String, StepMeasure)> = runs
+        .iter()
+        .filter_map(|r| {
+            r.by_level()
+                .last()
+                .map(|(_, m)| (r.strategy.clone(), m.clone()))
+        })
+        .collect();
+    let teams: Vec<String> = results
+        .workload
+        .tenants
+        .iter()
+        .map(|t| t.team.clone())
+        .collect();
+    let team_values = |f: &dyn Fn(&StepMeasure, &str) -> f64| {
+        top.iter()
+            .map(|(_, m)| teams.iter().map(|t| f(m, t)).collect())
+            .collect()
+    };
+    files.extend(bar_chart(
+        &dir.join("team_goodput"),
+        &Bars {
+            title: "Per-team goodput at the top concurrency".into(),
+            y: "successful queries/s".into(),
+            groups: top.iter().map(|(s, _)| s.clone()).collect(),
+            members: teams.clone(),
+            values: team_values(&|m, t| {
+                per_second(m.teams.get(t).map_or(0, |s| s.ok.count()), m.elapsed_s)
+            }),
+        },
+    )?);
+    files.extend(bar_chart(
+        &dir.join("team_rejections"),
+        &Bars {
+            title: "Per-team rejections at the top concurrency".into(),
+            y: "rejected queries/s".into(),
+            groups: top.iter().map(|(s, _)| s.clone()).collect(),
+            members: teams.clone(),
+            values: team_values(&|m, t| {
+                per_second(
+                    m.teams.get(t).map_or(0, |s| s.rejected.count()),
+                    m.elapsed_s,
+                )
+            }),
+        },
+    )?);
+    for run in runs {
+        files.extend(timeline(
+            &dir.join(format!("timeline_{}", run.strategy)),
+            &run.strategy,
+            &run.total(),
+        )?);
+    }
+    Ok(files)
+}
+
+/// p99 and p50 (latency) or throughput per level, one line per run.
+pub fn level_lines(runs: &[&StrategyRun], prefix: &str, latency: bool) -> Vec<Line> {
+    let mut lines = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
+        let levels = run.by_level();
+        let x = |c: u32| f64::from(c);
+        if latency {
+            lines.push(Line {
+                label: format!("{prefix}{} p99", run.strategy),
+                points: levels
+                    .iter()
+                    .filter(|(_, m)| m.overall.ok.count() > 0)
+                    .map(|(c, m)| (x(*c), m.overall.ok.summary().p99_ms))
+                    .collect(),
+                color: i,
+                thin: false,
+            });
+            lines.push(Line {
+                label: format!("{prefix}{} p50", run.strategy),
+                points: levels
+                    .iter()
+                    .filter(|(_, m)| m.overall.ok.count() > 0)
+                    .map(|(c, m)| (x(*c), m.overall.ok.summary().p50_ms))
+                    .collect(),
+                color: i,
+                thin: true,
+            });
+        } else {
+            lines.push(Line {
+                label: format!("{prefix}{}", run.strategy),
+                points: levels
+                    .iter()
+                    .map(|(c, m)| (x(*c), m.throughput()))
+                    .collect(),
+                color: i,
+                thin: false,
+            });
+        }
+    }
+    lines
+}
+
+/// Percentile curves (nines axis) at each run's top level.
+pub fn distribution_lines(runs: &[&StrategyRun], prefix: &str) -> Vec<Line> {
+    runs.iter()
+        .enumerate()
+        .filter_map(|(i, run)| {
+            let (_, m) = run.by_level().last()?.clone();
+            Some(Line {
+                label: format!("{prefix}{}", run.strategy),
+                points: percentile_curve(&m.overall.ok)
+                    .into_iter()
+                    .map(|(q, ms)| (nines(q), ms))
+                    .collect(),
+                color: i,
+                thin: false,
+            })
+        })
+        .collect()
+}
+
+/// Overlay charts of several runs (for `harness compare`).
+pub fn render_compare(dir: &Path, runs: &[RunResults]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut latency = Vec::new();
+    let mut throughput = Vec::new();
+    let mut distribution = Vec::new();
+    let mut color = 0;
+    for results in runs {
+        let prefix = format!("{} ", results.run_id);
+        for run in results.all_runs() {
+            for (set, mut lines) in [
+                (&mut latency, level_lines(&[run], &prefix, true)),
+                (&mut throughput, level_lines(&[run], &prefix, false)),
+                (&mut distribution, distribution_lines(&[run], &prefix)),
+            ] {
+                for line in &mut lines {
+                    line.color = color;
+                }
+                set.extend(lines);
+            }
+            color += 1;
+        }
+    }
+    let mut files = Vec::new();
+    files.extend(line_chart(
+        &dir.join("latency_vs_concurrency"),
+        &Axes {
+            title: "Latency vs concurrency (runs compared)".into(),
+            x: "concurrency".into(),
+            y: "ms (log)".into(),
+            log_y: true,
+            nines_x: false,
+        },
+        &latency,
+    )?);
+    files.extend(line_chart(
+        &dir.join("throughput_vs_concurrency"),
+        &Axes {
+            title: "Throughput vs concurrency (runs compared)".into(),
+            x: "concurrency".into(),
+            y: "queries/s".into(),
+            log_y: false,
+            nines_x: false,
+        },
+        &throughput,
+    )?);
+    files.extend(line_chart(
+        &dir.join("latency_distribution"),
+        &Axes {
+            title: "Latency distribution at the top concurrency (runs compared)".into(),
+            x: "percentile".into(),
+            y: "ms (log)".into(),
+            log_y: true,
+            nines_x: true,
+        },
+        &distribution,
+    )?);
+    Ok(files)
+}

@@ -1,0 +1,45 @@
+//! Reports of a run: text per strategy, `results.json`, `summary.md` and charts.
+//!
+//! - [`json`] — the results model, saved and loaded as `results.json`.
+//! - [`text`] — `benchmark_fairness_<strategy>.txt`.
+//! - [`summary`] — `summary.md` and the comparison table.
+//! - [`charts`] — PNG and SVG charts.
+
+pub mod charts;
+pub mod json;
+pub mod summary;
+pub mod text;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use json::RunResults;
+
+/// Writes every report file of a run into `dir` (results.json included); returns the files.
+pub fn write_all(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    results.save(dir)?;
+    let mut files = vec![dir.join("results.json")];
+    files.extend(render(dir, results)?);
+    Ok(files)
+}
+
+/// Writes the text reports, the summary and the charts from results (what `harness report`
+/// redraws).
+pub fn render(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for run in &results.strategies {
+        let path = dir.join(format!("benchmark_fairness_{}.txt", run.strategy));
+        let mut text = Vec::new();
+        text::write_strategy(&mut text, results, run)?;
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        files.push(path);
+    }
+    let path = dir.join("summary.md");
+    std::fs::write(&path, summary::run_summary(results))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    files.push(path);
+    files.extend(charts::render_run(dir, results)?);
+    Ok(files)
+}

@@ -1,0 +1,291 @@
+//! `benchmark_fairness_<strategy>.txt`: the original benchmark report's sections (header,
+//! per-host process table, recent logs, summary, final process metrics) plus per-team
+//! results, the fairness index, rejections and state transitions. Rendered into any `Write`.
+
+use std::io::{self, Write};
+
+use super::json::{fairness, RunResults, StrategyRun};
+use crate::stats::{per_second, StepMeasure};
+
+/// Log lines shown per node.
+const LOG_LINES: usize = 8;
+
+/// Writes the report of one strategy.
+pub fn write_strategy(
+    out: &mut dyn Write,
+    results: &RunResults,
+    run: &StrategyRun,
+) -> io::Result<()> {
+    let w = &results.workload;
+    let rule = "=".repeat(78);
+    writeln!(out, "{rule}")?;
+    writeln!(
+        out,
+        "FAIRNESS BENCHMARK REPORT — strategy: {}",
+        run.strategy
+    )?;
+    writeln!(out, "{rule}")?;
+    writeln!(out, "workload:     {} ({})", w.name, w.file.display())?;
+    if !w.description.is_empty() {
+        writeln!(out, "description:  {}", w.description)?;
+    }
+    writeln!(
+        out,
+        "run:          {}  (git {})",
+        results.run_id, results.git_revision
+    )?;
+    writeln!(
+        out,
+        "machine:      {} · {} · {} CPUs · {}",
+        results.machine.hostname,
+        results.machine.os,
+        results.machine.cpus,
+        results.machine.cpu_model
+    )?;
+    writeln!(
+        out,
+        "cluster:      {} ({:?}), target {}",
+        w.config.display(),
+        w.mode,
+        run.target
+    )?;
+    writeln!(
+        out,
+        "load:         {} · levels {:?} × {} repetition(s) · warm-up {} s · length {}",
+        load_text(results),
+        w.concurrency,
+        w.repetitions,
+        w.warmup_s,
+        length_text(results)
+    )?;
+    let tenants: Vec<String> = w
+        .tenants
+        .iter()
+        .map(|t| {
+            format!(
+                "{} share {:.0}% weight {}",
+                t.team,
+                t.share * 100.0,
+                t.weight
+            )
+        })
+        .collect();
+    writeln!(out, "tenants:      {}", tenants.join(" · "))?;
+    let mix: Vec<String> = w
+        .mix
+        .iter()
+        .map(|m| format!("{} ({}, weight {})", m.name, m.query_type, m.weight))
+        .collect();
+    writeln!(out, "query mix:    {}", mix.join(" · "))?;
+    if let Some(why) = &results.interrupted {
+        writeln!(
+            out,
+            "NOTE:         run stopped early ({why}); figures cover what was measured"
+        )?;
+    }
+    writeln!(out)?;
+    process_table(out, run, "PROCESSES")?;
+    writeln!(out, "\nRECENT LOGS")?;
+    for (node, lines) in &run.logs {
+        for line in lines.iter().rev().take(LOG_LINES).rev() {
+            writeln!(out, "  [{node}] {line}")?;
+        }
+    }
+    let total = run.total();
+    writeln!(out, "\nSUMMARY (all levels)")?;
+    summary(out, &total)?;
+    records(out, &total)?;
+    writeln!(out, "\nPER CONCURRENCY LEVEL")?;
+    writeln!(
+        out,
+        "  {:>5} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} {:>7}",
+        "conc", "queries", "ok", "rejected", "failed", "ok/s", "p50 ms", "p99 ms", "Jain"
+    )?;
+    for (level, m) in run.by_level() {
+        let s = m.overall.ok.summary();
+        writeln!(
+            out,
+            "  {:>5} {:>9} {:>8} {:>8} {:>8} {:>9.1} {:>9.2} {:>8.2} {:>7.3}",
+            level,
+            m.overall.total(),
+            m.overall.ok.count(),
+            m.overall.rejected.count(),
+            m.overall.failed.count(),
+            m.throughput(),
+            s.p50_ms,
+            s.p99_ms,
+            fairness(&m, w)
+        )?;
+    }
+    if let Some((level, top)) = run.by_level().last() {
+        writeln!(out, "\nPER TEAM (concurrency {level})")?;
+        teams(out, top, results)?;
+        writeln!(out, "\nFAIRNESS")?;
+        writeln!(out, "  Jain's index over goodput / weight: {:.4} (1 = each team served in proportion to its weight)", fairness(top, w))?;
+    }
+    writeln!(out, "\nREJECTIONS")?;
+    writeln!(
+        out,
+        "  rejected {} of {} queries ({:.2}%); failed {}",
+        total.overall.rejected.count(),
+        total.overall.total(),
+        pct(total.overall.rejected.count(), total.overall.total()),
+        total.overall.failed.count()
+    )?;
+    let rej = total.overall.rejected.summary();
+    if rej.count > 0 {
+        writeln!(
+            out,
+            "  time to rejection: avg {:.2} ms · p99 {:.2} ms",
+            rej.mean_ms, rej.p99_ms
+        )?;
+    }
+    for (error, n) in &total.errors {
+        writeln!(out, "  failure ×{n}: {error}")?;
+    }
+    writeln!(out, "\nSTATE TRANSITIONS")?;
+    if run.state_transitions.is_empty() {
+        writeln!(out, "  none reported by the nodes")?;
+    }
+    for t in &run.state_transitions {
+        writeln!(out, "  {t}")?;
+    }
+    writeln!(out)?;
+    process_table(out, run, "FINAL PROCESS METRICS")?;
+    writeln!(out, "  admission counters per node and team:")?;
+    for p in &run.processes {
+        for t in &p.teams {
+            writeln!(out, "    {:<3} {:<8} admitted {:>8} rejected {:>8} completed {:>8} queued {:>4} avg wait {:>8.2} ms", p.id, t.team, t.admitted, t.rejected, t.completed, t.queued, t.avg_wait_ms)?;
+        }
+    }
+    writeln!(out, "{rule}")
+}
+
+fn load_text(results: &RunResults) -> String {
+    match results.workload.load {
+        crate::workload::LoadMode::Closed => "closed loop".to_string(),
+        crate::workload::LoadMode::Open { rate, poisson } => format!(
+            "open loop at {rate}/s ({})",
+            if poisson { "poisson" } else { "uniform" }
+        ),
+    }
+}
+
+fn length_text(results: &RunResults) -> String {
+    match results.workload.length {
+        crate::workload::StepLength::Requests(n) => format!("{n} requests"),
+        crate::workload::StepLength::Seconds(s) => format!("{s} s"),
+    }
+}
+
+fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+fn process_table(out: &mut dyn Write, run: &StrategyRun, title: &str) -> io::Result<()> {
+    writeln!(out, "{title}")?;
+    writeln!(
+        out,
+        "  {:<4} {:<21} {:<12} {:<6} {:<11} {:>6} {:>6} {:>9} {:>6} {:>9}",
+        "id", "host", "role", "team", "status", "active", "queue", "avg ms", "files", "served"
+    )?;
+    for p in &run.processes {
+        writeln!(
+            out,
+            "  {:<4} {:<21} {:<12} {:<6} {:<11} {:>6} {:>6} {:>9.2} {:>6} {:>9}",
+            p.id,
+            p.address,
+            p.role,
+            p.team,
+            p.status,
+            p.active,
+            p.queue,
+            p.avg_ms,
+            p.files,
+            p.queries_served
+        )?;
+    }
+    Ok(())
+}
+
+fn summary(out: &mut dyn Write, m: &StepMeasure) -> io::Result<()> {
+    let total = m.overall.total();
+    let ok = m.overall.ok.count();
+    let s = m.overall.ok.summary();
+    let service = m.overall.service.summary();
+    writeln!(out, "  total requests:      {total}")?;
+    writeln!(out, "  successful:          {ok}")?;
+    writeln!(
+        out,
+        "  failed:              {} (rejected {}, errors {})",
+        total - ok,
+        m.overall.rejected.count(),
+        m.overall.failed.count()
+    )?;
+    writeln!(out, "  success rate:        {:.2}%", pct(ok, total))?;
+    writeln!(out, "  avg latency:         {:.2} ms", s.mean_ms)?;
+    writeln!(out, "  min latency:         {:.2} ms", s.min_ms)?;
+    writeln!(out, "  max latency:         {:.2} ms", s.max_ms)?;
+    writeln!(out, "  p50 latency:         {:.2} ms", s.p50_ms)?;
+    writeln!(out, "  p95 latency:         {:.2} ms", s.p95_ms)?;
+    writeln!(out, "  p99 latency:         {:.2} ms", s.p99_ms)?;
+    writeln!(
+        out,
+        "  service time:        avg {:.2} ms · p99 {:.2} ms (from actual send)",
+        service.mean_ms, service.p99_ms
+    )?;
+    writeln!(
+        out,
+        "  throughput:          {:.2} successful queries/s over {:.2} s measured",
+        m.throughput(),
+        m.elapsed_s
+    )?;
+    writeln!(out, "  warm-up (excluded):  {} queries", m.warmup_queries)
+}
+
+fn records(out: &mut dyn Write, m: &StepMeasure) -> io::Result<()> {
+    writeln!(out, "  records total:       {}", m.overall.records)?;
+    for (name, c) in &m.queries {
+        let per = if c.ok > 0 {
+            c.records as f64 / c.ok as f64
+        } else {
+            0.0
+        };
+        writeln!(
+            out,
+            "  records {name}: {} ({per:.1} per query; ok {} rejected {} failed {})",
+            c.records, c.ok, c.rejected, c.failed
+        )?;
+    }
+    Ok(())
+}
+
+fn teams(out: &mut dyn Write, m: &StepMeasure, results: &RunResults) -> io::Result<()> {
+    writeln!(
+        out,
+        "  {:<8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>9}",
+        "team", "weight", "queries", "ok", "rejected", "failed", "goodput/s", "p50 ms", "p99 ms"
+    )?;
+    for t in &results.workload.tenants {
+        let series = m.teams.get(&t.team).cloned().unwrap_or_default();
+        let s = series.ok.summary();
+        writeln!(
+            out,
+            "  {:<8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>10.2} {:>9.2} {:>9.2}",
+            t.team,
+            t.weight,
+            series.total(),
+            series.ok.count(),
+            series.rejected.count(),
+            series.failed.count(),
+            per_second(series.ok.count(), m.elapsed_s),
+            s.p50_ms,
+            s.p99_ms
+        )?;
+    }
+    Ok(())
+}

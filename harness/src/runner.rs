@@ -1,0 +1,517 @@
+//! `harness run`: data → (baseline) → per strategy: start the cluster with that strategy →
+//! warm-up and measure each concurrency level → collect metrics and logs → stop; then the
+//! reports. Ctrl-C stops the load, stops the cluster and still writes what was measured.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use overlay::config::ClusterConfig;
+use serde_json::{json, Map, Value};
+use tokio::sync::watch;
+
+use crate::cluster::binary::node_binary;
+use crate::cluster::launcher::{log_tail, LaunchOptions, LocalCluster};
+use crate::cluster::ports::{free_ports, localize};
+use crate::commands::metrics::fetch;
+use crate::data::generate::{generate, GenerateOptions};
+use crate::load::driver::{run_step, StepPlan, Stop, Target};
+use crate::load::mix::PreparedMix;
+use crate::report::json::{
+    Machine, ProcessSnapshot, RunResults, Step, StrategyRun, TeamAdmissionSnapshot, SCHEMA,
+};
+use crate::workload::validate::{parse, validate};
+use crate::workload::{ClusterMode, Workload};
+
+/// What `harness run` was asked.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The workload file.
+    pub workload: PathBuf,
+    /// Reports root (default `reports`); the run goes to `<out>/<workload>/<run-id>/`.
+    pub out: PathBuf,
+    /// Replaces `sweep.strategies`.
+    pub strategies: Option<Vec<String>>,
+    /// Replaces `sweep.concurrency`.
+    pub concurrency: Option<Vec<i64>>,
+    /// Replaces `data.path` (tests point it at a temporary folder).
+    pub data_path: Option<PathBuf>,
+    /// Build the node first when running under cargo.
+    pub build_node: bool,
+    /// Show progress bars.
+    pub progress: bool,
+}
+
+/// Reads the workload and applies the command-line overrides, then checks it.
+pub fn resolve(options: &RunOptions) -> anyhow::Result<Workload> {
+    let text = std::fs::read_to_string(&options.workload)
+        .with_context(|| format!("cannot read workload {}", options.workload.display()))?;
+    let mut spec = parse(&options.workload, &text)?;
+    if let Some(strategies) = &options.strategies {
+        spec.sweep.strategies = strategies.clone();
+    }
+    if let Some(levels) = &options.concurrency {
+        spec.sweep.concurrency = levels.clone();
+    }
+    if let Some(path) = &options.data_path {
+        spec.data.path = path.clone();
+    }
+    Ok(validate(&options.workload, spec)?)
+}
+
+/// Runs a workload; returns the run folder. An error after measuring started still leaves
+/// the reports of what was measured.
+pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
+    let workload = resolve(&options)?;
+    let started = Instant::now();
+    let started_unix_s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let node_bin = match workload.mode {
+        ClusterMode::Local => Some(node_binary(options.build_node)?),
+        ClusterMode::Remote => None,
+    };
+    if workload.mode == ClusterMode::Local {
+        ensure_data(&workload, options.progress)?;
+    }
+    let run_id = run_id(started_unix_s);
+    let run_dir = options.out.join(&workload.name).join(&run_id);
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("cannot create {}", run_dir.display()))?;
+    let config_path = run_dir.join("cluster_config.json");
+    let cluster_config = derived_config(&workload)?;
+    std::fs::write(&config_path, serde_json::to_string_pretty(&cluster_config)?)?;
+
+    let (stop_tx, stop) = Stop::channel();
+    let ctrl_c = tokio::spawn(watch_ctrl_c(stop_tx));
+    let bar = progress_bar(&workload, options.progress);
+    let mut results = RunResults {
+        schema: SCHEMA,
+        run_id: run_id.clone(),
+        workload: workload.clone(),
+        cluster_config,
+        git_revision: git_revision(),
+        machine: machine(),
+        started_unix_s,
+        wall_s: 0.0,
+        interrupted: None,
+        baseline: None,
+        strategies: Vec::new(),
+    };
+    let ctx = Ctx {
+        workload: &workload,
+        run_dir: &run_dir,
+        node_bin: node_bin.as_deref(),
+        stop: stop.clone(),
+        bar: &bar,
+    };
+    let outcome = sweep(&ctx, &config_path, &mut results).await;
+    ctrl_c.abort();
+    bar.finish_and_clear();
+    if stop.is_set() {
+        results.interrupted = Some("stopped by Ctrl-C".to_string());
+    }
+    if let Err(err) = &outcome {
+        results.interrupted = Some(format!("{err:#}"));
+    }
+    results.wall_s = started.elapsed().as_secs_f64();
+    crate::report::write_all(&run_dir, &results)?;
+    link_latest(&options.out.join(&workload.name), &run_id);
+    outcome.map(|()| run_dir)
+}
+
+struct Ctx<'a> {
+    workload: &'a Workload,
+    run_dir: &'a Path,
+    node_bin: Option<&'a Path>,
+    stop: Stop,
+    bar: &'a ProgressBar,
+}
+
+async fn sweep(ctx: &Ctx<'_>, config_path: &Path, results: &mut RunResults) -> anyhow::Result<()> {
+    if ctx.workload.baseline && ctx.workload.mode == ClusterMode::Local {
+        let path = ctx.run_dir.join("baseline_config.json");
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&baseline_config(ctx.workload)?)?,
+        )?;
+        results.baseline = Some(measure_strategy(ctx, &path, "baseline", &[]).await?);
+    }
+    for strategy in &ctx.workload.strategies {
+        if ctx.stop.is_set() {
+            break;
+        }
+        let mut args = vec!["--fairness-strategy".to_string(), strategy.clone()];
+        let w = ctx.workload;
+        if let Some(v) = w.max_active {
+            args.extend(["--max-active".to_string(), v.to_string()]);
+        }
+        if let Some(v) = w.per_team_limit {
+            args.extend(["--per-team-limit".to_string(), v.to_string()]);
+        }
+        if let Some(v) = w.hybrid_threshold {
+            args.extend(["--hybrid-threshold".to_string(), v.to_string()]);
+        }
+        args.extend(w.node_args.iter().cloned());
+        let run = measure_strategy(ctx, config_path, strategy, &args).await?;
+        results.strategies.push(run);
+    }
+    Ok(())
+}
+
+/// Starts (or attaches to) the cluster, measures every level, collects metrics and logs, stops.
+async fn measure_strategy(
+    ctx: &Ctx<'_>,
+    config_path: &Path,
+    strategy: &str,
+    args: &[String],
+) -> anyhow::Result<StrategyRun> {
+    let w = ctx.workload;
+    ctx.bar.set_prefix(format!("{strategy}: starting"));
+    let start = Instant::now();
+    let cluster = match (w.mode, ctx.node_bin) {
+        (ClusterMode::Local, Some(bin)) => Some(
+            LocalCluster::start(LaunchOptions {
+                config_path: config_path.to_path_buf(),
+                dataset_root: w.data_path.clone(),
+                node_binary: bin.to_path_buf(),
+                log_dir: ctx.run_dir.join("logs").join(strategy),
+                extra_args: args.to_vec(),
+                ready_timeout: Duration::from_secs_f64(w.ready_timeout_s),
+            })
+            .await
+            .with_context(|| format!("starting the cluster for {strategy}"))?,
+        ),
+        _ => None,
+    };
+    let startup_s = start.elapsed().as_secs_f64();
+    let config = ClusterConfig::load(config_path)?;
+    let address = config.leader().address();
+    let target = Target::connect(&address, w.connections as usize).await?;
+    let mix = Arc::new(PreparedMix::new(&w.mix, &w.tenants));
+    let mut steps = Vec::new();
+    'levels: for &level in &w.concurrency {
+        for repetition in 0..w.repetitions {
+            if ctx.stop.is_set() {
+                break 'levels;
+            }
+            ctx.bar
+                .set_prefix(format!("{strategy} · concurrency {level}"));
+            let plan = StepPlan {
+                mode: w.load,
+                lanes: level as usize,
+                warmup: w.warmup(),
+                length: w.length,
+                timeout: Duration::from_secs_f64(w.timeout_s),
+                reject_backoff: Duration::from_secs_f64(w.reject_backoff_ms / 1000.0),
+                seed: w.seed ^ (u64::from(level) << 16) ^ u64::from(repetition),
+            };
+            let measure = run_step(
+                &plan,
+                &target,
+                mix.clone(),
+                ctx.stop.clone(),
+                Some(ctx.bar.clone()),
+            )
+            .await;
+            let admission = fetch(&address)
+                .await
+                .map(|m| m.teams.iter().map(admission_of).collect())
+                .unwrap_or_default();
+            steps.push(Step {
+                concurrency: level,
+                repetition,
+                measure,
+                admission,
+            });
+            ctx.bar.inc(1);
+        }
+    }
+    let processes = snapshot(&config).await;
+    let logs = collect_logs(&processes, cluster.as_ref(), &config).await;
+    let state_transitions = logs
+        .iter()
+        .flat_map(|(node, lines)| lines.iter().map(move |l| (node, l)))
+        .filter(|(_, l)| {
+            l.to_lowercase().contains("state") && (l.contains("->") || l.contains('→'))
+        })
+        .map(|(node, l)| format!("[{node}] {l}"))
+        .collect();
+    if let Some(cluster) = cluster {
+        cluster.stop();
+    }
+    Ok(StrategyRun {
+        strategy: strategy.to_string(),
+        target: address,
+        startup_s,
+        steps,
+        processes,
+        logs,
+        state_transitions,
+    })
+}
+
+fn admission_of(t: &overlay::proto::TeamAdmission) -> TeamAdmissionSnapshot {
+    TeamAdmissionSnapshot {
+        team: t.team.clone(),
+        active: t.active,
+        admitted: t.admitted,
+        rejected: t.rejected,
+        queued: t.queued,
+        avg_wait_ms: t.avg_wait_ms,
+        completed: t.completed,
+    }
+}
+
+async fn snapshot(config: &ClusterConfig) -> Vec<ProcessSnapshot> {
+    let mut out = Vec::new();
+    for p in config.processes.values() {
+        let address = p.address();
+        out.push(match fetch(&address).await {
+            Ok(m) => ProcessSnapshot {
+                id: p.id.0.clone(),
+                address,
+                role: m.role,
+                team: m.team,
+                status: if m.is_healthy { "healthy" } else { "unhealthy" }.to_string(),
+                active: m.active_requests,
+                queue: m.queue_size,
+                avg_ms: f64::from(m.avg_processing_time_ms),
+                files: m.data_files_loaded,
+                rows: m.rows_loaded,
+                queries_served: m.queries_served,
+                strategy: m.fairness_strategy,
+                teams: m.teams.iter().map(admission_of).collect(),
+            },
+            Err(_) => ProcessSnapshot {
+                id: p.id.0.clone(),
+                address,
+                role: p.role.name().to_string(),
+                team: p.team.clone(),
+                status: "unreachable".to_string(),
+                ..Default::default()
+            },
+        });
+    }
+    out
+}
+
+async fn collect_logs(
+    processes: &[ProcessSnapshot],
+    cluster: Option<&LocalCluster>,
+    config: &ClusterConfig,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut logs = std::collections::BTreeMap::new();
+    for p in config.processes.values() {
+        let id = p.id.0.clone();
+        let recent = match fetch(&p.address()).await {
+            Ok(m) if !m.recent_logs.is_empty() => m.recent_logs,
+            _ => cluster
+                .and_then(|c| c.nodes.get(&p.id))
+                .map(|n| log_tail(&n.log_path).lines().map(str::to_string).collect())
+                .unwrap_or_default(),
+        };
+        logs.insert(id, recent);
+    }
+    let _ = processes;
+    logs
+}
+
+/// The cluster config with the workload's settings merged in (fair_queue weights from the
+/// tenants) and, with `ports = "free"`, every node on a free loopback port.
+fn derived_config(w: &Workload) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(&w.config)
+        .with_context(|| format!("cannot read {}", w.config.display()))?;
+    let mut strategies = Map::new();
+    let weights: Map<String, Value> = w
+        .tenants
+        .iter()
+        .map(|t| (t.team.clone(), json!(t.weight)))
+        .collect();
+    strategies.insert("team_weights".to_string(), Value::Object(weights));
+    let text = if w.free_ports && w.mode == ClusterMode::Local {
+        localize(&text, &strategies)?
+    } else {
+        let mut config: Value = serde_json::from_str(&text).context("config is not JSON")?;
+        if let Some(block) = config.as_object_mut().and_then(|o| {
+            o.entry("strategies")
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+        }) {
+            block.extend(strategies);
+        }
+        config.to_string()
+    };
+    ClusterConfig::from_json(&text)
+        .map_err(|e| anyhow::anyhow!("the derived cluster config is invalid: {e}"))?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// One leader holding every day, no neighbours: the one-hop reference.
+fn baseline_config(w: &Workload) -> anyhow::Result<Value> {
+    let port = free_ports(1)?[0];
+    let team = w
+        .tenants
+        .first()
+        .map_or("green".to_string(), |t| t.team.clone());
+    Ok(json!({
+        "strategies": {"fairness_strategy": "strict", "max_active": 100000, "per_team_limit": 100000},
+        "teams": {team.clone(): {"date_bounds": ["20200810", "20200924"]}},
+        "processes": {"A": {"id": "A", "role": "leader", "team": team, "host": "127.0.0.1", "port": port, "neighbors": []}}
+    }))
+}
+
+fn ensure_data(w: &Workload, progress: bool) -> anyhow::Result<()> {
+    let present = std::fs::read_dir(&w.data_path)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    if present {
+        return Ok(());
+    }
+    if !w.data_generate {
+        bail!(
+            "{}: data.path {} is missing or empty and data.generate is false",
+            w.file.display(),
+            w.data_path.display()
+        );
+    }
+    let bar = if progress {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("generating data [{bar:30}] {pos}/{len} files")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    generate(
+        &GenerateOptions {
+            root: w.data_path.clone(),
+            scale: w.data_scale,
+            seed: w.data_seed,
+        },
+        |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+fn progress_bar(w: &Workload, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let runs = w.strategies.len() + usize::from(w.baseline && w.mode == ClusterMode::Local);
+    let bar = ProgressBar::new((runs * w.concurrency.len() * w.repetitions as usize) as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:32} [{bar:30}] {pos}/{len} steps · {elapsed} · {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+async fn watch_ctrl_c(stop: watch::Sender<bool>) {
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("\nstopping: finishing the step, stopping the cluster, writing what was measured (Ctrl-C again to abort)");
+        let _ = stop.send(true);
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    }
+}
+
+fn link_latest(workload_dir: &Path, run_id: &str) {
+    let link = workload_dir.join("latest");
+    let _ = std::fs::remove_file(&link);
+    #[cfg(unix)]
+    let _ = std::os::unix::fs::symlink(run_id, &link);
+}
+
+/// `YYYYMMDD-HHMMSS` (UTC) of a Unix time.
+pub fn run_id(unix_s: u64) -> String {
+    let days = (unix_s / 86_400) as i64;
+    let secs = unix_s % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+fn git_revision() -> String {
+    let run = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match run(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(rev) => {
+            let dirty = run(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{rev}-dirty")
+            } else {
+                rev
+            }
+        }
+        None => "unknown".to_string(),
+    }
+}
+
+fn machine() -> Machine {
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_default();
+    Machine {
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        cpus: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        cpu_model,
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_utc_timestamps() {
+        assert_eq!(run_id(0), "19700101-000000");
+        assert_eq!(run_id(951_782_400 + 3_661), "20000229-010101");
+        assert_eq!(run_id(1_735_689_599), "20241231-235959");
+    }
+}

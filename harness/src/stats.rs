@@ -1,0 +1,489 @@
+//! What a step measured: HDR histograms per outcome (overall and per team), per-query counts,
+//! a per-second time series, and the figures derived from them (Jain's fairness index).
+//!
+//! Successful, rejected and failed queries each keep their own latency histogram, so a
+//! rejection that answers in 50 µs never flatters the latency of the queries that ran, and no
+//! request is dropped from the counts.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::latency::{new_histogram, record, LatencySummary};
+
+/// How a query ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Answered `ready` and drained to the last chunk.
+    Ok,
+    /// Refused by admission (`rejected`).
+    Rejected,
+    /// Anything else: transport error, timeout, other status, broken chunk.
+    Failed,
+}
+
+/// One query as the load generator saw it.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    /// Index of the tenant.
+    pub team: usize,
+    /// Index of the mix entry.
+    pub query: usize,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// From when it was due (open loop) or sent (closed loop) to the last chunk.
+    pub latency: Duration,
+    /// From when it was actually sent to the last chunk.
+    pub service: Duration,
+    /// Seconds since the measured window opened, at completion.
+    pub at_s: f64,
+    /// Records received.
+    pub records: u64,
+    /// The error text of a failure.
+    pub error: Option<String>,
+}
+
+/// A histogram as stored in `results.json`: (value µs, count) of every non-empty bucket.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct HistData {
+    /// Buckets.
+    pub buckets: Vec<(u64, u64)>,
+}
+
+impl HistData {
+    /// Captures a histogram.
+    pub fn of(histogram: &Histogram<u64>) -> Self {
+        HistData {
+            buckets: histogram
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect(),
+        }
+    }
+
+    /// Rebuilds the histogram.
+    pub fn histogram(&self) -> Histogram<u64> {
+        let mut h = new_histogram();
+        for &(value, count) in &self.buckets {
+            let _ = h.record_n(value.max(1), count);
+        }
+        h
+    }
+
+    /// Samples held.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.1).sum()
+    }
+
+    /// Summary figures in ms.
+    pub fn summary(&self) -> LatencySummary {
+        LatencySummary::of(&self.histogram())
+    }
+
+    /// Adds another histogram's samples.
+    pub fn merge(&mut self, other: &HistData) {
+        let mut h = self.histogram();
+        let _ = h.add(other.histogram());
+        *self = HistData::of(&h);
+    }
+}
+
+/// The histograms of one population (all teams, or one team).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Series {
+    /// Latency of successful queries.
+    pub ok: HistData,
+    /// Service time (from the actual send) of successful queries.
+    pub service: HistData,
+    /// Latency of rejected queries.
+    pub rejected: HistData,
+    /// Latency of failed queries.
+    pub failed: HistData,
+    /// Records received.
+    pub records: u64,
+}
+
+impl Series {
+    /// Queries counted, whatever their outcome.
+    pub fn total(&self) -> u64 {
+        self.ok.count() + self.rejected.count() + self.failed.count()
+    }
+
+    /// Adds another population.
+    pub fn merge(&mut self, other: &Series) {
+        self.ok.merge(&other.ok);
+        self.service.merge(&other.service);
+        self.rejected.merge(&other.rejected);
+        self.failed.merge(&other.failed);
+        self.records += other.records;
+    }
+}
+
+/// Counts of one query of the mix.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct QueryCounts {
+    /// Successful.
+    pub ok: u64,
+    /// Rejected.
+    pub rejected: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Records received.
+    pub records: u64,
+}
+
+/// One second of a step.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct SecondPoint {
+    /// Second since the measured window opened.
+    pub second: u32,
+    /// Seconds of the window this point covers (1, less for the last, partial second).
+    #[serde(default = "one")]
+    pub span_s: f64,
+    /// Successful queries completed in it.
+    pub ok: u64,
+    /// Rejections.
+    pub rejected: u64,
+    /// Failures.
+    pub failed: u64,
+    /// Median latency of its successful queries, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// Successful queries per team.
+    pub team_ok: BTreeMap<String, u64>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Everything one step measured.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct StepMeasure {
+    /// Length of the measured window, seconds.
+    pub elapsed_s: f64,
+    /// Queries completed during warm-up (not in any figure below).
+    pub warmup_queries: u64,
+    /// All teams.
+    pub overall: Series,
+    /// Per team.
+    pub teams: BTreeMap<String, Series>,
+    /// Per query of the mix.
+    pub queries: BTreeMap<String, QueryCounts>,
+    /// Per second.
+    pub timeline: Vec<SecondPoint>,
+    /// Distinct failure messages and how often each was seen.
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl StepMeasure {
+    /// Successful queries per second.
+    pub fn throughput(&self) -> f64 {
+        per_second(self.overall.ok.count(), self.elapsed_s)
+    }
+}
+
+/// `count / seconds`, 0 for an empty window.
+pub fn per_second(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+/// Builds a [`StepMeasure`] from samples.
+pub struct Recorder {
+    teams: Vec<String>,
+    queries: Vec<String>,
+    overall: Hists,
+    per_team: Vec<Hists>,
+    counts: Vec<QueryCounts>,
+    seconds: Vec<(Histogram<u64>, [u64; 3], Vec<u64>)>,
+    errors: BTreeMap<String, u64>,
+    warmup: u64,
+}
+
+struct Hists {
+    ok: Histogram<u64>,
+    service: Histogram<u64>,
+    rejected: Histogram<u64>,
+    failed: Histogram<u64>,
+    records: u64,
+}
+
+impl Hists {
+    fn new() -> Self {
+        Hists {
+            ok: new_histogram(),
+            service: new_histogram(),
+            rejected: new_histogram(),
+            failed: new_histogram(),
+            records: 0,
+        }
+    }
+
+    fn add(&mut self, s: &Sample) {
+        match s.outcome {
+            Outcome::Ok => {
+                record(&mut self.ok, s.latency);
+                record(&mut self.service, s.service);
+            }
+            Outcome::Rejected => record(&mut self.rejected, s.latency),
+            Outcome::Failed => record(&mut self.failed, s.latency),
+        }
+        self.records += s.records;
+    }
+
+    fn series(&self) -> Series {
+        Series {
+            ok: HistData::of(&self.ok),
+            service: HistData::of(&self.service),
+            rejected: HistData::of(&self.rejected),
+            failed: HistData::of(&self.failed),
+            records: self.records,
+        }
+    }
+}
+
+/// Most distinct error texts kept per step (the rest are counted under "(other)").
+const MAX_ERROR_KINDS: usize = 20;
+
+impl Recorder {
+    /// A recorder for these teams and mix entries (indices as in [`Sample`]).
+    pub fn new(teams: Vec<String>, queries: Vec<String>) -> Self {
+        Recorder {
+            per_team: teams.iter().map(|_| Hists::new()).collect(),
+            counts: queries.iter().map(|_| QueryCounts::default()).collect(),
+            teams,
+            queries,
+            overall: Hists::new(),
+            seconds: Vec::new(),
+            errors: BTreeMap::new(),
+            warmup: 0,
+        }
+    }
+
+    /// Counts a query that completed during warm-up.
+    pub fn warmup(&mut self) {
+        self.warmup += 1;
+    }
+
+    /// Adds a measured sample.
+    pub fn add(&mut self, s: Sample) {
+        self.overall.add(&s);
+        self.per_team[s.team].add(&s);
+        let counts = &mut self.counts[s.query];
+        counts.records += s.records;
+        let second = s.at_s.max(0.0) as usize;
+        while self.seconds.len() <= second {
+            let h = Histogram::new_with_bounds(1, 60_000_000, 2).expect("static bounds");
+            self.seconds.push((h, [0; 3], vec![0; self.teams.len()]));
+        }
+        let (hist, outcomes, team_ok) = &mut self.seconds[second];
+        match s.outcome {
+            Outcome::Ok => {
+                counts.ok += 1;
+                outcomes[0] += 1;
+                team_ok[s.team] += 1;
+                let _ = hist.record((s.latency.as_micros() as u64).clamp(1, 60_000_000));
+            }
+            Outcome::Rejected => {
+                counts.rejected += 1;
+                outcomes[1] += 1;
+            }
+            Outcome::Failed => {
+                counts.failed += 1;
+                outcomes[2] += 1;
+                let text = s.error.unwrap_or_else(|| "failed".to_string());
+                let key = if self.errors.len() < MAX_ERROR_KINDS || self.errors.contains_key(&text)
+                {
+                    text
+                } else {
+                    "(other)".to_string()
+                };
+                *self.errors.entry(key).or_default() += 1;
+            }
+        }
+    }
+
+    /// The step's figures over a measured window of `elapsed_s` seconds.
+    pub fn finish(self, elapsed_s: f64) -> StepMeasure {
+        let ms = |us: u64| us as f64 / 1000.0;
+        let timeline = self
+            .seconds
+            .iter()
+            .enumerate()
+            .map(|(i, (h, o, team_ok))| SecondPoint {
+                second: i as u32,
+                span_s: (elapsed_s - i as f64).clamp(0.05, 1.0),
+                ok: o[0],
+                rejected: o[1],
+                failed: o[2],
+                p50_ms: if h.is_empty() {
+                    0.0
+                } else {
+                    ms(h.value_at_quantile(0.5))
+                },
+                p99_ms: if h.is_empty() {
+                    0.0
+                } else {
+                    ms(h.value_at_quantile(0.99))
+                },
+                team_ok: self
+                    .teams
+                    .iter()
+                    .cloned()
+                    .zip(team_ok.iter().copied())
+                    .collect(),
+            })
+            .collect();
+        StepMeasure {
+            elapsed_s,
+            warmup_queries: self.warmup,
+            overall: self.overall.series(),
+            teams: self
+                .teams
+                .iter()
+                .cloned()
+                .zip(self.per_team.iter().map(Hists::series))
+                .collect(),
+            queries: self.queries.iter().cloned().zip(self.counts).collect(),
+            timeline,
+            errors: self.errors,
+        }
+    }
+}
+
+/// Jain's fairness index of `values`: (Σx)² / (n·Σx²); 1 when all are equal, 1/n when one
+/// takes everything. Empty or all-zero input gives 1 (nobody is treated worse than anybody).
+pub fn jain_index(values: &[f64]) -> f64 {
+    let sum: f64 = values.iter().sum();
+    let squares: f64 = values.iter().map(|x| x * x).sum();
+    if values.is_empty() || squares == 0.0 {
+        return 1.0;
+    }
+    sum * sum / (values.len() as f64 * squares)
+}
+
+/// Jain's index over each team's goodput divided by its weight.
+pub fn weighted_jain(goodput_and_weight: &[(f64, f64)]) -> f64 {
+    let normalised: Vec<f64> = goodput_and_weight
+        .iter()
+        .map(|&(goodput, weight)| goodput / weight)
+        .collect();
+    jain_index(&normalised)
+}
+
+/// Quantiles for the latency-distribution chart, up to p99.99.
+pub const CURVE_QUANTILES: [f64; 13] = [
+    0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99995, 0.99999,
+];
+
+/// (quantile, latency ms) points of a histogram, for a percentile curve.
+pub fn percentile_curve(data: &HistData) -> Vec<(f64, f64)> {
+    let h = data.histogram();
+    if h.is_empty() {
+        return Vec::new();
+    }
+    CURVE_QUANTILES
+        .iter()
+        .filter(|&&q| q <= 0.9999)
+        .map(|&q| (q, h.value_at_quantile(q) as f64 / 1000.0))
+        .collect()
+}
+
+/// Position of a quantile on a "nines" axis: −log10(1 − q) (p90 → 1, p99 → 2, p99.9 → 3).
+pub fn nines(q: f64) -> f64 {
+    -(1.0 - q).max(1e-6).log10()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(team: usize, outcome: Outcome, ms: u64, at_s: f64) -> Sample {
+        Sample {
+            team,
+            query: 0,
+            outcome,
+            latency: Duration::from_millis(ms),
+            service: Duration::from_millis(ms / 2),
+            at_s,
+            records: 10,
+            error: (outcome == Outcome::Failed).then(|| "boom".to_string()),
+        }
+    }
+
+    #[test]
+    fn jain_of_hand_computed_cases() {
+        assert!((jain_index(&[1.0, 1.0, 1.0]) - 1.0).abs() < 1e-12);
+        assert!((jain_index(&[1.0, 0.0]) - 0.5).abs() < 1e-12);
+        // (1+2+3)² / (3·(1+4+9)) = 36/42
+        assert!((jain_index(&[1.0, 2.0, 3.0]) - 36.0 / 42.0).abs() < 1e-12);
+        assert_eq!(jain_index(&[]), 1.0);
+        assert_eq!(jain_index(&[0.0, 0.0]), 1.0);
+        // goodput 30 and 10 with weights 3 and 1: perfectly proportional.
+        assert!((weighted_jain(&[(30.0, 3.0), (10.0, 1.0)]) - 1.0).abs() < 1e-12);
+        // goodput 20 and 20 with weights 3 and 1: x = 6.67, 20 → (26.67)² / (2·(44.4+400)).
+        let expected = (20.0 / 3.0 + 20.0f64).powi(2) / (2.0 * ((20.0f64 / 3.0).powi(2) + 400.0));
+        assert!((weighted_jain(&[(20.0, 3.0), (20.0, 1.0)]) - expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn nines_axis_positions() {
+        assert!((nines(0.9) - 1.0).abs() < 1e-9);
+        assert!((nines(0.99) - 2.0).abs() < 1e-9);
+        assert!((nines(0.9999) - 4.0).abs() < 1e-6);
+        assert_eq!(nines(0.0), 0.0);
+    }
+
+    #[test]
+    fn recorder_keeps_every_outcome_in_its_own_series() {
+        let mut r = Recorder::new(vec!["green".into(), "pink".into()], vec!["q".into()]);
+        for ms in 1..=100 {
+            r.add(sample(0, Outcome::Ok, ms, 0.5));
+        }
+        r.add(sample(1, Outcome::Rejected, 1, 1.2));
+        r.add(sample(1, Outcome::Failed, 7, 1.5));
+        r.warmup();
+        let m = r.finish(2.0);
+        assert_eq!(m.overall.ok.count(), 100);
+        assert_eq!(m.overall.rejected.count(), 1);
+        assert_eq!(m.overall.failed.count(), 1);
+        assert_eq!(m.overall.total(), 102);
+        assert_eq!(m.warmup_queries, 1);
+        assert_eq!(m.teams["pink"].total(), 2);
+        assert_eq!(m.teams["green"].ok.count(), 100);
+        assert_eq!(m.queries["q"].ok, 100);
+        assert_eq!(m.queries["q"].records, 1020);
+        assert_eq!(m.errors["boom"], 1);
+        assert!((m.throughput() - 50.0).abs() < 1e-9);
+        let s = m.overall.ok.summary();
+        assert!((s.p50_ms - 50.0).abs() < 0.1);
+        assert!((s.p99_ms - 99.0).abs() < 0.1);
+        assert_eq!(m.timeline.len(), 2);
+        assert_eq!(m.timeline[0].ok, 100);
+        assert_eq!(m.timeline[1].rejected, 1);
+        assert_eq!(m.timeline[0].team_ok["green"], 100);
+        // Stored and rebuilt histograms give the same figures.
+        let json = serde_json::to_string(&m).unwrap();
+        let back: StepMeasure = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.overall.ok.summary(), s);
+    }
+
+    #[test]
+    fn merged_histograms_add_counts() {
+        let mut a = HistData::default();
+        let mut h = new_histogram();
+        record(&mut h, Duration::from_millis(5));
+        a.merge(&HistData::of(&h));
+        a.merge(&HistData::of(&h));
+        assert_eq!(a.count(), 2);
+        let curve = percentile_curve(&a);
+        assert!(curve.iter().all(|&(_, ms)| (ms - 5.0).abs() < 0.01));
+    }
+}

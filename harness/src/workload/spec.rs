@@ -1,0 +1,222 @@
+//! The workload file as written: TOML deserialized with unknown keys refused. Every key is
+//! documented in `workloads/README.md`; [`super::validate`] turns this into a checked
+//! [`super::Workload`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole workload file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// Name used for the report folder (default: the file stem).
+    pub name: Option<String>,
+    /// One line saying what the workload shows.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of every random choice (query mix, team draws, generated data).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Which cluster and how to reach it.
+    pub cluster: ClusterSpec,
+    /// Which data the nodes serve.
+    #[serde(default)]
+    pub data: DataSpec,
+    /// Strategies × concurrency levels × repetitions.
+    pub sweep: SweepSpec,
+    /// Closed or open loop, how long, warm-up.
+    pub load: LoadSpec,
+    /// The same-machine reference (one gRPC hop to a single node).
+    #[serde(default)]
+    pub baseline: BaselineSpec,
+    /// The weighted query mix.
+    #[serde(rename = "query", default)]
+    pub queries: Vec<QuerySpecToml>,
+    /// Teams and their share of the load.
+    #[serde(rename = "tenant", default)]
+    pub tenants: Vec<TenantSpec>,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+/// `[cluster]`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// The cluster config (JSON), relative to the working directory.
+    pub config: PathBuf,
+    /// `local` (the harness starts and stops the nodes) or `remote` (attach, start nothing).
+    #[serde(default = "default_mode")]
+    pub mode: String,
+    /// `config` (use the config's ports) or `free` (move every node to a free loopback port).
+    #[serde(default = "default_ports")]
+    pub ports: String,
+    /// Seconds every node may take to answer after start.
+    #[serde(default = "default_ready_timeout")]
+    pub ready_timeout_s: f64,
+    /// Node-wide admission limit passed as `--max-active`.
+    pub max_active: Option<i64>,
+    /// Per-team admission limit passed as `--per-team-limit`.
+    pub per_team_limit: Option<i64>,
+    /// Load ratio where hybrid turns strict, passed as `--hybrid-threshold`.
+    pub hybrid_threshold: Option<f64>,
+    /// Further arguments for every node.
+    #[serde(default)]
+    pub node_args: Vec<String>,
+}
+
+fn default_mode() -> String {
+    "local".to_string()
+}
+fn default_ports() -> String {
+    "config".to_string()
+}
+fn default_ready_timeout() -> f64 {
+    60.0
+}
+
+/// `[data]`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// Dataset root (day folders under it).
+    #[serde(default = "default_data_path")]
+    pub path: PathBuf,
+    /// Generate synthetic data there when the folder is missing or empty.
+    #[serde(default = "default_true")]
+    pub generate: bool,
+    /// Size of generated data relative to the real set.
+    #[serde(default = "default_scale")]
+    pub scale: f64,
+    /// Generator seed (default: the workload seed).
+    pub seed: Option<u64>,
+}
+
+impl Default for DataSpec {
+    fn default() -> Self {
+        DataSpec {
+            path: default_data_path(),
+            generate: true,
+            scale: default_scale(),
+            seed: None,
+        }
+    }
+}
+
+fn default_data_path() -> PathBuf {
+    PathBuf::from("data/synthetic")
+}
+fn default_true() -> bool {
+    true
+}
+fn default_scale() -> f64 {
+    1.0
+}
+
+/// `[sweep]`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Strategies, each run on a freshly started cluster.
+    pub strategies: Vec<String>,
+    /// Concurrency levels: workers (closed loop) or most requests in flight (open loop).
+    pub concurrency: Vec<i64>,
+    /// Times each level is measured.
+    #[serde(default = "default_one")]
+    pub repetitions: i64,
+}
+
+fn default_one() -> i64 {
+    1
+}
+
+/// `[load]`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSpec {
+    /// `closed` (each worker sends its next query when the last is answered) or `open`
+    /// (queries are sent at `rate` whatever the answers do).
+    pub mode: String,
+    /// Open loop: queries per second, all teams together.
+    pub rate: Option<f64>,
+    /// Open loop: `uniform` (evenly spaced) or `poisson` send times.
+    #[serde(default = "default_arrival")]
+    pub arrival: String,
+    /// Measured queries per step (excluding warm-up); or give `duration_s`.
+    pub requests: Option<i64>,
+    /// Measured seconds per step (excluding warm-up); or give `requests`.
+    pub duration_s: Option<f64>,
+    /// Seconds at the start of each step whose queries are not counted.
+    #[serde(default)]
+    pub warmup_s: f64,
+    /// A query not answered within this many seconds counts as failed.
+    #[serde(default = "default_timeout")]
+    pub timeout_s: f64,
+    /// Closed loop: a worker whose query was rejected waits this long before the next one.
+    #[serde(default)]
+    pub reject_backoff_ms: f64,
+    /// gRPC connections shared by the workers.
+    #[serde(default = "default_connections")]
+    pub connections: i64,
+}
+
+fn default_arrival() -> String {
+    "uniform".to_string()
+}
+fn default_timeout() -> f64 {
+    30.0
+}
+fn default_connections() -> i64 {
+    4
+}
+
+/// `[baseline]`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineSpec {
+    /// Measure a single node holding all the data over one gRPC hop, same mix and levels.
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+/// `[[query]]`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySpecToml {
+    /// Label in reports.
+    pub name: String,
+    /// `filter`, `aggregate` or `metrics` (a `GetMetrics` call: measures the harness itself).
+    #[serde(rename = "type")]
+    pub query_type: String,
+    /// Relative frequency.
+    #[serde(default = "default_weight")]
+    pub weight: f64,
+    /// Query params, as in the original JSON (the team is added per tenant).
+    #[serde(default)]
+    pub params: BTreeMap<String, toml::Value>,
+}
+
+fn default_weight() -> f64 {
+    1.0
+}
+
+/// `[[tenant]]`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSpec {
+    /// Team name sent as the `team` query param.
+    pub team: String,
+    /// Share of the workers (closed loop) or of the rate (open loop).
+    pub share: f64,
+    /// Entitlement: the fairness index divides goodput by it, and `fair_queue` serves by it.
+    #[serde(default = "default_tenant_weight")]
+    pub weight: i64,
+}
+
+fn default_tenant_weight() -> i64 {
+    1
+}

@@ -1,0 +1,180 @@
+//! Reports rendered from a fixed results.json: the text sections carry the right numbers, the
+//! summary compares the strategies, and the charts are real PNG and SVG files.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use common::workspace_root;
+use overlay_harness::report::json::{ProcessSnapshot, RunResults, Step, StrategyRun, SCHEMA};
+use overlay_harness::stats::{Outcome, Recorder, Sample};
+use overlay_harness::workload::load;
+
+/// A step where green gets `green_ok` answers of 1..=green_ok ms and pink `pink_ok` answers of
+/// 10 ms, plus `rejected` rejections of green, over a 10 s window.
+fn step(concurrency: u32, green_ok: u64, pink_ok: u64, rejected: u64) -> Step {
+    let mut r = Recorder::new(
+        vec!["green".into(), "pink".into()],
+        vec!["pm25_filter".into(), "avg_by_parameter".into()],
+    );
+    let sample = |team, ms, outcome| Sample {
+        team,
+        query: 0,
+        outcome,
+        latency: Duration::from_millis(ms),
+        service: Duration::from_millis(ms),
+        at_s: 1.0,
+        records: if outcome == Outcome::Ok { 500 } else { 0 },
+        error: None,
+    };
+    for ms in 1..=green_ok {
+        r.add(sample(0, ms, Outcome::Ok));
+    }
+    for _ in 0..pink_ok {
+        r.add(sample(1, 10, Outcome::Ok));
+    }
+    for _ in 0..rejected {
+        r.add(sample(0, 1, Outcome::Rejected));
+    }
+    Step {
+        concurrency,
+        repetition: 0,
+        measure: r.finish(10.0),
+        admission: Vec::new(),
+    }
+}
+
+fn strategy(name: &str, top: (u64, u64, u64)) -> StrategyRun {
+    StrategyRun {
+        strategy: name.to_string(),
+        target: "127.0.0.1:60051".to_string(),
+        startup_s: 0.5,
+        steps: vec![step(1, 50, 50, 0), step(100, top.0, top.1, top.2)],
+        processes: vec![ProcessSnapshot {
+            id: "A".into(),
+            address: "127.0.0.1:60051".into(),
+            role: "leader".into(),
+            team: "green".into(),
+            status: "healthy".into(),
+            files: 12,
+            ..Default::default()
+        }],
+        logs: BTreeMap::from([("A".to_string(), vec!["[Server] A serving".to_string()])]),
+        state_transitions: Vec::new(),
+    }
+}
+
+fn fixture() -> RunResults {
+    std::env::set_current_dir(workspace_root()).expect("workspace root");
+    let workload = load(Path::new("workloads/fairness_sweep.toml")).expect("shipped workload");
+    RunResults {
+        schema: SCHEMA,
+        run_id: "20250101-000000".into(),
+        workload,
+        cluster_config: serde_json::json!({}),
+        git_revision: "abc".into(),
+        machine: Default::default(),
+        started_unix_s: 0,
+        wall_s: 60.0,
+        interrupted: None,
+        baseline: Some(strategy("baseline", (100, 100, 0))),
+        // strict: green 100 ok (1..100 ms) and 100 rejections, pink 100 ok at 10 ms.
+        strategies: vec![
+            strategy("strict", (100, 100, 100)),
+            strategy("fair_queue", (300, 100, 0)),
+        ],
+    }
+}
+
+#[test]
+fn reports_render_from_a_results_file_with_the_right_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = fixture();
+    fixture.save(dir.path()).unwrap();
+    let results = RunResults::load(dir.path()).unwrap();
+    overlay_harness::report::render(dir.path(), &results).unwrap();
+
+    let strict = std::fs::read_to_string(dir.path().join("benchmark_fairness_strict.txt")).unwrap();
+    for section in [
+        "PROCESSES",
+        "RECENT LOGS",
+        "SUMMARY",
+        "PER CONCURRENCY LEVEL",
+        "PER TEAM",
+        "FAIRNESS",
+        "REJECTIONS",
+        "STATE TRANSITIONS",
+        "FINAL PROCESS METRICS",
+    ] {
+        assert!(strict.contains(section), "missing {section}");
+    }
+    // Both steps: 100 + 200 ok, 100 rejected, over 20 s.
+    assert!(strict.contains("total requests:      400"), "{strict}");
+    assert!(strict.contains("successful:          300"));
+    assert!(strict.contains("success rate:        75.00%"));
+    assert!(strict.contains("throughput:          15.00 successful queries/s over 20.00 s"));
+    assert!(strict.contains("records total:       150000"));
+    assert!(strict.contains("max latency:         100.0"));
+    assert!(strict.contains("[A] [Server] A serving"));
+    // Top level: goodput 10/s each with equal weights → Jain 1.
+    assert!(
+        strict.contains("Jain's index over goodput / weight: 1.0000"),
+        "{strict}"
+    );
+    assert!(strict.contains("rejected 100 of 400 queries (25.00%)"));
+    // fair_queue top level: goodput 30 and 10 → (40)² / (2·(900+100)) = 0.8.
+    let fq = std::fs::read_to_string(dir.path().join("benchmark_fairness_fair_queue.txt")).unwrap();
+    assert!(
+        fq.contains("Jain's index over goodput / weight: 0.8000"),
+        "{fq}"
+    );
+
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(summary.contains("| strict | 20.0 |"), "{summary}");
+    assert!(summary.contains("| fair_queue | 40.0 |"));
+    assert!(summary.contains("| baseline | 20.0 |"));
+    assert!(summary.contains("Distance from one hop"));
+
+    let mut charts = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("png") => {
+                assert!(
+                    bytes.len() > 1000 && bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+                    "{}",
+                    path.display()
+                );
+                charts += 1;
+            }
+            Some("svg") => {
+                let text = String::from_utf8(bytes).unwrap();
+                assert!(
+                    text.contains("<svg") && text.contains("</svg>") && text.contains("<text"),
+                    "{}",
+                    path.display()
+                );
+                charts += 1;
+            }
+            _ => {}
+        }
+    }
+    // 5 charts + 3 timelines, in two formats.
+    assert_eq!(charts, 16);
+}
+
+#[test]
+fn compare_sets_runs_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = fixture();
+    let mut b = fixture();
+    b.run_id = "20250102-000000".into();
+    let table = overlay_harness::report::summary::compare(&[a.clone(), b.clone()]);
+    assert!(table.contains("fairness_sweep/20250101-000000 strict"));
+    assert!(table.contains("fairness_sweep/20250102-000000 fair_queue"));
+    let files = overlay_harness::report::charts::render_compare(dir.path(), &[a, b]).unwrap();
+    assert_eq!(files.len(), 6);
+}

@@ -1,0 +1,166 @@
+//! `harness run` end to end: smoke.toml against a real local cluster, then the reports redrawn
+//! from results.json; and bad input stopped with a clear error.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::workspace_root;
+use overlay_harness::report::json::RunResults;
+use overlay_harness::runner::{run, RunOptions};
+
+fn options(workload: PathBuf, out: PathBuf, data: PathBuf) -> RunOptions {
+    RunOptions {
+        workload,
+        out,
+        strategies: None,
+        concurrency: None,
+        data_path: Some(data),
+        build_node: false,
+        progress: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_workload_runs_end_to_end() {
+    let root = workspace_root();
+    std::env::set_current_dir(&root).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("reports");
+    let started = std::time::Instant::now();
+    let dir = run(options(
+        root.join("workloads/smoke.toml"),
+        out.clone(),
+        tmp.path().join("data"),
+    ))
+    .await
+    .expect("smoke run");
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "smoke took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        tmp.path().join("data").read_dir().unwrap().next().is_some(),
+        "data generated"
+    );
+    assert_eq!(
+        std::fs::canonicalize(out.join("smoke/latest")).unwrap(),
+        std::fs::canonicalize(&dir).unwrap()
+    );
+
+    let results = RunResults::load(&dir).unwrap();
+    assert!(results.interrupted.is_none());
+    assert_eq!(results.strategies.len(), 2);
+    let baseline = results.baseline.as_ref().expect("baseline measured");
+    assert_eq!(baseline.steps.len(), 2);
+    for run in &results.strategies {
+        assert_eq!(run.steps.len(), 2, "{}", run.strategy);
+        assert!(run.processes.iter().all(|p| p.status == "healthy"));
+        assert!(run.processes.iter().all(|p| p.strategy == run.strategy));
+        let total = run.total();
+        assert!(
+            total.overall.ok.count() > 10,
+            "{}: {:?}",
+            run.strategy,
+            total.overall.total()
+        );
+        assert_eq!(total.overall.failed.count(), 0, "{:?}", total.errors);
+        assert!(total.warmup_queries > 0);
+        assert!(!run.logs.is_empty());
+    }
+    for file in [
+        "benchmark_fairness_strict.txt",
+        "benchmark_fairness_fair_queue.txt",
+        "summary.md",
+        "cluster_config.json",
+        "latency_vs_concurrency.png",
+        "throughput_vs_concurrency.svg",
+        "latency_distribution.png",
+        "team_goodput.png",
+        "timeline_strict.png",
+        "logs/strict/A.log",
+    ] {
+        let len = std::fs::metadata(dir.join(file))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(len > 0, "{file} missing or empty");
+    }
+    let text = std::fs::read_to_string(dir.join("benchmark_fairness_strict.txt")).unwrap();
+    assert!(text.contains("success rate:"));
+
+    // Redraw from results.json alone.
+    std::fs::remove_file(dir.join("summary.md")).unwrap();
+    std::fs::remove_file(dir.join("team_goodput.png")).unwrap();
+    overlay_harness::report::render(&dir, &results).unwrap();
+    assert!(dir.join("summary.md").is_file() && dir.join("team_goodput.png").is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_fails_before_anything_starts_or_stops_what_it_started() {
+    let root = workspace_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let smoke = std::fs::read_to_string(root.join("workloads/smoke.toml")).unwrap();
+    let config = root.join("configs/one_host_config.json");
+    let smoke = smoke.replace(
+        "configs/one_host_config.json",
+        &config.display().to_string(),
+    );
+
+    // Unknown strategy from the command line: named, before anything starts.
+    let path = tmp.path().join("w.toml");
+    std::fs::write(&path, &smoke).unwrap();
+    let mut opts = options(
+        path.clone(),
+        tmp.path().join("out"),
+        tmp.path().join("data"),
+    );
+    opts.strategies = Some(vec!["fastest".into()]);
+    let err = format!("{:#}", run(opts).await.unwrap_err());
+    assert!(
+        err.contains("sweep.strategies[0]") && err.contains("fastest"),
+        "{err}"
+    );
+    let mut opts = options(
+        path.clone(),
+        tmp.path().join("out"),
+        tmp.path().join("data"),
+    );
+    opts.concurrency = Some(vec![0]);
+    let err = format!("{:#}", run(opts).await.unwrap_err());
+    assert!(err.contains("sweep.concurrency[0]"), "{err}");
+    assert!(
+        !tmp.path().join("out").exists(),
+        "nothing written for invalid input"
+    );
+
+    // A port already in use: the config's own ports, one of them held here.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let busy_config = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("60051", &port.to_string());
+    let busy_path = tmp.path().join("busy.json");
+    std::fs::write(&busy_path, busy_config).unwrap();
+    let busy = smoke
+        .replace(
+            &config.display().to_string(),
+            &busy_path.display().to_string(),
+        )
+        .replace("ports = \"free\"", "ports = \"config\"");
+    std::fs::write(&path, busy).unwrap();
+    let err = format!(
+        "{:#}",
+        run(options(
+            path.clone(),
+            tmp.path().join("out"),
+            tmp.path().join("data")
+        ))
+        .await
+        .unwrap_err()
+    );
+    assert!(
+        err.contains("already in use") && err.contains(&port.to_string()),
+        "{err}"
+    );
+}
