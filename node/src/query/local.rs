@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use overlay::proto::{SliceResult, SliceTask};
 use overlay::query::{Query, QueryKind};
-use prost::Message;
 
 use crate::node::Node;
 
@@ -52,12 +51,12 @@ fn scan_one(node: &Node, query: &Query, task: &SliceTask) -> SliceResult {
     };
     match &query.kind {
         QueryKind::Filter { .. } => {
-            let outcome = node
-                .table
-                .scan(&query.filter, &slice.dates, task.offset, task.limit);
-            result.rows = outcome.batch.num_rows;
-            result.exhausted = outcome.exhausted;
-            result.batch = outcome.batch.encode_to_vec().into();
+            let scanned =
+                node.table
+                    .scan_encoded(&query.filter, &slice.dates, task.offset, task.limit);
+            result.rows = scanned.rows;
+            result.exhausted = scanned.exhausted;
+            result.batch = scanned.encoded.into();
         }
         QueryKind::Aggregate(spec) => {
             let partial = node.table.aggregate(&query.filter, spec, &slice.dates);
