@@ -10,6 +10,7 @@ use std::io::Write as _;
 use std::ops::Range;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
+use prost::bytes::Bytes;
 use prost::Message;
 use serde::Serialize;
 
@@ -99,6 +100,12 @@ pub enum BatchError {
         /// The dictionary's size.
         size: usize,
     },
+    /// A dictionary entry is not UTF-8 text.
+    #[error("dictionary entry {index} is not UTF-8 text")]
+    NotText {
+        /// The entry.
+        index: usize,
+    },
     /// The bytes are not a protobuf batch.
     #[error("batch does not decode: {0}")]
     Decode(String),
@@ -137,6 +144,13 @@ pub fn validate(batch: &RecordBatch) -> Result<(), BatchError> {
             });
         }
     }
+    if let Some(index) = batch
+        .dictionary
+        .iter()
+        .position(|entry| std::str::from_utf8(entry).is_err())
+    {
+        return Err(BatchError::NotText { index });
+    }
     let size = batch.dictionary.len();
     for (column, values) in string_columns(batch) {
         if let Some(&index) = values.iter().find(|&&index| index as usize >= size) {
@@ -165,7 +179,7 @@ fn string_columns(batch: &RecordBatch) -> impl Iterator<Item = (&'static str, &V
 
 /// Row `index` of a batch that passed [`validate`]. Panics on an unchecked, inconsistent batch.
 pub fn row(batch: &RecordBatch, index: usize) -> RowRef<'_> {
-    let text = |codes: &Vec<u32>| batch.dictionary[codes[index] as usize].as_str();
+    let text = |codes: &Vec<u32>| dictionary_text(batch, codes[index]);
     RowRef {
         latitude: batch.latitude[index],
         longitude: batch.longitude[index],
@@ -182,6 +196,12 @@ pub fn row(batch: &RecordBatch, index: usize) -> RowRef<'_> {
         full_aqs_id: text(&batch.full_aqs_id),
         date: batch.date[index],
     }
+}
+
+/// Dictionary entry `code` of a checked batch as text ("" for an entry [`validate`] would
+/// refuse).
+fn dictionary_text(batch: &RecordBatch, code: u32) -> &str {
+    std::str::from_utf8(&batch.dictionary[code as usize]).unwrap_or_default()
 }
 
 /// Every row of a checked batch as owned records.
@@ -286,15 +306,17 @@ impl BatchBuilder {
         let dictionary = &self.batch.dictionary;
         if let Some(&code) = self
             .codes
-            .find(hash, |&code| dictionary[code as usize] == text)
+            .find(hash, |&code| dictionary[code as usize] == text.as_bytes())
         {
             return code;
         }
         let code = dictionary.len() as u32;
-        self.batch.dictionary.push(text.to_string());
+        self.batch
+            .dictionary
+            .push(Bytes::copy_from_slice(text.as_bytes()));
         let (dictionary, hasher) = (&self.batch.dictionary, &self.hasher);
         self.codes.insert_unique(hash, code, |&code| {
-            hasher.hash_one(dictionary[code as usize].as_str())
+            hasher.hash_one(std::str::from_utf8(&dictionary[code as usize]).unwrap_or_default())
         });
         code
     }
@@ -441,7 +463,7 @@ fn append_rows(builder: &mut BatchBuilder, batch: &RecordBatch, rows: Range<usiz
     let mut code = |builder: &mut BatchBuilder, source: u32| {
         let slot = &mut remap[source as usize];
         if *slot == UNMAPPED {
-            *slot = builder.intern(&batch.dictionary[source as usize]);
+            *slot = builder.intern(dictionary_text(batch, source));
         }
         *slot
     };
@@ -601,7 +623,12 @@ mod tests {
         }
         let decoded = decode_batch(&borrowed.encode()).unwrap();
         assert_eq!(to_records(&decoded), to_records(&built.finish()));
-        assert_eq!(decoded.dictionary, strings);
+        let texts: Vec<&str> = decoded
+            .dictionary
+            .iter()
+            .map(|b| std::str::from_utf8(b).unwrap())
+            .collect();
+        assert_eq!(texts, strings);
     }
 
     #[test]
@@ -609,6 +636,9 @@ mod tests {
         let mut builder = BatchBuilder::default();
         builder.push(&sample("s", 1.0, 20200810));
         let mut batch = builder.finish();
+        let mut not_text = batch.clone();
+        not_text.dictionary[0] = Bytes::from_static(&[0xff, 0xfe]);
+        assert_eq!(validate(&not_text), Err(BatchError::NotText { index: 0 }));
         batch.site_name[0] = 99;
         assert!(matches!(
             validate(&batch),
