@@ -16,7 +16,7 @@ use crate::cluster::binary::node_binary;
 use crate::cluster::launcher::{log_tail, LaunchOptions, LocalCluster};
 use crate::cluster::ports::{free_ports, localize};
 use crate::commands::metrics::fetch;
-use crate::data::generate::{generate, GenerateOptions};
+use crate::data::generate::GenerateOptions;
 use crate::load::driver::{run_step, StepPlan, Stop, Target};
 use crate::load::mix::PreparedMix;
 use crate::report::json::{
@@ -378,27 +378,12 @@ fn ensure_data(w: &Workload, progress: bool) -> anyhow::Result<()> {
             w.data_path.display()
         );
     }
-    let bar = if progress {
-        ProgressBar::new(0)
-    } else {
-        ProgressBar::hidden()
+    let options = GenerateOptions {
+        root: w.data_path.clone(),
+        scale: w.data_scale,
+        seed: w.data_seed,
     };
-    bar.set_style(
-        ProgressStyle::with_template("generating data [{bar:30}] {pos}/{len} files")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    generate(
-        &GenerateOptions {
-            root: w.data_path.clone(),
-            scale: w.data_scale,
-            seed: w.data_seed,
-        },
-        |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        },
-    )?;
-    bar.finish_and_clear();
+    crate::commands::data::generate_with_progress(&options, progress)?;
     Ok(())
 }
 
