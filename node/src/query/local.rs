@@ -1,5 +1,8 @@
-//! Serving slice tasks from this node's own table, on the blocking pool so scans never stall
-//! the async workers.
+//! Serving slice tasks from this node's own table.
+//!
+//! Filter scans stop at their limit and cost microseconds, less than handing them to another
+//! thread, so they run inline; aggregates (and filters over very large slices, which a sparse
+//! filter may read to the end) go to the blocking pool so they never stall the async workers.
 
 use std::sync::Arc;
 
@@ -8,12 +11,23 @@ use overlay::query::{Query, QueryKind};
 
 use crate::node::Node;
 
+/// Most rows a filter scan may read inline: at roughly 10 ns per row read, a scan that reads
+/// a whole slice this size holds an async worker for about 5 ms at worst. The largest slice of
+/// the real data (13 days) has about 355,000 rows.
+const INLINE_SCAN_MAX_ROWS: usize = 500_000;
+
 /// Serves tasks for slices this node holds. Each task's slice must be held here.
 pub async fn serve_local(
     node: Arc<Node>,
     query: Arc<Query>,
     tasks: Vec<SliceTask>,
 ) -> Vec<SliceResult> {
+    if scans_inline(&node, &query, &tasks) {
+        return tasks
+            .iter()
+            .map(|task| scan_one(&node, &query, task))
+            .collect();
+    }
     let owners: Vec<String> = tasks.iter().map(|t| t.owner.clone()).collect();
     let scanned = tokio::task::spawn_blocking(move || {
         tasks
@@ -32,6 +46,25 @@ pub async fn serve_local(
             })
             .collect(),
     }
+}
+
+/// True for filter queries whose slices are small enough to read on the async worker.
+fn scans_inline(node: &Node, query: &Query, tasks: &[SliceTask]) -> bool {
+    if !matches!(query.kind, QueryKind::Filter { .. }) {
+        return false;
+    }
+    let rows: usize = tasks
+        .iter()
+        .filter_map(|task| {
+            node.partition
+                .slices
+                .iter()
+                .find(|s| s.owner.0 == task.owner)
+        })
+        .flat_map(|slice| slice.dates.iter())
+        .map(|date| node.table.rows_of(*date))
+        .sum();
+    rows <= INLINE_SCAN_MAX_ROWS
 }
 
 fn scan_one(node: &Node, query: &Query, task: &SliceTask) -> SliceResult {
