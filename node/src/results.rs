@@ -60,10 +60,6 @@ impl RecordPart {
             })
             .as_ref()
     }
-
-    fn rows(&self) -> usize {
-        self.rows
-    }
 }
 
 /// The content of an answer.
@@ -79,7 +75,7 @@ impl Answer {
     /// Records or rows in the answer.
     pub fn len(&self) -> usize {
         match self {
-            Answer::Records(parts) => parts.iter().map(RecordPart::rows).sum(),
+            Answer::Records(parts) => parts.iter().map(|part| part.rows).sum(),
             Answer::Aggregate(rows) => rows.len(),
         }
     }
@@ -324,8 +320,8 @@ fn overlapping<'a>(
     let mut start = 0;
     parts.iter().filter_map(move |part| {
         let begin = start;
-        start += part.rows();
-        let (from, to) = (range.start.max(begin), range.end.min(begin + part.rows()));
+        start += part.rows;
+        let (from, to) = (range.start.max(begin), range.end.min(begin + part.rows));
         (from < to).then(|| (part, from - begin..to - begin))
     })
 }
@@ -335,7 +331,7 @@ fn overlapping<'a>(
 fn typed_chunk(parts: &[RecordPart], range: std::ops::Range<usize>) -> Result<Vec<Bytes>, String> {
     overlapping(parts, &range)
         .map(|(part, rows)| {
-            if rows.len() == part.rows() {
+            if rows.len() == part.rows {
                 return Ok(part.encoded.clone());
             }
             let batch = part.batch().map_err(ToString::to_string)?;

@@ -104,10 +104,12 @@ async fn filter_rounds(
             break;
         }
     }
-    let mut done = finish(node, ctx, slices, &errors);
-    done.answer = Answer::Records(parts.into_iter().flatten().collect());
-    done.served_by = served_by;
-    done
+    let missing = missing(node, ctx, slices, &errors);
+    coordinated(
+        Answer::Records(parts.into_iter().flatten().collect()),
+        missing,
+        served_by,
+    )
 }
 
 fn absorb_records(
@@ -159,11 +161,9 @@ async fn aggregate_once(
             }
         }
     }
-    let mut done = finish(node, ctx, slices, &errors);
-    let merged = merge_partials(&partials);
-    done.answer = Answer::Aggregate(merged.rows(spec, &done.missing_dates));
-    done.served_by = served_by;
-    done
+    let missing = missing(node, ctx, slices, &errors);
+    let answer = Answer::Aggregate(merge_partials(&partials).rows(spec, &missing.dates));
+    coordinated(answer, missing, served_by)
 }
 
 fn note_server(served_by: &mut Vec<String>, result: &SliceResult) {
@@ -172,13 +172,30 @@ fn note_server(served_by: &mut Vec<String>, result: &SliceResult) {
     }
 }
 
-/// Names what is missing and whether admission refused part of the work.
-fn finish(
+/// What a query could not get, and whether admission refused part of the work.
+struct Missing {
+    dates: Vec<String>,
+    nodes: Vec<String>,
+    rejected_downstream: bool,
+}
+
+fn coordinated(answer: Answer, missing: Missing, served_by: Vec<String>) -> Coordinated {
+    Coordinated {
+        answer,
+        missing_dates: missing.dates,
+        missing_nodes: missing.nodes,
+        rejected_downstream: missing.rejected_downstream,
+        served_by,
+    }
+}
+
+/// Names the slices no holder served, by owner and by the days the query wanted of them.
+fn missing(
     node: &Node,
     ctx: &RouteContext,
     slices: &[&Slice],
     errors: &[Option<String>],
-) -> Coordinated {
+) -> Missing {
     let mut missing_dates = Vec::new();
     let mut missing_nodes = Vec::new();
     let mut rejected_downstream = false;
@@ -195,11 +212,9 @@ fn finish(
                 .map(|d| d.to_string()),
         );
     }
-    Coordinated {
-        answer: Answer::Aggregate(Vec::new()),
-        missing_dates,
-        missing_nodes,
+    Missing {
+        dates: missing_dates,
+        nodes: missing_nodes,
         rejected_downstream,
-        served_by: Vec::new(),
     }
 }
