@@ -210,6 +210,44 @@ pub struct Health {
     pub failure_threshold: u32,
 }
 
+/// When a node calls itself warning, critical or failing (the `state` block; design section 8).
+/// A node is in the worst state any of its three load measures calls for; failing is
+/// `failing_factor` times a critical threshold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateThresholds {
+    /// Mean processing time of recent queries, in ms, that makes the node warning (1000).
+    pub latency_warning_ms: f64,
+    /// … critical (5000).
+    pub latency_critical_ms: f64,
+    /// Active requests that make the node warning (70).
+    pub active_warning: f64,
+    /// … critical (90).
+    pub active_critical: f64,
+    /// Answers waiting to be read that make the node warning (30).
+    pub queue_warning: f64,
+    /// … critical (50).
+    pub queue_critical: f64,
+    /// Multiple of a critical threshold that makes the node failing (2).
+    pub failing_factor: f64,
+    /// Consecutive calmer samples needed before the state improves (3), so it does not flap.
+    pub recovery_samples: u32,
+}
+
+impl Default for StateThresholds {
+    fn default() -> Self {
+        Self {
+            latency_warning_ms: 1000.0,
+            latency_critical_ms: 5000.0,
+            active_warning: 70.0,
+            active_critical: 90.0,
+            queue_warning: 30.0,
+            queue_critical: 50.0,
+            failing_factor: 2.0,
+            recovery_samples: 3,
+        }
+    }
+}
+
 /// A validated cluster config.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ClusterConfig {
@@ -221,6 +259,8 @@ pub struct ClusterConfig {
     pub strategies: Strategies,
     /// Health-check settings.
     pub health: Health,
+    /// Node state thresholds.
+    pub state: StateThresholds,
     /// Keys that were not understood (reported, not fatal).
     pub warnings: Vec<String>,
 }
@@ -335,6 +375,7 @@ impl ClusterConfig {
         serde_json::json!({
             "strategies": self.strategies,
             "health": self.health,
+            "state": self.state,
             "teams": self.team_date_bounds.iter().map(|(team, (lo, hi))| {
                 (team.clone(), serde_json::json!({ "date_bounds": [lo, hi] }))
             }).collect::<Map<String, Value>>(),

@@ -50,6 +50,39 @@ pub struct NodeArgs {
     /// better with fewer each; the harness's local clusters divide the cores among the nodes.
     #[arg(long)]
     pub worker_threads: Option<usize>,
+    /// Replicas of each slice, 1 = none (overrides strategies.replication_factor; every node
+    /// of a cluster must use the same value).
+    #[arg(long)]
+    pub replication_factor: Option<u32>,
+    /// Milliseconds between health probes of each peer (overrides health.interval_ms).
+    #[arg(long)]
+    pub health_interval_ms: Option<u64>,
+    /// Milliseconds a health probe may take before it counts as missed (overrides
+    /// health.timeout_ms).
+    #[arg(long)]
+    pub health_timeout_ms: Option<u64>,
+    /// Consecutive missed probes or failed calls that declare a peer failed (overrides
+    /// health.failure_threshold).
+    #[arg(long)]
+    pub failure_threshold: Option<u32>,
+    /// Accept requests on the OverlayControl service (fault injection, strategy switch,
+    /// shutdown). Off by default: without it every control request is refused.
+    #[arg(long)]
+    pub enable_control: bool,
+    /// Token every control request must carry (only with --enable-control).
+    #[arg(long, env = "OVERLAY_CONTROL_TOKEN", requires = "enable_control")]
+    pub control_token: Option<String>,
+    /// Append lifecycle events to this file as JSON lines (one object per line: event, node,
+    /// unix_ms, detail); the harness reads it for detection times.
+    #[arg(long)]
+    pub events_file: Option<PathBuf>,
+    /// Events written to --events-file, comma-separated, or `all`. Default: every event but
+    /// query_started and query_completed (thousands per second under load).
+    #[arg(long, default_value = crate::hooks::builtin::DEFAULT_FILE_EVENTS)]
+    pub events: String,
+    /// Log every lifecycle event (a built-in hook).
+    #[arg(long)]
+    pub log_events: bool,
 }
 
 fn parse_strategy(text: &str) -> Result<FairnessStrategy, String> {
@@ -76,6 +109,16 @@ impl NodeArgs {
                 self.queue_capacity,
                 &mut s.queue_capacity,
             ),
+            (
+                "--replication-factor",
+                self.replication_factor,
+                &mut s.replication_factor,
+            ),
+            (
+                "--failure-threshold",
+                self.failure_threshold,
+                &mut config.health.failure_threshold,
+            ),
         ] {
             match value {
                 Some(0) => return Err(format!("{flag} must be at least 1")),
@@ -91,10 +134,24 @@ impl NodeArgs {
             }
             s.hybrid_threshold = threshold;
         }
-        match self.queue_timeout_ms {
-            Some(0) => return Err("--queue-timeout-ms must be at least 1".to_string()),
-            Some(ms) => s.queue_timeout_ms = ms,
-            None => {}
+        for (flag, value, target) in [
+            ("--queue-timeout-ms", self.queue_timeout_ms, &mut s.queue_timeout_ms),
+            (
+                "--health-interval-ms",
+                self.health_interval_ms,
+                &mut config.health.interval_ms,
+            ),
+            (
+                "--health-timeout-ms",
+                self.health_timeout_ms,
+                &mut config.health.timeout_ms,
+            ),
+        ] {
+            match value {
+                Some(0) => return Err(format!("{flag} must be at least 1")),
+                Some(ms) => *target = ms,
+                None => {}
+            }
         }
         Ok(())
     }

@@ -12,9 +12,17 @@
 //! - [`peers`]: clients to the other processes.
 //! - [`metrics`]: processing times and the `GetMetrics` answer.
 //! - [`logs`]: recent log lines for `GetMetrics`.
+//! - [`health`]: the node's own state, peer health, probes, circuit breakers, failover plan.
+//! - [`hooks`]: callbacks on lifecycle events, run on a bounded pool.
+//! - [`faults`]: faults injected through the control service.
+//! - [`control`]: the `OverlayControl` service (off unless enabled).
 
 pub mod admission;
 pub mod cli;
+pub mod control;
+pub mod faults;
+pub mod health;
+pub mod hooks;
 pub mod logs;
 pub mod metrics;
 pub mod node;

@@ -2,11 +2,13 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use overlay::proto::{MetricsResponse, StrategyRejections, TeamAdmission};
+use overlay::proto::{HookStats, MetricsResponse, StrategyRejections, TeamAdmission};
 
 use crate::admission::TeamCounters;
+use crate::health::state::NodeState;
+use crate::hooks::HookCounts;
 
 use crate::node::Node;
 
@@ -17,7 +19,7 @@ const TIME_WINDOW: usize = 200;
 /// The processing times of the latest queries this node handled.
 #[derive(Debug, Default)]
 pub struct QueryTimes {
-    window: Mutex<VecDeque<Duration>>,
+    window: Mutex<VecDeque<(Instant, Duration)>>,
     served: std::sync::atomic::AtomicU64,
 }
 
@@ -33,7 +35,7 @@ impl QueryTimes {
         if window.len() == TIME_WINDOW {
             window.pop_front();
         }
-        window.push_back(took);
+        window.push_back((Instant::now(), took));
     }
 
     /// Mean over the window, in milliseconds (0 before the first query).
@@ -45,7 +47,28 @@ impl QueryTimes {
         if window.is_empty() {
             return 0.0;
         }
-        window.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / window.len() as f64
+        window.iter().map(|(_, took)| took.as_secs_f64()).sum::<f64>() * 1000.0
+            / window.len() as f64
+    }
+
+    /// Mean over the queries of the window that finished within `span`, in milliseconds (0
+    /// when none did, so an idle node reads as fast).
+    pub fn average_ms_within(&self, span: Duration) -> f64 {
+        let window = self
+            .window
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let now = Instant::now();
+        let recent: Vec<f64> = window
+            .iter()
+            .rev()
+            .take_while(|(at, _)| now.duration_since(*at) <= span)
+            .map(|(_, took)| took.as_secs_f64())
+            .collect();
+        if recent.is_empty() {
+            return 0.0;
+        }
+        recent.iter().sum::<f64>() * 1000.0 / recent.len() as f64
     }
 
     /// Queries handled since start.
@@ -59,13 +82,14 @@ pub fn snapshot(node: &Node) -> MetricsResponse {
     let admission = node.admission.snapshot();
     let limits = node.admission.limits();
     let (stored_results, stored_bytes) = node.results.usage();
+    let (state, state_since_s, state_times, state_transitions) = node.state.metrics();
     MetricsResponse {
         process_id: node.me.id.0.clone(),
         role: node.me.role.name().to_string(),
         team: node.me.team.clone(),
         active_requests: saturate(admission.total_active),
         max_capacity: saturate(admission.max_active),
-        is_healthy: true,
+        is_healthy: node.state.state() != NodeState::Failing,
         queue_size: stored_results as i32,
         avg_processing_time_ms: node.times.average_ms() as f32,
         data_files_loaded: node.load_report.files_loaded as i32,
@@ -94,6 +118,27 @@ pub fn snapshot(node: &Node) -> MetricsResponse {
         hybrid_threshold: limits.hybrid_threshold,
         queue_capacity: saturate(limits.queue_capacity),
         queue_timeout_ms: limits.queue_timeout.as_millis().min(i64::MAX as u128) as i64,
+        state,
+        state_since_s,
+        state_times,
+        state_transitions,
+        neighbors: node.peer_health.snapshot(),
+        hooks: Some(hook_stats(&node.hooks.counts())),
+        routing: Some(node.routing.to_proto()),
+        active_faults: node.faults.list(),
+        control_enabled: node.control.enabled,
+    }
+}
+
+/// Hook counters on the wire.
+fn hook_stats(counts: &HookCounts) -> HookStats {
+    HookStats {
+        triggered: wide(counts.triggered),
+        succeeded: wide(counts.succeeded),
+        failed: wide(counts.failed),
+        dropped: wide(counts.dropped),
+        timed_out: wide(counts.timed_out),
+        registered: counts.registered as u32,
     }
 }
 

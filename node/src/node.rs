@@ -8,6 +8,12 @@ use overlay::config::{ClusterConfig, NodeId, ProcessConfig, Role};
 use overlay::partition::PartitionMap;
 
 use crate::admission::Admission;
+use crate::faults::FaultTable;
+use crate::health::backoff::Backoff;
+use crate::health::monitor::StateMonitor;
+use crate::health::peers::PeerHealth;
+use crate::hooks::HookManager;
+use crate::query::counters::RoutingCounters;
 use crate::logs::LogRing;
 use crate::metrics::QueryTimes;
 use crate::peers::Peers;
@@ -45,6 +51,29 @@ pub struct Node {
     pub started: Instant,
     /// Longest a query may take end to end before its branches are given up.
     pub query_deadline: Duration,
+    /// What this node knows of its peers' health.
+    pub peer_health: PeerHealth,
+    /// This node's own state.
+    pub state: StateMonitor,
+    /// Callbacks on lifecycle events.
+    pub hooks: Arc<HookManager>,
+    /// Faults injected through the control service.
+    pub faults: FaultTable,
+    /// Whether, and with which token, the control service accepts requests.
+    pub control: ControlSettings,
+    /// Extra routing work caused by failures.
+    pub routing: RoutingCounters,
+    /// Backoff between retries of a failed forward.
+    pub retry_backoff: Backoff,
+}
+
+/// The control service's switch and optional token.
+#[derive(Clone, Debug, Default)]
+pub struct ControlSettings {
+    /// Off unless the node was started with `--enable-control`.
+    pub enabled: bool,
+    /// When set, every control request must carry it.
+    pub token: Option<String>,
 }
 
 /// Shared handle to the node.

@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use overlay::proto::overlay_peer_server::OverlayPeer;
-use overlay::proto::{ScanRequest, ScanResponse};
+use overlay::proto::{PingRequest, PingResponse, ScanRequest, ScanResponse};
 use overlay::query::Query;
 use tonic::{Request, Response, Status};
 
+use crate::faults::Traffic;
 use crate::node::Node;
 use crate::query::route::{serve_tasks, RouteContext};
 
@@ -33,6 +34,8 @@ impl OverlayPeer for PeerService {
         let started = Instant::now();
         let request = request.into_inner();
         let node = &self.node;
+        let caller = request.hops.last().map(String::as_str).unwrap_or_default();
+        node.faults.on_answer(Traffic::Peer(caller)).await?;
         let mut hops = request.hops;
         let answer = |status: String, hops: Vec<String>| {
             Ok(Response::new(ScanResponse {
@@ -75,6 +78,18 @@ impl OverlayPeer for PeerService {
             slices,
             hops,
             status: "ok".to_string(),
+        }))
+    }
+
+    async fn ping(&self, request: Request<PingRequest>) -> Result<Response<PingResponse>, Status> {
+        let request = request.into_inner();
+        self.node
+            .faults
+            .on_answer(Traffic::Peer(&request.from))
+            .await?;
+        Ok(Response::new(PingResponse {
+            node: self.node.id().0.clone(),
+            state: self.node.state.state().name().to_string(),
         }))
     }
 }

@@ -15,16 +15,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// this; aggregate partials grouped by site are the largest answers.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
-/// A client per peer process.
+/// A client per peer process, and a second one on its own connection for health probes (so
+/// probes never queue behind large answers on a busy connection).
 #[derive(Clone, Debug, Default)]
 pub struct Peers {
     clients: HashMap<NodeId, OverlayPeerClient<Channel>>,
+    probes: HashMap<NodeId, OverlayPeerClient<Channel>>,
 }
 
 impl Peers {
     /// Lazy clients to every process but `own_id` (no connection is opened until first use).
     pub fn new(config: &ClusterConfig, own_id: &NodeId) -> Result<Self, tonic::transport::Error> {
+        let probe_timeout = Duration::from_millis(config.health.timeout_ms.max(1));
         let mut clients = HashMap::new();
+        let mut probes = HashMap::new();
         for process in config.processes.values().filter(|p| &p.id != own_id) {
             let channel = Endpoint::from_shared(process.endpoint())?
                 .connect_timeout(CONNECT_TIMEOUT)
@@ -36,8 +40,18 @@ impl Peers {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES);
             clients.insert(process.id.clone(), client);
+            let probe_channel = Endpoint::from_shared(process.endpoint())?
+                .connect_timeout(probe_timeout.min(CONNECT_TIMEOUT))
+                .tcp_nodelay(true)
+                .connect_lazy();
+            probes.insert(process.id.clone(), OverlayPeerClient::new(probe_channel));
         }
-        Ok(Self { clients })
+        Ok(Self { clients, probes })
+    }
+
+    /// The probe client for a peer.
+    pub fn probe_client(&self, id: &NodeId) -> Option<OverlayPeerClient<Channel>> {
+        self.probes.get(id).cloned()
     }
 
     /// The client for a peer.

@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use overlay::config::{ClusterConfig, NodeId};
 use overlay::dataset::list_dates;
 use overlay::partition::PartitionMap;
+use overlay::proto::overlay_control_server::OverlayControlServer;
 use overlay::proto::overlay_node_server::OverlayNodeServer;
 use overlay::proto::overlay_peer_server::OverlayPeerServer;
 use tokio::net::TcpListener;
@@ -16,8 +17,18 @@ use tokio_stream::StreamExt;
 
 use crate::admission::{Admission, AdmissionLimits};
 use crate::cli::NodeArgs;
+use crate::control::ControlService;
+use crate::faults::FaultTable;
+use crate::health::backoff::Backoff;
+use crate::health::breaker::BreakerSettings;
+use crate::health::checker::spawn_probes;
+use crate::health::monitor::{run_monitor, StateMonitor};
+use crate::health::orchestrator::Orchestrator;
+use crate::health::peers::PeerHealth;
+use crate::hooks::builtin::{parse_kinds, JsonLinesHook, LogHook};
+use crate::hooks::{EventKind, HookManager, HookSettings};
 use crate::logs::LogRing;
-use crate::node::Node;
+use crate::node::{ControlSettings, Node};
 use crate::peer_service::PeerService;
 use crate::peers::{Peers, MAX_MESSAGE_BYTES};
 use crate::results::ResultStore;
@@ -84,7 +95,31 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
         queue_capacity: s.queue_capacity,
         queue_timeout: Duration::from_millis(s.queue_timeout_ms),
     };
+    let hooks = HookManager::new(id.as_str(), HookSettings::default());
+    register_hooks(args, &hooks)?;
+    let peer_health = PeerHealth::new(
+        id.clone(),
+        config
+            .processes
+            .keys()
+            .filter(|peer| **peer != id)
+            .map(|peer| (peer.clone(), true)),
+        config.health.failure_threshold,
+        &BreakerSettings::default(),
+        hooks.clone(),
+        Orchestrator::new(id.clone(), config.clone(), partition.clone()),
+    );
     Ok(Node {
+        peer_health,
+        state: StateMonitor::new(config.state.clone()),
+        hooks,
+        faults: FaultTable::default(),
+        control: ControlSettings {
+            enabled: args.enable_control,
+            token: args.control_token.clone(),
+        },
+        routing: Default::default(),
+        retry_backoff: Backoff::default(),
         admission: Admission::new(s.fairness_strategy, limits),
         results: ResultStore::new(
             id.as_str(),
@@ -104,6 +139,20 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
         started: Instant::now(),
         query_deadline: Duration::from_secs(args.query_deadline_s.max(1)),
     })
+}
+
+/// Registers the built-in hooks the flags ask for.
+fn register_hooks(args: &NodeArgs, hooks: &HookManager) -> anyhow::Result<()> {
+    if let Some(path) = &args.events_file {
+        let kinds = parse_kinds(&args.events).map_err(|err| anyhow::anyhow!("--events: {err}"))?;
+        let hook = JsonLinesHook::open(path)
+            .with_context(|| format!("cannot open --events-file {}", path.display()))?;
+        hooks.register(&kinds, 0, Arc::new(hook));
+    }
+    if args.log_events {
+        hooks.register(&EventKind::ALL, 10, Arc::new(LogHook));
+    }
+    Ok(())
 }
 
 /// Serves a built node on its configured address until `stop` resolves or a Shutdown call.
@@ -132,13 +181,25 @@ pub async fn serve_on(
     health_reporter
         .set_serving::<OverlayNodeServer<NodeService>>()
         .await;
+    health_reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let shutdown_tx_control = shutdown_tx.clone();
     let node_service = OverlayNodeServer::new(NodeService::new(node.clone(), shutdown_tx))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let peer_service = OverlayPeerServer::new(PeerService::new(node.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let sweeper = tokio::spawn(expire_answers(node.clone()));
+    let control_service = OverlayControlServer::new(ControlService::new(
+        node.clone(),
+        shutdown_tx_control,
+    ));
+    let mut background = vec![
+        tokio::spawn(expire_answers(node.clone())),
+        tokio::spawn(run_monitor(node.clone(), health_reporter.clone())),
+    ];
+    background.extend(spawn_probes(&node));
     tracing::info!(
         "[Server] {} ({} of team {}) serving on {} with strategy {}",
         node.me.id,
@@ -166,6 +227,7 @@ pub async fn serve_on(
         .add_service(health_service)
         .add_service(node_service)
         .add_service(peer_service)
+        .add_service(control_service)
         .serve_with_incoming_shutdown(incoming_without_delay(listener), shutdown);
     // Graceful shutdown waits for every connection to close, and clients (other nodes among
     // them) keep theirs open; so queries in flight get a bounded grace period, then we stop.
@@ -183,7 +245,10 @@ pub async fn serve_on(
             Ok(())
         }
     };
-    sweeper.abort();
+    for task in background {
+        task.abort();
+    }
+    node.hooks.shutdown(Duration::from_millis(500)).await;
     tracing::info!("[Server] {} stopped", node.me.id);
     result.context("gRPC server failed")
 }

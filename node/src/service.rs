@@ -13,7 +13,10 @@ use overlay::query::Query;
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
+use crate::faults::Traffic;
+use crate::hooks::{Event, EventKind};
 use crate::node::Node;
+use crate::query::counters::Counted;
 use crate::query::coordinate::coordinate;
 use crate::query::route::RouteContext;
 use crate::results::{ChunkContent, ChunkLookup};
@@ -52,6 +55,7 @@ impl OverlayNode for NodeService {
         let started = Instant::now();
         let request = request.into_inner();
         let node = &self.node;
+        node.faults.on_answer(Traffic::Client).await?;
         if request.hops.iter().any(|hop| hop == &node.id().0) {
             return Ok(Response::new(
                 self.answer_status(&request, "loop_detected".to_string()),
@@ -76,6 +80,8 @@ impl OverlayNode for NodeService {
                 ))
             }
         };
+        node.routing.add(Counted::Coordinated, 1);
+        fire_query_event(node, EventKind::QueryStarted, &request, &team, |e| e);
         let mut hops = request.hops.clone();
         hops.push(node.id().0.clone());
         let ctx = RouteContext {
@@ -93,6 +99,10 @@ impl OverlayNode for NodeService {
             }
         }
         if done.rejected_downstream {
+            fire_query_event(node, EventKind::QueryFailed, &request, &team, |e| {
+                e.with("status", "rejected")
+                    .with("missing_nodes", done.missing_nodes.clone())
+            });
             return Ok(Response::new(QueryResponse {
                 hops,
                 status: "rejected".to_string(),
@@ -110,13 +120,26 @@ impl OverlayNode for NodeService {
         node.times.record(took);
         permit.mark_succeeded();
         tracing::debug!(%uid, total_records, took_ms = took.as_millis() as u64, "query answered");
+        let partial = !done.missing_nodes.is_empty();
+        let kind = if partial {
+            EventKind::QueryFailed
+        } else {
+            EventKind::QueryCompleted
+        };
+        fire_query_event(node, kind, &request, &team, |e| {
+            e.with("uid", uid.as_str())
+                .with("records", total_records)
+                .with("took_ms", took.as_secs_f64() * 1000.0)
+                .with("partial", partial)
+                .with("missing_nodes", done.missing_nodes.clone())
+        });
         Ok(Response::new(QueryResponse {
             uid,
             total_chunks: total_chunks as i32,
             total_records,
             hops,
             status: "ready".to_string(),
-            partial: !done.missing_nodes.is_empty(),
+            partial,
             missing_dates: done.missing_dates,
             missing_nodes: done.missing_nodes,
             processing_us: took.as_micros() as i64,
@@ -127,6 +150,7 @@ impl OverlayNode for NodeService {
         &self,
         request: Request<ChunkRequest>,
     ) -> Result<Response<ChunkResponse>, Status> {
+        self.node.faults.on_answer(Traffic::Client).await?;
         let request = request.into_inner();
         let mut response = ChunkResponse {
             uid: request.uid.clone(),
@@ -188,5 +212,22 @@ impl OverlayNode for NodeService {
         Ok(Response::new(ShutdownResponse {
             status: "shutting_down".to_string(),
         }))
+    }
+}
+
+/// Fires a query lifecycle event when some hook listens to it.
+fn fire_query_event(
+    node: &Node,
+    kind: EventKind,
+    request: &QueryRequest,
+    team: &str,
+    detail: impl FnOnce(Event) -> Event,
+) {
+    if node.hooks.wants(kind) {
+        let event = Event::new(kind, node.id().as_str())
+            .with("query_type", request.query_type.as_str())
+            .with("team", team)
+            .with("client_id", request.client_id.as_str());
+        node.hooks.fire(detail(event));
     }
 }

@@ -7,7 +7,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{ClusterConfig, FairnessStrategy, Health, NodeId, ProcessConfig, Role, Strategies};
+use super::{
+    ClusterConfig, FairnessStrategy, Health, NodeId, ProcessConfig, Role, StateThresholds,
+    Strategies,
+};
 use crate::date::DateKey;
 
 /// Default team date bounds of the original system.
@@ -25,6 +28,9 @@ pub struct RawConfig {
     /// Health-check settings.
     #[serde(default)]
     pub health: RawHealth,
+    /// Node state thresholds.
+    #[serde(default)]
+    pub state: RawState,
     /// Per-team settings.
     #[serde(default)]
     pub teams: BTreeMap<String, RawTeam>,
@@ -98,7 +104,38 @@ pub struct RawProcess {
     pub date_bounds: Option<Vec<String>>,
 }
 
-const TOP_KEYS: &[&str] = &["strategies", "health", "teams", "processes"];
+/// The `state` block; every key optional (defaults in [`StateThresholds::default`]).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawState {
+    /// Warning latency, ms.
+    pub latency_warning_ms: Option<f64>,
+    /// Critical latency, ms.
+    pub latency_critical_ms: Option<f64>,
+    /// Warning active requests.
+    pub active_warning: Option<f64>,
+    /// Critical active requests.
+    pub active_critical: Option<f64>,
+    /// Warning answer-queue size.
+    pub queue_warning: Option<f64>,
+    /// Critical answer-queue size.
+    pub queue_critical: Option<f64>,
+    /// Failing = this × critical.
+    pub failing_factor: Option<f64>,
+    /// Calmer samples before improving.
+    pub recovery_samples: Option<i64>,
+}
+
+const TOP_KEYS: &[&str] = &["strategies", "health", "state", "teams", "processes"];
+const STATE_KEYS: &[&str] = &[
+    "latency_warning_ms",
+    "latency_critical_ms",
+    "active_warning",
+    "active_critical",
+    "queue_warning",
+    "queue_critical",
+    "failing_factor",
+    "recovery_samples",
+];
 const STRATEGY_KEYS: &[&str] = &[
     "fairness_strategy",
     "chunk_size",
@@ -138,6 +175,7 @@ pub(super) fn collect_unknown_keys(value: &Value, warnings: &mut Vec<String>) {
     check(Some(value), TOP_KEYS, "the top level");
     check(value.get("strategies"), STRATEGY_KEYS, "strategies");
     check(value.get("health"), HEALTH_KEYS, "health");
+    check(value.get("state"), STATE_KEYS, "state");
     if let Some(Value::Object(processes)) = value.get("processes") {
         for (id, process) in processes {
             check(Some(process), PROCESS_KEYS, &format!("process {id}"));
@@ -162,6 +200,7 @@ pub(super) fn locate_type_error(value: &Value) -> Option<String> {
     }
     first_bad::<RawStrategies>("strategies", value.get("strategies"))
         .or_else(|| first_bad::<RawHealth>("health", value.get("health")))
+        .or_else(|| first_bad::<RawState>("state", value.get("state")))
 }
 
 /// Turns the raw file into a validated config, or names what is wrong.
@@ -179,6 +218,7 @@ pub(super) fn validate(raw: RawConfig, warnings: Vec<String>) -> Result<ClusterC
         team_date_bounds,
         strategies: validate_strategies(&raw.strategies)?,
         health: validate_health(&raw.health)?,
+        state: validate_state(&raw.state)?,
         warnings,
     })
 }
@@ -404,5 +444,59 @@ fn validate_health(raw: &RawHealth) -> Result<Health, String> {
         interval_ms: h("interval_ms", raw.interval_ms, 250, 600_000)? as u64,
         timeout_ms: h("timeout_ms", raw.timeout_ms, 800, 600_000)? as u64,
         failure_threshold: h("failure_threshold", raw.failure_threshold, 2, 100)? as u32,
+    })
+}
+
+fn validate_state(raw: &RawState) -> Result<StateThresholds, String> {
+    let d = StateThresholds::default();
+    let pair = |name: &str, warning: Option<f64>, critical: Option<f64>, defaults: (f64, f64)| {
+        let (w, c) = (warning.unwrap_or(defaults.0), critical.unwrap_or(defaults.1));
+        if !(w > 0.0 && w.is_finite() && c.is_finite() && w < c) {
+            return Err(format!(
+                "state.{name}_warning is {w} and state.{name}_critical is {c}; \
+                 both must be positive with warning below critical"
+            ));
+        }
+        Ok((w, c))
+    };
+    let latency = pair(
+        "latency",
+        raw.latency_warning_ms,
+        raw.latency_critical_ms,
+        (d.latency_warning_ms, d.latency_critical_ms),
+    )
+    .map_err(|e| e.replace("_warning ", "_warning_ms ").replace("_critical ", "_critical_ms "))?;
+    let active = pair(
+        "active",
+        raw.active_warning,
+        raw.active_critical,
+        (d.active_warning, d.active_critical),
+    )?;
+    let queue = pair(
+        "queue",
+        raw.queue_warning,
+        raw.queue_critical,
+        (d.queue_warning, d.queue_critical),
+    )?;
+    let failing_factor = raw.failing_factor.unwrap_or(d.failing_factor);
+    if !(1.0..=100.0).contains(&failing_factor) {
+        return Err(format!(
+            "state.failing_factor is {failing_factor}; it must lie in [1, 100]"
+        ));
+    }
+    Ok(StateThresholds {
+        latency_warning_ms: latency.0,
+        latency_critical_ms: latency.1,
+        active_warning: active.0,
+        active_critical: active.1,
+        queue_warning: queue.0,
+        queue_critical: queue.1,
+        failing_factor,
+        recovery_samples: positive(
+            "state.recovery_samples",
+            raw.recovery_samples,
+            i64::from(d.recovery_samples),
+            1000,
+        )? as u32,
     })
 }

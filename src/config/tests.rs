@@ -273,3 +273,34 @@ fn fairness_settings_at_their_bounds_load() {
         0.001
     );
 }
+
+#[test]
+fn state_thresholds_default_to_the_original_and_are_checked() {
+    let config = ClusterConfig::from_json(SHIPPED).unwrap();
+    assert_eq!(config.state, StateThresholds::default());
+    assert_eq!(config.state.active_critical, 90.0);
+    let custom = edit(
+        "\"processes\"",
+        "\"state\": {\"active_warning\": 5, \"active_critical\": 8, \"recovery_samples\": 1}, \"processes\"",
+    );
+    let config = ClusterConfig::from_json(&custom).unwrap();
+    assert_eq!((config.state.active_warning, config.state.active_critical), (5.0, 8.0));
+    assert_eq!(config.state.recovery_samples, 1);
+    for (block, message) in [
+        (
+            "{\"active_warning\": 95}",
+            "state.active_warning is 95 and state.active_critical is 90",
+        ),
+        (
+            "{\"latency_warning_ms\": -1}",
+            "state.latency_warning_ms is -1",
+        ),
+        ("{\"failing_factor\": 0.5}", "state.failing_factor is 0.5"),
+        ("{\"recovery_samples\": 0}", "state.recovery_samples is 0"),
+        ("{\"queue_critical\": \"lots\"}", "state.queue_critical"),
+    ] {
+        let text = edit("\"processes\"", &format!("\"state\": {block}, \"processes\""));
+        let error = invalid(&text);
+        assert!(error.contains(message), "{block}: {error}");
+    }
+}

@@ -8,6 +8,7 @@
 //! - [`local`]: scans of this node's own table, off the async workers.
 
 pub mod coordinate;
+pub mod counters;
 pub mod local;
 pub mod merge;
 pub mod route;

@@ -3,10 +3,13 @@
 //!
 //! Routing follows the tree: a task for a slice held below this node goes to the child on the
 //! path to the holder; a task for a slice elsewhere goes straight to the holder (every address
-//! is in the config). When a call fails, the node it went to is excluded and the affected tasks
-//! are routed again — past a dead relay straight to the holder, past a dead holder to the
-//! slice's next replica — until every task is served or has no live holder left. A slice
-//! without any live holder comes back with its `error` set, never silently dropped.
+//! is in the config). Only peers that peer health calls usable are asked: a failed team leader
+//! is passed over straight to its members, a failed holder to the slice's next replica. When a
+//! call fails anyway, that counts as evidence against the peer, the peer is excluded for the
+//! rest of the query and the affected tasks are routed again after a short backoff with
+//! jitter — until every task is served or has no live holder left. A call to a peer that hangs
+//! is given up as soon as the health checker declares the peer failed. A slice without any
+//! live holder comes back with its `error` set, never silently dropped.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -17,8 +20,12 @@ use overlay::config::NodeId;
 use overlay::proto::{ScanRequest, SliceResult, SliceTask};
 use overlay::query::Query;
 
+use tokio::sync::watch;
+
+use super::counters::Counted;
 use super::local::serve_local;
 use super::slice_error;
+use crate::health::peers::Evidence;
 use crate::node::Node;
 
 /// One query's context as it is routed.
@@ -65,14 +72,35 @@ async fn serve_remote(
     mut pending: Vec<SliceTask>,
 ) -> Vec<SliceResult> {
     let mut results = Vec::new();
-    let mut excluded: HashSet<NodeId> = ctx.hops.iter().map(|h| NodeId(h.clone())).collect();
+    let on_path: HashSet<NodeId> = ctx.hops.iter().map(|h| NodeId(h.clone())).collect();
+    let mut failed_in_query: HashSet<NodeId> = HashSet::new();
     let mut last_error: BTreeMap<String, String> = BTreeMap::new();
+    let mut attempt = 0u32;
     while !pending.is_empty() {
+        if attempt > 0 {
+            node.routing.add(Counted::Retry, pending.len() as u64);
+            let pause = node.retry_backoff.delay_random(attempt - 1);
+            let left = ctx.deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(pause.min(left)).await;
+        }
+        attempt += 1;
+        let blocked = |peer: &NodeId| {
+            on_path.contains(peer)
+                || failed_in_query.contains(peer)
+                || !node.peer_health.usable(peer)
+        };
         let mut by_hop: BTreeMap<NodeId, Vec<SliceTask>> = BTreeMap::new();
         for task in pending.drain(..) {
-            match next_hop(node, &task, &excluded) {
-                Some(hop) => by_hop.entry(hop).or_default().push(task),
+            match next_hop(node, &task, &blocked) {
+                Some(choice) => {
+                    if let Some(avoided) = choice.avoided.iter().find(|a| !on_path.contains(a)) {
+                        node.routing.add(Counted::Failover, 1);
+                        node.peer_health.note_routed_around(avoided, &choice.hop);
+                    }
+                    by_hop.entry(choice.hop).or_default().push(task);
+                }
                 None => {
+                    node.routing.add(Counted::Unserved, 1);
                     let why = last_error
                         .remove(&task.owner)
                         .unwrap_or_else(|| "no live holder".to_string());
@@ -89,7 +117,7 @@ async fn serve_remote(
                 Ok(served) => results.extend(served),
                 Err(why) => {
                     tracing::warn!(peer = %hop, error = %why, "[Router] {} forward to {hop} failed", node.id());
-                    excluded.insert(hop);
+                    failed_in_query.insert(hop);
                     for task in &tasks {
                         last_error.insert(task.owner.clone(), why.clone());
                     }
@@ -109,18 +137,40 @@ fn unserved(task: &SliceTask, why: String) -> SliceResult {
     }
 }
 
-/// The peer to send a task to: the first holder not excluded, reached through this node's
-/// child on the path to it when it lies below this node, else directly. `None` when every
-/// holder is excluded.
-pub fn next_hop(node: &Node, task: &SliceTask, excluded: &HashSet<NodeId>) -> Option<NodeId> {
-    task.holders
-        .iter()
-        .map(|h| NodeId(h.clone()))
-        .filter(|holder| !excluded.contains(holder) && holder != node.id())
-        .find_map(|holder| {
-            let path = path_from(node, &holder);
-            path.into_iter().find(|hop| !excluded.contains(hop))
-        })
+/// Where a task goes next, and which nodes on the normal way were passed over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HopChoice {
+    /// The peer to call.
+    pub hop: NodeId,
+    /// Holders and relays skipped because `blocked` said so, in the order met.
+    pub avoided: Vec<NodeId>,
+}
+
+/// The peer to send a task to: the first holder not blocked, reached through this node's
+/// child on the path to it when it lies below this node (skipping blocked relays, straight to
+/// the holder if need be), else directly. `None` when every holder is blocked.
+pub fn next_hop(
+    node: &Node,
+    task: &SliceTask,
+    blocked: &dyn Fn(&NodeId) -> bool,
+) -> Option<HopChoice> {
+    let mut avoided = Vec::new();
+    for holder in task.holders.iter().map(|h| NodeId(h.clone())) {
+        if &holder == node.id() {
+            continue;
+        }
+        if blocked(&holder) {
+            avoided.push(holder);
+            continue;
+        }
+        for hop in path_from(node, &holder) {
+            if hop == holder || !blocked(&hop) {
+                return Some(HopChoice { hop, avoided });
+            }
+            avoided.push(hop);
+        }
+    }
+    None
 }
 
 /// The nodes from just below this node down to `target`, when `target` lies below this node;
@@ -148,6 +198,11 @@ async fn call_peer(
     hop: &NodeId,
     tasks: &[SliceTask],
 ) -> Result<Vec<SliceResult>, String> {
+    let health = &node.peer_health;
+    if let Some(why) = node.faults.refuses_call_to(hop) {
+        health.record_failure(hop, Evidence::Call, &why);
+        return Err(why);
+    }
     let mut client = node
         .peers
         .client(hop)
@@ -164,11 +219,30 @@ async fn call_peer(
         deadline_ms: remaining.as_millis().min(u128::from(u32::MAX)) as u32,
     });
     request.set_timeout(remaining);
-    let response = client
-        .scan(request)
-        .await
-        .map_err(|status| format!("{hop}: {}", status.message()))?
-        .into_inner();
+    node.routing.add(Counted::PeerCall, 1);
+    let mut declared_failed = health.failure_signal(hop);
+    let outcome = tokio::select! {
+        outcome = client.scan(request) => outcome,
+        // A hung peer is given up as soon as the health checker declares it failed.
+        Some(()) = wait_changed(&mut declared_failed) => {
+            node.routing.add(Counted::PeerCallFailure, 1);
+            return Err(format!("{hop} was declared failed during the call"));
+        }
+    };
+    let response = match outcome {
+        Ok(response) => {
+            health.record_success(hop, Evidence::Call, None);
+            response.into_inner()
+        }
+        Err(status) => {
+            node.routing.add(Counted::PeerCallFailure, 1);
+            let why = format!("{hop}: {}", status.message());
+            if is_peer_failure(&status) {
+                health.record_failure(hop, Evidence::Call, &why);
+            }
+            return Err(why);
+        }
+    };
     match response.status.as_str() {
         "ok" => Ok(response.slices),
         status if status.starts_with(slice_error::REJECTED) => Ok(tasks
@@ -177,4 +251,21 @@ async fn call_peer(
             .collect()),
         other => Err(format!("{hop} answered {other}")),
     }
+}
+
+/// Resolves when the watched value changes; never when there is nothing to watch.
+async fn wait_changed(receiver: &mut Option<watch::Receiver<u64>>) -> Option<()> {
+    match receiver {
+        Some(receiver) => receiver.changed().await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether a failed call says something about the peer (it is down, refuses or broke the
+/// connection), as opposed to the query (its deadline passed) or our own cancellation.
+fn is_peer_failure(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal
+    )
 }

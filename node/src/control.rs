@@ -1,0 +1,143 @@
+//! The `OverlayControl` service: fault injection, strategy switch and shutdown for experiments
+//! and for the harness in remote mode. Refuses everything unless the node was started with
+//! `--enable-control`, and then every request must carry the node's token when it has one.
+
+use std::sync::Arc;
+
+use overlay::config::FairnessStrategy;
+use overlay::proto::overlay_control_server::OverlayControl;
+use overlay::proto::{
+    ClearFaultsRequest, ClearFaultsResponse, ControlShutdownRequest, InjectFaultRequest,
+    InjectFaultResponse, ListFaultsRequest, ListFaultsResponse, SetStrategyRequest,
+    SetStrategyResponse, ShutdownResponse,
+};
+use tokio::sync::watch;
+use tonic::{Request, Response, Status};
+
+use crate::node::Node;
+
+/// The control service of one node.
+#[derive(Debug, Clone)]
+pub struct ControlService {
+    node: Arc<Node>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl ControlService {
+    /// Wraps a node; a Shutdown call sets `shutdown` to true.
+    pub fn new(node: Arc<Node>, shutdown: watch::Sender<bool>) -> Self {
+        Self { node, shutdown }
+    }
+
+    /// Refuses the request unless control is enabled and the token matches.
+    fn authorize(&self, token: &str) -> Result<(), Status> {
+        let control = &self.node.control;
+        if !control.enabled {
+            return Err(Status::permission_denied(format!(
+                "the control service of {} is disabled; start the node with --enable-control",
+                self.node.id()
+            )));
+        }
+        match &control.token {
+            Some(expected) if expected != token => Err(Status::unauthenticated(format!(
+                "wrong or missing control token for {}; pass the token the node was started with",
+                self.node.id()
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl OverlayControl for ControlService {
+    async fn inject_fault(
+        &self,
+        request: Request<InjectFaultRequest>,
+    ) -> Result<Response<InjectFaultResponse>, Status> {
+        let request = request.into_inner();
+        self.authorize(&request.token)?;
+        let fault = request
+            .fault
+            .ok_or_else(|| Status::invalid_argument("fault is missing"))?;
+        let node = &self.node;
+        let id = node
+            .faults
+            .inject(&fault, &node.config, node.id())
+            .map_err(|err| Status::invalid_argument(err.to_string()))?;
+        tracing::warn!(
+            "[Control] {} fault {id} injected: {} peer='{}' delay_ms={} probability={} duration_ms={}",
+            node.id(),
+            fault.kind,
+            fault.peer,
+            fault.delay_ms,
+            fault.probability,
+            fault.duration_ms
+        );
+        Ok(Response::new(InjectFaultResponse { fault_id: id }))
+    }
+
+    async fn clear_faults(
+        &self,
+        request: Request<ClearFaultsRequest>,
+    ) -> Result<Response<ClearFaultsResponse>, Status> {
+        let request = request.into_inner();
+        self.authorize(&request.token)?;
+        let which = Some(request.fault_id.as_str()).filter(|id| !id.is_empty());
+        let cleared = self.node.faults.clear(which);
+        if let (Some(id), 0) = (which, cleared) {
+            return Err(Status::not_found(format!("no active fault {id}")));
+        }
+        tracing::warn!("[Control] {} cleared {cleared} fault(s)", self.node.id());
+        Ok(Response::new(ClearFaultsResponse {
+            cleared: cleared as u32,
+        }))
+    }
+
+    async fn list_faults(
+        &self,
+        request: Request<ListFaultsRequest>,
+    ) -> Result<Response<ListFaultsResponse>, Status> {
+        self.authorize(&request.into_inner().token)?;
+        Ok(Response::new(ListFaultsResponse {
+            faults: self.node.faults.list(),
+        }))
+    }
+
+    async fn set_strategy(
+        &self,
+        request: Request<SetStrategyRequest>,
+    ) -> Result<Response<SetStrategyResponse>, Status> {
+        let request = request.into_inner();
+        self.authorize(&request.token)?;
+        let strategy: FairnessStrategy = request
+            .strategy
+            .parse()
+            .map_err(|err: String| Status::invalid_argument(err))?;
+        let previous = self.node.admission.strategy();
+        self.node.admission.set_strategy(strategy);
+        tracing::info!(
+            "[Control] {} fairness strategy {previous} -> {strategy}",
+            self.node.id()
+        );
+        Ok(Response::new(SetStrategyResponse {
+            previous: previous.name().to_string(),
+        }))
+    }
+
+    async fn shutdown(
+        &self,
+        request: Request<ControlShutdownRequest>,
+    ) -> Result<Response<ShutdownResponse>, Status> {
+        let request = request.into_inner();
+        self.authorize(&request.token)?;
+        tracing::info!(
+            "[Control] {} shutdown requested (graceful: {})",
+            self.node.id(),
+            request.graceful
+        );
+        let _ = self.shutdown.send(true);
+        Ok(Response::new(ShutdownResponse {
+            status: "shutting_down".to_string(),
+        }))
+    }
+}

@@ -1,0 +1,16 @@
+//! Fault tolerance: how a node judges itself and its peers, and how it reacts.
+//!
+//! - [`state`]: the node's own state (healthy → warning → critical → failing), a pure tracker.
+//! - [`monitor`]: samples the node's load into the tracker; logs, hooks, gRPC health status.
+//! - [`peers`]: every peer's health from probes and call outcomes, with a circuit breaker each.
+//! - [`checker`]: the periodic probes.
+//! - [`orchestrator`]: what the node does about a failed peer, said in the log.
+//! - [`breaker`], [`backoff`]: pure building blocks for calls to peers.
+
+pub mod backoff;
+pub mod breaker;
+pub mod checker;
+pub mod monitor;
+pub mod orchestrator;
+pub mod peers;
+pub mod state;

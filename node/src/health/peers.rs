@@ -1,0 +1,330 @@
+//! What this node knows about the health of every other process: probe results and call
+//! outcomes feed one record per peer, which routing asks before sending work.
+//!
+//! A peer is *healthy*, *suspected* (some consecutive failures, below the threshold) or
+//! *failed* (threshold reached). Probes and failed calls both count as evidence, so a query
+//! that hits a dead peer makes the next query avoid it at once. Calls additionally go through
+//! a per-peer circuit breaker (closed / open / half-open). The first answered probe of a failed
+//! peer declares it recovered. Every change is logged in the shapes old tools grep and fires
+//! the matching hook event.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use overlay::config::NodeId;
+use overlay::proto::NeighborHealth;
+use tokio::sync::watch;
+
+use super::breaker::{BreakerSettings, BreakerState, CircuitBreaker};
+use super::orchestrator::Orchestrator;
+use crate::hooks::{Event, EventKind, HookManager};
+
+/// How often at most a "routed around" event is fired per peer.
+const ROUTED_AROUND_EVERY: Duration = Duration::from_secs(1);
+
+/// A peer's health as this node sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PeerStatus {
+    /// Answering.
+    Healthy,
+    /// Missed some probes or calls, fewer than the threshold.
+    Suspected,
+    /// Declared failed: routing avoids it until a probe is answered.
+    Failed,
+}
+
+impl PeerStatus {
+    /// Lower-case name, as in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerStatus::Healthy => "healthy",
+            PeerStatus::Suspected => "suspected",
+            PeerStatus::Failed => "failed",
+        }
+    }
+}
+
+/// Where a piece of evidence came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Evidence {
+    /// A periodic health probe.
+    Probe,
+    /// A forwarded query.
+    Call,
+}
+
+#[derive(Debug)]
+struct PeerRecord {
+    status: PeerStatus,
+    consecutive_failures: u32,
+    breaker: CircuitBreaker,
+    last_rtt: Option<Duration>,
+    failures_detected: u64,
+    recoveries_detected: u64,
+    last_change_unix_ms: u64,
+    last_routed_around: Option<Instant>,
+    probed: bool,
+    /// Bumped each time the peer is declared failed, so calls waiting on it give up.
+    failed_generation: watch::Sender<u64>,
+}
+
+/// The health of every peer, shared by the checker, routing and metrics.
+#[derive(Debug)]
+pub struct PeerHealth {
+    own_id: NodeId,
+    failure_threshold: u32,
+    peers: HashMap<NodeId, Mutex<PeerRecord>>,
+    hooks: Arc<HookManager>,
+    orchestrator: Orchestrator,
+}
+
+impl PeerHealth {
+    /// Records for `peers`, all healthy; `probed` are the ones the checker watches.
+    pub fn new(
+        own_id: NodeId,
+        peers: impl IntoIterator<Item = (NodeId, bool)>,
+        failure_threshold: u32,
+        breaker: &BreakerSettings,
+        hooks: Arc<HookManager>,
+        orchestrator: Orchestrator,
+    ) -> Self {
+        let peers = peers
+            .into_iter()
+            .map(|(id, probed)| {
+                let record = PeerRecord {
+                    status: PeerStatus::Healthy,
+                    consecutive_failures: 0,
+                    breaker: CircuitBreaker::new(breaker.clone()),
+                    last_rtt: None,
+                    failures_detected: 0,
+                    recoveries_detected: 0,
+                    last_change_unix_ms: 0,
+                    last_routed_around: None,
+                    probed,
+                    failed_generation: watch::channel(0).0,
+                };
+                (id, Mutex::new(record))
+            })
+            .collect();
+        Self {
+            own_id,
+            failure_threshold: failure_threshold.max(1),
+            peers,
+            hooks,
+            orchestrator,
+        }
+    }
+
+    /// May work be sent to `peer` now: not declared failed, and its breaker lets the call
+    /// through (in half-open, this call is the trial). Unknown peers are never usable.
+    pub fn usable(&self, peer: &NodeId) -> bool {
+        let Some(mut record) = self.lock(peer) else {
+            return false;
+        };
+        if record.status == PeerStatus::Failed {
+            return false;
+        }
+        let before = record.breaker.state();
+        let allowed = record.breaker.allow(Instant::now());
+        let after = record.breaker.state();
+        drop(record);
+        if before != after {
+            self.breaker_changed(peer, before, after, "cool-down over");
+        }
+        allowed
+    }
+
+    /// The peer's status.
+    pub fn status(&self, peer: &NodeId) -> Option<PeerStatus> {
+        self.lock(peer).map(|r| r.status)
+    }
+
+    /// A receiver that changes whenever `peer` is declared failed.
+    pub fn failure_signal(&self, peer: &NodeId) -> Option<watch::Receiver<u64>> {
+        self.lock(peer).map(|r| r.failed_generation.subscribe())
+    }
+
+    /// An answered probe or call.
+    pub fn record_success(&self, peer: &NodeId, evidence: Evidence, rtt: Option<Duration>) {
+        let Some(mut record) = self.lock(peer) else {
+            return;
+        };
+        if rtt.is_some() {
+            record.last_rtt = rtt;
+        }
+        record.consecutive_failures = 0;
+        let recovered = record.status == PeerStatus::Failed;
+        let breaker_change = if recovered || evidence == Evidence::Call {
+            record.breaker.on_success(Instant::now())
+        } else {
+            None
+        };
+        if record.status != PeerStatus::Healthy {
+            record.status = PeerStatus::Healthy;
+            record.last_change_unix_ms = unix_ms();
+        }
+        if recovered {
+            record.recoveries_detected += 1;
+        }
+        drop(record);
+        if recovered {
+            tracing::info!("[HealthChecker] {} detected recovery: {peer}", self.own_id);
+            self.orchestrator.handle_recovery(peer);
+            self.fire(EventKind::NeighborRecovered, peer, |e| e);
+        }
+        if let Some((from, to)) = breaker_change {
+            self.breaker_changed(peer, from, to, "call answered");
+        }
+    }
+
+    /// A missed probe or failed call; `why` says what happened.
+    pub fn record_failure(&self, peer: &NodeId, evidence: Evidence, why: &str) {
+        let Some(mut record) = self.lock(peer) else {
+            return;
+        };
+        let now = Instant::now();
+        record.consecutive_failures = record.consecutive_failures.saturating_add(1);
+        let failures = record.consecutive_failures;
+        let mut breaker_change = if evidence == Evidence::Call {
+            record.breaker.on_failure(now)
+        } else {
+            None
+        };
+        let previous = record.status;
+        let next = if failures >= self.failure_threshold {
+            PeerStatus::Failed
+        } else {
+            PeerStatus::Suspected
+        };
+        if next != previous {
+            record.status = next;
+            record.last_change_unix_ms = unix_ms();
+        }
+        let declared = next == PeerStatus::Failed && previous != PeerStatus::Failed;
+        if declared {
+            record.failures_detected += 1;
+            record.failed_generation.send_modify(|g| *g += 1);
+            breaker_change = breaker_change.or_else(|| record.breaker.trip(now));
+        }
+        drop(record);
+        let source = match evidence {
+            Evidence::Probe => "probe",
+            Evidence::Call => "call",
+        };
+        if previous == PeerStatus::Healthy && next == PeerStatus::Suspected {
+            tracing::info!(
+                "[HealthChecker] {} suspects {peer}: {why} ({failures} consecutive failures)",
+                self.own_id
+            );
+            self.fire(EventKind::NeighborSuspected, peer, |e| {
+                e.with("failures", failures).with("source", source)
+            });
+        }
+        if declared {
+            tracing::warn!(
+                "[HealthChecker] {} detected failure: {peer} ({failures} consecutive failures)",
+                self.own_id
+            );
+            self.orchestrator.handle_failure(peer);
+            self.fire(EventKind::NeighborFailed, peer, |e| {
+                e.with("failures", failures)
+                    .with("source", source)
+                    .with("reason", why)
+            });
+        }
+        if let Some((from, to)) = breaker_change {
+            self.breaker_changed(peer, from, to, why);
+        }
+    }
+
+    /// Notes that work meant for `peer` went elsewhere; fires a `failover` event at most once a
+    /// second per peer.
+    pub fn note_routed_around(&self, peer: &NodeId, to: &NodeId) {
+        let Some(mut record) = self.lock(peer) else {
+            return;
+        };
+        let now = Instant::now();
+        if record
+            .last_routed_around
+            .is_some_and(|at| now.duration_since(at) < ROUTED_AROUND_EVERY)
+        {
+            return;
+        }
+        record.last_routed_around = Some(now);
+        drop(record);
+        tracing::info!("[Router] {} routing around {peer} via {to}", self.own_id);
+        self.fire(EventKind::Failover, peer, |e| e.with("via", to.as_str()));
+    }
+
+    /// Every peer's record, ordered by id.
+    pub fn snapshot(&self) -> Vec<NeighborHealth> {
+        let mut out: Vec<NeighborHealth> = self
+            .peers
+            .iter()
+            .map(|(id, record)| {
+                let r = record.lock().unwrap_or_else(|p| p.into_inner());
+                NeighborHealth {
+                    id: id.0.clone(),
+                    status: r.status.name().to_string(),
+                    breaker: r.breaker.state().name().to_string(),
+                    consecutive_failures: r.consecutive_failures,
+                    last_rtt_ms: r.last_rtt.map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+                    failures_detected: r.failures_detected as i64,
+                    recoveries_detected: r.recoveries_detected as i64,
+                    last_change_unix_ms: r.last_change_unix_ms as i64,
+                    probed: r.probed,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+
+    /// The peers the checker probes.
+    pub fn probed(&self) -> Vec<NodeId> {
+        let mut ids: Vec<NodeId> = self
+            .peers
+            .iter()
+            .filter(|(_, r)| r.lock().unwrap_or_else(|p| p.into_inner()).probed)
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn breaker_changed(&self, peer: &NodeId, from: BreakerState, to: BreakerState, why: &str) {
+        tracing::info!(
+            "[CircuitBreaker] {} breaker for {peer}: {} -> {} ({why})",
+            self.own_id,
+            from.name(),
+            to.name()
+        );
+        let kind = match to {
+            BreakerState::Open => EventKind::CircuitOpened,
+            BreakerState::Closed => EventKind::CircuitClosed,
+            BreakerState::HalfOpen => return,
+        };
+        self.fire(kind, peer, |e| e.with("from", from.name()));
+    }
+
+    fn fire(&self, kind: EventKind, peer: &NodeId, detail: impl FnOnce(Event) -> Event) {
+        if self.hooks.wants(kind) {
+            let event = Event::new(kind, self.own_id.as_str()).with("neighbor", peer.as_str());
+            self.hooks.fire(detail(event));
+        }
+    }
+
+    fn lock(&self, peer: &NodeId) -> Option<MutexGuard<'_, PeerRecord>> {
+        self.peers
+            .get(peer)
+            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

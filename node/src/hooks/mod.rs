@@ -1,0 +1,510 @@
+//! Lifecycle hooks: callbacks registered per [`EventKind`] that run on a small bounded
+//! worker pool, so a slow, failing or panicking hook never delays or breaks a query.
+//!
+//! A node keeps one [`HookManager`] (in an `Arc`). [`HookManager::fire`] never blocks: it
+//! queues one job per hook listening to the event's kind (higher priority first, then FIFO)
+//! and drops jobs, counting them, when the queue is full. Each job runs under a timeout
+//! with panics caught. [`builtin`] holds the shipped hooks.
+
+pub mod builtin;
+#[cfg(test)]
+mod tests;
+
+pub use builtin::{parse_kinds, JsonLinesHook, LogHook, DEFAULT_FILE_EVENTS};
+
+use std::any::Any;
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use serde::{Serialize, Serializer};
+use tokio::sync::Notify;
+use tokio::task::{AbortHandle, JoinHandle};
+use tokio::time::timeout;
+
+/// Declares [`EventKind`] with its [`ALL`](EventKind::ALL) list and wire names.
+macro_rules! event_kinds {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
+        /// The kind of a lifecycle event; hooks register for a set of kinds.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum EventKind {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl EventKind {
+            /// Every kind, in declaration order.
+            pub const ALL: [EventKind; 11] = [$(Self::$variant),*];
+
+            /// The snake_case wire name, e.g. `"neighbor_failed"`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+event_kinds! {
+    /// A query arrived at this node.
+    QueryStarted => "query_started",
+    /// A query finished successfully.
+    QueryCompleted => "query_completed",
+    /// A query finished with an error.
+    QueryFailed => "query_failed",
+    /// The node changed state (starting, serving, draining, ...).
+    StateChanged => "state_changed",
+    /// A neighbor missed heartbeats and is suspected down.
+    NeighborSuspected => "neighbor_suspected",
+    /// A neighbor was declared failed.
+    NeighborFailed => "neighbor_failed",
+    /// A failed or suspected neighbor answers again.
+    NeighborRecovered => "neighbor_recovered",
+    /// The node detected overload (admission or queue pressure).
+    OverloadDetected => "overload_detected",
+    /// A circuit breaker towards a neighbor opened.
+    CircuitOpened => "circuit_opened",
+    /// A circuit breaker towards a neighbor closed again.
+    CircuitClosed => "circuit_closed",
+    /// Work was redirected from a failed neighbor to another one.
+    Failover => "failover",
+}
+
+impl EventKind {
+    /// This kind's bit in a registration mask.
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+
+    /// Per-query events, which can come by thousands per second (logged at debug only).
+    fn is_query(self) -> bool {
+        matches!(self, Self::QueryStarted | Self::QueryCompleted)
+    }
+}
+
+/// Every wire name, comma-separated (for error messages).
+fn valid_names() -> String {
+    let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.name()).collect();
+    names.join(", ")
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.name() == s)
+            .ok_or_else(|| format!("unknown event {s:?} (valid: {})", valid_names()))
+    }
+}
+
+impl Serialize for EventKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+/// One lifecycle event; serializes to
+/// `{"event":"neighbor_failed","node":"B","unix_ms":1700000000123,"detail":{...}}`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Event {
+    /// What happened.
+    #[serde(rename = "event")]
+    pub kind: EventKind,
+    /// Id of the node that fired the event.
+    pub node: String,
+    /// Wall-clock time of the event, milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+    /// Event-specific fields (query id, neighbor, reason, ...).
+    pub detail: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Event {
+    /// An event of `kind` on `node`, stamped now, with no detail.
+    pub fn new(kind: EventKind, node: impl Into<String>) -> Self {
+        let unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        Self {
+            kind,
+            node: node.into(),
+            unix_ms,
+            detail: serde_json::Map::new(),
+        }
+    }
+
+    /// Adds (or replaces) one detail field.
+    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.detail.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
+/// A callback run on events; it returns `Err(reason)` to report a failure.
+pub trait Hook: Send + Sync + 'static {
+    /// Short name used in logs.
+    fn name(&self) -> &str;
+    /// Handles one event; runs on the hook pool under the configured timeout.
+    fn run(&self, event: Arc<Event>) -> BoxFuture<'static, Result<(), String>>;
+}
+
+/// Sizing of the hook pool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HookSettings {
+    /// Worker tasks running hooks (default 2; at least 1 is used).
+    pub workers: usize,
+    /// Most jobs waiting to run; further jobs are dropped (default 1024; at least 1).
+    pub queue_capacity: usize,
+    /// Longest a single hook run may take before it is cancelled (default 2 s).
+    pub timeout: Duration,
+}
+
+impl Default for HookSettings {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            queue_capacity: 1024,
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Counters of the hook pool, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HookCounts {
+    /// Jobs queued (one per hook per fired event).
+    pub triggered: u64,
+    /// Runs that returned `Ok`.
+    pub succeeded: u64,
+    /// Runs that returned `Err`, panicked or timed out.
+    pub failed: u64,
+    /// Jobs not run: queue full, fired after shutdown, or abandoned at shutdown.
+    pub dropped: u64,
+    /// Runs cancelled by the timeout (also counted in `failed`).
+    pub timed_out: u64,
+    /// Hooks registered.
+    pub registered: usize,
+}
+
+/// One registered hook.
+struct Registration {
+    mask: u32,
+    priority: i32,
+    hook: Arc<dyn Hook>,
+}
+
+/// Queue order of a job: highest priority first, then first queued first.
+type JobKey = (Reverse<i32>, u64);
+
+/// One waiting hook run.
+type Job = (Arc<dyn Hook>, Arc<Event>);
+
+/// Least time between two "jobs dropped" warnings.
+const DROP_WARN_EVERY: Duration = Duration::from_secs(1);
+
+/// The bounded priority queue shared by the workers, and the counters it keeps.
+#[derive(Default)]
+struct Pool {
+    jobs: BTreeMap<JobKey, Job>,
+    next_seq: u64,
+    closed: bool,
+    counts: HookCounts,
+    last_drop_warn: Option<Instant>,
+}
+
+/// State shared by the manager and its workers.
+struct Shared {
+    node: String,
+    settings: HookSettings,
+    pool: Mutex<Pool>,
+    wake: Notify,
+    /// Sorted by priority, highest first (ties in registration order).
+    registrations: RwLock<Vec<Registration>>,
+    /// Union of the registration masks.
+    wanted: AtomicU32,
+}
+
+/// Text of a panic payload.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}
+
+impl Shared {
+    /// The pool, recovered if a holder panicked.
+    fn pool(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The registrations, recovered if a writer panicked.
+    fn registrations(&self) -> RwLockReadGuard<'_, Vec<Registration>> {
+        self.registrations
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues one job per target (dropping what does not fit); returns how many were
+    /// queued and dropped, and, at most once per [`DROP_WARN_EVERY`], the total dropped.
+    fn enqueue(
+        &self,
+        targets: Vec<(i32, Arc<dyn Hook>)>,
+        event: Arc<Event>,
+    ) -> (u64, u64, Option<u64>) {
+        let mut pool = self.pool();
+        let (mut queued, mut dropped) = (0, 0);
+        for (priority, hook) in targets {
+            if pool.closed || pool.jobs.len() >= self.settings.queue_capacity {
+                dropped += 1;
+                continue;
+            }
+            let key = (Reverse(priority), pool.next_seq);
+            pool.next_seq += 1;
+            pool.jobs.insert(key, (hook, Arc::clone(&event)));
+            queued += 1;
+        }
+        pool.counts.triggered += queued;
+        pool.counts.dropped += dropped;
+        let warn = dropped > 0
+            && pool
+                .last_drop_warn
+                .is_none_or(|at| at.elapsed() >= DROP_WARN_EVERY);
+        if warn {
+            pool.last_drop_warn = Some(Instant::now());
+        }
+        (queued, dropped, warn.then_some(pool.counts.dropped))
+    }
+
+    /// Marks the queue closed and wakes every idle worker so it can exit.
+    fn close(&self) {
+        self.pool().closed = true;
+        self.wake.notify_waiters();
+    }
+
+    /// Waits for the next job; `None` once the queue is closed and empty.
+    async fn next_job(&self) -> Option<Job> {
+        loop {
+            let notified = self.wake.notified();
+            tokio::pin!(notified);
+            // Registered before looking at the queue, so no wake-up is missed.
+            notified.as_mut().enable();
+            {
+                let mut pool = self.pool();
+                if let Some((_, job)) = pool.jobs.pop_first() {
+                    return Some(job);
+                }
+                if pool.closed {
+                    return None;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// One worker: runs jobs until the queue is closed and drained.
+    async fn work(self: Arc<Self>) {
+        while let Some(job) = self.next_job().await {
+            self.run(job).await;
+        }
+    }
+
+    /// Runs one job under the timeout with panics caught, then counts and logs the outcome.
+    async fn run(&self, (hook, event): Job) {
+        let started = catch_unwind(AssertUnwindSafe(|| hook.run(Arc::clone(&event))));
+        let outcome = match started {
+            Ok(future) => {
+                timeout(
+                    self.settings.timeout,
+                    AssertUnwindSafe(future).catch_unwind(),
+                )
+                .await
+            }
+            Err(payload) => Ok(Err(payload)),
+        };
+        let kind = event.kind;
+        let problem = match outcome {
+            Ok(Ok(Ok(()))) => {
+                self.pool().counts.succeeded += 1;
+                return;
+            }
+            Ok(Ok(Err(reason))) => format!("failed on {kind}: {reason}"),
+            Ok(Err(payload)) => format!("panicked on {kind}: {}", panic_message(&*payload)),
+            Err(_elapsed) => {
+                self.pool().counts.timed_out += 1;
+                format!("timed out after {:?} on {kind}", self.settings.timeout)
+            }
+        };
+        self.pool().counts.failed += 1;
+        tracing::warn!("[HookManager] {} hook {} {problem}", self.node, hook.name());
+    }
+}
+
+/// Runs registered hooks on a bounded pool of worker tasks; see the module docs.
+pub struct HookManager {
+    shared: Arc<Shared>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl HookManager {
+    /// Starts `settings.workers` worker tasks.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a tokio runtime.
+    pub fn new(node_id: impl Into<String>, settings: HookSettings) -> Arc<Self> {
+        let settings = HookSettings {
+            workers: settings.workers.max(1),
+            queue_capacity: settings.queue_capacity.max(1),
+            ..settings
+        };
+        let shared = Arc::new(Shared {
+            node: node_id.into(),
+            pool: Mutex::new(Pool::default()),
+            wake: Notify::new(),
+            registrations: RwLock::new(Vec::new()),
+            wanted: AtomicU32::new(0),
+            settings,
+        });
+        let workers = (0..shared.settings.workers)
+            .map(|_| tokio::spawn(Arc::clone(&shared).work()))
+            .collect();
+        Arc::new(Self {
+            shared,
+            workers: Mutex::new(workers),
+        })
+    }
+
+    /// Registers `hook` for `kinds`; higher `priority` runs first when several jobs wait.
+    pub fn register(&self, kinds: &[EventKind], priority: i32, hook: Arc<dyn Hook>) {
+        let mask = kinds.iter().fold(0, |mask, kind| mask | kind.bit());
+        let events: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+        let (node, name, events) = (&self.shared.node, hook.name(), events.join(","));
+        tracing::info!(
+            "[HookManager] {node} registered hook {name} for {events} (priority {priority})"
+        );
+        let mut registrations = self
+            .shared
+            .registrations
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let at = registrations.partition_point(|r| r.priority >= priority);
+        registrations.insert(
+            at,
+            Registration {
+                mask,
+                priority,
+                hook,
+            },
+        );
+        self.shared.wanted.fetch_or(mask, Ordering::Relaxed);
+    }
+
+    /// True when some hook listens to `kind` (callers skip building unwanted events).
+    pub fn wants(&self, kind: EventKind) -> bool {
+        self.shared.wanted.load(Ordering::Relaxed) & kind.bit() != 0
+    }
+
+    /// Queues one job per hook registered for the event's kind; never blocks nor awaits.
+    /// Jobs that do not fit in the queue (lowest priorities first) are dropped and counted.
+    pub fn fire(&self, event: Event) {
+        let kind = event.kind;
+        if !self.wants(kind) {
+            return;
+        }
+        let targets: Vec<_> = self
+            .shared
+            .registrations()
+            .iter()
+            .filter(|r| r.mask & kind.bit() != 0)
+            .map(|r| (r.priority, Arc::clone(&r.hook)))
+            .collect();
+        let (queued, dropped, warn) = self.shared.enqueue(targets, Arc::new(event));
+        for _ in 0..queued {
+            self.shared.wake.notify_one();
+        }
+        let node = &self.shared.node;
+        if let Some(total) = warn {
+            let capacity = self.shared.settings.queue_capacity;
+            tracing::warn!("[HookManager] {node} dropped {dropped} hook job(s) for {kind}: queue full ({capacity} waiting) or shut down; {total} dropped so far");
+        }
+        let note = if dropped > 0 {
+            format!(" ({dropped} dropped)")
+        } else {
+            String::new()
+        };
+        if kind.is_query() {
+            tracing::debug!("[HookManager] {node} fired {kind} to {queued} hook(s){note}");
+        } else {
+            tracing::info!("[HookManager] {node} fired {kind} to {queued} hook(s){note}");
+        }
+    }
+
+    /// Current counters.
+    pub fn counts(&self) -> HookCounts {
+        let registered = self.shared.registrations().len();
+        HookCounts {
+            registered,
+            ..self.shared.pool().counts
+        }
+    }
+
+    /// Stops the workers once the queued jobs finish, or aborts them (and abandons the
+    /// queue, counted as dropped) when `grace` passes first. Later fires are dropped.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.shared.close();
+        let handles =
+            std::mem::take(&mut *self.workers.lock().unwrap_or_else(PoisonError::into_inner));
+        let aborts: Vec<_> = handles.iter().map(JoinHandle::abort_handle).collect();
+        let node = &self.shared.node;
+        if timeout(grace, futures::future::join_all(handles))
+            .await
+            .is_ok()
+        {
+            tracing::info!("[HookManager] {node} hook workers stopped");
+            return;
+        }
+        aborts.iter().for_each(AbortHandle::abort);
+        let abandoned = {
+            let mut pool = self.shared.pool();
+            let abandoned = pool.jobs.len() as u64;
+            pool.jobs.clear();
+            pool.counts.dropped += abandoned;
+            abandoned
+        };
+        tracing::warn!("[HookManager] {node} hook workers aborted after {grace:?} grace; {abandoned} queued job(s) abandoned");
+    }
+}
+
+impl Drop for HookManager {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+impl fmt::Debug for HookManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HookManager")
+            .field("node", &self.shared.node)
+            .field("settings", &self.shared.settings)
+            .field("counts", &self.counts())
+            .finish_non_exhaustive()
+    }
+}
