@@ -3,6 +3,7 @@
 //! - [`cli`]: the command line.
 //! - [`commands`]: one module per command.
 //! - [`client`]: a native client (one query, drained to the last chunk).
+//! - [`control`]: a client of a node's control service (faults, strategy, shutdown).
 //! - [`cluster`]: launching local clusters (node binary, processes, ports, background state).
 //! - [`checker`]: expected answers by a plain scan of the dataset, and comparisons.
 //! - [`data`]: the synthetic data generator.
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod client;
 pub mod cluster;
 pub mod commands;
+pub mod control;
 pub mod data;
 pub mod fairness;
 pub mod latency;

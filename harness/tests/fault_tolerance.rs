@@ -181,7 +181,14 @@ fn params_map(value: &Value) -> Map<String, Value> {
 async fn replicated_cluster_answers_correctly_through_kills_hangs_and_restarts() {
     let data = small_dataset();
     let rows = load_dataset(data).expect("dataset");
-    let mut sandbox = Sandbox::start(data, json!({"replication_factor": 2}), &[]).await;
+    let events = tempfile::tempdir().unwrap();
+    let events_file = events.path().join("events-{id}.jsonl");
+    let mut sandbox = Sandbox::start(
+        data,
+        json!({"replication_factor": 2}),
+        &["--events-file", events_file.to_str().unwrap()],
+    )
+    .await;
     let leader = sandbox.leader();
     let address = |sandbox: &Sandbox, id: &str| sandbox.cluster.address(id).unwrap().to_string();
 
@@ -238,7 +245,10 @@ async fn replicated_cluster_answers_correctly_through_kills_hangs_and_restarts()
     wait_for_view(&leader, "E", KILL_DETECTION, |n| n.status == "failed").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     sandbox.cluster.restart(&NodeId("E".into())).await.unwrap();
-    wait_for_view(&leader, "E", Duration::from_secs(3), |n| n.status == "healthy").await;
+    wait_for_view(&leader, "E", Duration::from_secs(3), |n| {
+        n.status == "healthy"
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     stop.store(true, Ordering::Relaxed);
@@ -270,6 +280,35 @@ async fn replicated_cluster_answers_correctly_through_kills_hangs_and_restarts()
         .recent_logs
         .iter()
         .any(|l| l.contains("[Orchestrator] A handling failure of E: reaching D, F directly")));
+
+    // The built-in JSON-lines hook wrote what the leader saw, in order.
+    let lines = std::fs::read_to_string(events.path().join("events-A.jsonl")).unwrap();
+    let seen: Vec<(String, String)> = lines
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("one JSON object per line"))
+        .filter(|event| event["detail"]["neighbor"] == "C")
+        .map(|event| {
+            (
+                event["event"].as_str().unwrap().to_string(),
+                event["node"].to_string(),
+            )
+        })
+        .collect();
+    let kinds: Vec<&str> = seen.iter().map(|(kind, _)| kind.as_str()).collect();
+    let failed = kinds
+        .iter()
+        .position(|k| *k == "neighbor_failed")
+        .expect("failure event");
+    let recovered = kinds
+        .iter()
+        .position(|k| *k == "neighbor_recovered")
+        .expect("recovery event");
+    assert!(failed < recovered, "{kinds:?}");
+    let hooks = metrics.hooks.expect("hook stats");
+    assert!(
+        hooks.triggered > 0 && hooks.failed == 0 && hooks.dropped == 0,
+        "{hooks:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

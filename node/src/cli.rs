@@ -73,7 +73,8 @@ pub struct NodeArgs {
     #[arg(long, env = "OVERLAY_CONTROL_TOKEN", requires = "enable_control")]
     pub control_token: Option<String>,
     /// Append lifecycle events to this file as JSON lines (one object per line: event, node,
-    /// unix_ms, detail); the harness reads it for detection times.
+    /// unix_ms, detail); the harness reads it for detection times. `{id}` in the path is
+    /// replaced by the process id, so one flag serves every node of a cluster.
     #[arg(long)]
     pub events_file: Option<PathBuf>,
     /// Events written to --events-file, comma-separated, or `all`. Default: every event but
@@ -135,7 +136,11 @@ impl NodeArgs {
             s.hybrid_threshold = threshold;
         }
         for (flag, value, target) in [
-            ("--queue-timeout-ms", self.queue_timeout_ms, &mut s.queue_timeout_ms),
+            (
+                "--queue-timeout-ms",
+                self.queue_timeout_ms,
+                &mut s.queue_timeout_ms,
+            ),
             (
                 "--health-interval-ms",
                 self.health_interval_ms,

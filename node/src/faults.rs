@@ -240,7 +240,11 @@ fn validate(
     {
         return Err(FaultError::PartitionPeer(fault.peer.clone()));
     }
-    let delay_allowed = if kind == Kind::Delay { 1..=MAX_DELAY_MS } else { 0..=0 };
+    let delay_allowed = if kind == Kind::Delay {
+        1..=MAX_DELAY_MS
+    } else {
+        0..=0
+    };
     if !delay_allowed.contains(&fault.delay_ms) {
         return Err(FaultError::OutOfRange {
             field: "delay_ms",

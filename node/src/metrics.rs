@@ -47,7 +47,11 @@ impl QueryTimes {
         if window.is_empty() {
             return 0.0;
         }
-        window.iter().map(|(_, took)| took.as_secs_f64()).sum::<f64>() * 1000.0
+        window
+            .iter()
+            .map(|(_, took)| took.as_secs_f64())
+            .sum::<f64>()
+            * 1000.0
             / window.len() as f64
     }
 

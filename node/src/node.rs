@@ -13,10 +13,10 @@ use crate::health::backoff::Backoff;
 use crate::health::monitor::StateMonitor;
 use crate::health::peers::PeerHealth;
 use crate::hooks::HookManager;
-use crate::query::counters::RoutingCounters;
 use crate::logs::LogRing;
 use crate::metrics::QueryTimes;
 use crate::peers::Peers;
+use crate::query::counters::RoutingCounters;
 use crate::results::ResultStore;
 use crate::store::{LoadReport, Table};
 

@@ -1,5 +1,6 @@
 //! Starting a node: load config and data, bind, serve until told to stop.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -96,7 +97,7 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
         queue_timeout: Duration::from_millis(s.queue_timeout_ms),
     };
     let hooks = HookManager::new(id.as_str(), HookSettings::default());
-    register_hooks(args, &hooks)?;
+    register_hooks(args, &id, &hooks)?;
     let peer_health = PeerHealth::new(
         id.clone(),
         config
@@ -142,10 +143,11 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
 }
 
 /// Registers the built-in hooks the flags ask for.
-fn register_hooks(args: &NodeArgs, hooks: &HookManager) -> anyhow::Result<()> {
+fn register_hooks(args: &NodeArgs, id: &NodeId, hooks: &HookManager) -> anyhow::Result<()> {
     if let Some(path) = &args.events_file {
         let kinds = parse_kinds(&args.events).map_err(|err| anyhow::anyhow!("--events: {err}"))?;
-        let hook = JsonLinesHook::open(path)
+        let path = PathBuf::from(path.to_string_lossy().replace("{id}", id.as_str()));
+        let hook = JsonLinesHook::open(&path)
             .with_context(|| format!("cannot open --events-file {}", path.display()))?;
         hooks.register(&kinds, 0, Arc::new(hook));
     }
@@ -191,10 +193,8 @@ pub async fn serve_on(
     let peer_service = OverlayPeerServer::new(PeerService::new(node.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let control_service = OverlayControlServer::new(ControlService::new(
-        node.clone(),
-        shutdown_tx_control,
-    ));
+    let control_service =
+        OverlayControlServer::new(ControlService::new(node.clone(), shutdown_tx_control));
     let mut background = vec![
         tokio::spawn(expire_answers(node.clone())),
         tokio::spawn(run_monitor(node.clone(), health_reporter.clone())),

@@ -16,8 +16,8 @@ use tonic::{Request, Response, Status};
 use crate::faults::Traffic;
 use crate::hooks::{Event, EventKind};
 use crate::node::Node;
-use crate::query::counters::Counted;
 use crate::query::coordinate::coordinate;
+use crate::query::counters::Counted;
 use crate::query::route::RouteContext;
 use crate::results::{ChunkContent, ChunkLookup};
 

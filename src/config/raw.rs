@@ -450,7 +450,10 @@ fn validate_health(raw: &RawHealth) -> Result<Health, String> {
 fn validate_state(raw: &RawState) -> Result<StateThresholds, String> {
     let d = StateThresholds::default();
     let pair = |name: &str, warning: Option<f64>, critical: Option<f64>, defaults: (f64, f64)| {
-        let (w, c) = (warning.unwrap_or(defaults.0), critical.unwrap_or(defaults.1));
+        let (w, c) = (
+            warning.unwrap_or(defaults.0),
+            critical.unwrap_or(defaults.1),
+        );
         if !(w > 0.0 && w.is_finite() && c.is_finite() && w < c) {
             return Err(format!(
                 "state.{name}_warning is {w} and state.{name}_critical is {c}; \
@@ -465,7 +468,10 @@ fn validate_state(raw: &RawState) -> Result<StateThresholds, String> {
         raw.latency_critical_ms,
         (d.latency_warning_ms, d.latency_critical_ms),
     )
-    .map_err(|e| e.replace("_warning ", "_warning_ms ").replace("_critical ", "_critical_ms "))?;
+    .map_err(|e| {
+        e.replace("_warning ", "_warning_ms ")
+            .replace("_critical ", "_critical_ms ")
+    })?;
     let active = pair(
         "active",
         raw.active_warning,

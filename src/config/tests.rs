@@ -284,7 +284,10 @@ fn state_thresholds_default_to_the_original_and_are_checked() {
         "\"state\": {\"active_warning\": 5, \"active_critical\": 8, \"recovery_samples\": 1}, \"processes\"",
     );
     let config = ClusterConfig::from_json(&custom).unwrap();
-    assert_eq!((config.state.active_warning, config.state.active_critical), (5.0, 8.0));
+    assert_eq!(
+        (config.state.active_warning, config.state.active_critical),
+        (5.0, 8.0)
+    );
     assert_eq!(config.state.recovery_samples, 1);
     for (block, message) in [
         (
@@ -299,7 +302,10 @@ fn state_thresholds_default_to_the_original_and_are_checked() {
         ("{\"recovery_samples\": 0}", "state.recovery_samples is 0"),
         ("{\"queue_critical\": \"lots\"}", "state.queue_critical"),
     ] {
-        let text = edit("\"processes\"", &format!("\"state\": {block}, \"processes\""));
+        let text = edit(
+            "\"processes\"",
+            &format!("\"state\": {block}, \"processes\""),
+        );
         let error = invalid(&text);
         assert!(error.contains(message), "{block}: {error}");
     }

@@ -1,24 +1,43 @@
 //! Free loopback ports, and configs rewritten to use them (tests and throwaway clusters).
 
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use serde_json::Value;
 
-/// Asks the OS for `count` distinct free ports on 127.0.0.1.
+/// Where free ports are looked for: below the kernels' ephemeral ranges (Linux 32768+, BSD and
+/// macOS 49152+), so an outgoing connection of some other process cannot take a port between
+/// the moment it is chosen here and the moment a node binds it.
+const PORT_RANGE: std::ops::Range<u32> = 20_000..32_000;
+
+/// Candidates handed out so far by this process; concurrent callers never get the same one.
+static HANDED_OUT: AtomicU32 = AtomicU32::new(0);
+
+/// `count` distinct free ports on 127.0.0.1, outside the ephemeral range.
 pub fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
-    let listeners: Vec<TcpListener> = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()
-        .context("cannot bind a free port on 127.0.0.1")?;
-    listeners
-        .iter()
-        .map(|l| {
-            l.local_addr()
-                .map(|a| a.port())
-                .context("cannot read a bound port")
-        })
-        .collect()
+    let span = PORT_RANGE.end - PORT_RANGE.start;
+    // Different processes (test binaries, parallel harness runs) start at different places.
+    let offset = std::process::id().wrapping_mul(7919) % span;
+    let mut ports = Vec::with_capacity(count);
+    for _ in 0..span {
+        if ports.len() == count {
+            break;
+        }
+        let n = HANDED_OUT.fetch_add(1, Ordering::Relaxed);
+        let port = (PORT_RANGE.start + (offset + n) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            ports.push(port);
+        }
+    }
+    if ports.len() < count {
+        bail!(
+            "cannot find {count} free ports on 127.0.0.1 between {} and {}",
+            PORT_RANGE.start,
+            PORT_RANGE.end
+        );
+    }
+    Ok(ports)
 }
 
 /// The config text with every process moved to 127.0.0.1 on a fresh free port, plus the

@@ -12,9 +12,7 @@ use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
 use super::peers::unix_ms;
-use super::state::{
-    status_line, transition_line, LoadSample, NodeState, StateTracker, Transition,
-};
+use super::state::{status_line, transition_line, LoadSample, NodeState, StateTracker, Transition};
 use crate::hooks::{Event, EventKind};
 use crate::node::Node;
 
@@ -73,7 +71,12 @@ impl StateMonitor {
                 unix_ms: (self.started_unix_ms as f64 + t.at_s * 1000.0) as i64,
             })
             .collect();
-        (snap.state.name().to_string(), snap.since_s, times, transitions)
+        (
+            snap.state.name().to_string(),
+            snap.since_s,
+            times,
+            transitions,
+        )
     }
 
     /// Feeds one load sample; the transition when the state changed.
@@ -109,7 +112,13 @@ pub async fn run_monitor(node: Arc<Node>, reporter: HealthReporter) {
             set_serving(&reporter, t.to).await;
             fire(&node, EventKind::StateChanged, &t.from, &t.to, &t.reason);
             if t.to >= NodeState::Critical && t.from < NodeState::Critical {
-                fire(&node, EventKind::OverloadDetected, &t.from, &t.to, &t.reason);
+                fire(
+                    &node,
+                    EventKind::OverloadDetected,
+                    &t.from,
+                    &t.to,
+                    &t.reason,
+                );
             }
         }
         if last_status.elapsed() >= STATUS_EVERY {

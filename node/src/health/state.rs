@@ -67,7 +67,12 @@ fn metrics(t: &StateThresholds) -> [Metric; 3] {
         critical,
     };
     [
-        metric("latency", " ms", t.latency_warning_ms, t.latency_critical_ms),
+        metric(
+            "latency",
+            " ms",
+            t.latency_warning_ms,
+            t.latency_critical_ms,
+        ),
         metric("active", "", t.active_warning, t.active_critical),
         metric("queue", "", t.queue_warning, t.queue_critical),
     ]

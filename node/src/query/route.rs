@@ -146,9 +146,12 @@ pub struct HopChoice {
     pub avoided: Vec<NodeId>,
 }
 
-/// The peer to send a task to: the first holder not blocked, reached through this node's
-/// child on the path to it when it lies below this node (skipping blocked relays, straight to
-/// the holder if need be), else directly. `None` when every holder is blocked.
+/// The peer to send a task to. Holders are tried in preference order; each is reached
+/// through this node's child on the path to it when it lies below this node, else directly.
+/// The first node on that way (relay or holder) that is not blocked takes the task: a
+/// blocked relay is skipped toward the holder, and a holder this node cannot reach itself
+/// (down, or partitioned from this node only) is still asked through a relay that can.
+/// `None` when every way to every holder is blocked.
 pub fn next_hop(
     node: &Node,
     task: &SliceTask,
@@ -159,12 +162,8 @@ pub fn next_hop(
         if &holder == node.id() {
             continue;
         }
-        if blocked(&holder) {
-            avoided.push(holder);
-            continue;
-        }
         for hop in path_from(node, &holder) {
-            if hop == holder || !blocked(&hop) {
+            if !blocked(&hop) {
                 return Some(HopChoice { hop, avoided });
             }
             avoided.push(hop);
