@@ -71,6 +71,10 @@ struct Tally {
     partial: Mutex<Vec<String>>,
 }
 
+fn note(list: &Mutex<Vec<String>>, item: String) {
+    list.lock().expect("tally lock").push(item);
+}
+
 /// Clients asking an aggregate and a filter query in a loop, checking every answer against
 /// the direct scan (aggregate) and the healthy answer (filter).
 fn start_load(
@@ -97,17 +101,13 @@ fn start_load(
                     let outcome = match ask_with_retry(&address, query).await {
                         Ok(outcome) => outcome,
                         Err(err) => {
-                            tally.failed.lock().unwrap().push(err);
+                            note(&tally.failed, err);
                             continue;
                         }
                     };
                     tally.answered.fetch_add(1, Ordering::Relaxed);
                     if outcome.partial {
-                        tally
-                            .partial
-                            .lock()
-                            .unwrap()
-                            .push(format!("{:?}", outcome.missing_nodes));
+                        note(&tally.partial, format!("{:?}", outcome.missing_nodes));
                     }
                     let verdict = if is_aggregate {
                         let rows = outcome.drained.json_rows().expect("aggregate rows");
@@ -121,7 +121,7 @@ fn start_load(
                         ))
                     };
                     if let Err(diff) = verdict {
-                        tally.wrong.lock().unwrap().push(diff);
+                        note(&tally.wrong, diff);
                     }
                 }
             })
