@@ -2,13 +2,19 @@
 //!
 //! - [`plan`] — `[[fault]]` entries checked and resolved into a [`FaultPlan`].
 //! - [`simulate`] — each node's state replayed over the plan, refusing contradictions.
+//! - [`windows`] — the faults that actually fired as [`FaultWindow`]s.
+//! - [`phases`] — queries counted before, during and after the fault windows.
 
 use serde::{Deserialize, Serialize};
 
+pub mod phases;
 pub mod plan;
 pub mod simulate;
+pub mod windows;
 
+pub use phases::{classify_time, phase_durations, Phase, PhaseCounts, PhaseSample, PhaseTotals};
 pub use plan::{resolve, FaultContext};
+pub use windows::{FaultWindow, FiredEvent};
 
 /// What a fault event does to its target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
