@@ -10,6 +10,7 @@
 //! - [`fairness`]: per-team goodput and Jain's fairness index from node metrics.
 //! - [`latency`]: HDR histograms and latency summaries.
 //! - [`workload`]: workload files (TOML), checked before anything starts.
+//! - [`faults`]: the fault schedule of a workload, its fault windows and per-phase counts.
 //! - [`load`]: the load driver (closed and open loop), arrivals and the query mix.
 //! - [`stats`]: per-outcome histograms, time series, Jain's fairness index.
 //! - [`report`]: text reports, results.json, summary.md and charts.
@@ -23,6 +24,7 @@ pub mod commands;
 pub mod control;
 pub mod data;
 pub mod fairness;
+pub mod faults;
 pub mod latency;
 pub mod load;
 pub mod report;

@@ -9,3 +9,6 @@ pub mod validate;
 pub use validate::{
     load, ClusterMode, LoadMode, MixEntry, StepLength, Tenant, Workload, WorkloadError,
 };
+
+#[cfg(test)]
+mod tests;

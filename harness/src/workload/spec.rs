@@ -37,6 +37,9 @@ pub struct WorkloadSpec {
     /// Teams and their share of the load.
     #[serde(rename = "tenant", default)]
     pub tenants: Vec<TenantSpec>,
+    /// The fault schedule, replayed in every step (none by default).
+    #[serde(rename = "fault", default)]
+    pub faults: Vec<FaultSpec>,
 }
 
 fn default_seed() -> u64 {
@@ -67,6 +70,10 @@ pub struct ClusterSpec {
     /// Further arguments for every node.
     #[serde(default)]
     pub node_args: Vec<String>,
+    /// The nodes serve the control service (fault injection); `false` refuses the
+    /// `[[fault]]` events that need it.
+    #[serde(default = "default_true")]
+    pub control_service: bool,
 }
 
 fn default_mode() -> String {
@@ -110,7 +117,8 @@ impl Default for DataSpec {
 fn default_data_path() -> PathBuf {
     PathBuf::from("data/synthetic")
 }
-fn default_true() -> bool {
+/// `true`, the default of switches that are on unless turned off.
+pub(super) fn default_true() -> bool {
     true
 }
 fn default_scale() -> f64 {
@@ -219,4 +227,27 @@ pub struct TenantSpec {
 
 fn default_tenant_weight() -> i64 {
     1
+}
+
+/// `[[fault]]`: one event of the fault schedule, checked by [`crate::faults`].
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// Seconds after the step's measured part starts (or give `after_requests`).
+    #[serde(alias = "at")]
+    pub at_s: Option<f64>,
+    /// Measured queries completed before the event fires (or give `at_s`).
+    pub after_requests: Option<i64>,
+    /// `kill`, `stop`, `pause`, `resume`, `restart`, `delay`, `drop`, `partition` or `clear`.
+    pub action: String,
+    /// A process id of the cluster config.
+    pub target: String,
+    /// Undo the event after this many seconds.
+    pub duration_s: Option<f64>,
+    /// `delay`: added latency, ms.
+    pub delay_ms: Option<i64>,
+    /// `partition`: the other node; `delay` / `drop`: whose traffic (an id or `client`).
+    pub peer: Option<String>,
+    /// `drop`: fraction of responses failed.
+    pub probability: Option<f64>,
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::spec::{QuerySpecToml, WorkloadSpec};
+use crate::faults::{self, FaultContext, FaultPlan};
 
 /// The strategies a node knows (`overlay-node --fairness-strategy`).
 pub const STRATEGIES: [&str; 4] = ["strict", "weighted", "hybrid", "fair_queue"];
@@ -116,6 +117,9 @@ pub struct Workload {
     pub hybrid_threshold: Option<f64>,
     /// Extra node arguments.
     pub node_args: Vec<String>,
+    /// The nodes serve the control service.
+    #[serde(default = "super::spec::default_true")]
+    pub control_service: bool,
     /// Dataset root.
     pub data_path: PathBuf,
     /// Generate when missing.
@@ -148,6 +152,9 @@ pub struct Workload {
     pub mix: Vec<MixEntry>,
     /// Teams.
     pub tenants: Vec<Tenant>,
+    /// The fault schedule replayed in every step (empty: none).
+    #[serde(default)]
+    pub faults: FaultPlan,
 }
 
 impl Workload {
@@ -179,7 +186,7 @@ pub fn parse(path: &Path, text: &str) -> Result<WorkloadSpec, WorkloadError> {
 
 /// True when `value` lies in (`low`, `high`] — or [`low`, `high`] with `low_included` — which
 /// NaN never does.
-fn within(value: f64, low: f64, high: f64, low_included: bool) -> bool {
+pub(crate) fn within(value: f64, low: f64, high: f64, low_included: bool) -> bool {
     let above = if low_included {
         value >= low
     } else {
@@ -188,12 +195,19 @@ fn within(value: f64, low: f64, high: f64, low_included: bool) -> bool {
     above && value <= high
 }
 
-struct Checker<'a> {
-    file: &'a Path,
+/// Builds the errors of one file.
+pub(crate) struct Checker<'a> {
+    /// The file being checked.
+    pub(crate) file: &'a Path,
 }
 
 impl Checker<'_> {
-    fn fail<T>(&self, key: &str, message: impl Into<String>) -> Result<T, WorkloadError> {
+    /// An error naming the file, `key` and `message`.
+    pub(crate) fn fail<T>(
+        &self,
+        key: &str,
+        message: impl Into<String>,
+    ) -> Result<T, WorkloadError> {
         Err(WorkloadError {
             file: self.file.display().to_string(),
             key: key.to_string(),
@@ -208,7 +222,13 @@ impl Checker<'_> {
         Ok(value as u32)
     }
 
-    fn one_of(&self, key: &str, value: &str, allowed: &[&str]) -> Result<(), WorkloadError> {
+    /// Refuses `value` unless it is one of `allowed`, listing them.
+    pub(crate) fn one_of(
+        &self,
+        key: &str,
+        value: &str,
+        allowed: &[&str],
+    ) -> Result<(), WorkloadError> {
         if allowed.contains(&value) {
             return Ok(());
         }
@@ -238,12 +258,15 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
             ),
         );
     }
-    if let Err(err) = overlay::config::ClusterConfig::load(&spec.cluster.config) {
-        return c.fail(
-            "cluster.config",
-            format!("is not a valid cluster config: {err}"),
-        );
-    }
+    let cluster = match overlay::config::ClusterConfig::load(&spec.cluster.config) {
+        Ok(cluster) => cluster,
+        Err(err) => {
+            return c.fail(
+                "cluster.config",
+                format!("is not a valid cluster config: {err}"),
+            )
+        }
+    };
     if !within(spec.cluster.ready_timeout_s, 0.0, f64::MAX, false) {
         return c.fail("cluster.ready_timeout_s", "must be a number of seconds > 0");
     }
@@ -275,6 +298,13 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
     let concurrency = check_concurrency(&c, &spec.sweep.concurrency)?;
     let repetitions = c.positive_u32("sweep.repetitions", spec.sweep.repetitions)?;
     let (load, length) = check_load(&c, &spec)?;
+    let fault_context = FaultContext {
+        ids: cluster.processes.keys().map(|id| id.as_str()).collect(),
+        mode,
+        length,
+        control_service: spec.cluster.control_service,
+    };
+    let faults = faults::resolve(path, &spec.faults, &fault_context)?;
     if !within(spec.load.warmup_s, 0.0, 600.0, true) {
         return c.fail("load.warmup_s", "must be seconds in [0, 600]");
     }
@@ -309,6 +339,7 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
         per_team_limit,
         hybrid_threshold: spec.cluster.hybrid_threshold,
         node_args: spec.cluster.node_args,
+        control_service: spec.cluster.control_service,
         data_path: spec.data.path,
         data_generate: spec.data.generate,
         data_scale: spec.data.scale,
@@ -325,6 +356,7 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
         baseline: spec.baseline.enabled,
         mix,
         tenants,
+        faults,
     })
 }
 

@@ -1,0 +1,233 @@
+//! Replays each node's state over a [`FaultPlan`] and refuses contradictory sequences before
+//! anything starts.
+//!
+//! A node is up, down or paused: up → kill/stop → down → restart → up; up → pause → paused →
+//! resume → up; paused → kill → down. `delay`, `drop`, `partition` and `clear` need the
+//! node's control service, so its node (and a partition's peer) must be up. A `clear`
+//! removes every control fault of its node and lifts its partitions on both sides; one that
+//! would cut short a fault still timed to end later (or an automatic clear that would remove
+//! a fault other than its own) is refused. A kill or stop ends the node's own control faults
+//! (they lived in the process).
+//!
+//! Time-triggered and request-triggered events cannot be ordered against each other (how
+//! many queries complete by a given second depends on the cluster), so each kind is replayed
+//! on its own, every node starting up.
+
+use std::collections::BTreeMap;
+
+use super::{FaultAction, FaultEvent, FaultPlan, Trigger};
+use crate::workload::validate::Checker;
+use crate::workload::WorkloadError;
+
+/// What a node is doing at a point of the schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Up,
+    Down,
+    Paused,
+}
+
+/// A control fault in force on a node: the event that set it and when its own undo ends it.
+#[derive(Clone, Copy, Debug)]
+struct Active {
+    index: usize,
+    action: FaultAction,
+    until_s: Option<f64>,
+}
+
+/// One node while the plan is replayed.
+struct Node<'p> {
+    state: State,
+    /// The event that put it in `state` (none for the initial up).
+    since: Option<&'p FaultEvent>,
+    faults: Vec<Active>,
+}
+
+/// Refuses the first event that contradicts the state its node is in.
+pub(crate) fn check(c: &Checker<'_>, plan: &FaultPlan) -> Result<(), WorkloadError> {
+    for timed in [true, false] {
+        let mut nodes: BTreeMap<&str, Node<'_>> = BTreeMap::new();
+        let kind = plan
+            .events
+            .iter()
+            .filter(|e| matches!(e.trigger, Trigger::AtSeconds(_)) == timed);
+        for event in kind {
+            apply(plan, &mut nodes, event).or_else(|message| fail(c, event, message))?;
+        }
+    }
+    Ok(())
+}
+
+/// The error of `event`: its `action` key, or its `duration_s` for an automatic undo.
+fn fail(c: &Checker<'_>, event: &FaultEvent, message: String) -> Result<(), WorkloadError> {
+    let (key, what) = if event.auto_undo {
+        (
+            "duration_s",
+            format!("the automatic {}", event.action.name()),
+        )
+    } else {
+        ("action", event.action.name().to_string())
+    };
+    c.fail(
+        &format!("fault[{}].{key}", event.index),
+        format!(
+            "{what} of {} {}: {message}",
+            event.target,
+            event.trigger.describe()
+        ),
+    )
+}
+
+fn node<'n, 'p>(nodes: &'n mut BTreeMap<&'p str, Node<'p>>, id: &'p str) -> &'n mut Node<'p> {
+    nodes.entry(id).or_insert(Node {
+        state: State::Up,
+        since: None,
+        faults: Vec::new(),
+    })
+}
+
+/// "down since fault[0] (kill at 2 s)".
+fn describe(id: &str, n: &Node<'_>) -> String {
+    let state = match n.state {
+        State::Up => "up",
+        State::Down => "down",
+        State::Paused => "paused",
+    };
+    match n.since {
+        Some(e) => format!(
+            "{id} is {state} since fault[{}] ({} {})",
+            e.index,
+            e.action.name(),
+            e.trigger.describe()
+        ),
+        None => format!("{id} is {state}"),
+    }
+}
+
+/// Applies `event`, or says why it contradicts the schedule so far.
+fn apply<'p>(
+    plan: &'p FaultPlan,
+    nodes: &mut BTreeMap<&'p str, Node<'p>>,
+    event: &'p FaultEvent,
+) -> Result<(), String> {
+    use FaultAction as A;
+    if event.action.needs_control_service() {
+        let peer = event
+            .peer
+            .as_deref()
+            .filter(|_| event.action == A::Partition);
+        for id in std::iter::once(event.target.as_str()).chain(peer) {
+            let n = node(nodes, id);
+            let fix = match n.state {
+                State::Up => continue,
+                State::Down => "restart it first",
+                State::Paused => "resume it first",
+            };
+            return Err(format!(
+                "{}, so its control service cannot answer; {fix}",
+                describe(id, n)
+            ));
+        }
+    }
+    let n = node(nodes, &event.target);
+    let next = match (event.action, n.state) {
+        (A::Kill | A::Stop | A::Pause, State::Down) => {
+            return Err(format!(
+                "{} already; restart it first",
+                describe(&event.target, n)
+            ))
+        }
+        (A::Pause, State::Paused) => return Err(describe(&event.target, n)),
+        (A::Stop, State::Paused) => {
+            return Err(format!(
+                "{} and cannot stop gracefully; resume it first, or kill it",
+                describe(&event.target, n)
+            ))
+        }
+        (A::Resume, State::Up | State::Down) => {
+            return Err(format!(
+                "{}, not paused; resume follows a pause",
+                describe(&event.target, n)
+            ))
+        }
+        (A::Restart, State::Up | State::Paused) => {
+            return Err(format!(
+                "restart needs the node down: kill or stop it first ({})",
+                describe(&event.target, n)
+            ))
+        }
+        (A::Kill | A::Stop, _) => {
+            // The control faults lived in the process.
+            n.faults.clear();
+            State::Down
+        }
+        (A::Pause, State::Up) => State::Paused,
+        (A::Resume, State::Paused) | (A::Restart, State::Down) => State::Up,
+        (A::Delay | A::Drop | A::Partition | A::Clear, state) => state,
+    };
+    if next != n.state {
+        n.state = next;
+        n.since = Some(event);
+    }
+    match event.action {
+        A::Delay | A::Drop | A::Partition => {
+            let active = Active {
+                index: event.index,
+                action: event.action,
+                until_s: undo_time(plan, event.index),
+            };
+            n.faults.push(active);
+            if let (A::Partition, Some(peer)) = (event.action, &event.peer) {
+                node(nodes, peer).faults.push(active);
+            }
+        }
+        A::Clear => clear(nodes, event)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// When the automatic undo of event `index` fires, if it has one.
+fn undo_time(plan: &FaultPlan, index: usize) -> Option<f64> {
+    plan.events.iter().find_map(|e| match e.trigger {
+        Trigger::AtSeconds(t) if e.auto_undo && e.index == index => Some(t),
+        _ => None,
+    })
+}
+
+/// Removes the control faults a `clear` ends, refusing to cut one short.
+fn clear<'p>(nodes: &mut BTreeMap<&'p str, Node<'p>>, event: &'p FaultEvent) -> Result<(), String> {
+    let now = match event.trigger {
+        Trigger::AtSeconds(t) => t,
+        Trigger::AfterRequests(_) => f64::NEG_INFINITY,
+    };
+    let n = node(nodes, &event.target);
+    let early = n.faults.iter().find(|f| {
+        let timed_later = f.until_s.is_some_and(|u| u > now);
+        f.index != event.index && (event.auto_undo || timed_later)
+    });
+    if let Some(f) = early {
+        let until = f
+            .until_s
+            .map_or(String::new(), |u| format!(", timed to end at {u} s"));
+        return Err(format!(
+            "it would also remove fault[{}] ({}{until}); a clear ends every control fault of its node, so end one before the other starts",
+            f.index,
+            f.action.name()
+        ));
+    }
+    // A partition is lifted on both sides, whichever side is cleared.
+    let lifted: Vec<usize> = n
+        .faults
+        .drain(..)
+        .filter(|f| f.action == FaultAction::Partition)
+        .map(|f| f.index)
+        .collect();
+    for other in nodes.values_mut() {
+        other.faults.retain(|f| !lifted.contains(&f.index));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
