@@ -9,7 +9,7 @@ use overlay::record::Record;
 use tonic::transport::{Channel, Endpoint};
 
 /// Largest message the client accepts (a typed chunk of 10,000 records is a few MB).
-const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Connects to a node at `host:port` (or a full `http://` URL).
 pub async fn connect(address: &str) -> Result<OverlayNodeClient<Channel>, ClientError> {

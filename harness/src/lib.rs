@@ -9,6 +9,8 @@
 //! - [`data`]: the synthetic data generator.
 //! - [`fairness`]: per-team goodput and Jain's fairness index from node metrics.
 //! - [`latency`]: HDR histograms and latency summaries.
+//! - [`verdict`]: verdicts on a run's aggregate answers against the harness's own scan.
+//! - [`faults`]: fault schedules: plan, windows, phases, execution and detection times.
 //! - [`workload`]: workload files (TOML), checked before anything starts.
 //! - [`faults`]: the fault schedule of a workload, its fault windows and per-phase counts.
 //! - [`load`]: the load driver (closed and open loop), arrivals and the query mix.
@@ -30,4 +32,5 @@ pub mod load;
 pub mod report;
 pub mod runner;
 pub mod stats;
+pub mod verdict;
 pub mod workload;

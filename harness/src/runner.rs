@@ -3,25 +3,31 @@
 //! reports. Ctrl-C stops the load, stops the cluster and still writes what was measured.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use overlay::config::ClusterConfig;
+use overlay::config::{ClusterConfig, Role};
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 
+use crate::checker::load_dataset;
 use crate::cluster::binary::node_binary;
 use crate::cluster::launcher::{log_tail, LaunchOptions, LocalCluster};
 use crate::cluster::ports::{free_ports, localize};
 use crate::commands::metrics::fetch;
 use crate::data::generate::GenerateOptions;
+use crate::faults::execute::FaultTargets;
+use crate::faults::step::run_with_faults;
+use crate::faults::FaultPlan;
 use crate::load::driver::{run_step, StepPlan, Stop, Target};
 use crate::load::mix::PreparedMix;
 use crate::report::json::{
     Machine, ProcessSnapshot, RunResults, Step, StrategyRun, TeamAdmissionSnapshot, SCHEMA,
 };
+use crate::verdict::AnswerChecker;
 use crate::workload::validate::{parse, validate};
 use crate::workload::{ClusterMode, Workload};
 
@@ -107,6 +113,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
         node_bin: node_bin.as_deref(),
         stop: stop.clone(),
         bar: &bar,
+        checker: answer_checker(&workload)?,
     };
     let outcome = sweep(&ctx, &config_path, &mut results).await;
     ctrl_c.abort();
@@ -120,7 +127,31 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
     results.wall_s = started.elapsed().as_secs_f64();
     crate::report::write_all(&run_dir, &results)?;
     link_latest(&options.out.join(&workload.name), &run_id);
-    outcome.map(|()| run_dir)
+    outcome?;
+    let (wrong, silent) = results
+        .strategies
+        .iter()
+        .flat_map(|s| &s.steps)
+        .map(|step| &step.measure.correctness)
+        .fold((0, 0), |(w, p), c| (w + c.wrong, p + c.partial_silent));
+    if wrong + silent > 0 {
+        bail!(
+            "the checker found {wrong} wrong and {silent} silently partial answers; see the CORRECTNESS section of the reports in {}",
+            run_dir.display()
+        );
+    }
+    Ok(run_dir)
+}
+
+/// The checker of the mix's aggregate answers: the harness's own scan of the dataset, when
+/// the mix has aggregates and the data is on this machine.
+fn answer_checker(w: &Workload) -> anyhow::Result<Option<Arc<AnswerChecker>>> {
+    if !w.mix.iter().any(|m| m.query_type == "aggregate") || !w.data_path.is_dir() {
+        return Ok(None);
+    }
+    let records = load_dataset(&w.data_path)
+        .with_context(|| format!("reading {} to check answers", w.data_path.display()))?;
+    Ok(Some(Arc::new(AnswerChecker::new(records, &w.mix))))
 }
 
 struct Ctx<'a> {
@@ -129,6 +160,7 @@ struct Ctx<'a> {
     node_bin: Option<&'a Path>,
     stop: Stop,
     bar: &'a ProgressBar,
+    checker: Option<Arc<AnswerChecker>>,
 }
 
 async fn sweep(ctx: &Ctx<'_>, config_path: &Path, results: &mut RunResults) -> anyhow::Result<()> {
@@ -172,14 +204,28 @@ async fn measure_strategy(
     let w = ctx.workload;
     ctx.bar.set_prefix(format!("{strategy}: starting"));
     let start = Instant::now();
-    let cluster = match (w.mode, ctx.node_bin) {
+    let faults = if strategy == "baseline" {
+        FaultPlan::default()
+    } else {
+        w.faults.clone()
+    };
+    let events_dir = ctx.run_dir.join("events").join(strategy);
+    let mut args = args.to_vec();
+    args.extend([
+        "--events-file".to_string(),
+        events_dir.join("events-{id}.jsonl").display().to_string(),
+    ]);
+    if faults.uses_control_service() {
+        args.push("--enable-control".to_string());
+    }
+    let mut cluster = match (w.mode, ctx.node_bin) {
         (ClusterMode::Local, Some(bin)) => Some(
             LocalCluster::start(LaunchOptions {
                 config_path: config_path.to_path_buf(),
                 dataset_root: w.data_path.clone(),
                 node_binary: bin.to_path_buf(),
                 log_dir: ctx.run_dir.join("logs").join(strategy),
-                extra_args: args.to_vec(),
+                extra_args: args.clone(),
                 ready_timeout: Duration::from_secs_f64(w.ready_timeout_s),
             })
             .await
@@ -190,7 +236,13 @@ async fn measure_strategy(
     let startup_s = start.elapsed().as_secs_f64();
     let config = ClusterConfig::load(config_path)?;
     let address = config.leader().address();
-    let target = Target::connect(&address, w.connections as usize).await?;
+    let spares: Vec<String> = config
+        .processes
+        .values()
+        .filter(|p| p.role == Role::TeamLeader)
+        .map(|p| p.address())
+        .collect();
+    let target = Target::connect(&address, w.connections as usize, &spares).await?;
     let mix = Arc::new(PreparedMix::new(&w.mix, &w.tenants));
     let mut steps = Vec::new();
     'levels: for &level in &w.concurrency {
@@ -208,15 +260,36 @@ async fn measure_strategy(
                 timeout: Duration::from_secs_f64(w.timeout_s),
                 reject_backoff: Duration::from_secs_f64(w.reject_backoff_ms / 1000.0),
                 seed: w.seed ^ (u64::from(level) << 16) ^ u64::from(repetition),
+                checker: ctx.checker.clone(),
+                completed: Arc::new(AtomicU64::new(0)),
             };
-            let measure = run_step(
+            let step = run_step(
                 &plan,
                 &target,
                 mix.clone(),
                 ctx.stop.clone(),
                 Some(ctx.bar.clone()),
-            )
-            .await;
+            );
+            let (measure, step_faults) = if faults.is_empty() {
+                (step.await, None)
+            } else {
+                let mut targets = FaultTargets {
+                    cluster: cluster.as_mut(),
+                    config: &config,
+                    token: std::env::var("OVERLAY_CONTROL_TOKEN").unwrap_or_default(),
+                };
+                let (measure, step_faults) = run_with_faults(
+                    step,
+                    &faults,
+                    &mut targets,
+                    plan.warmup,
+                    &plan.completed,
+                    ctx.stop.clone(),
+                    cluster_events_dir(w, &events_dir),
+                )
+                .await;
+                (measure, Some(step_faults))
+            };
             let admission = fetch(&address)
                 .await
                 .map(|m| m.teams.iter().map(admission_of).collect())
@@ -226,6 +299,7 @@ async fn measure_strategy(
                 repetition,
                 measure,
                 admission,
+                faults: step_faults,
             });
             ctx.bar.inc(1);
         }
@@ -264,6 +338,11 @@ fn admission_of(t: &overlay::proto::TeamAdmission) -> TeamAdmissionSnapshot {
         avg_wait_ms: t.avg_wait_ms,
         completed: t.completed,
     }
+}
+
+/// Where the nodes' event logs are, when the harness can read them (a local cluster).
+fn cluster_events_dir<'a>(w: &Workload, dir: &'a Path) -> Option<&'a Path> {
+    (w.mode == ClusterMode::Local).then_some(dir)
 }
 
 async fn snapshot(config: &ClusterConfig) -> Vec<ProcessSnapshot> {

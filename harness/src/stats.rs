@@ -11,6 +11,9 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::faults::PhaseSample;
+use crate::verdict::{Correctness, Verdict};
+
 use crate::latency::{new_histogram, record, LatencySummary};
 
 /// How a query ended.
@@ -43,6 +46,12 @@ pub struct Sample {
     pub records: u64,
     /// The error text of a failure.
     pub error: Option<String>,
+    /// The answer was declared partial.
+    pub partial: bool,
+    /// The query was sent again after a failed attempt (entry failover).
+    pub retried: bool,
+    /// The checker's verdict on an aggregate answer, and what differed.
+    pub verdict: Option<(Verdict, Option<String>)>,
 }
 
 /// A histogram as stored in `results.json`: (value µs, count) of every non-empty bucket.
@@ -177,6 +186,18 @@ pub struct StepMeasure {
     pub timeline: Vec<SecondPoint>,
     /// Distinct failure messages and how often each was seen.
     pub errors: BTreeMap<String, u64>,
+    /// Verdicts on the checked answers.
+    #[serde(default)]
+    pub correctness: Correctness,
+    /// Answers declared partial, and queries sent again, over the whole step.
+    #[serde(default)]
+    pub partial: u64,
+    /// Queries sent again after a failed attempt.
+    #[serde(default)]
+    pub retried: u64,
+    /// Every measured query, compactly, for fault-window accounting (not saved).
+    #[serde(skip)]
+    pub samples: Vec<PhaseSample>,
 }
 
 impl StepMeasure {
@@ -205,6 +226,8 @@ pub struct Recorder {
     seconds: Vec<(Histogram<u64>, [u64; 3], Vec<u64>)>,
     errors: BTreeMap<String, u64>,
     warmup: u64,
+    correctness: Correctness,
+    samples: Vec<PhaseSample>,
 }
 
 struct Hists {
@@ -264,6 +287,8 @@ impl Recorder {
             seconds: Vec::new(),
             errors: BTreeMap::new(),
             warmup: 0,
+            correctness: Correctness::default(),
+            samples: Vec::new(),
         }
     }
 
@@ -273,7 +298,17 @@ impl Recorder {
     }
 
     /// Adds a measured sample.
-    pub fn add(&mut self, s: Sample) {
+    pub fn add(&mut self, mut s: Sample) {
+        if let Some((verdict, detail)) = s.verdict.take() {
+            self.correctness.add(verdict, detail);
+        }
+        self.samples.push(PhaseSample {
+            at_s: s.at_s,
+            outcome: s.outcome,
+            partial: s.partial,
+            retried: s.retried,
+            latency_us: s.latency.as_micros().min(u128::from(u64::MAX)) as u64,
+        });
         self.overall.add(&s);
         self.per_team[s.team].add(&s);
         let counts = &mut self.counts[s.query];
@@ -354,6 +389,10 @@ impl Recorder {
             queries: self.queries.iter().cloned().zip(self.counts).collect(),
             timeline,
             errors: self.errors,
+            correctness: self.correctness,
+            partial: self.samples.iter().filter(|s| s.partial).count() as u64,
+            retried: self.samples.iter().filter(|s| s.retried).count() as u64,
+            samples: self.samples,
         }
     }
 }
@@ -415,6 +454,9 @@ mod tests {
             at_s,
             records: 10,
             error: (outcome == Outcome::Failed).then(|| "boom".to_string()),
+            partial: false,
+            retried: false,
+            verdict: None,
         }
     }
 

@@ -28,6 +28,9 @@ fn step(concurrency: u32, green_ok: u64, pink_ok: u64, rejected: u64) -> Step {
         at_s: 1.0,
         records: if outcome == Outcome::Ok { 500 } else { 0 },
         error: None,
+        partial: false,
+        retried: false,
+        verdict: None,
     };
     for ms in 1..=green_ok {
         r.add(sample(0, ms, Outcome::Ok));
@@ -43,6 +46,7 @@ fn step(concurrency: u32, green_ok: u64, pink_ok: u64, rejected: u64) -> Step {
         repetition: 0,
         measure: r.finish(10.0),
         admission: Vec::new(),
+        faults: None,
     }
 }
 

@@ -164,3 +164,63 @@ async fn bad_input_fails_before_anything_starts_or_stops_what_it_started() {
         "{err}"
     );
 }
+
+/// A short failover workload in CI: a worker killed and restarted under load with replication
+/// 2; the checker must find no wrong and no silently partial answer, and the report must carry
+/// the observers' detection times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_workload_checks_answers_and_records_detection_times() {
+    let root = workspace_root();
+    std::env::set_current_dir(&root).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let workload = tmp.path().join("failover_ci.toml");
+    let shipped = std::fs::read_to_string(root.join("workloads/failover.toml")).unwrap();
+    // The shipped schedule, shortened: C killed at 1 s and restarted 2.5 s later.
+    let head = shipped.split("[[fault]]").next().unwrap();
+    let text = head
+        .replace("name = \"failover\"", "name = \"failover_ci\"")
+        .replace("duration_s = 30", "duration_s = 6")
+        .replace("warmup_s = 2", "warmup_s = 0.5")
+        .replace("concurrency = [16]", "concurrency = [6]")
+        + "[[fault]]\nat_s = 1\naction = \"kill\"\ntarget = \"C\"\nduration_s = 2.5\n";
+    std::fs::write(&workload, text).unwrap();
+    let dir = run(options(
+        workload,
+        tmp.path().join("reports"),
+        common::small_dataset().to_path_buf(),
+    ))
+    .await
+    .expect("no wrong or silently partial answer");
+    let results = RunResults::load(&dir).unwrap();
+    let step = &results.strategies[0].steps[0];
+    let correctness = &step.measure.correctness;
+    assert!(correctness.checked > 10, "{correctness:?}");
+    assert_eq!((correctness.wrong, correctness.partial_silent), (0, 0));
+    let faults = step.faults.as_ref().expect("fault figures");
+    assert_eq!(faults.fired.len(), 2, "{:?}", faults.fired);
+    assert!(faults.notes.is_empty(), "{:?}", faults.notes);
+    let detected: Vec<_> = faults
+        .detection
+        .detections
+        .iter()
+        .filter(|d| d.target == "C" && d.detected_ms.is_some())
+        .collect();
+    assert!(detected.iter().any(|d| d.observer == "A"), "{detected:?}");
+    assert!(
+        detected.iter().all(|d| d.detected_ms.unwrap() < 1000.0),
+        "{detected:?}"
+    );
+    assert!(
+        faults.detection.false_alarms.is_empty(),
+        "{:?}",
+        faults.detection.false_alarms
+    );
+    assert!(
+        faults.during.ok > 0 && faults.during.failed == 0,
+        "{:?}",
+        faults.during
+    );
+    let report = std::fs::read_to_string(dir.join("benchmark_fairness_fair_queue.txt")).unwrap();
+    assert!(report.contains("FAULTS AND DETECTION TIMES"), "{report}");
+    assert!(report.contains("kill C: A suspected"), "{report}");
+}

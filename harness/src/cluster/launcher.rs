@@ -213,6 +213,11 @@ impl LocalCluster {
         self.wait_ready(std::slice::from_ref(id)).await
     }
 
+    /// Whether the harness's process for `id` is running (not killed or stopped by it).
+    pub fn is_running(&self, id: &NodeId) -> bool {
+        self.nodes.get(id).is_some_and(|n| n.child.is_some())
+    }
+
     /// Process ids of the running nodes.
     pub fn pids(&self) -> BTreeMap<String, u32> {
         self.nodes

@@ -4,12 +4,18 @@
 //! - [`simulate`] — each node's state replayed over the plan, refusing contradictions.
 //! - [`windows`] — the faults that actually fired as [`FaultWindow`]s.
 //! - [`phases`] — queries counted before, during and after the fault windows.
+//! - [`execute`] — firing the events during a step (signals or control service), restoring after.
+//! - [`step`] — one measured step with its schedule: load and events side by side, then figures.
+//! - [`detect`] — detection and recovery times and false alarms, from the nodes' event logs.
 
 use serde::{Deserialize, Serialize};
 
+pub mod detect;
+pub mod execute;
 pub mod phases;
 pub mod plan;
 pub mod simulate;
+pub mod step;
 pub mod windows;
 
 pub use phases::{classify_time, phase_durations, Phase, PhaseCounts, PhaseSample, PhaseTotals};

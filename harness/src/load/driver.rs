@@ -3,6 +3,7 @@
 //! differ only in the schedule (and the closed loop's lane-to-team assignment); there is one
 //! driver.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,12 +11,13 @@ use indicatif::ProgressBar;
 use overlay::proto::overlay_node_client::OverlayNodeClient;
 use overlay::proto::MetricsRequest;
 use tokio::sync::{mpsc, watch};
-use tonic::transport::Channel;
+use tonic::transport::{Channel, Endpoint};
 
 use super::arrival::{Schedule, Ticket};
 use super::mix::{Call, PreparedMix};
-use crate::client::{connect, run_query};
+use crate::client::{connect, run_query, ClientError, MAX_MESSAGE_BYTES};
 use crate::stats::{Outcome, Recorder, Sample, StepMeasure};
+use crate::verdict::{AnswerChecker, Verdict};
 use crate::workload::{LoadMode, StepLength};
 
 /// Samples queued between the lanes and the collector (bounded: lanes wait when it is full).
@@ -41,22 +43,43 @@ pub struct StepPlan {
     pub reject_backoff: Duration,
     /// Seed of the draws.
     pub seed: u64,
+    /// Checks aggregate answers against the harness's own scan, when the run does.
+    pub checker: Option<Arc<AnswerChecker>>,
+    /// Measured queries completed so far (fault events triggered by a request count read it).
+    pub completed: Arc<AtomicU64>,
 }
 
-/// Connections to the node under load.
+/// Connections to the node under load, and lazily connected spares to the nodes that can
+/// take over as entry (the team leaders) when it stops answering.
 #[derive(Clone)]
 pub struct Target {
     clients: Vec<OverlayNodeClient<Channel>>,
+    fallbacks: Vec<OverlayNodeClient<Channel>>,
 }
 
 impl Target {
-    /// Opens `connections` HTTP/2 connections to `address`.
-    pub async fn connect(address: &str, connections: usize) -> anyhow::Result<Target> {
+    /// Opens `connections` HTTP/2 connections to `address`; `fallbacks` are addresses to
+    /// retry a query on once when the entry node fails it at the transport level.
+    pub async fn connect(
+        address: &str,
+        connections: usize,
+        fallbacks: &[String],
+    ) -> anyhow::Result<Target> {
         let mut clients = Vec::new();
         for _ in 0..connections.max(1) {
             clients.push(connect(address).await?);
         }
-        Ok(Target { clients })
+        let fallbacks = fallbacks
+            .iter()
+            .map(|address| {
+                let endpoint = Endpoint::from_shared(format!("http://{address}"))?
+                    .connect_timeout(Duration::from_millis(500))
+                    .tcp_nodelay(true);
+                Ok(OverlayNodeClient::new(endpoint.connect_lazy())
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Target { clients, fallbacks })
     }
 }
 
@@ -97,7 +120,13 @@ pub async fn run_step(
         plan.seed,
     ));
     let (tx, rx) = mpsc::channel::<Option<Sample>>(SAMPLE_QUEUE);
-    let collector = tokio::spawn(collect(rx, mix.clone(), schedule.warmup_end, progress));
+    let collector = tokio::spawn(collect(
+        rx,
+        mix.clone(),
+        schedule.warmup_end,
+        progress,
+        plan.completed.clone(),
+    ));
     let lane_teams = match plan.mode {
         LoadMode::Closed => mix.lane_teams(plan.lanes),
         LoadMode::Open { .. } => None,
@@ -105,6 +134,7 @@ pub async fn run_step(
     let mut lanes = Vec::new();
     for lane in 0..plan.lanes {
         let client = target.clients[lane % target.clients.len()].clone();
+        let fallbacks = target.fallbacks.clone();
         let fixed_team = lane_teams.as_ref().map(|teams| teams[lane]);
         let (schedule, mix, tx, stop, plan) = (
             schedule.clone(),
@@ -114,7 +144,8 @@ pub async fn run_step(
             plan.clone(),
         );
         lanes.push(tokio::spawn(async move {
-            run_lane(client, schedule, mix, fixed_team, tx, stop, plan).await
+            let clients = Clients { client, fallbacks };
+            run_lane(clients, schedule, mix, fixed_team, tx, stop, plan).await
         }));
     }
     drop(tx);
@@ -137,8 +168,14 @@ pub async fn run_step(
     recorder.finish(window.as_secs_f64())
 }
 
+/// One lane's connection to the entry node and its spares.
+struct Clients {
+    client: OverlayNodeClient<Channel>,
+    fallbacks: Vec<OverlayNodeClient<Channel>>,
+}
+
 async fn run_lane(
-    mut client: OverlayNodeClient<Channel>,
+    mut clients: Clients,
     schedule: Arc<Schedule>,
     mix: Arc<PreparedMix>,
     fixed_team: Option<usize>,
@@ -155,7 +192,7 @@ async fn run_lane(
             _ = stop.wait() => return,
         }
         let sample = tokio::select! {
-            sample = send(&mut client, &mix, fixed_team, &ticket, &plan, schedule.warmup_end) => sample,
+            sample = send(&mut clients, &mix, fixed_team, &ticket, &plan, schedule.warmup_end) => sample,
             _ = stop.wait() => return,
         };
         let rejected = sample.outcome == Outcome::Rejected;
@@ -170,7 +207,7 @@ async fn run_lane(
 }
 
 async fn send(
-    client: &mut OverlayNodeClient<Channel>,
+    clients: &mut Clients,
     mix: &PreparedMix,
     fixed_team: Option<usize>,
     ticket: &Ticket,
@@ -180,55 +217,116 @@ async fn send(
     let query = mix.query_for(ticket.query_draw);
     let team = fixed_team.unwrap_or_else(|| mix.team_for(ticket.team_draw));
     let sent = Instant::now();
-    let result = tokio::time::timeout(plan.timeout, call(client, mix.call(query, team))).await;
-    let done = Instant::now();
-    let (outcome, records, error) = match result {
-        Ok(result) => result,
-        Err(_) => (
-            Outcome::Failed,
-            0,
-            Some(format!("no answer within {:?}", plan.timeout)),
-        ),
+    let checker = plan.checker.as_deref().filter(|c| c.checks(query));
+    let attempt = async {
+        let call_spec = mix.call(query, team);
+        let first = call(&mut clients.client, call_spec, checker, query).await;
+        if !first.transport_error || clients.fallbacks.is_empty() {
+            return first;
+        }
+        // The entry node is gone: the same query once more through a team leader.
+        let spare = (ticket.query_draw * 1e6) as usize % clients.fallbacks.len();
+        let mut answer = call(&mut clients.fallbacks[spare], call_spec, checker, query).await;
+        answer.retried = true;
+        answer
     };
+    let answer = match tokio::time::timeout(plan.timeout, attempt).await {
+        Ok(answer) => answer,
+        Err(_) => Answer::failed(format!("no answer within {:?}", plan.timeout), false),
+    };
+    let done = Instant::now();
     // Closed loop: due == sent. Open loop: latency counts from when the query was due.
     let due = ticket.due.min(sent);
     Sample {
         team,
         query,
-        outcome,
+        outcome: answer.outcome,
         latency: done - due,
         service: done - sent,
         at_s: done.saturating_duration_since(warmup_end).as_secs_f64(),
-        records,
-        error,
+        records: answer.records,
+        error: answer.error,
+        partial: answer.partial,
+        retried: answer.retried,
+        verdict: answer.verdict,
+    }
+}
+
+/// What one call returned, before timing.
+struct Answer {
+    outcome: Outcome,
+    records: u64,
+    error: Option<String>,
+    partial: bool,
+    retried: bool,
+    transport_error: bool,
+    verdict: Option<(Verdict, Option<String>)>,
+}
+
+impl Answer {
+    fn failed(error: String, transport_error: bool) -> Self {
+        Answer {
+            outcome: Outcome::Failed,
+            records: 0,
+            error: Some(error),
+            partial: false,
+            retried: false,
+            transport_error,
+            verdict: None,
+        }
     }
 }
 
 async fn call(
     client: &mut OverlayNodeClient<Channel>,
     call: &Call,
-) -> (Outcome, u64, Option<String>) {
-    match call {
-        Call::Metrics => match client.get_metrics(MetricsRequest {}).await {
-            Ok(_) => (Outcome::Ok, 0, None),
-            Err(status) => (
-                Outcome::Failed,
-                0,
-                Some(format!("GetMetrics: {}", status.code())),
-            ),
-        },
-        Call::Query(spec) => match run_query(client, spec).await {
-            Ok(outcome) if outcome.status == "ready" => {
-                (Outcome::Ok, outcome.drained.record_count() as u64, None)
+    checker: Option<&AnswerChecker>,
+    query: usize,
+) -> Answer {
+    let outcome = match call {
+        Call::Metrics => {
+            return match client.get_metrics(MetricsRequest {}).await {
+                Ok(_) => Answer::failed(String::new(), false).succeeded(0),
+                Err(status) => Answer::failed(format!("GetMetrics: {}", status.code()), true),
             }
-            Ok(outcome) if outcome.status.starts_with("rejected") => (Outcome::Rejected, 0, None),
-            Ok(outcome) => (
-                Outcome::Failed,
-                0,
-                Some(format!("status {}", outcome.status)),
-            ),
-            Err(err) => (Outcome::Failed, 0, Some(short_error(&err.to_string()))),
+        }
+        Call::Query(spec) => run_query(client, spec).await,
+    };
+    match outcome {
+        Ok(outcome) if outcome.status == "ready" => {
+            let verdict = checker.map(|checker| match outcome.drained.json_rows() {
+                Ok(rows) => checker.verdict(query, &rows, outcome.partial, &outcome.missing_dates),
+                Err(err) => (
+                    Verdict::Wrong,
+                    Some(format!("unreadable aggregate rows: {err}")),
+                ),
+            });
+            Answer {
+                partial: outcome.partial,
+                verdict,
+                ..Answer::failed(String::new(), false)
+            }
+            .succeeded(outcome.drained.record_count() as u64)
+        }
+        Ok(outcome) if outcome.status.starts_with("rejected") => Answer {
+            outcome: Outcome::Rejected,
+            error: None,
+            ..Answer::failed(String::new(), false)
         },
+        Ok(outcome) => Answer::failed(format!("status {}", outcome.status), false),
+        Err(err) => {
+            let transport = matches!(err, ClientError::Rpc { .. } | ClientError::Connect { .. });
+            Answer::failed(short_error(&err.to_string()), transport)
+        }
+    }
+}
+
+impl Answer {
+    fn succeeded(mut self, records: u64) -> Self {
+        self.outcome = Outcome::Ok;
+        self.records = records;
+        self.error = None;
+        self
     }
 }
 
@@ -247,6 +345,7 @@ async fn collect(
     mix: Arc<PreparedMix>,
     warmup_end: Instant,
     progress: Option<ProgressBar>,
+    completed: Arc<AtomicU64>,
 ) -> (Recorder, Option<Instant>) {
     let mut recorder = Recorder::new(mix.teams.clone(), mix.queries.clone());
     let mut last_done = None;
@@ -258,6 +357,7 @@ async fn collect(
             continue;
         };
         counts[sample.outcome as usize] += 1;
+        completed.fetch_add(1, Ordering::Relaxed);
         let done = warmup_end + Duration::from_secs_f64(sample.at_s);
         if last_done.is_none_or(|last| done > last) {
             last_done = Some(done);

@@ -6,6 +6,8 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::faults::step::StepFaults;
+
 use crate::stats::{weighted_jain, StepMeasure};
 use crate::workload::Workload;
 
@@ -84,6 +86,9 @@ pub struct Step {
     pub measure: StepMeasure,
     /// The target node's per-team admission counters after the step (cumulative).
     pub admission: Vec<TeamAdmissionSnapshot>,
+    /// What the fault schedule did, when the workload has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<StepFaults>,
 }
 
 /// A node's per-team admission counters.

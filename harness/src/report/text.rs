@@ -143,6 +143,7 @@ pub fn write_strategy(
     for (error, n) in &total.errors {
         writeln!(out, "  failure ×{n}: {error}")?;
     }
+    faults_section(out, run)?;
     writeln!(out, "\nSTATE TRANSITIONS")?;
     if run.state_transitions.is_empty() {
         writeln!(out, "  none reported by the nodes")?;
@@ -286,6 +287,114 @@ fn teams(out: &mut dyn Write, m: &StepMeasure, results: &RunResults) -> io::Resu
             s.p50_ms,
             s.p99_ms
         )?;
+    }
+    Ok(())
+}
+
+/// FAULTS AND DETECTION and CORRECTNESS: per step, what fired, what the clients saw before,
+/// during and after, how fast each observer noticed, false alarms, amplification, verdicts.
+fn faults_section(out: &mut dyn Write, run: &StrategyRun) -> io::Result<()> {
+    writeln!(
+        out,
+        "\nCORRECTNESS (aggregate answers vs the harness's own scan)"
+    )?;
+    for step in &run.steps {
+        let c = &step.measure.correctness;
+        writeln!(
+            out,
+            "  concurrency {:>4}: checked {} · correct {} · partial-and-declared {} · partial-but-silent {} · wrong {}{}",
+            step.concurrency,
+            c.checked,
+            c.correct,
+            c.partial_declared,
+            c.partial_silent,
+            c.wrong,
+            if c.failures() > 0 { "  << FAILURE" } else { "" }
+        )?;
+        for example in &c.examples {
+            writeln!(out, "    e.g. {example}")?;
+        }
+    }
+    let faulted: Vec<_> = run
+        .steps
+        .iter()
+        .filter_map(|s| s.faults.as_ref().map(|f| (s, f)))
+        .collect();
+    if faulted.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nFAULTS AND DETECTION TIMES")?;
+    for (step, f) in faulted {
+        writeln!(out, "  concurrency {}:", step.concurrency)?;
+        for e in &f.fired {
+            writeln!(
+                out,
+                "    {:>7.2} s  {:<9} {}{}{}",
+                e.fired.at_s,
+                e.fired.action.name(),
+                e.fired.target,
+                if e.fired.auto_undo {
+                    " (end of duration)"
+                } else {
+                    ""
+                },
+                e.error
+                    .as_deref()
+                    .map(|e| format!("  FAILED: {e}"))
+                    .unwrap_or_default()
+            )?;
+        }
+        writeln!(
+            out,
+            "    phase      seconds   ok/s    p99 ms   ok  failed  rejected  partial  retried"
+        )?;
+        let phases = [
+            ("before", &f.before),
+            ("during", &f.during),
+            ("after", &f.after),
+        ];
+        let windows = f
+            .windows
+            .iter()
+            .map(|w| w.label.as_str())
+            .zip(&f.per_window);
+        for (name, p) in phases.into_iter().chain(windows) {
+            writeln!(
+                out,
+                "    {name:<10} {:>6.1} {:>7.1} {:>8.1} {:>6} {:>6} {:>8} {:>8} {:>8}",
+                p.seconds, p.throughput, p.p99_ms, p.ok, p.failed, p.rejected, p.partial, p.retried
+            )?;
+        }
+        let ms = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0} ms"));
+        for d in &f.detection.detections {
+            writeln!(
+                out,
+                "    {} {}: {} suspected after {}, declared failed after {}, recovery seen after {}",
+                d.action.name(),
+                d.target,
+                d.observer,
+                ms(d.suspected_ms),
+                ms(d.detected_ms),
+                ms(d.recovered_ms)
+            )?;
+        }
+        writeln!(out, "    false alarms: {}", f.detection.false_alarms.len())?;
+        for alarm in &f.detection.false_alarms {
+            writeln!(out, "      {alarm}")?;
+        }
+        let a = &f.amplification;
+        writeln!(
+            out,
+            "    amplification: {:.2} peer calls per query · {} failed calls · {} retried tasks · {} failovers · {} unserved",
+            a.calls_per_query(),
+            a.peer_call_failures,
+            a.retries,
+            a.failovers,
+            a.unserved
+        )?;
+        for note in &f.notes {
+            writeln!(out, "    note: {note}")?;
+        }
     }
     Ok(())
 }

@@ -1,0 +1,214 @@
+//! Carrying out a fault plan during a step: each event waits for its trigger (seconds since
+//! the measured part began, or a count of completed queries), then acts — by signal on a local
+//! cluster, through the node's control service otherwise — and is timestamped. After the step
+//! every node is brought back (restarted, resumed, faults cleared) for the next one.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use overlay::config::{ClusterConfig, NodeId};
+use overlay::proto::Fault;
+use serde::{Deserialize, Serialize};
+
+use super::{FaultAction, FaultEvent, FaultPlan, FiredEvent, Trigger};
+use crate::cluster::launcher::LocalCluster;
+use crate::control::ControlClient;
+use crate::load::driver::Stop;
+
+/// An event as it happened.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FiredRecord {
+    /// The event and when it fired (seconds since the measured part began).
+    pub fired: FiredEvent,
+    /// Wall-clock time it fired, ms since the Unix epoch (to match the nodes' event logs).
+    pub unix_ms: u64,
+    /// What went wrong carrying it out, if anything (reported, the run goes on).
+    pub error: Option<String>,
+}
+
+/// Where faults are sent.
+pub struct FaultTargets<'a> {
+    /// The local cluster, when the harness started it (signals work).
+    pub cluster: Option<&'a mut LocalCluster>,
+    /// Every node's address, for the control service.
+    pub config: &'a ClusterConfig,
+    /// The control token (empty when the nodes have none).
+    pub token: String,
+}
+
+/// Fires the plan's events as their triggers come, appending each to `fired` as it happens. Stops early
+/// when `stop` is raised (the caller also drops this future when the step ends).
+pub async fn execute(
+    plan: &FaultPlan,
+    targets: &mut FaultTargets<'_>,
+    measured_start: Instant,
+    completed: &AtomicU64,
+    mut stop: Stop,
+    fired: &Mutex<Vec<FiredRecord>>,
+) {
+    for event in &plan.events {
+        let due = async {
+            match event.trigger {
+                Trigger::AtSeconds(s) => {
+                    let at = measured_start + Duration::from_secs_f64(s);
+                    tokio::time::sleep_until(at.into()).await;
+                }
+                Trigger::AfterRequests(n) => {
+                    while completed.load(Ordering::Relaxed) < n {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            () = due => {}
+            () = stop.wait() => break,
+        }
+        let at_s = measured_start.elapsed().as_secs_f64();
+        let unix_ms = unix_ms();
+        let error = apply(event, targets).await.err();
+        match &error {
+            Some(err) => tracing::warn!(
+                "fault {} {} on {} failed: {err}",
+                event.index,
+                event.action.name(),
+                event.target
+            ),
+            None => tracing::info!(
+                "fault {}: {} {} at {at_s:.2} s",
+                event.index,
+                event.action.name(),
+                event.target
+            ),
+        }
+        fired
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(FiredRecord {
+                fired: FiredEvent {
+                    index: event.index,
+                    action: event.action,
+                    target: event.target.clone(),
+                    at_s,
+                    auto_undo: event.auto_undo,
+                },
+                unix_ms,
+                error,
+            });
+    }
+}
+
+/// Carries out one event.
+async fn apply(event: &FaultEvent, targets: &mut FaultTargets<'_>) -> Result<(), String> {
+    let id = NodeId(event.target.clone());
+    let signal = |signal| -> Option<i32> { Some(signal) };
+    let local_signal = match event.action {
+        FaultAction::Kill => signal(libc::SIGKILL),
+        FaultAction::Stop => signal(libc::SIGTERM),
+        FaultAction::Pause => signal(libc::SIGSTOP),
+        FaultAction::Resume => signal(libc::SIGCONT),
+        _ => None,
+    };
+    if let (Some(cluster), Some(signal)) = (targets.cluster.as_deref_mut(), local_signal) {
+        return cluster.signal(&id, signal).map_err(|e| format!("{e:#}"));
+    }
+    if event.action == FaultAction::Restart {
+        let cluster = targets
+            .cluster
+            .as_deref_mut()
+            .ok_or("restart needs a local cluster")?;
+        return cluster.restart(&id).await.map_err(|e| format!("{e:#}"));
+    }
+    let mut control = control_client(targets, &event.target)?;
+    let peer = event.peer.clone().unwrap_or_default();
+    let fault = |kind: &str| Fault {
+        kind: kind.to_string(),
+        peer: peer.clone(),
+        delay_ms: event.delay_ms.unwrap_or(0) as i64,
+        probability: event.probability.unwrap_or(0.0),
+        ..Default::default()
+    };
+    let result = match event.action {
+        FaultAction::Delay => control.inject(fault("delay")).await.map(drop),
+        FaultAction::Drop => control.inject(fault("drop")).await.map(drop),
+        FaultAction::Partition => {
+            control
+                .inject(fault("partition"))
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut other = control_client(targets, &peer)?;
+            let back = Fault {
+                peer: event.target.clone(),
+                ..fault("partition")
+            };
+            other.inject(back).await.map(drop)
+        }
+        FaultAction::Clear => {
+            control.clear(None).await.map_err(|e| e.to_string())?;
+            match event.peer.as_deref() {
+                Some(other) => control_client(targets, other)?.clear(None).await.map(drop),
+                None => Ok(()),
+            }
+        }
+        FaultAction::Stop => control.shutdown(true).await,
+        FaultAction::Kill | FaultAction::Pause | FaultAction::Resume | FaultAction::Restart => {
+            return Err(format!(
+                "{} needs a local cluster (signals)",
+                event.action.name()
+            ))
+        }
+    };
+    result.map_err(|e| e.to_string())
+}
+
+fn control_client(targets: &FaultTargets<'_>, id: &str) -> Result<ControlClient, String> {
+    let process = targets
+        .config
+        .process(&NodeId(id.to_string()))
+        .ok_or_else(|| format!("{id} is not in the cluster config"))?;
+    ControlClient::new(id, &process.address(), &targets.token).map_err(|e| e.to_string())
+}
+
+/// Brings every node the plan touched back to normal after a step: paused nodes resumed,
+/// stopped ones restarted (local), injected faults cleared. Returns what could not be undone.
+pub async fn restore(plan: &FaultPlan, targets: &mut FaultTargets<'_>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let touched: BTreeMap<&str, ()> = plan
+        .events
+        .iter()
+        .flat_map(|e| std::iter::once(e.target.as_str()).chain(e.peer.as_deref()))
+        .filter(|id| targets.config.process(&NodeId(id.to_string())).is_some())
+        .map(|id| (id, ()))
+        .collect();
+    for id in touched.keys() {
+        let node = NodeId(id.to_string());
+        if let Some(cluster) = targets.cluster.as_deref_mut() {
+            if cluster.is_running(&node) {
+                let _ = cluster.signal(&node, libc::SIGCONT);
+            } else if let Err(err) = cluster.restart(&node).await {
+                problems.push(format!("{id}: restart failed: {err:#}"));
+                continue;
+            }
+        }
+        if plan.uses_control_service() {
+            match control_client(targets, id) {
+                Ok(mut control) => {
+                    if let Err(err) = control.clear(None).await {
+                        problems.push(err.to_string());
+                    }
+                }
+                Err(err) => problems.push(err),
+            }
+        }
+    }
+    problems
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,252 @@
+//! Verdicts on the aggregate answers of a run: each one is compared with the harness's own
+//! scan of the dataset ([`crate::checker`]), independent of the node's code. A declared partial
+//! answer is compared with the scan of the days it did not declare missing.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use overlay::record::Record;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::checker::{compare_aggregate, expected_aggregate};
+use crate::workload::MixEntry;
+
+/// What the checker made of one answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Equal to the direct scan.
+    Correct,
+    /// Declared partial, and equal to the scan of the days it did not declare missing.
+    PartialDeclared,
+    /// Not declared partial, but short of the scan: rows lost without saying so.
+    PartialSilent,
+    /// Anything else that differs.
+    Wrong,
+}
+
+/// Counts of verdicts over a step.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correctness {
+    /// Answers checked.
+    pub checked: u64,
+    /// Equal to the direct scan.
+    pub correct: u64,
+    /// Declared partial and right about what they hold.
+    pub partial_declared: u64,
+    /// Short without saying so.
+    pub partial_silent: u64,
+    /// Different.
+    pub wrong: u64,
+    /// The first few differences, for the report.
+    pub examples: Vec<String>,
+}
+
+/// Differences kept per step as examples.
+const MAX_EXAMPLES: usize = 5;
+
+impl Correctness {
+    /// Counts one verdict; `detail` describes a bad one.
+    pub fn add(&mut self, verdict: Verdict, detail: Option<String>) {
+        self.checked += 1;
+        match verdict {
+            Verdict::Correct => self.correct += 1,
+            Verdict::PartialDeclared => self.partial_declared += 1,
+            Verdict::PartialSilent => self.partial_silent += 1,
+            Verdict::Wrong => self.wrong += 1,
+        }
+        if let Some(detail) = detail.filter(|_| self.examples.len() < MAX_EXAMPLES) {
+            self.examples.push(detail);
+        }
+    }
+
+    /// Wrong or silently partial answers: a loud failure of the run.
+    pub fn failures(&self) -> u64 {
+        self.wrong + self.partial_silent
+    }
+}
+
+/// Expected answers of the mix's aggregate queries.
+#[derive(Debug)]
+pub struct AnswerChecker {
+    records: Vec<Record>,
+    params: Vec<Option<Map<String, Value>>>,
+    expected: Vec<Option<Vec<Value>>>,
+    partial_expected: Mutex<HashMap<(usize, Vec<String>), Vec<Value>>>,
+}
+
+impl AnswerChecker {
+    /// Scans `records` once per aggregate entry of the mix.
+    pub fn new(records: Vec<Record>, mix: &[MixEntry]) -> Self {
+        let params: Vec<Option<Map<String, Value>>> = mix
+            .iter()
+            .map(|entry| (entry.query_type == "aggregate").then(|| entry.params.clone()))
+            .collect();
+        let expected = params
+            .iter()
+            .map(|p| p.as_ref().map(|p| expected_aggregate(&records, p)))
+            .collect();
+        Self {
+            records,
+            params,
+            expected,
+            partial_expected: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether answers to mix entry `query` are checked.
+    pub fn checks(&self, query: usize) -> bool {
+        self.expected.get(query).is_some_and(Option::is_some)
+    }
+
+    /// The verdict on the rows of an answer to mix entry `query`, with a description when it
+    /// is not right.
+    pub fn verdict(
+        &self,
+        query: usize,
+        rows: &[Value],
+        partial: bool,
+        missing_dates: &[String],
+    ) -> (Verdict, Option<String>) {
+        let Some(Some(expected)) = self.expected.get(query) else {
+            return (Verdict::Correct, None);
+        };
+        if partial {
+            let kept = self.expected_without(query, missing_dates);
+            return match compare_aggregate(rows, &kept) {
+                Ok(()) => (Verdict::PartialDeclared, None),
+                Err(diff) => (
+                    Verdict::Wrong,
+                    Some(format!("declared partial, but {diff}")),
+                ),
+            };
+        }
+        match compare_aggregate(rows, expected) {
+            Ok(()) => (Verdict::Correct, None),
+            Err(diff) if short_of(rows, expected) => (
+                Verdict::PartialSilent,
+                Some(format!("not declared partial, but {diff}")),
+            ),
+            Err(diff) => (Verdict::Wrong, Some(diff)),
+        }
+    }
+
+    fn expected_without(&self, query: usize, missing: &[String]) -> Vec<Value> {
+        let mut missing = missing.to_vec();
+        missing.sort();
+        let key = (query, missing);
+        let mut cache = self
+            .partial_expected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(rows) = cache.get(&key) {
+            return rows.clone();
+        }
+        let kept: Vec<Record> = self
+            .records
+            .iter()
+            .filter(|r| !key.1.contains(&r.date))
+            .cloned()
+            .collect();
+        let params = self.params[query].clone().unwrap_or_default();
+        let rows = expected_aggregate(&kept, &params);
+        cache.insert(key, rows.clone());
+        rows
+    }
+}
+
+/// True when every group of `actual` is in `expected` with no more rows, and something is
+/// missing: the shape of lost data rather than of a miscount.
+fn short_of(actual: &[Value], expected: &[Value]) -> bool {
+    let count = |row: &Value| row.get("count").and_then(Value::as_u64).unwrap_or(0);
+    let expected_by_group: HashMap<String, u64> = expected
+        .iter()
+        .map(|row| (row["group"].to_string(), count(row)))
+        .collect();
+    let mut fewer = actual.len() < expected.len();
+    for row in actual {
+        match expected_by_group.get(&row["group"].to_string()) {
+            Some(&n) if count(row) <= n => fewer |= count(row) < n,
+            _ => return false,
+        }
+    }
+    fewer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(date: &str, parameter: &str) -> Record {
+        Record {
+            latitude: 0.0,
+            longitude: 0.0,
+            timestamp: format!("{date}T00:00"),
+            parameter: parameter.to_string(),
+            value: 1.0,
+            unit: "UG/M3".to_string(),
+            raw_concentration: 1.0,
+            aqi: 1,
+            category: 1,
+            site_name: "site".to_string(),
+            agency_name: "agency".to_string(),
+            aqs_id: "1".to_string(),
+            full_aqs_id: "1".to_string(),
+            date: date.to_string(),
+        }
+    }
+
+    fn checker() -> AnswerChecker {
+        let records = vec![
+            record("20200810", "PM2.5"),
+            record("20200810", "OZONE"),
+            record("20200811", "PM2.5"),
+        ];
+        let mix = vec![MixEntry {
+            name: "count".to_string(),
+            query_type: "aggregate".to_string(),
+            weight: 1.0,
+            params: json!({"op": "count", "group_by": "parameter"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        }];
+        AnswerChecker::new(records, &mix)
+    }
+
+    fn row(group: &str, count: u64) -> Value {
+        json!({"group": group, "op": "count", "field": "value", "value": count, "count": count, "missing": 0})
+    }
+
+    #[test]
+    fn answers_get_the_verdict_they_deserve() {
+        let c = checker();
+        assert!(c.checks(0));
+        let full = [row("OZONE", 1), row("PM2.5", 2)];
+        assert_eq!(c.verdict(0, &full, false, &[]).0, Verdict::Correct);
+        let short = [row("OZONE", 1), row("PM2.5", 1)];
+        assert_eq!(c.verdict(0, &short, false, &[]).0, Verdict::PartialSilent);
+        let declared = c.verdict(0, &short, true, &["20200811".to_string()]);
+        assert_eq!(declared.0, Verdict::PartialDeclared);
+        let inflated = [row("OZONE", 1), row("PM2.5", 3)];
+        assert_eq!(c.verdict(0, &inflated, false, &[]).0, Verdict::Wrong);
+        let lying = c.verdict(0, &short, true, &["20200810".to_string()]);
+        assert_eq!(lying.0, Verdict::Wrong);
+        assert!(lying.1.unwrap().starts_with("declared partial, but"));
+    }
+
+    #[test]
+    fn correctness_counts_and_keeps_a_few_examples() {
+        let mut counts = Correctness::default();
+        for _ in 0..8 {
+            counts.add(Verdict::Wrong, Some("diff".to_string()));
+        }
+        counts.add(Verdict::Correct, None);
+        counts.add(Verdict::PartialSilent, Some("short".to_string()));
+        assert_eq!((counts.checked, counts.wrong, counts.correct), (10, 8, 1));
+        assert_eq!(counts.failures(), 9);
+        assert_eq!(counts.examples.len(), MAX_EXAMPLES);
+    }
+}
