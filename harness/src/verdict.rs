@@ -67,13 +67,16 @@ impl Correctness {
     }
 }
 
+/// A mix entry and the days an answer declared missing.
+type PartialKey = (usize, Vec<String>);
+
 /// Expected answers of the mix's aggregate queries.
 #[derive(Debug)]
 pub struct AnswerChecker {
     records: Vec<Record>,
     params: Vec<Option<Map<String, Value>>>,
     expected: Vec<Option<Vec<Value>>>,
-    partial_expected: Mutex<HashMap<(usize, Vec<String>), Vec<Value>>>,
+    partial_expected: Mutex<HashMap<PartialKey, Vec<Value>>>,
 }
 
 impl AnswerChecker {
