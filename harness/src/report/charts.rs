@@ -9,6 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::json::{RunResults, StrategyRun};
+use crate::faults::step::StepFaults;
 use crate::stats::{nines, per_second, percentile_curve, StepMeasure};
 
 /// DejaVu Sans (Bitstream Vera licence, see `harness/assets/DejaVuSans-LICENSE.txt`).
@@ -38,8 +39,14 @@ pub struct Line {
     pub thin: bool,
 }
 
+/// A shaded x range and its label.
+pub type Band = (f64, f64, String);
+
+/// A vertical marker at x and its label.
+pub type Mark = (f64, String);
+
 /// Axes of a line chart.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Axes {
     /// Title.
     pub title: String,
@@ -51,6 +58,10 @@ pub struct Axes {
     pub log_y: bool,
     /// X is a "nines" axis (labels as percentiles).
     pub nines_x: bool,
+    /// Shaded x ranges with their labels (fault windows).
+    pub bands: Vec<Band>,
+    /// Vertical markers with their labels (the cluster's own events).
+    pub marks: Vec<Mark>,
 }
 
 fn register_font() {
@@ -166,6 +177,40 @@ fn draw_lines<DB: DrawingBackend>(
                 .x_label_formatter(&x_fmt)
                 .draw()
                 .map_err(|e| e.to_string())?;
+            for (from, to, label) in &axes.bands {
+                let shade = RGBColor(255, 120, 0).mix(0.15);
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(*from, y0), (*to, y1)],
+                        shade.filled(),
+                    )))
+                    .map_err(|e| e.to_string())?;
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        label.clone(),
+                        (*from, y1),
+                        ("sans-serif", 13).into_font().color(&RGBColor(160, 60, 0)),
+                    )))
+                    .map_err(|e| e.to_string())?;
+            }
+            for (i, (at, label)) in axes.marks.iter().enumerate() {
+                let grey = RGBColor(90, 90, 90);
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(*at, y0), (*at, y1)],
+                        grey.mix(0.6).stroke_width(1),
+                    )))
+                    .map_err(|e| e.to_string())?;
+                // Labels step down so neighbours do not overprint each other.
+                let y = y0 + (y1 - y0) * (0.95 - 0.07 * (i % 8) as f64);
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        label.clone(),
+                        (*at, y),
+                        ("sans-serif", 11).into_font().color(&grey),
+                    )))
+                    .map_err(|e| e.to_string())?;
+            }
             for line in lines {
                 let c = color(line.color);
                 let width = if line.thin { 1 } else { 2 };
@@ -301,7 +346,9 @@ fn draw_timeline<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     m: &StepMeasure,
+    faults: Option<&StepFaults>,
 ) -> Result<(), String> {
+    let (bands, marks) = faults.map(fault_overlay).unwrap_or_default();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (upper, lower) = root.split_vertically(SIZE.1 / 2);
     let t = |p: &crate::stats::SecondPoint| f64::from(p.second);
@@ -356,6 +403,8 @@ fn draw_timeline<DB: DrawingBackend>(
             y: "queries/s".into(),
             log_y: false,
             nines_x: false,
+            bands: bands.clone(),
+            marks: marks.clone(),
         },
         &upper_lines,
     )?;
@@ -391,14 +440,104 @@ fn draw_timeline<DB: DrawingBackend>(
             y: "ms (log)".into(),
             log_y: true,
             nines_x: false,
+            bands,
+            marks,
         },
         &latency,
     )
 }
 
+/// Fault windows as shaded bands, and the cluster's failure-handling events as markers
+/// (`B: failed C`, `A: circuit open E`, `C: recovered C`, ...).
+fn fault_overlay(f: &StepFaults) -> (Vec<Band>, Vec<Mark>) {
+    let bands = f
+        .windows
+        .iter()
+        .map(|w| {
+            (
+                w.start_s,
+                w.end_s.unwrap_or(w.start_s + 1.0),
+                w.label.clone(),
+            )
+        })
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let marks = f
+        .detection
+        .events
+        .iter()
+        .filter_map(|e| {
+            let what = match e.event.as_str() {
+                "neighbor_suspected" => "suspected",
+                "neighbor_failed" => "declared failed",
+                "neighbor_recovered" => "recovered",
+                "circuit_opened" => "circuit open",
+                "circuit_closed" => "circuit closed",
+                "failover" => "routed around",
+                "state_changed" => "state",
+                _ => return None,
+            };
+            // One marker per kind and subject per second keeps the chart readable.
+            seen.insert((e.at_s as i64, what, e.subject.clone()))
+                .then(|| (e.at_s, format!("{}: {what} {}", e.node, e.subject)))
+        })
+        .collect();
+    (bands, marks)
+}
+
+/// Detection times per fault (groups) and observer (bars): time to declare the faulted node
+/// failed, ms.
+fn detection_bars(stem: &Path, faults: &StepFaults) -> anyhow::Result<Vec<PathBuf>> {
+    let d = &faults.detection.detections;
+    if d.is_empty() {
+        return Ok(Vec::new());
+    }
+    let label = |x: &crate::faults::detect::Detection| format!("{} {}", x.action.name(), x.target);
+    let mut groups: Vec<String> = d.iter().map(label).collect();
+    groups.dedup();
+    let mut members: Vec<String> = d.iter().map(|x| x.observer.clone()).collect();
+    members.sort();
+    members.dedup();
+    let values = groups
+        .iter()
+        .map(|g| {
+            members
+                .iter()
+                .map(|m| {
+                    d.iter()
+                        .find(|x| &label(x) == g && &x.observer == m)
+                        .and_then(|x| x.detected_ms)
+                        .unwrap_or(0.0)
+                })
+                .collect()
+        })
+        .collect();
+    bar_chart(
+        stem,
+        &Bars {
+            title: "time to declare the faulted node failed, per observer".into(),
+            y: "ms".into(),
+            groups,
+            members,
+            values,
+        },
+    )
+}
+
 /// Throughput and latency over time of one strategy's whole sweep.
 pub fn timeline(stem: &Path, title: &str, m: &StepMeasure) -> anyhow::Result<Vec<PathBuf>> {
-    both!(stem, draw_timeline, title, m)
+    both!(stem, draw_timeline, title, m, None)
+}
+
+/// Throughput and latency over time of one step with its fault windows shaded and the
+/// cluster's events marked.
+pub fn fault_timeline(
+    stem: &Path,
+    title: &str,
+    m: &StepMeasure,
+    faults: &StepFaults,
+) -> anyhow::Result<Vec<PathBuf>> {
+    both!(stem, draw_timeline, title, m, Some(faults))
 }
 
 /// Every chart of a run into `dir`; returns the files written.
@@ -413,6 +552,7 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
             y: "ms (log)".into(),
             log_y: true,
             nines_x: false,
+            ..Default::default()
         },
         &level_lines(&runs, "", true),
     )?);
@@ -424,6 +564,7 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
             y: "queries/s".into(),
             log_y: false,
             nines_x: false,
+            ..Default::default()
         },
         &level_lines(&runs, "", false),
     )?);
@@ -435,6 +576,7 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
             y: "ms (log)".into(),
             log_y: true,
             nines_x: true,
+            ..Default::default()
         },
         &distribution_lines(&runs, ""),
     )?);
@@ -484,12 +626,34 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
             }),
         },
     )?);
-    for run in runs {
+    for run in &runs {
         files.extend(timeline(
             &dir.join(format!("timeline_{}", run.strategy)),
             &run.strategy,
             &run.total(),
         )?);
+    }
+    for run in runs {
+        for step in &run.steps {
+            if let Some(faults) = &step.faults {
+                files.extend(fault_timeline(
+                    &dir.join(format!(
+                        "faults_{}_c{}_r{}",
+                        run.strategy, step.concurrency, step.repetition
+                    )),
+                    &format!("{} · concurrency {}", run.strategy, step.concurrency),
+                    &step.measure,
+                    faults,
+                )?);
+                files.extend(detection_bars(
+                    &dir.join(format!(
+                        "detection_{}_c{}_r{}",
+                        run.strategy, step.concurrency, step.repetition
+                    )),
+                    faults,
+                )?);
+            }
+        }
     }
     Ok(files)
 }
@@ -586,6 +750,7 @@ pub fn render_compare(dir: &Path, runs: &[RunResults]) -> anyhow::Result<Vec<Pat
             y: "ms (log)".into(),
             log_y: true,
             nines_x: false,
+            ..Default::default()
         },
         &latency,
     )?);
@@ -597,6 +762,7 @@ pub fn render_compare(dir: &Path, runs: &[RunResults]) -> anyhow::Result<Vec<Pat
             y: "queries/s".into(),
             log_y: false,
             nines_x: false,
+            ..Default::default()
         },
         &throughput,
     )?);
@@ -608,6 +774,7 @@ pub fn render_compare(dir: &Path, runs: &[RunResults]) -> anyhow::Result<Vec<Pat
             y: "ms (log)".into(),
             log_y: true,
             nines_x: true,
+            ..Default::default()
         },
         &distribution,
     )?);

@@ -19,7 +19,7 @@ fn workload_of(text: &str) -> Result<Workload, WorkloadError> {
 }
 
 #[test]
-fn shipped_workloads_have_an_empty_plan() {
+fn shipped_workloads_have_the_fault_plans_their_names_promise() {
     let dir = workspace_root().join("workloads");
     let mut seen = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -27,7 +27,9 @@ fn shipped_workloads_have_an_empty_plan() {
         if path.extension().is_some_and(|e| e == "toml") {
             let text = std::fs::read_to_string(&path).unwrap();
             let w = workload_of(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(w.faults.is_empty() && w.control_service);
+            let faulty = ["failover", "failover_rf1", "cascading"].contains(&w.name.as_str());
+            assert_eq!(w.faults.is_empty(), !faulty, "{}", w.name);
+            assert!(w.control_service);
             seen += 1;
         }
     }
