@@ -18,6 +18,7 @@ use crate::cluster::binary::node_binary;
 use crate::cluster::launcher::{log_tail, LaunchOptions, LocalCluster};
 use crate::cluster::ports::{free_ports, localize};
 use crate::commands::metrics::fetch;
+use crate::control::ControlClient;
 use crate::data::generate::GenerateOptions;
 use crate::faults::execute::FaultTargets;
 use crate::faults::step::run_with_faults;
@@ -25,7 +26,8 @@ use crate::faults::FaultPlan;
 use crate::load::driver::{run_step, StepPlan, Stop, Target};
 use crate::load::mix::PreparedMix;
 use crate::report::json::{
-    Machine, ProcessSnapshot, RunResults, Step, StrategyRun, TeamAdmissionSnapshot, SCHEMA,
+    Machine, ProcessSnapshot, RunResults, StateChange, Step, StrategyRun, TeamAdmissionSnapshot,
+    SCHEMA,
 };
 use crate::verdict::AnswerChecker;
 use crate::workload::validate::{parse, validate};
@@ -91,6 +93,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
     let cluster_config = derived_config(&workload)?;
     std::fs::write(&config_path, serde_json::to_string_pretty(&cluster_config)?)?;
 
+    check_control_service(&workload, &config_path).await?;
     let (stop_tx, stop) = Stop::channel();
     let ctrl_c = tokio::spawn(watch_ctrl_c(stop_tx));
     let bar = progress_bar(&workload, options.progress);
@@ -141,6 +144,38 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(run_dir)
+}
+
+/// A remote cluster's fault schedule goes through the nodes' control services: every node it
+/// names must accept control requests before anything starts.
+async fn check_control_service(w: &Workload, config_path: &Path) -> anyhow::Result<()> {
+    if w.mode != ClusterMode::Remote || w.faults.is_empty() {
+        return Ok(());
+    }
+    let config = ClusterConfig::load(config_path)?;
+    let token = std::env::var("OVERLAY_CONTROL_TOKEN").unwrap_or_default();
+    let nodes: std::collections::BTreeSet<&str> = w
+        .faults
+        .events
+        .iter()
+        .flat_map(|e| std::iter::once(e.target.as_str()).chain(e.peer.as_deref()))
+        .filter(|id| *id != crate::faults::plan::CLIENT_PEER)
+        .collect();
+    for id in nodes {
+        let Some(process) = config.process(&overlay::config::NodeId(id.to_string())) else {
+            continue;
+        };
+        ControlClient::new(id, &process.address(), &token)?
+            .list()
+            .await
+            .map_err(|err| {
+                anyhow::anyhow!(
+                    "{err}\nthe [[fault]] schedule of {} needs the control service of {id}; start the nodes with --enable-control (and set OVERLAY_CONTROL_TOKEN to their token)",
+                    w.name
+                )
+            })?;
+    }
+    Ok(())
 }
 
 /// The checker of the mix's aggregate answers: the harness's own scan of the dataset, when
@@ -234,6 +269,8 @@ async fn measure_strategy(
         _ => None,
     };
     let startup_s = start.elapsed().as_secs_f64();
+    let up_ms = crate::faults::execute::unix_ms();
+    let mut step_starts = Vec::new();
     let config = ClusterConfig::load(config_path)?;
     let address = config.leader().address();
     let spares: Vec<String> = config
@@ -252,6 +289,10 @@ async fn measure_strategy(
             }
             ctx.bar
                 .set_prefix(format!("{strategy} · concurrency {level}"));
+            step_starts.push((
+                (crate::faults::execute::unix_ms() - up_ms) as f64 / 1000.0,
+                format!("c={level}"),
+            ));
             let plan = StepPlan {
                 mode: w.load,
                 lanes: level as usize,
@@ -306,13 +347,15 @@ async fn measure_strategy(
     }
     let processes = snapshot(&config).await;
     let logs = collect_logs(&processes, cluster.as_ref(), &config).await;
-    let state_transitions = logs
+    let state_changes = state_changes(&config, up_ms).await;
+    let state_transitions = state_changes
         .iter()
-        .flat_map(|(node, lines)| lines.iter().map(move |l| (node, l)))
-        .filter(|(_, l)| {
-            l.to_lowercase().contains("state") && (l.contains("->") || l.contains('→'))
+        .map(|c| {
+            format!(
+                "{:>8.2} s  {}: {} -> {} ({})",
+                c.at_s, c.node, c.from, c.to, c.reason
+            )
         })
-        .map(|(node, l)| format!("[{node}] {l}"))
         .collect();
     if let Some(cluster) = cluster {
         cluster.stop();
@@ -325,7 +368,33 @@ async fn measure_strategy(
         processes,
         logs,
         state_transitions,
+        state_changes,
+        step_starts,
     })
+}
+
+/// Every node's state transitions since `since_ms` (as the nodes still remember them), oldest
+/// first, timed from `since_ms`.
+async fn state_changes(config: &ClusterConfig, since_ms: u64) -> Vec<StateChange> {
+    let mut changes = Vec::new();
+    for p in config.processes.values() {
+        if let Ok(m) = fetch(&p.address()).await {
+            changes.extend(
+                m.state_transitions
+                    .into_iter()
+                    .filter(|t| t.unix_ms >= since_ms as i64)
+                    .map(|t| StateChange {
+                        at_s: (t.unix_ms as f64 - since_ms as f64) / 1000.0,
+                        node: p.id.0.clone(),
+                        from: t.from,
+                        to: t.to,
+                        reason: t.reason,
+                    }),
+            );
+        }
+    }
+    changes.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    changes
 }
 
 fn admission_of(t: &overlay::proto::TeamAdmission) -> TeamAdmissionSnapshot {

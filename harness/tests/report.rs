@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::workspace_root;
-use overlay_harness::report::json::{ProcessSnapshot, RunResults, Step, StrategyRun, SCHEMA};
+use overlay_harness::report::json::{
+    ProcessSnapshot, RunResults, StateChange, Step, StrategyRun, SCHEMA,
+};
 use overlay_harness::stats::{Outcome, Recorder, Sample};
 use overlay_harness::workload::load;
 
@@ -67,6 +69,14 @@ fn strategy(name: &str, top: (u64, u64, u64)) -> StrategyRun {
         }],
         logs: BTreeMap::from([("A".to_string(), vec!["[Server] A serving".to_string()])]),
         state_transitions: Vec::new(),
+        state_changes: vec![StateChange {
+            at_s: 3.0,
+            node: "A".into(),
+            from: "healthy".into(),
+            to: "warning".into(),
+            reason: "active 75 >= 70".into(),
+        }],
+        step_starts: vec![(0.5, "c=1".into()), (11.0, "c=100".into())],
     }
 }
 
@@ -166,8 +176,9 @@ fn reports_render_from_a_results_file_with_the_right_numbers() {
             _ => {}
         }
     }
-    // 5 charts + 3 timelines, in two formats.
-    assert_eq!(charts, 16);
+    // 5 charts + 3 timelines + 3 state timelines, in two formats.
+    assert!(dir.path().join("states_strict.png").exists());
+    assert_eq!(charts, 22);
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! - [`phases`] — queries counted before, during and after the fault windows.
 //! - [`execute`] — firing the events during a step (signals or control service), restoring after.
 //! - [`step`] — one measured step with its schedule: load and events side by side, then figures.
+//! - [`poll`] — the cluster's metrics watched during a step: work per query, remote detections.
 //! - [`detect`] — detection and recovery times and false alarms, from the nodes' event logs.
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ pub mod detect;
 pub mod execute;
 pub mod phases;
 pub mod plan;
+pub mod poll;
 pub mod simulate;
 pub mod step;
 pub mod windows;

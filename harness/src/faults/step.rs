@@ -8,14 +8,12 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use overlay::config::ClusterConfig;
-use overlay::proto::RoutingStats;
 use serde::{Deserialize, Serialize};
 
 use super::detect::{analyse, read_events, DetectionReport};
 use super::execute::{execute, restore, unix_ms, FaultTargets, FiredRecord};
+use super::poll::{events_from_looks, split_work, watch, Looks, RoutingWork};
 use super::{phase_durations, FaultPlan, FaultWindow, PhaseCounts, PhaseTotals};
-use crate::commands::metrics::fetch;
 use crate::load::driver::Stop;
 use crate::stats::StepMeasure;
 
@@ -58,32 +56,33 @@ impl PhaseSummary {
     }
 }
 
-/// Routing work the whole cluster did during the step, from the nodes' counters.
+/// Extra routing work per query in one kind of period.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Amplification {
-    /// Measured queries of the step.
+pub struct PhaseWork {
+    /// Measured queries that completed in the period.
     pub queries: u64,
-    /// Scan calls between nodes.
-    pub peer_calls: i64,
-    /// Of which failed.
-    pub peer_call_failures: i64,
-    /// Slice tasks sent again.
-    pub retries: i64,
-    /// Slice tasks routed to a replica or past a relay.
-    pub failovers: i64,
-    /// Slice tasks nobody could serve.
-    pub unserved: i64,
+    /// What the nodes' routing counters grew by in the period.
+    pub work: RoutingWork,
 }
 
-impl Amplification {
-    /// Scan calls between nodes per measured query.
-    pub fn calls_per_query(&self) -> f64 {
+impl PhaseWork {
+    /// `n` per query (0 without queries).
+    pub fn per_query(&self, n: u64) -> f64 {
         if self.queries == 0 {
             0.0
         } else {
-            self.peer_calls as f64 / self.queries as f64
+            n as f64 / self.queries as f64
         }
     }
+}
+
+/// Routing work the cluster did inside the fault windows and outside them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Amplification {
+    /// Inside any fault window.
+    pub during: PhaseWork,
+    /// Before, between and after the windows.
+    pub outside: PhaseWork,
 }
 
 /// What the fault schedule did in one step.
@@ -121,17 +120,20 @@ pub async fn run_with_faults(
     stop: Stop,
     events_dir: Option<&Path>,
 ) -> (StepMeasure, StepFaults) {
-    let routing_before = routing_totals(targets.config).await;
+    let config = targets.config;
     let step_start_ms = unix_ms();
     let measured_start = Instant::now() + warmup;
     let measured_start_ms = step_start_ms + warmup.as_millis() as u64;
     let fired = Mutex::new(Vec::new());
+    let looks = Mutex::new(Looks::new());
     let measure = {
         tokio::pin!(step);
         let events = execute(plan, targets, measured_start, completed, stop, &fired);
+        // The watcher never ends by itself: the step's end drops it and the events.
+        let side = async { tokio::join!(events, watch(config, &looks)) };
         tokio::select! {
             measure = &mut step => measure,
-            () = events => step.await,
+            _ = side => step.await,
         }
     };
     let mut notes = restore(plan, targets).await;
@@ -151,21 +153,20 @@ pub async fn run_with_faults(
     let windows = plan.windows(&fired_events, measure.elapsed_s);
     let totals = PhaseTotals::tally(&windows, &measure.samples);
     let (before_s, during_s, after_s) = phase_durations(&windows, measure.elapsed_s);
-    let detection = match events_dir {
-        Some(dir) => analyse(
-            &read_events(dir),
-            &fired,
-            step_start_ms,
-            unix_ms(),
-            measured_start_ms,
-        ),
-        None => {
-            notes.push("no event logs (remote cluster): detection times unavailable".to_string());
-            DetectionReport::default()
-        }
+    let looks = looks.into_inner().unwrap_or_else(|p| p.into_inner());
+    let node_events = match events_dir {
+        Some(dir) => read_events(dir),
+        // Without the nodes' logs, their metrics say when each status changed.
+        None => events_from_looks(&looks),
     };
-    let routing_after = routing_totals(targets.config).await;
-    let queries = measure.samples.len() as u64;
+    let detection = analyse(
+        &node_events,
+        &fired,
+        step_start_ms,
+        unix_ms(),
+        measured_start_ms,
+    );
+    let (work_during, work_outside) = split_work(&looks, &windows, measured_start_ms);
     let faults = StepFaults {
         per_window: totals
             .per_window
@@ -183,34 +184,16 @@ pub async fn run_with_faults(
         windows,
         detection,
         amplification: Amplification {
-            queries,
-            peer_calls: routing_after.peer_calls - routing_before.peer_calls,
-            peer_call_failures: routing_after.peer_call_failures
-                - routing_before.peer_call_failures,
-            retries: routing_after.retries - routing_before.retries,
-            failovers: routing_after.failovers - routing_before.failovers,
-            unserved: routing_after.unserved - routing_before.unserved,
+            during: PhaseWork {
+                queries: totals.during.total(),
+                work: work_during,
+            },
+            outside: PhaseWork {
+                queries: totals.before.total() + totals.after.total(),
+                work: work_outside,
+            },
         },
         notes,
     };
     (measure, faults)
-}
-
-/// The routing counters of every node that answers, summed. A node restarted during the step
-/// starts its counters again, so the step's figures are a lower bound then.
-async fn routing_totals(config: &ClusterConfig) -> RoutingStats {
-    let mut total = RoutingStats::default();
-    for process in config.processes.values() {
-        if let Ok(Ok(metrics)) =
-            tokio::time::timeout(Duration::from_secs(1), fetch(&process.address())).await
-        {
-            let r = metrics.routing.unwrap_or_default();
-            total.peer_calls += r.peer_calls;
-            total.peer_call_failures += r.peer_call_failures;
-            total.retries += r.retries;
-            total.failovers += r.failovers;
-            total.unserved += r.unserved;
-        }
-    }
-    total
 }

@@ -524,6 +524,61 @@ fn detection_bars(stem: &Path, faults: &StepFaults) -> anyhow::Result<Vec<PathBu
     )
 }
 
+/// Each node's state over the strategy's run (0 healthy, 1 warning, 2 critical, 3 failing),
+/// with the start of every step marked.
+fn state_timeline(stem: &Path, run: &StrategyRun) -> anyhow::Result<Vec<PathBuf>> {
+    let level = |state: &str| match state {
+        "warning" => 1.0,
+        "critical" => 2.0,
+        "failing" => 3.0,
+        _ => 0.0,
+    };
+    let end = run
+        .state_changes
+        .iter()
+        .map(|c| c.at_s)
+        .chain(run.step_starts.iter().map(|(at, _)| *at))
+        .fold(0.0f64, f64::max)
+        + 5.0;
+    let mut nodes: Vec<&str> = run.state_changes.iter().map(|c| c.node.as_str()).collect();
+    nodes.sort();
+    nodes.dedup();
+    let lines: Vec<Line> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            // Steps, not slopes: each state holds until the next change.
+            let mut points = vec![(0.0, 0.0)];
+            for c in run.state_changes.iter().filter(|c| c.node == *node) {
+                points.push((c.at_s, level(&c.from)));
+                points.push((c.at_s, level(&c.to)));
+            }
+            let last = points.last().map_or(0.0, |p| p.1);
+            points.push((end, last));
+            Line {
+                label: format!("{node} state"),
+                points,
+                color: i,
+                thin: false,
+            }
+        })
+        .collect();
+    line_chart(
+        stem,
+        &Axes {
+            title: format!(
+                "{}: node states (0 healthy, 1 warning, 2 critical, 3 failing)",
+                run.strategy
+            ),
+            x: "seconds since the cluster was up".into(),
+            y: "state".into(),
+            marks: run.step_starts.clone(),
+            ..Default::default()
+        },
+        &lines,
+    )
+}
+
 /// Throughput and latency over time of one strategy's whole sweep.
 pub fn timeline(stem: &Path, title: &str, m: &StepMeasure) -> anyhow::Result<Vec<PathBuf>> {
     both!(stem, draw_timeline, title, m, None)
@@ -631,6 +686,12 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
             &dir.join(format!("timeline_{}", run.strategy)),
             &run.strategy,
             &run.total(),
+        )?);
+    }
+    for run in runs.iter().filter(|r| !r.state_changes.is_empty()) {
+        files.extend(state_timeline(
+            &dir.join(format!("states_{}", run.strategy)),
+            run,
         )?);
     }
     for run in runs {

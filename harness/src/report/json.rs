@@ -73,6 +73,27 @@ pub struct StrategyRun {
     pub logs: BTreeMap<String, Vec<String>>,
     /// State transitions reported by the nodes.
     pub state_transitions: Vec<String>,
+    /// The same, structured, for the state timeline chart.
+    #[serde(default)]
+    pub state_changes: Vec<StateChange>,
+    /// When each step began, seconds since the cluster was up, and its label.
+    #[serde(default)]
+    pub step_starts: Vec<(f64, String)>,
+}
+
+/// One node's state tracker changing state.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct StateChange {
+    /// Seconds since the cluster of this strategy was up.
+    pub at_s: f64,
+    /// The node.
+    pub node: String,
+    /// Previous state.
+    pub from: String,
+    /// New state.
+    pub to: String,
+    /// What decided it.
+    pub reason: String,
 }
 
 /// One (concurrency, repetition) step.

@@ -382,16 +382,22 @@ fn faults_section(out: &mut dyn Write, run: &StrategyRun) -> io::Result<()> {
         for alarm in &f.detection.false_alarms {
             writeln!(out, "      {alarm}")?;
         }
-        let a = &f.amplification;
-        writeln!(
-            out,
-            "    amplification: {:.2} peer calls per query · {} failed calls · {} retried tasks · {} failovers · {} unserved",
-            a.calls_per_query(),
-            a.peer_call_failures,
-            a.retries,
-            a.failovers,
-            a.unserved
-        )?;
+        for (name, p) in [
+            ("during faults", &f.amplification.during),
+            ("outside faults", &f.amplification.outside),
+        ] {
+            let w = &p.work;
+            writeln!(
+                out,
+                "    amplification {name:<15} {:>6} queries · per query: {:.2} peer calls, {:.3} failed calls, {:.3} retried tasks, {:.3} failovers · {} unserved",
+                p.queries,
+                p.per_query(w.peer_calls),
+                p.per_query(w.peer_call_failures),
+                p.per_query(w.retries),
+                p.per_query(w.failovers),
+                w.unserved
+            )?;
+        }
         for note in &f.notes {
             writeln!(out, "    note: {note}")?;
         }
