@@ -85,15 +85,15 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
     if workload.mode == ClusterMode::Local {
         ensure_data(&workload, options.progress)?;
     }
+    let cluster_config = derived_config(&workload)?;
+    check_control_service(&workload, &cluster_config).await?;
     let run_id = run_id(started_unix_s);
     let run_dir = options.out.join(&workload.name).join(&run_id);
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("cannot create {}", run_dir.display()))?;
     let config_path = run_dir.join("cluster_config.json");
-    let cluster_config = derived_config(&workload)?;
     std::fs::write(&config_path, serde_json::to_string_pretty(&cluster_config)?)?;
 
-    check_control_service(&workload, &config_path).await?;
     let (stop_tx, stop) = Stop::channel();
     let ctrl_c = tokio::spawn(watch_ctrl_c(stop_tx));
     let bar = progress_bar(&workload, options.progress);
@@ -148,11 +148,12 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
 
 /// A remote cluster's fault schedule goes through the nodes' control services: every node it
 /// names must accept control requests before anything starts.
-async fn check_control_service(w: &Workload, config_path: &Path) -> anyhow::Result<()> {
+async fn check_control_service(w: &Workload, cluster_config: &Value) -> anyhow::Result<()> {
     if w.mode != ClusterMode::Remote || w.faults.is_empty() {
         return Ok(());
     }
-    let config = ClusterConfig::load(config_path)?;
+    let config = ClusterConfig::from_json(&cluster_config.to_string())
+        .with_context(|| format!("cluster config {}", w.config.display()))?;
     let token = std::env::var("OVERLAY_CONTROL_TOKEN").unwrap_or_default();
     let nodes: std::collections::BTreeSet<&str> = w
         .faults

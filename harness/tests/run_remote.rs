@@ -1,0 +1,132 @@
+//! `harness run` against a cluster it did not start (remote mode): the fault schedule goes
+//! through the nodes' control services, detection times come from the nodes' metrics, and a
+//! schedule the nodes cannot serve is refused before anything starts.
+
+mod common;
+
+use common::{small_dataset, Sandbox};
+use overlay_harness::report::json::RunResults;
+use overlay_harness::runner::{run, RunOptions};
+use serde_json::json;
+
+fn workload(config: &std::path::Path, faults: &str) -> String {
+    format!(
+        r#"
+name = "remote_faults"
+[cluster]
+config = "{}"
+mode = "remote"
+[sweep]
+strategies = ["strict"]
+concurrency = [4]
+[load]
+mode = "closed"
+duration_s = 5
+warmup_s = 0.3
+timeout_s = 10
+[[query]]
+name = "count"
+type = "aggregate"
+params = {{ op = "count", group_by = "parameter" }}
+[[tenant]]
+team = "green"
+share = 1
+{faults}
+"#,
+        config.display()
+    )
+}
+
+const SCHEDULE: &str = r#"
+[[fault]]
+at_s = 0.5
+action = "delay"
+target = "A"
+peer = "client"
+delay_ms = 150
+duration_s = 1
+
+[[fault]]
+at_s = 2
+action = "partition"
+target = "B"
+peer = "C"
+duration_s = 1.5
+"#;
+
+fn options(workload: std::path::PathBuf, out: std::path::PathBuf) -> RunOptions {
+    RunOptions {
+        workload,
+        out,
+        strategies: None,
+        concurrency: None,
+        data_path: Some(small_dataset().to_path_buf()),
+        build_node: false,
+        progress: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_schedule_runs_through_the_control_service() {
+    let sandbox = Sandbox::start(small_dataset(), json!({}), &["--enable-control"]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("remote.toml");
+    std::fs::write(
+        &file,
+        workload(&sandbox.dir.path().join("cluster.json"), SCHEDULE),
+    )
+    .unwrap();
+    let dir = run(options(file, tmp.path().join("reports")))
+        .await
+        .expect("remote run");
+    let results = RunResults::load(&dir).unwrap();
+    let step = &results.strategies[0].steps[0];
+    let faults = step.faults.as_ref().expect("fault figures");
+    assert_eq!(faults.fired.len(), 4, "{:?}", faults.fired);
+    assert!(
+        faults.fired.iter().all(|f| f.error.is_none()),
+        "{:?}",
+        faults.fired
+    );
+    assert!(faults.notes.is_empty(), "{:?}", faults.notes);
+    // The delay toward clients shows in the window's latency.
+    let delay = &faults.per_window[0];
+    assert!(delay.ok > 0 && delay.p99_ms >= 150.0, "{delay:?}");
+    // B and C each declared the other failed, seen through their metrics.
+    let seen: Vec<(&str, &str)> = faults
+        .detection
+        .detections
+        .iter()
+        .filter(|d| d.detected_ms.is_some())
+        .map(|d| (d.observer.as_str(), d.target.as_str()))
+        .collect();
+    assert!(seen.contains(&("C", "B")), "{seen:?}");
+    assert!(
+        faults.detection.false_alarms.is_empty(),
+        "{:?}",
+        faults.detection.false_alarms
+    );
+    assert_eq!(step.measure.correctness.failures(), 0);
+    assert!(step.measure.correctness.checked > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_schedule_without_control_is_refused_before_the_run() {
+    let sandbox = Sandbox::start(small_dataset(), json!({}), &[]).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("remote.toml");
+    std::fs::write(
+        &file,
+        workload(&sandbox.dir.path().join("cluster.json"), SCHEDULE),
+    )
+    .unwrap();
+    let err = run(options(file, tmp.path().join("reports")))
+        .await
+        .expect_err("refused");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("start the nodes with --enable-control"),
+        "{text}"
+    );
+    assert!(!tmp.path().join("reports").exists(), "nothing ran");
+}
