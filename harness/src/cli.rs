@@ -36,6 +36,75 @@ pub enum Command {
     Report(ReportArgs),
     /// Set several runs side by side (table and overlay charts).
     Compare(CompareArgs),
+    /// Inject, list or clear faults on one node, switch its strategy or stop it, through its
+    /// control service (the node must run with --enable-control).
+    Control(ControlArgs),
+}
+
+/// `harness control`
+#[derive(Debug, Args)]
+pub struct ControlArgs {
+    /// The node's address, e.g. 127.0.0.1:60052.
+    #[arg(long)]
+    pub node: String,
+    /// The node's control token, if it has one.
+    #[arg(long, env = "OVERLAY_CONTROL_TOKEN", default_value = "")]
+    pub token: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ControlAction,
+}
+
+/// `harness control --node ADDR ...`
+#[derive(Debug, Subcommand)]
+pub enum ControlAction {
+    /// Add latency to the node's answers: `delay --ms 200 [--peer client|ID]`.
+    Delay {
+        /// Milliseconds added.
+        #[arg(long, allow_negative_numbers = true)]
+        ms: i64,
+        /// Whose traffic: `client`, a process id, or everyone when left out.
+        #[arg(long, default_value = "")]
+        peer: String,
+        /// Seconds until it ends by itself (0: until cleared).
+        #[arg(long, default_value_t = 0.0)]
+        duration_s: f64,
+    },
+    /// Fail the node's answers with UNAVAILABLE: `drop [--peer client|ID] [--probability 0.5]`.
+    Drop {
+        /// Whose traffic: `client`, a process id, or everyone when left out.
+        #[arg(long, default_value = "")]
+        peer: String,
+        /// Share of answers failed, in (0, 1].
+        #[arg(long, default_value_t = 1.0)]
+        probability: f64,
+        /// Seconds until it ends by itself (0: until cleared).
+        #[arg(long, default_value_t = 0.0)]
+        duration_s: f64,
+    },
+    /// Refuse one peer both ways on this node (do the same on the peer for a full partition).
+    Partition {
+        /// The peer's process id.
+        #[arg(long)]
+        peer: String,
+        /// Seconds until it ends by itself (0: until cleared).
+        #[arg(long, default_value_t = 0.0)]
+        duration_s: f64,
+    },
+    /// End one fault (by id) or all of them.
+    Clear {
+        /// The fault's id, as `list` shows it; all faults when left out.
+        id: Option<String>,
+    },
+    /// List the faults in force.
+    List,
+    /// Switch the fairness strategy.
+    Strategy {
+        /// strict, weighted, hybrid or fair_queue.
+        name: String,
+    },
+    /// Stop the node gracefully.
+    Shutdown,
 }
 
 /// `harness run`

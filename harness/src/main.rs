@@ -30,5 +30,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Run(args) => commands::run::run(args).await,
         Command::Report(args) => commands::report::run(args),
         Command::Compare(args) => commands::compare::run(args),
+        Command::Control(args) => commands::control::run(args).await,
     }
 }

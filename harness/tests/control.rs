@@ -170,3 +170,30 @@ async fn metrics_ok(address: &str) -> bool {
         Err(_) => false,
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_command_injects_lists_and_refuses() {
+    let sandbox = Sandbox::start(small_dataset(), json!({}), &["--enable-control"]).await;
+    let node = sandbox.cluster.address("B").unwrap().to_string();
+    let harness = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+            .args(["control", "--node", &node])
+            .args(args)
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("harness runs")
+    };
+    let injected = harness(&["delay", "--ms", "50", "--peer", "client"]);
+    assert!(injected.status.success(), "{injected:?}");
+    let listed = String::from_utf8(harness(&["list"]).stdout).unwrap();
+    assert!(
+        listed.contains("delay") && listed.contains("client"),
+        "{listed}"
+    );
+    let refused = harness(&["delay", "--ms", "-3"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert!(stderr.contains("delay_ms = -3"), "{stderr}");
+    let cleared = String::from_utf8(harness(&["clear"]).stdout).unwrap();
+    assert!(cleared.contains("1 fault(s) cleared"), "{cleared}");
+}

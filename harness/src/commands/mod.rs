@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod compare;
+pub mod control;
 pub mod data;
 pub mod metrics;
 pub mod query;
