@@ -78,7 +78,7 @@ impl LocalCluster {
             cluster.nodes.insert(process.id.clone(), node);
         }
         let ids: Vec<NodeId> = cluster.nodes.keys().cloned().collect();
-        cluster.wait_ready(&ids).await?;
+        cluster.wait_ready(&ids, true).await?;
         Ok(cluster)
     }
 
@@ -124,7 +124,10 @@ impl LocalCluster {
     }
 
     /// Waits until the given nodes answer, or fails naming those that exited or never answered.
-    pub async fn wait_ready(&mut self, ids: &[NodeId]) -> anyhow::Result<()> {
+    /// With `settled`, a node counts as ready only once it also sees none of the others as
+    /// failed: at start-up a node that probed a slower peer before it listened has declared
+    /// it failed, and work sent before its next probe would be routed around a live node.
+    pub async fn wait_ready(&mut self, ids: &[NodeId], settled: bool) -> anyhow::Result<()> {
         let deadline = Instant::now() + self.options.ready_timeout;
         let mut waiting: Vec<NodeId> = ids.to_vec();
         while !waiting.is_empty() {
@@ -135,7 +138,7 @@ impl LocalCluster {
                     self.kill_all();
                     bail!("node {id} exited during start-up ({exit}); last log lines:\n{tail}");
                 }
-                if !answers(&self.nodes[&id].address).await {
+                if !answers(&self.nodes[&id].address, settled).await {
                     still.push(id);
                 }
             }
@@ -210,7 +213,7 @@ impl LocalCluster {
         }
         let node = self.spawn(id)?;
         self.nodes.insert(id.clone(), node);
-        self.wait_ready(std::slice::from_ref(id)).await
+        self.wait_ready(std::slice::from_ref(id), false).await
     }
 
     /// Whether the harness's process for `id` is running (not killed or stopped by it).
@@ -281,11 +284,22 @@ impl Drop for LocalCluster {
     }
 }
 
-async fn answers(address: &str) -> bool {
+/// Whether the node answers (and, when `settled`, sees no peer as failed).
+async fn answers(address: &str, settled: bool) -> bool {
     let Ok(mut client) = connect(address).await else {
         return false;
     };
-    client.get_metrics(MetricsRequest {}).await.is_ok()
+    match client.get_metrics(MetricsRequest {}).await {
+        Ok(metrics) => {
+            !settled
+                || metrics
+                    .into_inner()
+                    .neighbors
+                    .iter()
+                    .all(|n| n.status != "failed")
+        }
+        Err(_) => false,
+    }
 }
 
 /// The last lines of a log file (or a note that it cannot be read).

@@ -149,12 +149,25 @@ pub fn analyse(
             }
             seen
         };
+        // A node that was itself down when this fault began notices it only once it is back:
+        // that is not a detection time.
+        let away: Vec<&str> = fired
+            .iter()
+            .filter(|other| takes_node_away(other.fired.action) && other.unix_ms <= fault.unix_ms)
+            .filter(|other| {
+                !fired
+                    .iter()
+                    .any(|u| undoes(u, other) && u.unix_ms <= fault.unix_ms)
+            })
+            .map(|other| other.fired.target.as_str())
+            .filter(|t| *t != target)
+            .collect();
         let suspected = first("neighbor_suspected", fault.unix_ms);
         let detected = first("neighbor_failed", fault.unix_ms);
         let recovered = undo.map(|u| first("neighbor_recovered", u.unix_ms));
         let observers: std::collections::BTreeSet<&str> =
             suspected.keys().chain(detected.keys()).copied().collect();
-        for observer in observers {
+        for observer in observers.into_iter().filter(|o| !away.contains(o)) {
             detections.push(Detection {
                 index: fault.fired.index,
                 action: fault.fired.action,
@@ -264,6 +277,27 @@ mod tests {
         assert_eq!(report.false_alarms.len(), 1);
         assert!(report.false_alarms[0].starts_with("E declared F failed at 6.00 s"));
         assert_eq!(report.events.len(), 6);
+    }
+
+    #[test]
+    fn an_observer_down_at_the_time_is_not_a_detector() {
+        let plan = [
+            fired(0, FaultAction::Kill, "C", 2_000),
+            fired(1, FaultAction::Kill, "F", 2_500),
+            fired(0, FaultAction::Restart, "C", 9_000),
+        ];
+        let log = [
+            event("neighbor_failed", "E", "F", 2_800),
+            event("neighbor_failed", "C", "F", 9_500),
+        ];
+        let report = analyse(&log, &plan, 1_000, 12_000, 1_000);
+        let observers: Vec<&str> = report
+            .detections
+            .iter()
+            .filter(|d| d.target == "F")
+            .map(|d| d.observer.as_str())
+            .collect();
+        assert_eq!(observers, ["E"]);
     }
 
     #[test]

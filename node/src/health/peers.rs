@@ -135,6 +135,14 @@ impl PeerHealth {
         allowed
     }
 
+    /// Whether the peer is up as far as this node knows: not declared failed and its breaker
+    /// not open. Unlike [`PeerHealth::usable`] this asks without claiming a half-open trial.
+    pub fn is_available(&self, peer: &NodeId) -> bool {
+        self.lock(peer).is_some_and(|r| {
+            r.status != PeerStatus::Failed && r.breaker.state() != BreakerState::Open
+        })
+    }
+
     /// The peer's status.
     pub fn status(&self, peer: &NodeId) -> Option<PeerStatus> {
         self.lock(peer).map(|r| r.status)

@@ -3,13 +3,15 @@
 //!
 //! Routing follows the tree: a task for a slice held below this node goes to the child on the
 //! path to the holder; a task for a slice elsewhere goes straight to the holder (every address
-//! is in the config). Only peers that peer health calls usable are asked: a failed team leader
-//! is passed over straight to its members, a failed holder to the slice's next replica. When a
-//! call fails anyway, that counts as evidence against the peer, the peer is excluded for the
-//! rest of the query and the affected tasks are routed again after a short backoff with
-//! jitter — until every task is served or has no live holder left. A call to a peer that hangs
-//! is given up as soon as the health checker declares the peer failed. A slice without any
-//! live holder comes back with its `error` set, never silently dropped.
+//! is in the config). A slice is served by its owner; a node holding a copy serves it itself
+//! only when the owner is down or no peer could be reached. Only peers that peer health calls
+//! usable are asked: a failed team leader is passed over straight to its members, a failed
+//! holder to the slice's next replica. When a call fails anyway, that counts as evidence
+//! against the peer, the peer is excluded for the rest of the query and the affected tasks are
+//! routed again after a short backoff with jitter — until every task is served or has no live
+//! holder left. A call to a peer that hangs is given up as soon as the health checker declares
+//! the peer failed. A slice without any live holder comes back with its `error` set, never
+//! silently dropped.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -50,20 +52,45 @@ pub async fn serve_tasks(
     ctx: &RouteContext,
     tasks: Vec<SliceTask>,
 ) -> Vec<SliceResult> {
-    let (local, remote): (Vec<SliceTask>, Vec<SliceTask>) = tasks
-        .into_iter()
-        .partition(|task| task.holders.iter().any(|h| h == &node.id().0));
-    let local_results = async {
-        if local.is_empty() {
-            Vec::new()
-        } else {
-            serve_local(node.clone(), ctx.query.clone(), local).await
-        }
-    };
-    let (mut results, remote_results) =
-        tokio::join!(local_results, serve_remote(node, ctx, remote));
+    let (local, remote): (Vec<SliceTask>, Vec<SliceTask>) =
+        tasks.into_iter().partition(|task| serves_here(node, task));
+    let (mut results, remote_results) = tokio::join!(
+        serve_here(node, ctx, local),
+        serve_remote(node, ctx, remote)
+    );
     results.extend(remote_results);
     results
+}
+
+/// Whether this node serves a task itself: it owns the slice, or it holds a copy and the
+/// owner is down. Otherwise the owner serves it (workers do the work even where a relay or
+/// the coordinator holds a replica), and replicas step in only when it fails.
+fn serves_here(node: &Node, task: &SliceTask) -> bool {
+    let me = node.id().as_str();
+    if task.owner == me {
+        return true;
+    }
+    let owner = NodeId(task.owner.clone());
+    let holds_copy = task.holders.iter().any(|h| h == me);
+    if holds_copy && !node.peer_health.is_available(&owner) {
+        node.routing.add(Counted::Failover, 1);
+        node.peer_health.note_routed_around(&owner, node.id());
+        return true;
+    }
+    false
+}
+
+/// Serves tasks from this node's own table.
+async fn serve_here(
+    node: &Arc<Node>,
+    ctx: &RouteContext,
+    tasks: Vec<SliceTask>,
+) -> Vec<SliceResult> {
+    if tasks.is_empty() {
+        Vec::new()
+    } else {
+        serve_local(node.clone(), ctx.query.clone(), tasks).await
+    }
 }
 
 async fn serve_remote(
@@ -75,6 +102,7 @@ async fn serve_remote(
     let on_path: HashSet<NodeId> = ctx.hops.iter().map(|h| NodeId(h.clone())).collect();
     let mut failed_in_query: HashSet<NodeId> = HashSet::new();
     let mut last_error: BTreeMap<String, String> = BTreeMap::new();
+    let mut served_here = Vec::new();
     let mut attempt = 0u32;
     while !pending.is_empty() {
         if attempt > 0 {
@@ -99,6 +127,13 @@ async fn serve_remote(
                     }
                     by_hop.entry(choice.hop).or_default().push(task);
                 }
+                // No peer left, but this node holds a copy: it serves the slice itself.
+                None if task.holders.iter().any(|h| h == node.id().as_str()) => {
+                    node.routing.add(Counted::Failover, 1);
+                    node.peer_health
+                        .note_routed_around(&NodeId(task.owner.clone()), node.id());
+                    served_here.push(task);
+                }
                 None => {
                     node.routing.add(Counted::Unserved, 1);
                     let why = last_error
@@ -114,7 +149,17 @@ async fn serve_remote(
         });
         for (hop, tasks, outcome) in join_all(calls).await {
             match outcome {
-                Ok(served) => results.extend(served),
+                Ok(served) => {
+                    for result in served {
+                        match task_to_take_back(node, &tasks, &result) {
+                            Some(task) => {
+                                node.routing.add(Counted::Failover, 1);
+                                served_here.push(task);
+                            }
+                            None => results.push(result),
+                        }
+                    }
+                }
                 Err(why) => {
                     tracing::warn!(peer = %hop, error = %why, "[Router] {} forward to {hop} failed", node.id());
                     failed_in_query.insert(hop);
@@ -126,7 +171,21 @@ async fn serve_remote(
             }
         }
     }
+    results.extend(serve_here(node, ctx, served_here).await);
     results
+}
+
+/// A slice the peer could not serve (its holders are down or unreachable from there, say a
+/// relay that cannot reach the owner while the copy is on this node, which it must not call
+/// back) that this node holds a copy of: it serves the slice itself.
+fn task_to_take_back(node: &Node, tasks: &[SliceTask], result: &SliceResult) -> Option<SliceTask> {
+    if result.error.is_empty() || result.error.starts_with(slice_error::REJECTED) {
+        return None;
+    }
+    tasks
+        .iter()
+        .find(|t| t.owner == result.owner && t.holders.iter().any(|h| h == node.id().as_str()))
+        .cloned()
 }
 
 fn unserved(task: &SliceTask, why: String) -> SliceResult {
