@@ -124,9 +124,9 @@ impl LocalCluster {
     }
 
     /// Waits until the given nodes answer, or fails naming those that exited or never answered.
-    /// With `settled`, a node counts as ready only once it also sees none of the others as
-    /// failed: at start-up a node that probed a slower peer before it listened has declared
-    /// it failed, and work sent before its next probe would be routed around a live node.
+    /// With `settled`, a node counts as ready only once its health checker has also seen every
+    /// other node answer and sees none as failed: a node ignores missed probes of a peer it
+    /// has never seen (still starting), so until then it would not notice that peer dying.
     pub async fn wait_ready(&mut self, ids: &[NodeId], settled: bool) -> anyhow::Result<()> {
         let deadline = Instant::now() + self.options.ready_timeout;
         let mut waiting: Vec<NodeId> = ids.to_vec();
@@ -284,7 +284,8 @@ impl Drop for LocalCluster {
     }
 }
 
-/// Whether the node answers (and, when `settled`, sees no peer as failed).
+/// Whether the node answers (and, when `settled`, has seen every peer it probes answer and
+/// sees none as failed).
 async fn answers(address: &str, settled: bool) -> bool {
     let Ok(mut client) = connect(address).await else {
         return false;
@@ -296,7 +297,7 @@ async fn answers(address: &str, settled: bool) -> bool {
                     .into_inner()
                     .neighbors
                     .iter()
-                    .all(|n| n.status != "failed")
+                    .all(|n| n.status != "failed" && (!n.probed || n.last_rtt_ms > 0.0))
         }
         Err(_) => false,
     }

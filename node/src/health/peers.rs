@@ -65,6 +65,10 @@ struct PeerRecord {
     last_change_unix_ms: u64,
     last_routed_around: Option<Instant>,
     probed: bool,
+    /// Answered at least once since this node started: until then a missed probe means the
+    /// peer is still starting (nodes of a cluster start in any order), not that it failed.
+    /// Failed calls count either way.
+    seen_alive: bool,
     /// Bumped each time the peer is declared failed, so calls waiting on it give up.
     failed_generation: watch::Sender<u64>,
 }
@@ -102,6 +106,7 @@ impl PeerHealth {
                     last_change_unix_ms: 0,
                     last_routed_around: None,
                     probed,
+                    seen_alive: false,
                     failed_generation: watch::channel(0).0,
                 };
                 (id, Mutex::new(record))
@@ -161,6 +166,7 @@ impl PeerHealth {
         if rtt.is_some() {
             record.last_rtt = rtt;
         }
+        record.seen_alive = true;
         record.consecutive_failures = 0;
         let recovered = record.status == PeerStatus::Failed;
         let breaker_change = if recovered || evidence == Evidence::Call {
@@ -191,6 +197,9 @@ impl PeerHealth {
         let Some(mut record) = self.lock(peer) else {
             return;
         };
+        if evidence == Evidence::Probe && !record.seen_alive {
+            return;
+        }
         let now = Instant::now();
         record.consecutive_failures = record.consecutive_failures.saturating_add(1);
         let failures = record.consecutive_failures;
@@ -335,4 +344,55 @@ pub fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hooks::HookSettings;
+    use overlay::config::ClusterConfig;
+    use overlay::partition::PartitionMap;
+
+    fn health() -> PeerHealth {
+        let config =
+            ClusterConfig::from_json(include_str!("../../../configs/one_host_config.json"))
+                .unwrap();
+        let me = NodeId("A".into());
+        PeerHealth::new(
+            me.clone(),
+            [(NodeId("C".into()), true)],
+            2,
+            &BreakerSettings::default(),
+            HookManager::new("A", HookSettings::default()),
+            Orchestrator::new(me, config, PartitionMap::default()),
+        )
+    }
+
+    #[tokio::test]
+    async fn probes_count_once_the_peer_was_seen_and_calls_always() {
+        let c = NodeId("C".into());
+        let h = health();
+        // Still starting: missed probes are not failures.
+        h.record_failure(&c, Evidence::Probe, "refused");
+        h.record_failure(&c, Evidence::Probe, "refused");
+        assert_eq!(h.status(&c), Some(PeerStatus::Healthy));
+        h.record_success(&c, Evidence::Probe, Some(Duration::from_millis(1)));
+        h.record_failure(&c, Evidence::Probe, "refused");
+        assert_eq!(h.status(&c), Some(PeerStatus::Suspected));
+        let mut signal = h.failure_signal(&c).unwrap();
+        h.record_failure(&c, Evidence::Probe, "refused");
+        assert_eq!(h.status(&c), Some(PeerStatus::Failed));
+        assert!(signal.has_changed().unwrap());
+        assert!(!h.usable(&c) && !h.is_available(&c));
+        h.record_success(&c, Evidence::Probe, None);
+        assert!(h.usable(&c));
+        let view = &h.snapshot()[0];
+        assert_eq!((view.failures_detected, view.recoveries_detected), (1, 1));
+
+        // Failed calls count even for a peer never seen.
+        let fresh = health();
+        fresh.record_failure(&c, Evidence::Call, "refused");
+        fresh.record_failure(&c, Evidence::Call, "refused");
+        assert_eq!(fresh.status(&c), Some(PeerStatus::Failed));
+    }
 }
