@@ -379,7 +379,7 @@ mod tests {
         h.record_success(&c, Evidence::Probe, Some(Duration::from_millis(1)));
         h.record_failure(&c, Evidence::Probe, "refused");
         assert_eq!(h.status(&c), Some(PeerStatus::Suspected));
-        let mut signal = h.failure_signal(&c).unwrap();
+        let signal = h.failure_signal(&c).unwrap();
         h.record_failure(&c, Evidence::Probe, "refused");
         assert_eq!(h.status(&c), Some(PeerStatus::Failed));
         assert!(signal.has_changed().unwrap());
