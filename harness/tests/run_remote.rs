@@ -54,6 +54,16 @@ peer = "C"
 duration_s = 1.5
 "#;
 
+/// A running cluster started with `node_args`, and a folder holding `remote.toml`, the
+/// schedule above in remote mode against it.
+async fn cluster_and_workload(node_args: &[&str]) -> (Sandbox, tempfile::TempDir) {
+    let sandbox = Sandbox::start(small_dataset(), json!({}), node_args).await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let text = workload(&sandbox.dir.path().join("cluster.json"), SCHEDULE);
+    std::fs::write(tmp.path().join("remote.toml"), text).expect("write workload");
+    (sandbox, tmp)
+}
+
 fn options(workload: std::path::PathBuf, out: std::path::PathBuf) -> RunOptions {
     RunOptions {
         workload,
@@ -68,14 +78,8 @@ fn options(workload: std::path::PathBuf, out: std::path::PathBuf) -> RunOptions 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_schedule_runs_through_the_control_service() {
-    let sandbox = Sandbox::start(small_dataset(), json!({}), &["--enable-control"]).await;
-    let tmp = tempfile::tempdir().unwrap();
+    let (_sandbox, tmp) = cluster_and_workload(&["--enable-control"]).await;
     let file = tmp.path().join("remote.toml");
-    std::fs::write(
-        &file,
-        workload(&sandbox.dir.path().join("cluster.json"), SCHEDULE),
-    )
-    .unwrap();
     let dir = run(options(file, tmp.path().join("reports")))
         .await
         .expect("remote run");
@@ -112,14 +116,8 @@ async fn remote_schedule_runs_through_the_control_service() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_schedule_without_control_is_refused_before_the_run() {
-    let sandbox = Sandbox::start(small_dataset(), json!({}), &[]).await;
-    let tmp = tempfile::tempdir().unwrap();
+    let (_sandbox, tmp) = cluster_and_workload(&[]).await;
     let file = tmp.path().join("remote.toml");
-    std::fs::write(
-        &file,
-        workload(&sandbox.dir.path().join("cluster.json"), SCHEDULE),
-    )
-    .unwrap();
     let err = run(options(file, tmp.path().join("reports")))
         .await
         .expect_err("refused");
