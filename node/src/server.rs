@@ -100,11 +100,7 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
     register_hooks(args, &id, &hooks)?;
     let peer_health = PeerHealth::new(
         id.clone(),
-        config
-            .processes
-            .keys()
-            .filter(|peer| **peer != id)
-            .map(|peer| (peer.clone(), true)),
+        config.processes.keys().filter(|peer| **peer != id).cloned(),
         config.health.failure_threshold,
         &BreakerSettings::default(),
         hooks.clone(),

@@ -297,7 +297,7 @@ async fn answers(address: &str, settled: bool) -> bool {
                     .into_inner()
                     .neighbors
                     .iter()
-                    .all(|n| n.status != "failed" && (!n.probed || n.last_rtt_ms > 0.0))
+                    .all(|n| n.status != "failed" && n.last_rtt_ms > 0.0)
         }
         Err(_) => false,
     }

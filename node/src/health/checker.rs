@@ -18,7 +18,7 @@ use crate::node::Node;
 /// Starts one probe loop per watched peer; the loops end when the handles are aborted.
 pub fn spawn_probes(node: &Arc<Node>) -> Vec<JoinHandle<()>> {
     node.peer_health
-        .probed()
+        .peers()
         .into_iter()
         .filter_map(|peer| {
             let client = node.peers.probe_client(&peer)?;

@@ -64,7 +64,6 @@ struct PeerRecord {
     recoveries_detected: u64,
     last_change_unix_ms: u64,
     last_routed_around: Option<Instant>,
-    probed: bool,
     /// Answered at least once since this node started: until then a missed probe means the
     /// peer is still starting (nodes of a cluster start in any order), not that it failed.
     /// Failed calls count either way.
@@ -84,10 +83,10 @@ pub struct PeerHealth {
 }
 
 impl PeerHealth {
-    /// Records for `peers`, all healthy; `probed` are the ones the checker watches.
+    /// Records for `peers` (every one probed by the checker), all healthy.
     pub fn new(
         own_id: NodeId,
-        peers: impl IntoIterator<Item = (NodeId, bool)>,
+        peers: impl IntoIterator<Item = NodeId>,
         failure_threshold: u32,
         breaker: &BreakerSettings,
         hooks: Arc<HookManager>,
@@ -95,7 +94,7 @@ impl PeerHealth {
     ) -> Self {
         let peers = peers
             .into_iter()
-            .map(|(id, probed)| {
+            .map(|id| {
                 let record = PeerRecord {
                     status: PeerStatus::Healthy,
                     consecutive_failures: 0,
@@ -105,7 +104,6 @@ impl PeerHealth {
                     recoveries_detected: 0,
                     last_change_unix_ms: 0,
                     last_routed_around: None,
-                    probed,
                     seen_alive: false,
                     failed_generation: watch::channel(0).0,
                 };
@@ -290,7 +288,6 @@ impl PeerHealth {
                     failures_detected: r.failures_detected as i64,
                     recoveries_detected: r.recoveries_detected as i64,
                     last_change_unix_ms: r.last_change_unix_ms as i64,
-                    probed: r.probed,
                 }
             })
             .collect();
@@ -298,14 +295,9 @@ impl PeerHealth {
         out
     }
 
-    /// The peers the checker probes.
-    pub fn probed(&self) -> Vec<NodeId> {
-        let mut ids: Vec<NodeId> = self
-            .peers
-            .iter()
-            .filter(|(_, r)| r.lock().unwrap_or_else(|p| p.into_inner()).probed)
-            .map(|(id, _)| id.clone())
-            .collect();
+    /// The peers the checker probes: all of them, by id.
+    pub fn peers(&self) -> Vec<NodeId> {
+        let mut ids: Vec<NodeId> = self.peers.keys().cloned().collect();
         ids.sort();
         ids
     }
@@ -360,7 +352,7 @@ mod tests {
         let me = NodeId("A".into());
         PeerHealth::new(
             me.clone(),
-            [(NodeId("C".into()), true)],
+            [NodeId("C".into())],
             2,
             &BreakerSettings::default(),
             HookManager::new("A", HookSettings::default()),
