@@ -119,6 +119,16 @@ impl fmt::Display for DateKey {
     }
 }
 
+/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it): the time stamp
+/// nodes and the harness share in event logs, metrics and results.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

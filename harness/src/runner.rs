@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use overlay::config::{ClusterConfig, Role};
+use overlay::date::unix_ms;
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 
@@ -74,10 +75,7 @@ pub fn resolve(options: &RunOptions) -> anyhow::Result<Workload> {
 pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
     let workload = resolve(&options)?;
     let started = Instant::now();
-    let started_unix_s = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let started_unix_s = unix_ms() / 1000;
     let node_bin = match workload.mode {
         ClusterMode::Local => Some(node_binary(options.build_node)?),
         ClusterMode::Remote => None,
@@ -270,7 +268,7 @@ async fn measure_strategy(
         _ => None,
     };
     let startup_s = start.elapsed().as_secs_f64();
-    let up_ms = crate::faults::execute::unix_ms();
+    let up_ms = unix_ms();
     let mut step_starts = Vec::new();
     let config = ClusterConfig::load(config_path)?;
     let address = config.leader().address();
@@ -290,10 +288,7 @@ async fn measure_strategy(
             }
             ctx.bar
                 .set_prefix(format!("{strategy} · concurrency {level}"));
-            step_starts.push((
-                (crate::faults::execute::unix_ms() - up_ms) as f64 / 1000.0,
-                format!("c={level}"),
-            ));
+            step_starts.push(((unix_ms() - up_ms) as f64 / 1000.0, format!("c={level}")));
             let plan = StepPlan {
                 mode: w.load,
                 lanes: level as usize,

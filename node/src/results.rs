@@ -175,10 +175,7 @@ impl ResultStore {
     /// An empty cache; uids start with `node_id` and the start time, so they are unique
     /// across restarts.
     pub fn new(node_id: &str, ttl: Duration, max_bytes: u64) -> Self {
-        let started = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or_default();
+        let started = overlay::date::unix_ms();
         Self {
             entries: Mutex::new(HashMap::new()),
             ttl,

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use overlay::config::{ClusterConfig, NodeId};
+use overlay::date::unix_ms;
 use overlay::proto::Fault;
 use serde::{Deserialize, Serialize};
 
@@ -204,11 +205,4 @@ pub async fn restore(plan: &FaultPlan, targets: &mut FaultTargets<'_>) -> Vec<St
         }
     }
     problems
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -8,11 +8,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use overlay::config::ClusterConfig;
+use overlay::date::unix_ms;
 use overlay::proto::{NeighborHealth, RoutingStats};
 use serde::{Deserialize, Serialize};
 
 use super::detect::NodeEvent;
-use super::execute::unix_ms;
 use super::{classify_time, FaultWindow, Phase};
 use crate::commands::metrics::fetch;
 

@@ -8,10 +8,11 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use overlay::date::unix_ms;
 use serde::{Deserialize, Serialize};
 
 use super::detect::{analyse, read_events, DetectionReport};
-use super::execute::{execute, restore, unix_ms, FaultTargets, FiredRecord};
+use super::execute::{execute, restore, FaultTargets, FiredRecord};
 use super::poll::{events_from_looks, split_work, watch, Looks, RoutingWork};
 use super::{phase_durations, FaultPlan, FaultWindow, PhaseCounts, PhaseTotals};
 use crate::load::driver::Stop;

@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use overlay::config::StateThresholds;
+use overlay::date::unix_ms;
 use overlay::proto::{StateTime, StateTransition};
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
-use super::peers::unix_ms;
 use super::state::{status_line, transition_line, LoadSample, NodeState, StateTracker, Transition};
 use crate::hooks::{Event, EventKind};
 use crate::node::Node;

@@ -10,9 +10,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use overlay::config::NodeId;
+use overlay::date::unix_ms;
 use overlay::proto::NeighborHealth;
 use tokio::sync::watch;
 
@@ -329,13 +330,6 @@ impl PeerHealth {
             .get(peer)
             .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

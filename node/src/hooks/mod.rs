@@ -20,7 +20,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -136,15 +136,10 @@ pub struct Event {
 impl Event {
     /// An event of `kind` on `node`, stamped now, with no detail.
     pub fn new(kind: EventKind, node: impl Into<String>) -> Self {
-        let unix_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-            });
         Self {
             kind,
             node: node.into(),
-            unix_ms,
+            unix_ms: overlay::date::unix_ms(),
             detail: serde_json::Map::new(),
         }
     }
