@@ -8,13 +8,16 @@ use std::time::{Duration, Instant};
 
 use overlay::config::StateThresholds;
 use overlay::date::unix_ms;
+use overlay::proto::overlay_node_server::OverlayNodeServer;
 use overlay::proto::{StateTime, StateTransition};
+use tonic::server::NamedService;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
 use super::state::{status_line, transition_line, LoadSample, NodeState, StateTracker, Transition};
 use crate::hooks::{Event, EventKind};
 use crate::node::Node;
+use crate::service::NodeService;
 
 /// How often the node samples its own load.
 const SAMPLE_EVERY: Duration = Duration::from_millis(500);
@@ -106,19 +109,16 @@ pub async fn run_monitor(node: Arc<Node>, reporter: HealthReporter) {
             active: node.admission.total_active(),
             queue: node.results.usage().0 as u32,
         };
-        let transition = node.state.observe(sample);
-        if let Some(t) = transition {
+        if let Some(t) = node.state.observe(sample) {
             tracing::warn!("{}", transition_line(node.id().as_str(), &t));
-            set_serving(&reporter, t.to).await;
-            fire(&node, EventKind::StateChanged, &t.from, &t.to, &t.reason);
-            if t.to >= NodeState::Critical && t.from < NodeState::Critical {
-                fire(
-                    &node,
-                    EventKind::OverloadDetected,
-                    &t.from,
-                    &t.to,
-                    &t.reason,
-                );
+            let status = serving_status(t.to);
+            for service in HEALTH_SERVICES {
+                reporter.set_service_status(service, status).await;
+            }
+            for event in transition_events(node.id().as_str(), &t) {
+                if node.hooks.wants(event.kind) {
+                    node.hooks.fire(event);
+                }
             }
         }
         if last_status.elapsed() >= STATUS_EVERY {
@@ -128,22 +128,100 @@ pub async fn run_monitor(node: Arc<Node>, reporter: HealthReporter) {
     }
 }
 
-async fn set_serving(reporter: &HealthReporter, state: NodeState) {
-    let status = if state == NodeState::Failing {
+/// The names the standard health service answers for: the server as a whole and the
+/// client-facing service.
+const HEALTH_SERVICES: [&str; 2] = ["", <OverlayNodeServer<NodeService> as NamedService>::NAME];
+
+/// What the standard health service says in a state: only a failing node stops serving.
+fn serving_status(state: NodeState) -> ServingStatus {
+    if state == NodeState::Failing {
         ServingStatus::NotServing
     } else {
         ServingStatus::Serving
-    };
-    reporter.set_service_status("", status).await;
+    }
 }
 
-fn fire(node: &Node, kind: EventKind, from: &NodeState, to: &NodeState, reason: &str) {
-    if node.hooks.wants(kind) {
-        node.hooks.fire(
-            Event::new(kind, node.id().as_str())
-                .with("from", from.name())
-                .with("to", to.name())
-                .with("reason", reason),
+/// The hook events of a transition: `state_changed`, and `overload_detected` when the node
+/// turns critical or failing.
+fn transition_events(node_id: &str, t: &Transition) -> Vec<Event> {
+    let event = |kind| {
+        Event::new(kind, node_id)
+            .with("from", t.from.name())
+            .with("to", t.to.name())
+            .with("reason", t.reason.as_str())
+    };
+    let mut events = vec![event(EventKind::StateChanged)];
+    if t.to >= NodeState::Critical && t.from < NodeState::Critical {
+        events.push(event(EventKind::OverloadDetected));
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transition(from: NodeState, to: NodeState) -> Transition {
+        Transition {
+            from,
+            to,
+            reason: "active 95 >= 90".to_string(),
+            at_s: 1.0,
+        }
+    }
+
+    #[test]
+    fn only_a_failing_node_stops_serving() {
+        for state in NodeState::ALL {
+            let expected = if state == NodeState::Failing {
+                ServingStatus::NotServing
+            } else {
+                ServingStatus::Serving
+            };
+            assert_eq!(serving_status(state), expected, "{state}");
+        }
+        assert_eq!(HEALTH_SERVICES[1], "OverlayNode");
+    }
+
+    #[test]
+    fn turning_critical_also_reports_overload() {
+        let kinds = |from, to| -> Vec<EventKind> {
+            transition_events("A", &transition(from, to))
+                .iter()
+                .map(|e| e.kind)
+                .collect()
+        };
+        use NodeState::*;
+        assert_eq!(
+            kinds(Warning, Critical),
+            [EventKind::StateChanged, EventKind::OverloadDetected]
         );
+        assert_eq!(
+            kinds(Healthy, Failing),
+            [EventKind::StateChanged, EventKind::OverloadDetected]
+        );
+        assert_eq!(kinds(Critical, Failing), [EventKind::StateChanged]);
+        assert_eq!(kinds(Healthy, Warning), [EventKind::StateChanged]);
+        let event = &transition_events("A", &transition(Warning, Critical))[0];
+        assert_eq!(event.detail["to"], "critical");
+        assert_eq!(event.detail["reason"], "active 95 >= 90");
+    }
+
+    #[test]
+    fn metrics_carry_state_times_and_transitions() {
+        let monitor = StateMonitor::new(StateThresholds::default());
+        let busy = LoadSample {
+            active: 75,
+            ..Default::default()
+        };
+        let t = monitor.observe(busy).expect("warning at once");
+        assert_eq!((t.from, t.to), (NodeState::Healthy, NodeState::Warning));
+        let (state, _, times, transitions) = monitor.metrics();
+        assert_eq!(state, "warning");
+        assert_eq!(times.len(), 4);
+        assert_eq!((times[1].state.as_str(), times[1].entered), ("warning", 1));
+        assert_eq!(transitions.len(), 1);
+        assert_eq!(transitions[0].to, "warning");
+        assert!(transitions[0].unix_ms as u64 >= monitor.started_unix_ms);
     }
 }
