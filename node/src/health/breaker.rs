@@ -155,6 +155,12 @@ impl CircuitBreaker {
         (from != to).then_some((from, to))
     }
 
+    /// Whether a call now would be refused: open and still cooling down. Asks without
+    /// claiming the half-open trial (see [`Self::allow`]).
+    pub fn refuses(&self, now: Instant) -> bool {
+        self.state == BreakerState::Open && !self.waited(now)
+    }
+
     /// The current state; Open even once `open_for` has elapsed, until [`Self::allow`] moves it
     /// to HalfOpen.
     pub fn state(&self) -> BreakerState {
@@ -302,6 +308,17 @@ mod tests {
         assert_eq!(b.on_failure(t0 + ms(900)), None);
         assert_eq!(b.consecutive_failures(), 4);
         assert!(b.allow(t0 + ms(1000)));
+    }
+
+    #[test]
+    fn refuses_only_while_cooling_down_and_claims_nothing() {
+        let t0 = Instant::now();
+        let mut b = opened(t0);
+        assert!(b.refuses(t0 + ms(999)));
+        assert!(!b.refuses(t0 + ms(1000)));
+        assert_eq!(b.state(), Open, "asking does not move it to half-open");
+        assert!(b.allow(t0 + ms(1000)), "the trial is still there to claim");
+        assert!(!breaker().refuses(t0));
     }
 
     #[test]

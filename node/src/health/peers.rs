@@ -140,11 +140,10 @@ impl PeerHealth {
     }
 
     /// Whether the peer is up as far as this node knows: not declared failed and its breaker
-    /// not open. Unlike [`PeerHealth::usable`] this asks without claiming a half-open trial.
+    /// not cooling down. Unlike [`PeerHealth::usable`] this asks without claiming a half-open trial.
     pub fn is_available(&self, peer: &NodeId) -> bool {
-        self.lock(peer).is_some_and(|r| {
-            r.status != PeerStatus::Failed && r.breaker.state() != BreakerState::Open
-        })
+        self.lock(peer)
+            .is_some_and(|r| r.status != PeerStatus::Failed && !r.breaker.refuses(Instant::now()))
     }
 
     /// The peer's status.
@@ -168,7 +167,13 @@ impl PeerHealth {
         record.seen_alive = true;
         record.consecutive_failures = 0;
         let recovered = record.status == PeerStatus::Failed;
-        let breaker_change = if recovered || evidence == Evidence::Call {
+        // Calls decide an open breaker (through its half-open trial); an answered probe only
+        // clears a closed breaker's count, so the two failure counts agree, or closes it when
+        // the peer comes back from failed.
+        let breaker_change = if recovered
+            || evidence == Evidence::Call
+            || record.breaker.state() == BreakerState::Closed
+        {
             record.breaker.on_success(Instant::now())
         } else {
             None
@@ -374,6 +379,22 @@ mod tests {
         assert!(h.usable(&c));
         let view = &h.snapshot()[0];
         assert_eq!((view.failures_detected, view.recoveries_detected), (1, 1));
+
+        // Three failed calls open the breaker even below the failure threshold; an answered
+        // probe does not close it, but the peer is taken again once the cool-down is over.
+        let patient = PeerHealth {
+            failure_threshold: 10,
+            ..health()
+        };
+        patient.record_success(&c, Evidence::Probe, Some(Duration::from_millis(1)));
+        for _ in 0..3 {
+            patient.record_failure(&c, Evidence::Call, "reset");
+        }
+        assert_eq!(patient.status(&c), Some(PeerStatus::Suspected));
+        assert_eq!(patient.snapshot()[0].breaker, "open");
+        assert!(!patient.is_available(&c) && !patient.usable(&c));
+        patient.record_success(&c, Evidence::Probe, None);
+        assert_eq!(patient.snapshot()[0].breaker, "open");
 
         // Failed calls count even for a peer never seen.
         let fresh = health();
