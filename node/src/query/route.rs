@@ -13,12 +13,12 @@
 //! the peer failed. A slice without any live holder comes back with its `error` set, never
 //! silently dropped.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use futures::future::join_all;
-use overlay::config::NodeId;
+use overlay::config::{ClusterConfig, NodeId};
 use overlay::proto::{ScanRequest, SliceResult, SliceTask};
 use overlay::query::Query;
 
@@ -105,6 +105,16 @@ async fn serve_remote(
     let mut served_here = Vec::new();
     let mut attempt = 0u32;
     while !pending.is_empty() {
+        if Instant::now() >= ctx.deadline {
+            // Nothing more can be asked in time: the rest is unserved, not retried.
+            node.routing.add(Counted::Unserved, pending.len() as u64);
+            results.extend(
+                pending
+                    .drain(..)
+                    .map(|task| unserved(&task, "query deadline passed".to_string())),
+            );
+            break;
+        }
         if attempt > 0 {
             node.routing.add(Counted::Retry, pending.len() as u64);
             let pause = node.retry_backoff.delay_random(attempt - 1);
@@ -112,14 +122,19 @@ async fn serve_remote(
             tokio::time::sleep(pause.min(left)).await;
         }
         attempt += 1;
-        let blocked = |peer: &NodeId| {
-            on_path.contains(peer)
-                || failed_in_query.contains(peer)
-                || !node.peer_health.usable(peer)
+        // Each peer is judged once per round: asking `usable` claims a half-open breaker's
+        // single trial, and every task of the round for that peer goes in the one call.
+        let mut judged: HashMap<NodeId, bool> = HashMap::new();
+        let mut blocked = |peer: &NodeId| {
+            *judged.entry(peer.clone()).or_insert_with(|| {
+                on_path.contains(peer)
+                    || failed_in_query.contains(peer)
+                    || !node.peer_health.usable(peer)
+            })
         };
         let mut by_hop: BTreeMap<NodeId, Vec<SliceTask>> = BTreeMap::new();
         for task in pending.drain(..) {
-            match next_hop(node, &task, &blocked) {
+            match next_hop(&node.config, node.id(), &task, &mut blocked) {
                 Some(choice) => {
                     if let Some(avoided) = choice.avoided.iter().find(|a| !on_path.contains(a)) {
                         node.routing.add(Counted::Failover, 1);
@@ -210,18 +225,19 @@ pub struct HopChoice {
 /// The first node on that way (relay or holder) that is not blocked takes the task: a
 /// blocked relay is skipped toward the holder, and a holder this node cannot reach itself
 /// (down, or partitioned from this node only) is still asked through a relay that can.
-/// `None` when every way to every holder is blocked.
+/// `None` when every way to every holder is blocked. `me` is the deciding node.
 pub fn next_hop(
-    node: &Node,
+    config: &ClusterConfig,
+    me: &NodeId,
     task: &SliceTask,
-    blocked: &dyn Fn(&NodeId) -> bool,
+    blocked: &mut dyn FnMut(&NodeId) -> bool,
 ) -> Option<HopChoice> {
     let mut avoided = Vec::new();
     for holder in task.holders.iter().map(|h| NodeId(h.clone())) {
-        if &holder == node.id() {
+        if &holder == me {
             continue;
         }
-        for hop in path_from(node, &holder) {
+        for hop in path_from(config, me, &holder) {
             if !blocked(&hop) {
                 return Some(HopChoice { hop, avoided });
             }
@@ -233,15 +249,15 @@ pub fn next_hop(
 
 /// The nodes from just below this node down to `target`, when `target` lies below this node;
 /// otherwise just `target`.
-fn path_from(node: &Node, target: &NodeId) -> Vec<NodeId> {
+fn path_from(config: &ClusterConfig, me: &NodeId, target: &NodeId) -> Vec<NodeId> {
     let mut chain = vec![target.clone()];
     let mut current = target.clone();
-    while let Some(parent) = node.config.parent_of(&current) {
-        if &parent.id == node.id() {
+    while let Some(parent) = config.parent_of(&current) {
+        if &parent.id == me {
             chain.reverse();
             return chain;
         }
-        if chain.len() > node.config.processes.len() {
+        if chain.len() > config.processes.len() {
             break;
         }
         chain.push(parent.id.clone());
@@ -326,4 +342,64 @@ fn is_peer_failure(status: &tonic::Status) -> bool {
         status.code(),
         tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> ClusterConfig {
+        ClusterConfig::from_json(include_str!("../../../configs/one_host_config.json")).unwrap()
+    }
+
+    fn task(holders: &[&str]) -> SliceTask {
+        SliceTask {
+            owner: holders[0].to_string(),
+            holders: holders.iter().map(|h| h.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// The hop A picks for a task, and what it passed over, with `down` blocked.
+    fn from_a(holders: &[&str], down: &[&str]) -> Option<(String, Vec<String>)> {
+        let mut blocked = |peer: &NodeId| down.contains(&peer.as_str());
+        next_hop(&config(), &NodeId("A".into()), &task(holders), &mut blocked).map(|c| {
+            (
+                c.hop.0,
+                c.avoided.into_iter().map(|n| n.0).collect::<Vec<_>>(),
+            )
+        })
+    }
+
+    fn hop(hop: &str, avoided: &[&str]) -> Option<(String, Vec<String>)> {
+        Some((
+            hop.to_string(),
+            avoided.iter().map(|a| a.to_string()).collect(),
+        ))
+    }
+
+    #[test]
+    fn tasks_go_down_the_tree_to_their_owner() {
+        assert_eq!(from_a(&["D", "F"], &[]), hop("E", &[]));
+        assert_eq!(from_a(&["C", "A"], &[]), hop("B", &[]));
+    }
+
+    #[test]
+    fn a_down_team_leader_is_passed_over_straight_to_the_holder() {
+        assert_eq!(from_a(&["D", "F"], &["E"]), hop("D", &["E"]));
+    }
+
+    #[test]
+    fn a_down_owner_is_still_asked_through_a_live_relay_then_replicas_take_over() {
+        // A cannot reach D itself, but E may: the relay decides.
+        assert_eq!(from_a(&["D", "F"], &["D"]), hop("E", &[]));
+        // With the relay down too, F is reached directly.
+        assert_eq!(from_a(&["D", "F"], &["D", "E"]), hop("F", &["E", "D", "E"]));
+    }
+
+    #[test]
+    fn this_node_is_never_its_own_hop_and_all_blocked_means_none() {
+        assert_eq!(from_a(&["A"], &[]), None);
+        assert_eq!(from_a(&["C", "A"], &["B", "C"]), None);
+    }
 }
