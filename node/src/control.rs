@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use crate::node::Node;
+use crate::service::request_shutdown;
 
 /// The control service of one node.
 #[derive(Debug, Clone)]
@@ -135,7 +136,7 @@ impl OverlayControl for ControlService {
             self.node.id(),
             request.graceful
         );
-        let _ = self.shutdown.send(true);
+        request_shutdown(&self.shutdown, request.graceful);
         Ok(Response::new(ShutdownResponse {
             status: "shutting_down".to_string(),
         }))

@@ -156,34 +156,28 @@ impl FaultTable {
         if !self.any.load(Ordering::Acquire) {
             return Ok(());
         }
-        let matching: Vec<ActiveFault> = self
-            .live(Instant::now())
-            .into_iter()
-            .filter(|f| f.applies_to(traffic))
-            .collect();
-        let delay: Duration = matching.iter().map(|f| f.delay).sum();
+        // Decided under the lock (no copy of the table), applied after it is released.
+        let (delay, refusal) = {
+            let faults = self.live(Instant::now());
+            let matching = || faults.iter().filter(|f| f.applies_to(traffic));
+            let delay: Duration = matching().map(|f| f.delay).sum();
+            let refusal = matching().find_map(|fault| match fault.kind {
+                Kind::Partition => Some(format!(
+                    "partitioned: refusing {} (fault {})",
+                    fault.peer.as_deref().unwrap_or_default(),
+                    fault.id
+                )),
+                Kind::Drop if rand::random::<f64>() < fault.probability => {
+                    Some(format!("answer dropped by injected fault {}", fault.id))
+                }
+                Kind::Drop | Kind::Delay => None,
+            });
+            (delay, refusal)
+        };
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        for fault in &matching {
-            match fault.kind {
-                Kind::Partition => {
-                    return Err(Status::unavailable(format!(
-                        "partitioned: refusing {} (fault {})",
-                        fault.peer.as_deref().unwrap_or_default(),
-                        fault.id
-                    )))
-                }
-                Kind::Drop if rand::random::<f64>() < fault.probability => {
-                    return Err(Status::unavailable(format!(
-                        "answer dropped by injected fault {}",
-                        fault.id
-                    )))
-                }
-                Kind::Drop | Kind::Delay => {}
-            }
-        }
-        Ok(())
+        refusal.map_or(Ok(()), |why| Err(Status::unavailable(why)))
     }
 
     /// Why this node must not call `peer` now (a partition), if it must not.
@@ -192,17 +186,17 @@ impl FaultTable {
             return None;
         }
         self.live(Instant::now())
-            .into_iter()
+            .iter()
             .find(|f| f.kind == Kind::Partition && f.peer.as_deref() == Some(peer.as_str()))
             .map(|f| format!("partitioned from {peer} (fault {})", f.id))
     }
 
-    /// The faults not yet expired; expired ones are removed.
-    fn live(&self, now: Instant) -> Vec<ActiveFault> {
+    /// The table with expired faults removed, locked.
+    fn live(&self, now: Instant) -> std::sync::MutexGuard<'_, Vec<ActiveFault>> {
         let mut faults = self.lock();
         faults.retain(|f| f.expires.is_none_or(|at| at > now));
         self.any.store(!faults.is_empty(), Ordering::Release);
-        faults.clone()
+        faults
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<ActiveFault>> {

@@ -40,39 +40,32 @@ impl QueryTimes {
 
     /// Mean over the window, in milliseconds (0 before the first query).
     pub fn average_ms(&self) -> f64 {
-        let window = self
-            .window
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if window.is_empty() {
-            return 0.0;
-        }
-        window
-            .iter()
-            .map(|(_, took)| took.as_secs_f64())
-            .sum::<f64>()
-            * 1000.0
-            / window.len() as f64
+        self.average_ms_since(None)
     }
 
     /// Mean over the queries of the window that finished within `span`, in milliseconds (0
     /// when none did, so an idle node reads as fast).
     pub fn average_ms_within(&self, span: Duration) -> f64 {
+        self.average_ms_since(Instant::now().checked_sub(span))
+    }
+
+    fn average_ms_since(&self, since: Option<Instant>) -> f64 {
         let window = self
             .window
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        let now = Instant::now();
-        let recent: Vec<f64> = window
+        let (sum, count) = window
             .iter()
             .rev()
-            .take_while(|(at, _)| now.duration_since(*at) <= span)
-            .map(|(_, took)| took.as_secs_f64())
-            .collect();
-        if recent.is_empty() {
-            return 0.0;
+            .take_while(|(at, _)| since.is_none_or(|since| *at >= since))
+            .fold((0.0, 0u32), |(sum, n), (_, took)| {
+                (sum + took.as_secs_f64(), n + 1)
+            });
+        if count == 0 {
+            0.0
+        } else {
+            sum * 1000.0 / f64::from(count)
         }
-        recent.iter().sum::<f64>() * 1000.0 / recent.len() as f64
     }
 
     /// Queries handled since start.
@@ -193,6 +186,16 @@ mod tests {
         }
         assert!((times.average_ms() - 10.0).abs() < 1e-9);
         assert_eq!(times.served(), 2 * TIME_WINDOW as u64);
+    }
+
+    #[test]
+    fn the_recent_average_forgets_old_queries() {
+        let times = QueryTimes::default();
+        times.record(Duration::from_millis(10));
+        assert!((times.average_ms_within(Duration::from_secs(60)) - 10.0).abs() < 1e-9);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(times.average_ms_within(Duration::from_millis(10)), 0.0);
+        assert!((times.average_ms() - 10.0).abs() < 1e-9);
     }
 
     #[test]

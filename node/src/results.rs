@@ -249,6 +249,16 @@ impl ResultStore {
         (entries.len(), entries.values().map(|s| s.bytes).sum())
     }
 
+    /// Answers held (the state tracker's queue size), without summing their sizes.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no answer is held.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
     /// Answers dropped for the memory bound since start.
     pub fn evicted(&self) -> u64 {
         self.evicted.load(Ordering::Relaxed)

@@ -201,18 +201,23 @@ impl OverlayNode for NodeService {
             "[Server] {} shutting down on request",
             self.node.id()
         );
-        if !graceful {
-            // Answer first, then leave without draining.
-            tokio::spawn(async {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                std::process::exit(0);
-            });
-        }
-        let _ = self.shutdown.send(true);
+        request_shutdown(&self.shutdown, graceful);
         Ok(Response::new(ShutdownResponse {
             status: "shutting_down".to_string(),
         }))
     }
+}
+
+/// Asks the server to stop: gracefully (queries in flight get the shutdown grace), or at once
+/// after the caller's answer has gone out.
+pub fn request_shutdown(shutdown: &watch::Sender<bool>, graceful: bool) {
+    if !graceful {
+        tokio::spawn(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            std::process::exit(0);
+        });
+    }
+    let _ = shutdown.send(true);
 }
 
 /// Fires a query lifecycle event when some hook listens to it.
