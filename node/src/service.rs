@@ -228,11 +228,12 @@ fn fire_query_event(
     team: &str,
     detail: impl FnOnce(Event) -> Event,
 ) {
-    if node.hooks.wants(kind) {
-        let event = Event::new(kind, node.id().as_str())
-            .with("query_type", request.query_type.as_str())
-            .with("team", team)
-            .with("client_id", request.client_id.as_str());
-        node.hooks.fire(detail(event));
-    }
+    node.hooks.emit(kind, |event| {
+        detail(
+            event
+                .with("query_type", request.query_type.as_str())
+                .with("team", team)
+                .with("client_id", request.client_id.as_str()),
+        )
+    });
 }

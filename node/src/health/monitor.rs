@@ -116,9 +116,7 @@ pub async fn run_monitor(node: Arc<Node>, reporter: HealthReporter) {
                 reporter.set_service_status(service, status).await;
             }
             for event in transition_events(node.id().as_str(), &t) {
-                if node.hooks.wants(event.kind) {
-                    node.hooks.fire(event);
-                }
+                node.hooks.fire(event);
             }
         }
         if last_status.elapsed() >= STATUS_EVERY {

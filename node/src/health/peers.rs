@@ -324,10 +324,8 @@ impl PeerHealth {
     }
 
     fn fire(&self, kind: EventKind, peer: &NodeId, detail: impl FnOnce(Event) -> Event) {
-        if self.hooks.wants(kind) {
-            let event = Event::new(kind, self.own_id.as_str()).with("neighbor", peer.as_str());
-            self.hooks.fire(detail(event));
-        }
+        self.hooks
+            .emit(kind, |event| detail(event.with("neighbor", peer.as_str())));
     }
 
     fn lock(&self, peer: &NodeId) -> Option<MutexGuard<'_, PeerRecord>> {

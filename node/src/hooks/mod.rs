@@ -417,6 +417,14 @@ impl HookManager {
         self.shared.wanted.load(Ordering::Relaxed) & kind.bit() != 0
     }
 
+    /// Fires an event of `kind` from this node; `detail` fills it in, and runs only when some
+    /// hook listens (events on the query path cost nothing without hooks).
+    pub fn emit(&self, kind: EventKind, detail: impl FnOnce(Event) -> Event) {
+        if self.wants(kind) {
+            self.fire(detail(Event::new(kind, self.shared.node.as_str())));
+        }
+    }
+
     /// Queues one job per hook registered for the event's kind; never blocks nor awaits.
     /// Jobs that do not fit in the queue (lowest priorities first) are dropped and counted.
     pub fn fire(&self, event: Event) {

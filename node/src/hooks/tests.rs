@@ -221,6 +221,36 @@ async fn wants_only_registered_kinds_and_unwanted_fires_are_free() {
 }
 
 #[tokio::test]
+async fn emit_builds_events_only_for_listeners_and_stamps_the_node() {
+    let manager = HookManager::new("B", HookSettings::default());
+    let built = AtomicUsize::new(0);
+    manager.emit(EventKind::Failover, |e| {
+        built.fetch_add(1, Ordering::SeqCst);
+        e
+    });
+    assert_eq!(
+        built.load(Ordering::SeqCst),
+        0,
+        "nobody listens: nothing built"
+    );
+    let nodes = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&nodes);
+    manager.register(
+        &[EventKind::Failover],
+        0,
+        hook("node", move |event| {
+            seen.lock()
+                .unwrap()
+                .push(format!("{}:{}", event.node, event.detail["via"]));
+            async { Ok(()) }.boxed()
+        }),
+    );
+    manager.emit(EventKind::Failover, |e| e.with("via", "D"));
+    wait_until("the hook ran", || !nodes.lock().unwrap().is_empty()).await;
+    assert_eq!(*nodes.lock().unwrap(), ["B:\"D\""]);
+}
+
+#[tokio::test]
 async fn shutdown_finishes_queued_jobs_then_drops_later_fires() {
     let manager = HookManager::new("A", settings(2, 16, 1000));
     let log = Arc::new(Mutex::new(Vec::new()));
