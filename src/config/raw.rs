@@ -449,14 +449,19 @@ fn validate_health(raw: &RawHealth) -> Result<Health, String> {
 
 fn validate_state(raw: &RawState) -> Result<StateThresholds, String> {
     let d = StateThresholds::default();
-    let pair = |name: &str, warning: Option<f64>, critical: Option<f64>, defaults: (f64, f64)| {
+    // Keys come in pairs: `<measure>_warning<unit>` below `<measure>_critical<unit>`.
+    let pair = |measure: &str,
+                unit: &str,
+                warning: Option<f64>,
+                critical: Option<f64>,
+                defaults: (f64, f64)| {
         let (w, c) = (
             warning.unwrap_or(defaults.0),
             critical.unwrap_or(defaults.1),
         );
         if !(w > 0.0 && w.is_finite() && c.is_finite() && w < c) {
             return Err(format!(
-                "state.{name}_warning is {w} and state.{name}_critical is {c}; \
+                "state.{measure}_warning{unit} is {w} and state.{measure}_critical{unit} is {c}; \
                  both must be positive with warning below critical"
             ));
         }
@@ -464,22 +469,21 @@ fn validate_state(raw: &RawState) -> Result<StateThresholds, String> {
     };
     let latency = pair(
         "latency",
+        "_ms",
         raw.latency_warning_ms,
         raw.latency_critical_ms,
         (d.latency_warning_ms, d.latency_critical_ms),
-    )
-    .map_err(|e| {
-        e.replace("_warning ", "_warning_ms ")
-            .replace("_critical ", "_critical_ms ")
-    })?;
+    )?;
     let active = pair(
         "active",
+        "",
         raw.active_warning,
         raw.active_critical,
         (d.active_warning, d.active_critical),
     )?;
     let queue = pair(
         "queue",
+        "",
         raw.queue_warning,
         raw.queue_critical,
         (d.queue_warning, d.queue_critical),
