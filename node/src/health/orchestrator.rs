@@ -43,38 +43,33 @@ impl Orchestrator {
     /// One sentence: the bypassed children and the fate of each slice the peer holds.
     pub fn failure_plan(&self, peer: &NodeId) -> String {
         let mut parts = Vec::new();
-        let children: Vec<&str> = self
+        let mut children: Vec<&str> = self
             .config
-            .processes
-            .values()
-            .filter(|p| {
-                self.config
-                    .parent_of(&p.id)
-                    .is_some_and(|parent| &parent.id == peer)
-            })
-            .map(|p| p.id.as_str())
-            .collect();
+            .process(peer)
+            .map(|p| p.neighbors.iter().map(NodeId::as_str).collect())
+            .unwrap_or_default();
+        children.sort_unstable();
         if !children.is_empty() {
             parts.push(format!("reaching {} directly", children.join(", ")));
         }
-        for slice in self.partition.slices.iter().filter(|s| &s.owner == peer) {
-            let days = match (slice.dates.first(), slice.dates.last()) {
-                (Some(first), Some(last)) if first != last => format!("{first}-{last}"),
-                (Some(first), _) => first.to_string(),
-                _ => continue,
-            };
-            let replicas: Vec<&str> = slice
-                .holders
-                .iter()
-                .filter(|h| *h != peer)
-                .map(NodeId::as_str)
-                .collect();
-            if replicas.is_empty() {
-                parts.push(format!(
-                    "no replica of {days}: answers needing those days are partial"
-                ));
-            } else {
-                parts.push(format!("{days} served by {}", replicas.join(" or ")));
+        if let Some(slice) = self.partition.owned_by(peer) {
+            if let (Some(first), Some(last)) = (slice.dates.first(), slice.dates.last()) {
+                let days = if first == last {
+                    first.to_string()
+                } else {
+                    format!("{first}-{last}")
+                };
+                let replicas: Vec<&str> = slice
+                    .holders
+                    .iter()
+                    .filter(|h| *h != peer)
+                    .map(NodeId::as_str)
+                    .collect();
+                parts.push(if replicas.is_empty() {
+                    format!("no replica of {days}: answers needing those days are partial")
+                } else {
+                    format!("{days} served by {}", replicas.join(" or "))
+                });
             }
         }
         if parts.is_empty() {
