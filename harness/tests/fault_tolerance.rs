@@ -280,6 +280,17 @@ async fn replicated_cluster_answers_correctly_through_kills_hangs_and_restarts()
         .recent_logs
         .iter()
         .any(|l| l.contains("[HealthChecker] A detected failure: C")));
+    for shape in [
+        "[HealthChecker] A detected recovery: E",
+        "[Orchestrator] A handling recovery of E",
+        "[HookManager] A fired neighbor_recovered",
+    ] {
+        assert!(
+            metrics.recent_logs.iter().any(|l| l.contains(shape)),
+            "no line with {shape:?} in {:#?}",
+            metrics.recent_logs
+        );
+    }
     assert!(metrics
         .recent_logs
         .iter()

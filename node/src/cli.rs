@@ -208,6 +208,32 @@ mod tests {
     }
 
     #[test]
+    fn health_and_replication_flags_override_the_config() {
+        let config = apply(&[
+            "--health-interval-ms",
+            "100",
+            "--health-timeout-ms",
+            "300",
+            "--failure-threshold",
+            "3",
+            "--replication-factor",
+            "2",
+        ])
+        .expect("valid flags");
+        let h = &config.health;
+        assert_eq!(
+            (h.interval_ms, h.timeout_ms, h.failure_threshold),
+            (100, 300, 3)
+        );
+        assert_eq!(config.strategies.replication_factor, 2);
+        let err = apply(&["--health-timeout-ms", "0"]).unwrap_err();
+        assert!(
+            err.contains("--health-timeout-ms must be at least 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bad_overrides_name_the_flag() {
         for (flags, expected) in [
             (
