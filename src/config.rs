@@ -213,7 +213,7 @@ pub struct Health {
 /// When a node calls itself warning, critical or failing (the `state` block; design section 8).
 /// A node is in the worst state any of its three load measures calls for; failing is
 /// `failing_factor` times a critical threshold.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StateThresholds {
     /// Mean processing time of recent queries, in ms, that makes the node warning (1000).
     pub latency_warning_ms: f64,

@@ -86,7 +86,7 @@ pub fn snapshot(node: &Node) -> MetricsResponse {
         team: node.me.team.clone(),
         active_requests: saturate(admission.total_active),
         max_capacity: saturate(admission.max_active),
-        is_healthy: node.state.state() != NodeState::Failing,
+        is_healthy: state != NodeState::Failing.name(),
         queue_size: stored_results as i32,
         avg_processing_time_ms: node.times.average_ms() as f32,
         data_files_loaded: node.load_report.files_loaded as i32,
