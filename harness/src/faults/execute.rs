@@ -68,9 +68,19 @@ pub async fn execute(
             () = due => {}
             () = stop.wait() => break,
         }
-        let at_s = measured_start.elapsed().as_secs_f64();
-        let unix_ms = unix_ms();
-        let error = apply(event, targets, &mut partitions).await.err();
+        let stamp = || (measured_start.elapsed().as_secs_f64(), unix_ms());
+        // A restart takes effect once the node is up and ready again, which `apply` waits
+        // for: stamped before, its window would close (and detection of its recovery start)
+        // while the node is still starting. Every other action takes effect as it is sent.
+        let (at_s, unix_ms, error) = if event.action == FaultAction::Restart {
+            let error = apply(event, targets, &mut partitions).await.err();
+            let (at_s, unix_ms) = stamp();
+            (at_s, unix_ms, error)
+        } else {
+            let (at_s, unix_ms) = stamp();
+            let error = apply(event, targets, &mut partitions).await.err();
+            (at_s, unix_ms, error)
+        };
         match &error {
             Some(err) => tracing::warn!(
                 "fault {} {} on {} failed: {err}",
