@@ -147,16 +147,19 @@ async fn apply_to(
     partitions: &mut Vec<HeldPartition>,
 ) -> Result<(), String> {
     let id = NodeId(event.target.clone());
-    let signal = |signal| -> Option<i32> { Some(signal) };
     let local_signal = match event.action {
-        FaultAction::Kill => signal(libc::SIGKILL),
-        FaultAction::Stop => signal(libc::SIGTERM),
-        FaultAction::Pause => signal(libc::SIGSTOP),
-        FaultAction::Resume => signal(libc::SIGCONT),
+        FaultAction::Kill => Some(libc::SIGKILL),
+        FaultAction::Pause => Some(libc::SIGSTOP),
+        FaultAction::Resume => Some(libc::SIGCONT),
         _ => None,
     };
     if let (Some(cluster), Some(signal)) = (targets.cluster.as_deref_mut(), local_signal) {
         return cluster.signal(&id, signal).map_err(|e| format!("{e:#}"));
+    }
+    if let (Some(cluster), FaultAction::Stop) = (targets.cluster.as_deref_mut(), event.action) {
+        // SIGTERM, then the node's shutdown grace: waited for without holding up the
+        // runtime's thread (the load lanes share it).
+        return cluster.terminate(&id).await.map_err(|e| format!("{e:#}"));
     }
     if event.action == FaultAction::Restart {
         let cluster = targets
