@@ -3,7 +3,7 @@
 //! answer is compared with the scan of the days it did not declare missing.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use overlay::record::Record;
 use serde::{Deserialize, Serialize};
@@ -76,7 +76,7 @@ pub struct AnswerChecker {
     records: Vec<Record>,
     params: Vec<Option<Map<String, Value>>>,
     expected: Vec<Option<Vec<Value>>>,
-    partial_expected: Mutex<HashMap<PartialKey, Vec<Value>>>,
+    partial_expected: Mutex<HashMap<PartialKey, Arc<Vec<Value>>>>,
 }
 
 impl AnswerChecker {
@@ -135,27 +135,32 @@ impl AnswerChecker {
         }
     }
 
-    fn expected_without(&self, query: usize, missing: &[String]) -> Vec<Value> {
+    /// The expected rows of mix entry `query` without the days in `missing`, scanned once
+    /// per set of missing days (outside the cache's lock: lanes checking other answers do
+    /// not wait for the scan).
+    fn expected_without(&self, query: usize, missing: &[String]) -> Arc<Vec<Value>> {
         let mut missing = missing.to_vec();
         missing.sort();
         let key = (query, missing);
-        let mut cache = self
-            .partial_expected
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(rows) = cache.get(&key) {
-            return rows.clone();
+        if let Some(rows) = self.cache().get(&key) {
+            return Arc::clone(rows);
         }
-        let kept: Vec<Record> = self
-            .records
-            .iter()
-            .filter(|r| !key.1.contains(&r.date))
-            .cloned()
-            .collect();
-        let params = self.params[query].clone().unwrap_or_default();
-        let rows = expected_aggregate(&kept, &params);
-        cache.insert(key, rows.clone());
-        rows
+        let no_params = Map::new();
+        let params = self
+            .params
+            .get(query)
+            .and_then(Option::as_ref)
+            .unwrap_or(&no_params);
+        let kept = self.records.iter().filter(|r| !key.1.contains(&r.date));
+        let rows = Arc::new(expected_aggregate(kept, params));
+        // Another lane may have scanned the same days meanwhile: either result is the same.
+        Arc::clone(self.cache().entry(key).or_insert(rows))
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<PartialKey, Arc<Vec<Value>>>> {
+        self.partial_expected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 }
 
