@@ -123,10 +123,14 @@ impl Drained {
         Ok(rows)
     }
 
+    /// Records received in typed chunks.
+    pub fn typed_count(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows as usize).sum()
+    }
+
     /// Records received.
     pub fn record_count(&self) -> usize {
-        let typed: usize = self.batches.iter().map(|b| b.num_rows as usize).sum();
-        typed
+        self.typed_count()
             + self
                 .json_chunks
                 .iter()

@@ -294,19 +294,29 @@ async fn call(
     };
     match outcome {
         Ok(outcome) if outcome.status == "ready" => {
-            let verdict = checker.map(|checker| match outcome.drained.json_rows() {
-                Ok(rows) => checker.verdict(query, &rows, outcome.partial, &outcome.missing_dates),
-                Err(err) => (
-                    Verdict::Wrong,
-                    Some(format!("unreadable aggregate rows: {err}")),
+            let drained = &outcome.drained;
+            // A checked answer's rows are parsed for the verdict: count those rather than
+            // parse the chunks again.
+            let (verdict, records) = match checker.map(|checker| (checker, drained.json_rows())) {
+                Some((checker, Ok(rows))) => (
+                    Some(checker.verdict(query, &rows, outcome.partial, &outcome.missing_dates)),
+                    drained.typed_count() + rows.len(),
                 ),
-            });
+                Some((_, Err(err))) => (
+                    Some((
+                        Verdict::Wrong,
+                        Some(format!("unreadable aggregate rows: {err}")),
+                    )),
+                    drained.record_count(),
+                ),
+                None => (None, drained.record_count()),
+            };
             Answer {
                 partial: outcome.partial,
                 verdict,
                 ..Answer::failed(String::new(), false)
             }
-            .succeeded(outcome.drained.record_count() as u64)
+            .succeeded(records as u64)
         }
         Ok(outcome) if outcome.status.starts_with("rejected") => Answer {
             outcome: Outcome::Rejected,
