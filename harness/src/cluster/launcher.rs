@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use overlay::config::{ClusterConfig, NodeId};
-use overlay::proto::MetricsRequest;
 
-use crate::client::connect;
+use crate::commands::metrics::fetch;
 
 /// Lines of a node's log shown when it fails to start.
 const LOG_TAIL_LINES: usize = 15;
@@ -324,14 +323,10 @@ impl Drop for LocalCluster {
 /// Whether the node answers (and, when `settled`, has seen every peer it probes answer and
 /// sees none as failed).
 async fn answers(address: &str, settled: bool) -> bool {
-    let Ok(mut client) = connect(address).await else {
-        return false;
-    };
-    match client.get_metrics(MetricsRequest {}).await {
+    match fetch(address).await {
         Ok(metrics) => {
             !settled
                 || metrics
-                    .into_inner()
                     .neighbors
                     .iter()
                     .all(|n| n.status != "failed" && n.last_rtt_ms > 0.0)
