@@ -61,6 +61,19 @@ impl Correctness {
         }
     }
 
+    /// Adds the counts of `other` (another step or repetition), keeping the first few
+    /// examples of both.
+    pub fn merge(&mut self, other: &Correctness) {
+        self.checked += other.checked;
+        self.correct += other.correct;
+        self.partial_declared += other.partial_declared;
+        self.partial_silent += other.partial_silent;
+        self.wrong += other.wrong;
+        let room = MAX_EXAMPLES.saturating_sub(self.examples.len());
+        self.examples
+            .extend(other.examples.iter().take(room).cloned());
+    }
+
     /// Wrong or silently partial answers: a loud failure of the run.
     pub fn failures(&self) -> u64 {
         self.wrong + self.partial_silent
@@ -256,5 +269,30 @@ mod tests {
         assert_eq!((counts.checked, counts.wrong, counts.correct), (10, 8, 1));
         assert_eq!(counts.failures(), 9);
         assert_eq!(counts.examples.len(), MAX_EXAMPLES);
+    }
+
+    #[test]
+    fn merged_counts_add_up_and_keep_a_few_examples() {
+        let mut a = Correctness::default();
+        a.add(Verdict::Correct, None);
+        a.add(Verdict::Wrong, Some("first".to_string()));
+        let mut b = Correctness::default();
+        b.add(Verdict::PartialDeclared, None);
+        for _ in 0..6 {
+            b.add(Verdict::PartialSilent, Some("short".to_string()));
+        }
+        a.merge(&b);
+        assert_eq!(
+            (
+                a.checked,
+                a.correct,
+                a.partial_declared,
+                a.partial_silent,
+                a.wrong
+            ),
+            (9, 1, 1, 6, 1)
+        );
+        assert_eq!(a.examples.len(), MAX_EXAMPLES);
+        assert_eq!(a.examples[0], "first");
     }
 }
