@@ -131,19 +131,26 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
     crate::report::write_all(&run_dir, &results)?;
     link_latest(&options.out.join(&workload.name), &run_id);
     outcome?;
+    if let Some(failure) = correctness_failure(&results) {
+        bail!(
+            "{failure}; see the CORRECTNESS section of the reports in {}",
+            run_dir.display()
+        );
+    }
+    Ok(run_dir)
+}
+
+/// Why a run that measured everything still fails: wrong or silently partial answers, in any
+/// step of any strategy. `None` when the checker found neither.
+pub fn correctness_failure(results: &RunResults) -> Option<String> {
     let (wrong, silent) = results
         .strategies
         .iter()
         .flat_map(|s| &s.steps)
         .map(|step| &step.measure.correctness)
         .fold((0, 0), |(w, p), c| (w + c.wrong, p + c.partial_silent));
-    if wrong + silent > 0 {
-        bail!(
-            "the checker found {wrong} wrong and {silent} silently partial answers; see the CORRECTNESS section of the reports in {}",
-            run_dir.display()
-        );
-    }
-    Ok(run_dir)
+    (wrong + silent > 0)
+        .then(|| format!("the checker found {wrong} wrong and {silent} silently partial answers"))
 }
 
 /// A remote cluster's fault schedule goes through the nodes' control services: every node it
@@ -663,6 +670,76 @@ fn machine() -> Machine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verdict::Correctness;
+
+    fn results_with(correctness: &[Correctness]) -> RunResults {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let path = root.join("workloads/fairness_sweep.toml");
+        let mut spec = parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
+        spec.cluster.config = root.join(&spec.cluster.config);
+        let steps = correctness
+            .iter()
+            .map(|c| Step {
+                concurrency: 1,
+                repetition: 0,
+                measure: crate::stats::StepMeasure {
+                    correctness: c.clone(),
+                    ..Default::default()
+                },
+                admission: Vec::new(),
+                faults: None,
+            })
+            .collect();
+        RunResults {
+            schema: SCHEMA,
+            run_id: run_id(0),
+            workload: validate(&path, spec).unwrap(),
+            cluster_config: json!({}),
+            git_revision: String::new(),
+            machine: Machine::default(),
+            started_unix_s: 0,
+            wall_s: 0.0,
+            interrupted: None,
+            baseline: None,
+            strategies: vec![StrategyRun {
+                strategy: "fair_queue".to_string(),
+                target: String::new(),
+                startup_s: 0.0,
+                steps,
+                processes: Vec::new(),
+                logs: BTreeMap::new(),
+                state_transitions: Vec::new(),
+                state_changes: Vec::new(),
+                step_starts: Vec::new(),
+            }],
+        }
+    }
+
+    fn counts(correct: u64, wrong: u64, partial_silent: u64) -> Correctness {
+        Correctness {
+            checked: correct + wrong + partial_silent,
+            correct,
+            wrong,
+            partial_silent,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn wrong_or_silently_partial_answers_fail_the_run() {
+        let clean = results_with(&[counts(10, 0, 0), counts(5, 0, 0)]);
+        assert_eq!(correctness_failure(&clean), None);
+        let wrong = results_with(&[counts(10, 0, 0), counts(4, 1, 0)]);
+        assert_eq!(
+            correctness_failure(&wrong).as_deref(),
+            Some("the checker found 1 wrong and 0 silently partial answers")
+        );
+        let silent = results_with(&[counts(9, 0, 1)]);
+        assert_eq!(
+            correctness_failure(&silent).as_deref(),
+            Some("the checker found 0 wrong and 1 silently partial answers")
+        );
+    }
 
     #[test]
     fn run_ids_are_utc_timestamps() {
