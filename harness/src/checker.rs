@@ -100,8 +100,13 @@ pub fn matches(record: &Record, params: &Map<String, Value>) -> bool {
         && day("date_end").is_none_or(|d| record.date <= d)
 }
 
-/// The expected rows of an aggregate query, as the node renders them (sorted by group).
-pub fn expected_aggregate(records: &[Record], params: &Map<String, Value>) -> Vec<Value> {
+/// The expected rows of an aggregate query over `records`, as the node renders them (sorted
+/// by group). Takes the records by reference so that callers can scan a filtered view of a
+/// dataset without copying it.
+pub fn expected_aggregate<'a>(
+    records: impl IntoIterator<Item = &'a Record>,
+    params: &Map<String, Value>,
+) -> Vec<Value> {
     let op = params.get("op").and_then(Value::as_str).unwrap_or("count");
     let field = params
         .get("field")
@@ -110,7 +115,7 @@ pub fn expected_aggregate(records: &[Record], params: &Map<String, Value>) -> Ve
     let group_by = params.get("group_by").and_then(Value::as_str);
     // (count, sum, min, max, missing) per group.
     let mut groups: BTreeMap<String, (u64, f64, f64, f64, u64)> = BTreeMap::new();
-    for record in records.iter().filter(|r| matches(r, params)) {
+    for record in records.into_iter().filter(|r| matches(r, params)) {
         let key = match group_by {
             Some("parameter") => record.parameter.clone(),
             Some("date") => record.date.clone(),

@@ -11,31 +11,46 @@ use tonic::transport::{Channel, Endpoint};
 /// Largest message the client accepts (a typed chunk of 10,000 records is a few MB).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
-/// Connects to a node at `host:port` (or a full `http://` URL).
-pub async fn connect(address: &str) -> Result<OverlayNodeClient<Channel>, ClientError> {
-    let url = if address.starts_with("http") {
+/// How long opening a connection to a node may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The endpoint of a node at `host:port` (or a full `http://` URL), with the settings every
+/// connection of the harness shares: a connect timeout, no Nagle delay, and HTTP/2 windows
+/// large enough for typed chunks of thousands of records.
+pub fn endpoint(address: &str) -> Result<Endpoint, ClientError> {
+    let url = if address.contains("://") {
         address.to_string()
     } else {
         format!("http://{address}")
     };
-    let channel = Endpoint::from_shared(url.clone())
+    Ok(Endpoint::from_shared(url)
         .map_err(|err| ClientError::Connect {
             address: address.to_string(),
-            message: err.to_string(),
+            message: format!("not a node address: {err}"),
         })?
-        .connect_timeout(Duration::from_secs(2))
+        .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
         .initial_stream_window_size(4 * 1024 * 1024)
-        .initial_connection_window_size(16 * 1024 * 1024)
+        .initial_connection_window_size(16 * 1024 * 1024))
+}
+
+/// A client of the `OverlayNode` service over `channel` that takes the largest chunks.
+pub fn node_client(channel: Channel) -> OverlayNodeClient<Channel> {
+    OverlayNodeClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
+
+/// Connects to a node at `host:port` (or a full `http://` URL).
+pub async fn connect(address: &str) -> Result<OverlayNodeClient<Channel>, ClientError> {
+    let channel = endpoint(address)?
         .connect()
         .await
         .map_err(|err| ClientError::Connect {
             address: address.to_string(),
             message: format!("{err:?}"),
         })?;
-    Ok(OverlayNodeClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+    Ok(node_client(channel))
 }
 
 /// Why a query could not be run to the end (a refusal by the node is not an error: it is a
@@ -123,10 +138,14 @@ impl Drained {
         Ok(rows)
     }
 
+    /// Records received in typed chunks.
+    pub fn typed_count(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows as usize).sum()
+    }
+
     /// Records received.
     pub fn record_count(&self) -> usize {
-        let typed: usize = self.batches.iter().map(|b| b.num_rows as usize).sum();
-        typed
+        self.typed_count()
             + self
                 .json_chunks
                 .iter()
@@ -244,5 +263,22 @@ async fn drain(
             return Ok(());
         }
         index += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_taken_with_or_without_its_scheme() {
+        let bare = endpoint("127.0.0.1:50051").unwrap();
+        let url = endpoint("http://127.0.0.1:50051").unwrap();
+        assert_eq!(bare.uri(), url.uri());
+        assert_eq!(bare.uri().to_string(), "http://127.0.0.1:50051/");
+        assert!(matches!(
+            endpoint("not an address"),
+            Err(ClientError::Connect { .. })
+        ));
     }
 }

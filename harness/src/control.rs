@@ -7,7 +7,9 @@ use overlay::proto::{
     ClearFaultsRequest, ControlShutdownRequest, Fault, InjectFaultRequest, ListFaultsRequest,
     SetStrategyRequest,
 };
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
+
+use crate::client::endpoint;
 
 /// A control request a node refused or could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -33,15 +35,15 @@ pub struct ControlClient {
 }
 
 impl ControlClient {
-    /// A lazily connected client; `token` may be empty when the node has none.
+    /// A lazily connected client of the node at `address` (`host:port` or an `http://`
+    /// URL); `token` may be empty when the node has none.
     pub fn new(node: &str, address: &str, token: &str) -> Result<Self, ControlError> {
-        let endpoint =
-            Endpoint::from_shared(format!("http://{address}")).map_err(|err| ControlError {
-                node: node.to_string(),
-                address: address.to_string(),
-                message: err.to_string(),
-                code: tonic::Code::InvalidArgument,
-            })?;
+        let endpoint = endpoint(address).map_err(|err| ControlError {
+            node: node.to_string(),
+            address: address.to_string(),
+            message: err.to_string(),
+            code: tonic::Code::InvalidArgument,
+        })?;
         Ok(Self {
             node: node.to_string(),
             address: address.to_string(),
@@ -111,5 +113,18 @@ impl ControlClient {
                 message: status.message().to_string(),
                 code: status.code(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_address_may_carry_its_scheme() {
+        assert!(ControlClient::new("A", "http://127.0.0.1:50051", "").is_ok());
+        assert!(ControlClient::new("A", "127.0.0.1:50051", "").is_ok());
+        let bad = ControlClient::new("A", "not an address", "").unwrap_err();
+        assert_eq!(bad.code, tonic::Code::InvalidArgument);
     }
 }

@@ -12,7 +12,6 @@
 //! - [`verdict`]: verdicts on a run's aggregate answers against the harness's own scan.
 //! - [`faults`]: fault schedules: plan, windows, phases, execution and detection times.
 //! - [`workload`]: workload files (TOML), checked before anything starts.
-//! - [`faults`]: the fault schedule of a workload, its fault windows and per-phase counts.
 //! - [`load`]: the load driver (closed and open loop), arrivals and the query mix.
 //! - [`stats`]: per-outcome histograms, time series, Jain's fairness index.
 //! - [`report`]: text reports, results.json, summary.md and charts.

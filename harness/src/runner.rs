@@ -2,6 +2,7 @@
 //! warm-up and measure each concurrency level → collect metrics and logs → stop; then the
 //! reports. Ctrl-C stops the load, stops the cluster and still writes what was measured.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -9,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use overlay::config::{ClusterConfig, Role};
+use overlay::config::{ClusterConfig, NodeId, Role};
 use overlay::date::unix_ms;
+use overlay::proto::MetricsResponse;
 use serde_json::{json, Map, Value};
 use tokio::sync::watch;
 
@@ -129,19 +131,26 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
     crate::report::write_all(&run_dir, &results)?;
     link_latest(&options.out.join(&workload.name), &run_id);
     outcome?;
+    if let Some(failure) = correctness_failure(&results) {
+        bail!(
+            "{failure}; see the CORRECTNESS section of the reports in {}",
+            run_dir.display()
+        );
+    }
+    Ok(run_dir)
+}
+
+/// Why a run that measured everything still fails: wrong or silently partial answers, in any
+/// step of any strategy. `None` when the checker found neither.
+pub fn correctness_failure(results: &RunResults) -> Option<String> {
     let (wrong, silent) = results
         .strategies
         .iter()
         .flat_map(|s| &s.steps)
         .map(|step| &step.measure.correctness)
         .fold((0, 0), |(w, p), c| (w + c.wrong, p + c.partial_silent));
-    if wrong + silent > 0 {
-        bail!(
-            "the checker found {wrong} wrong and {silent} silently partial answers; see the CORRECTNESS section of the reports in {}",
-            run_dir.display()
-        );
-    }
-    Ok(run_dir)
+    (wrong + silent > 0)
+        .then(|| format!("the checker found {wrong} wrong and {silent} silently partial answers"))
 }
 
 /// A remote cluster's fault schedule goes through the nodes' control services: every node it
@@ -341,9 +350,10 @@ async fn measure_strategy(
             ctx.bar.inc(1);
         }
     }
-    let processes = snapshot(&config).await;
-    let logs = collect_logs(&processes, cluster.as_ref(), &config).await;
-    let state_changes = state_changes(&config, up_ms).await;
+    let metrics = final_metrics(&config).await;
+    let processes = snapshot(&config, &metrics);
+    let logs = collect_logs(&config, &metrics, cluster.as_ref());
+    let state_changes = state_changes(&config, &metrics, up_ms);
     let state_transitions = state_changes
         .iter()
         .map(|c| {
@@ -369,22 +379,38 @@ async fn measure_strategy(
     })
 }
 
-/// Every node's state transitions since `since_ms` (as the nodes still remember them), oldest
-/// first, timed from `since_ms`.
-async fn state_changes(config: &ClusterConfig, since_ms: u64) -> Vec<StateChange> {
-    let mut changes = Vec::new();
+/// Every node's metrics at the end of a strategy's run, each asked once; a node that does
+/// not answer is missing.
+async fn final_metrics(config: &ClusterConfig) -> BTreeMap<NodeId, MetricsResponse> {
+    let mut metrics = BTreeMap::new();
     for p in config.processes.values() {
         if let Ok(m) = fetch(&p.address()).await {
+            metrics.insert(p.id.clone(), m);
+        }
+    }
+    metrics
+}
+
+/// Every node's state transitions since `since_ms` (as the nodes still remember them), oldest
+/// first, timed from `since_ms`.
+fn state_changes(
+    config: &ClusterConfig,
+    metrics: &BTreeMap<NodeId, MetricsResponse>,
+    since_ms: u64,
+) -> Vec<StateChange> {
+    let mut changes = Vec::new();
+    for p in config.processes.values() {
+        if let Some(m) = metrics.get(&p.id) {
             changes.extend(
                 m.state_transitions
-                    .into_iter()
+                    .iter()
                     .filter(|t| t.unix_ms >= since_ms as i64)
                     .map(|t| StateChange {
                         at_s: (t.unix_ms as f64 - since_ms as f64) / 1000.0,
                         node: p.id.0.clone(),
-                        from: t.from,
-                        to: t.to,
-                        reason: t.reason,
+                        from: t.from.clone(),
+                        to: t.to.clone(),
+                        reason: t.reason.clone(),
                     }),
             );
         }
@@ -410,58 +436,66 @@ fn cluster_events_dir<'a>(w: &Workload, dir: &'a Path) -> Option<&'a Path> {
     (w.mode == ClusterMode::Local).then_some(dir)
 }
 
-async fn snapshot(config: &ClusterConfig) -> Vec<ProcessSnapshot> {
-    let mut out = Vec::new();
-    for p in config.processes.values() {
-        let address = p.address();
-        out.push(match fetch(&address).await {
-            Ok(m) => ProcessSnapshot {
-                id: p.id.0.clone(),
-                address,
-                role: m.role,
-                team: m.team,
-                status: if m.is_healthy { "healthy" } else { "unhealthy" }.to_string(),
-                active: m.active_requests,
-                queue: m.queue_size,
-                avg_ms: f64::from(m.avg_processing_time_ms),
-                files: m.data_files_loaded,
-                rows: m.rows_loaded,
-                queries_served: m.queries_served,
-                strategy: m.fairness_strategy,
-                teams: m.teams.iter().map(admission_of).collect(),
-            },
-            Err(_) => ProcessSnapshot {
-                id: p.id.0.clone(),
-                address,
-                role: p.role.name().to_string(),
-                team: p.team.clone(),
-                status: "unreachable".to_string(),
-                ..Default::default()
-            },
-        });
-    }
-    out
+/// Each node's figures at the end of the run (`unreachable` when it did not answer).
+fn snapshot(
+    config: &ClusterConfig,
+    metrics: &BTreeMap<NodeId, MetricsResponse>,
+) -> Vec<ProcessSnapshot> {
+    config
+        .processes
+        .values()
+        .map(|p| {
+            let address = p.address();
+            match metrics.get(&p.id) {
+                Some(m) => ProcessSnapshot {
+                    id: p.id.0.clone(),
+                    address,
+                    role: m.role.clone(),
+                    team: m.team.clone(),
+                    status: if m.is_healthy { "healthy" } else { "unhealthy" }.to_string(),
+                    active: m.active_requests,
+                    queue: m.queue_size,
+                    avg_ms: f64::from(m.avg_processing_time_ms),
+                    files: m.data_files_loaded,
+                    rows: m.rows_loaded,
+                    queries_served: m.queries_served,
+                    strategy: m.fairness_strategy.clone(),
+                    teams: m.teams.iter().map(admission_of).collect(),
+                },
+                None => ProcessSnapshot {
+                    id: p.id.0.clone(),
+                    address,
+                    role: p.role.name().to_string(),
+                    team: p.team.clone(),
+                    status: "unreachable".to_string(),
+                    ..Default::default()
+                },
+            }
+        })
+        .collect()
 }
 
-async fn collect_logs(
-    processes: &[ProcessSnapshot],
-    cluster: Option<&LocalCluster>,
+/// Each node's recent log lines: as it reports them, or the tail of its log file when it
+/// reports none (a local node that is down).
+fn collect_logs(
     config: &ClusterConfig,
-) -> std::collections::BTreeMap<String, Vec<String>> {
-    let mut logs = std::collections::BTreeMap::new();
-    for p in config.processes.values() {
-        let id = p.id.0.clone();
-        let recent = match fetch(&p.address()).await {
-            Ok(m) if !m.recent_logs.is_empty() => m.recent_logs,
-            _ => cluster
-                .and_then(|c| c.nodes.get(&p.id))
-                .map(|n| log_tail(&n.log_path).lines().map(str::to_string).collect())
-                .unwrap_or_default(),
-        };
-        logs.insert(id, recent);
-    }
-    let _ = processes;
-    logs
+    metrics: &BTreeMap<NodeId, MetricsResponse>,
+    cluster: Option<&LocalCluster>,
+) -> BTreeMap<String, Vec<String>> {
+    config
+        .processes
+        .values()
+        .map(|p| {
+            let recent = match metrics.get(&p.id) {
+                Some(m) if !m.recent_logs.is_empty() => m.recent_logs.clone(),
+                _ => cluster
+                    .and_then(|c| c.nodes.get(&p.id))
+                    .map(|n| log_tail(&n.log_path).lines().map(str::to_string).collect())
+                    .unwrap_or_default(),
+            };
+            (p.id.0.clone(), recent)
+        })
+        .collect()
 }
 
 /// The cluster config with the workload's settings merged in (fair_queue weights from the
@@ -636,6 +670,76 @@ fn machine() -> Machine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verdict::Correctness;
+
+    fn results_with(correctness: &[Correctness]) -> RunResults {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let path = root.join("workloads/fairness_sweep.toml");
+        let mut spec = parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
+        spec.cluster.config = root.join(&spec.cluster.config);
+        let steps = correctness
+            .iter()
+            .map(|c| Step {
+                concurrency: 1,
+                repetition: 0,
+                measure: crate::stats::StepMeasure {
+                    correctness: c.clone(),
+                    ..Default::default()
+                },
+                admission: Vec::new(),
+                faults: None,
+            })
+            .collect();
+        RunResults {
+            schema: SCHEMA,
+            run_id: run_id(0),
+            workload: validate(&path, spec).unwrap(),
+            cluster_config: json!({}),
+            git_revision: String::new(),
+            machine: Machine::default(),
+            started_unix_s: 0,
+            wall_s: 0.0,
+            interrupted: None,
+            baseline: None,
+            strategies: vec![StrategyRun {
+                strategy: "fair_queue".to_string(),
+                target: String::new(),
+                startup_s: 0.0,
+                steps,
+                processes: Vec::new(),
+                logs: BTreeMap::new(),
+                state_transitions: Vec::new(),
+                state_changes: Vec::new(),
+                step_starts: Vec::new(),
+            }],
+        }
+    }
+
+    fn counts(correct: u64, wrong: u64, partial_silent: u64) -> Correctness {
+        Correctness {
+            checked: correct + wrong + partial_silent,
+            correct,
+            wrong,
+            partial_silent,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn wrong_or_silently_partial_answers_fail_the_run() {
+        let clean = results_with(&[counts(10, 0, 0), counts(5, 0, 0)]);
+        assert_eq!(correctness_failure(&clean), None);
+        let wrong = results_with(&[counts(10, 0, 0), counts(4, 1, 0)]);
+        assert_eq!(
+            correctness_failure(&wrong).as_deref(),
+            Some("the checker found 1 wrong and 0 silently partial answers")
+        );
+        let silent = results_with(&[counts(9, 0, 1)]);
+        assert_eq!(
+            correctness_failure(&silent).as_deref(),
+            Some("the checker found 0 wrong and 1 silently partial answers")
+        );
+    }
 
     #[test]
     fn run_ids_are_utc_timestamps() {

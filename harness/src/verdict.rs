@@ -3,7 +3,7 @@
 //! answer is compared with the scan of the days it did not declare missing.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use overlay::record::Record;
 use serde::{Deserialize, Serialize};
@@ -61,6 +61,19 @@ impl Correctness {
         }
     }
 
+    /// Adds the counts of `other` (another step or repetition), keeping the first few
+    /// examples of both.
+    pub fn merge(&mut self, other: &Correctness) {
+        self.checked += other.checked;
+        self.correct += other.correct;
+        self.partial_declared += other.partial_declared;
+        self.partial_silent += other.partial_silent;
+        self.wrong += other.wrong;
+        let room = MAX_EXAMPLES.saturating_sub(self.examples.len());
+        self.examples
+            .extend(other.examples.iter().take(room).cloned());
+    }
+
     /// Wrong or silently partial answers: a loud failure of the run.
     pub fn failures(&self) -> u64 {
         self.wrong + self.partial_silent
@@ -76,7 +89,7 @@ pub struct AnswerChecker {
     records: Vec<Record>,
     params: Vec<Option<Map<String, Value>>>,
     expected: Vec<Option<Vec<Value>>>,
-    partial_expected: Mutex<HashMap<PartialKey, Vec<Value>>>,
+    partial_expected: Mutex<HashMap<PartialKey, Arc<Vec<Value>>>>,
 }
 
 impl AnswerChecker {
@@ -135,27 +148,32 @@ impl AnswerChecker {
         }
     }
 
-    fn expected_without(&self, query: usize, missing: &[String]) -> Vec<Value> {
+    /// The expected rows of mix entry `query` without the days in `missing`, scanned once
+    /// per set of missing days (outside the cache's lock: lanes checking other answers do
+    /// not wait for the scan).
+    fn expected_without(&self, query: usize, missing: &[String]) -> Arc<Vec<Value>> {
         let mut missing = missing.to_vec();
         missing.sort();
         let key = (query, missing);
-        let mut cache = self
-            .partial_expected
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(rows) = cache.get(&key) {
-            return rows.clone();
+        if let Some(rows) = self.cache().get(&key) {
+            return Arc::clone(rows);
         }
-        let kept: Vec<Record> = self
-            .records
-            .iter()
-            .filter(|r| !key.1.contains(&r.date))
-            .cloned()
-            .collect();
-        let params = self.params[query].clone().unwrap_or_default();
-        let rows = expected_aggregate(&kept, &params);
-        cache.insert(key, rows.clone());
-        rows
+        let no_params = Map::new();
+        let params = self
+            .params
+            .get(query)
+            .and_then(Option::as_ref)
+            .unwrap_or(&no_params);
+        let kept = self.records.iter().filter(|r| !key.1.contains(&r.date));
+        let rows = Arc::new(expected_aggregate(kept, params));
+        // Another lane may have scanned the same days meanwhile: either result is the same.
+        Arc::clone(self.cache().entry(key).or_insert(rows))
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<PartialKey, Arc<Vec<Value>>>> {
+        self.partial_expected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -251,5 +269,30 @@ mod tests {
         assert_eq!((counts.checked, counts.wrong, counts.correct), (10, 8, 1));
         assert_eq!(counts.failures(), 9);
         assert_eq!(counts.examples.len(), MAX_EXAMPLES);
+    }
+
+    #[test]
+    fn merged_counts_add_up_and_keep_a_few_examples() {
+        let mut a = Correctness::default();
+        a.add(Verdict::Correct, None);
+        a.add(Verdict::Wrong, Some("first".to_string()));
+        let mut b = Correctness::default();
+        b.add(Verdict::PartialDeclared, None);
+        for _ in 0..6 {
+            b.add(Verdict::PartialSilent, Some("short".to_string()));
+        }
+        a.merge(&b);
+        assert_eq!(
+            (
+                a.checked,
+                a.correct,
+                a.partial_declared,
+                a.partial_silent,
+                a.wrong
+            ),
+            (9, 1, 1, 6, 1)
+        );
+        assert_eq!(a.examples.len(), MAX_EXAMPLES);
+        assert_eq!(a.examples[0], "first");
     }
 }

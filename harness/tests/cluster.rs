@@ -267,3 +267,19 @@ async fn bad_input_gets_a_clear_status_and_the_node_keeps_serving() {
     assert_eq!(metrics.data_files_loaded, 12);
     assert!(metrics.avg_processing_time_ms > 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_waits_for_the_exit_and_a_restart_brings_the_node_back() {
+    let mut sandbox = Sandbox::start(small_dataset(), json!({}), &[]).await;
+    let c = overlay::config::NodeId("C".into());
+    let address = sandbox.cluster.address("C").unwrap().to_string();
+    sandbox.cluster.terminate(&c).await.unwrap();
+    assert!(!sandbox.cluster.is_running(&c));
+    assert!(overlay_harness::client::connect(&address).await.is_err());
+    assert!(sandbox.cluster.terminate(&c).await.is_err());
+    sandbox.cluster.restart(&c).await.unwrap();
+    assert!(sandbox.cluster.is_running(&c));
+    let mut client = overlay_harness::client::connect(&address).await.unwrap();
+    let metrics = client.get_metrics(MetricsRequest {}).await.unwrap();
+    assert_eq!(metrics.into_inner().process_id, "C");
+}

@@ -223,4 +223,16 @@ async fn failover_workload_checks_answers_and_records_detection_times() {
     let report = std::fs::read_to_string(dir.join("benchmark_fairness_fair_queue.txt")).unwrap();
     assert!(report.contains("FAULTS AND DETECTION TIMES"), "{report}");
     assert!(report.contains("kill C: A suspected"), "{report}");
+    assert!(report.contains("amplification during faults"), "{report}");
+    assert!(report.contains("false alarms: 0"), "{report}");
+    for chart in [
+        "faults_fair_queue_c6_r0.png",
+        "detection_fair_queue_c6_r0.png",
+    ] {
+        assert!(
+            dir.join(chart).is_file(),
+            "{chart} missing in {}",
+            dir.display()
+        );
+    }
 }

@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use overlay::config::{ClusterConfig, NodeId};
-use overlay::proto::MetricsRequest;
 
-use crate::client::connect;
+use crate::commands::metrics::fetch;
 
 /// Lines of a node's log shown when it fails to start.
 const LOG_TAIL_LINES: usize = 15;
+
+/// How long a node may take to exit after SIGTERM before it is killed.
+pub const TERMINATE_GRACE: Duration = Duration::from_secs(5);
 
 /// What to launch.
 #[derive(Clone, Debug)]
@@ -182,7 +184,9 @@ impl LocalCluster {
         self.config.leader().address()
     }
 
-    /// Sends a signal to a running node (SIGKILL, SIGSTOP, SIGCONT, SIGTERM).
+    /// Sends a signal to a running node (SIGKILL, SIGSTOP, SIGCONT, SIGTERM). After SIGKILL
+    /// the process is reaped at once (it cannot linger); SIGTERM is only sent: the node takes
+    /// its shutdown grace to exit, so [`LocalCluster::terminate`] is the graceful stop.
     pub fn signal(&mut self, id: &NodeId, signal: i32) -> anyhow::Result<()> {
         let child = self
             .nodes
@@ -197,11 +201,43 @@ impl LocalCluster {
                 std::io::Error::last_os_error()
             );
         }
-        if signal == libc::SIGKILL || signal == libc::SIGTERM {
+        if signal == libc::SIGKILL {
             let _ = child.wait();
             if let Some(node) = self.nodes.get_mut(id) {
                 node.child = None;
             }
+        }
+        Ok(())
+    }
+
+    /// Stops a running node gracefully: SIGTERM, then waits for it to exit without blocking
+    /// the runtime, and kills it if it is still there after [`TERMINATE_GRACE`].
+    pub async fn terminate(&mut self, id: &NodeId) -> anyhow::Result<()> {
+        self.signal(id, libc::SIGTERM)?;
+        let deadline = Instant::now() + TERMINATE_GRACE;
+        loop {
+            let child = self
+                .nodes
+                .get_mut(id)
+                .and_then(|n| n.child.as_mut())
+                .with_context(|| format!("node {id} is not running"))?;
+            let exited = child
+                .try_wait()
+                .with_context(|| format!("cannot wait for node {id} to exit"))?
+                .is_some();
+            if exited {
+                break;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    "node {id} still runs {TERMINATE_GRACE:?} after SIGTERM; killing it"
+                );
+                return self.signal(id, libc::SIGKILL);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Some(node) = self.nodes.get_mut(id) {
+            node.child = None;
         }
         Ok(())
     }
@@ -287,14 +323,10 @@ impl Drop for LocalCluster {
 /// Whether the node answers (and, when `settled`, has seen every peer it probes answer and
 /// sees none as failed).
 async fn answers(address: &str, settled: bool) -> bool {
-    let Ok(mut client) = connect(address).await else {
-        return false;
-    };
-    match client.get_metrics(MetricsRequest {}).await {
+    match fetch(address).await {
         Ok(metrics) => {
             !settled
                 || metrics
-                    .into_inner()
                     .neighbors
                     .iter()
                     .all(|n| n.status != "failed" && n.last_rtt_ms > 0.0)

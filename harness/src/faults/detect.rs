@@ -133,17 +133,28 @@ pub fn analyse(
         .collect();
     let mut detections = Vec::new();
     let mut explained: Vec<(String, u64, u64)> = Vec::new();
-    for fault in fired.iter().filter(|f| takes_node_away(f.fired.action)) {
+    for (position, fault) in fired.iter().enumerate() {
+        if !takes_node_away(fault.fired.action) {
+            continue;
+        }
         let target = fault.fired.target.as_str();
         let undo = fired.iter().find(|e| undoes(e, fault));
         let until = undo.map_or(u64::MAX, |u| u.unix_ms.saturating_add(GRACE_MS));
         explained.push((target.to_string(), fault.unix_ms, until));
-        let first = |name: &str, since: u64| -> BTreeMap<&str, f64> {
+        // What observers log about the target once the next fault on it has fired is about
+        // that fault.
+        let next_fault = fired[position + 1..]
+            .iter()
+            .find(|f| f.fired.target == target && takes_node_away(f.fired.action))
+            .map_or(u64::MAX, |f| f.unix_ms);
+        let first = |name: &str, since: u64, before: u64| -> BTreeMap<&str, f64> {
             let mut seen = BTreeMap::new();
-            for e in events
-                .iter()
-                .filter(|e| e.event == name && e.neighbor() == Some(target) && e.unix_ms >= since)
-            {
+            for e in events.iter().filter(|e| {
+                e.event == name
+                    && e.neighbor() == Some(target)
+                    && e.unix_ms >= since
+                    && e.unix_ms < before
+            }) {
                 seen.entry(e.node.as_str())
                     .or_insert((e.unix_ms - since) as f64);
             }
@@ -162,9 +173,10 @@ pub fn analyse(
             .map(|other| other.fired.target.as_str())
             .filter(|t| *t != target)
             .collect();
-        let suspected = first("neighbor_suspected", fault.unix_ms);
-        let detected = first("neighbor_failed", fault.unix_ms);
-        let recovered = undo.map(|u| first("neighbor_recovered", u.unix_ms));
+        let noticed_before = until.min(next_fault);
+        let suspected = first("neighbor_suspected", fault.unix_ms, noticed_before);
+        let detected = first("neighbor_failed", fault.unix_ms, noticed_before);
+        let recovered = undo.map(|u| first("neighbor_recovered", u.unix_ms, next_fault));
         let observers: std::collections::BTreeSet<&str> =
             suspected.keys().chain(detected.keys()).copied().collect();
         for observer in observers.into_iter().filter(|o| !away.contains(o)) {
@@ -298,6 +310,50 @@ mod tests {
             .map(|d| d.observer.as_str())
             .collect();
         assert_eq!(observers, ["E"]);
+    }
+
+    #[test]
+    fn a_declaration_after_the_next_fault_belongs_to_that_fault() {
+        // C killed at 2 s, restarted at 4 s (within the grace of the first kill), killed again
+        // at 8 s; B declared it failed at 8.3 s only.
+        let plan = [
+            fired(0, FaultAction::Kill, "C", 2_000),
+            fired(0, FaultAction::Restart, "C", 4_000),
+            fired(1, FaultAction::Kill, "C", 8_000),
+        ];
+        let log = [event("neighbor_failed", "B", "C", 8_300)];
+        let report = analyse(&log, &plan, 1_000, 12_000, 1_000);
+        let first: Vec<&Detection> = report.detections.iter().filter(|d| d.index == 0).collect();
+        assert!(first.is_empty(), "{first:?}");
+        let second: Vec<(&str, Option<f64>)> = report
+            .detections
+            .iter()
+            .filter(|d| d.index == 1)
+            .map(|d| (d.observer.as_str(), d.detected_ms))
+            .collect();
+        assert_eq!(second, [("B", Some(300.0))]);
+        assert!(report.false_alarms.is_empty(), "{:?}", report.false_alarms);
+    }
+
+    #[test]
+    fn a_recovery_after_the_next_fault_is_not_the_first_ones() {
+        let plan = [
+            fired(0, FaultAction::Kill, "C", 2_000),
+            fired(0, FaultAction::Restart, "C", 4_000),
+            fired(1, FaultAction::Kill, "C", 8_000),
+            fired(1, FaultAction::Restart, "C", 10_000),
+        ];
+        let log = [
+            event("neighbor_failed", "B", "C", 2_300),
+            event("neighbor_recovered", "B", "C", 10_100),
+        ];
+        let report = analyse(&log, &plan, 1_000, 12_000, 1_000);
+        let b = report
+            .detections
+            .iter()
+            .find(|d| d.index == 0 && d.observer == "B")
+            .unwrap();
+        assert_eq!((b.detected_ms, b.recovered_ms), (Some(300.0), None));
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub async fn execute(
     mut stop: Stop,
     fired: &Mutex<Vec<FiredRecord>>,
 ) {
+    let mut partitions = Vec::new();
     for event in &plan.events {
         let due = async {
             match event.trigger {
@@ -67,9 +68,19 @@ pub async fn execute(
             () = due => {}
             () = stop.wait() => break,
         }
-        let at_s = measured_start.elapsed().as_secs_f64();
-        let unix_ms = unix_ms();
-        let error = apply(event, targets).await.err();
+        let stamp = || (measured_start.elapsed().as_secs_f64(), unix_ms());
+        // A restart takes effect once the node is up and ready again, which `apply` waits
+        // for: stamped before, its window would close (and detection of its recovery start)
+        // while the node is still starting. Every other action takes effect as it is sent.
+        let (at_s, unix_ms, error) = if event.action == FaultAction::Restart {
+            let error = apply(event, targets, &mut partitions).await.err();
+            let (at_s, unix_ms) = stamp();
+            (at_s, unix_ms, error)
+        } else {
+            let (at_s, unix_ms) = stamp();
+            let error = apply(event, targets, &mut partitions).await.err();
+            (at_s, unix_ms, error)
+        };
         match &error {
             Some(err) => tracing::warn!(
                 "fault {} {} on {} failed: {err}",
@@ -101,19 +112,54 @@ pub async fn execute(
     }
 }
 
-/// Carries out one event.
-async fn apply(event: &FaultEvent, targets: &mut FaultTargets<'_>) -> Result<(), String> {
+/// How long lifting a partition from its other side may take (its holder may be paused).
+const LIFT_WITHIN: Duration = Duration::from_secs(2);
+
+/// A partition injected during the step: `holder` (the event's target) refuses `peer` both
+/// ways, its incoming and outgoing calls alike, so it needs no counterpart on the peer.
+#[derive(Debug)]
+struct HeldPartition {
+    holder: String,
+    peer: String,
+    fault_id: String,
+}
+
+/// Carries out one event; `partitions` tracks the partitions in force so that a `clear` of
+/// either side lifts them and a kill or stop of the holder forgets them.
+async fn apply(
+    event: &FaultEvent,
+    targets: &mut FaultTargets<'_>,
+    partitions: &mut Vec<HeldPartition>,
+) -> Result<(), String> {
+    let result = apply_to(event, targets, partitions).await;
+    if result.is_ok() && matches!(event.action, FaultAction::Kill | FaultAction::Stop) {
+        // The node's faults lived in its process.
+        partitions.retain(|p| p.holder != event.target);
+    }
+    result
+}
+
+/// The action itself: a signal or a restart on a local cluster, the control service
+/// otherwise.
+async fn apply_to(
+    event: &FaultEvent,
+    targets: &mut FaultTargets<'_>,
+    partitions: &mut Vec<HeldPartition>,
+) -> Result<(), String> {
     let id = NodeId(event.target.clone());
-    let signal = |signal| -> Option<i32> { Some(signal) };
     let local_signal = match event.action {
-        FaultAction::Kill => signal(libc::SIGKILL),
-        FaultAction::Stop => signal(libc::SIGTERM),
-        FaultAction::Pause => signal(libc::SIGSTOP),
-        FaultAction::Resume => signal(libc::SIGCONT),
+        FaultAction::Kill => Some(libc::SIGKILL),
+        FaultAction::Pause => Some(libc::SIGSTOP),
+        FaultAction::Resume => Some(libc::SIGCONT),
         _ => None,
     };
     if let (Some(cluster), Some(signal)) = (targets.cluster.as_deref_mut(), local_signal) {
         return cluster.signal(&id, signal).map_err(|e| format!("{e:#}"));
+    }
+    if let (Some(cluster), FaultAction::Stop) = (targets.cluster.as_deref_mut(), event.action) {
+        // SIGTERM, then the node's shutdown grace: waited for without holding up the
+        // runtime's thread (the load lanes share it).
+        return cluster.terminate(&id).await.map_err(|e| format!("{e:#}"));
     }
     if event.action == FaultAction::Restart {
         let cluster = targets
@@ -134,24 +180,18 @@ async fn apply(event: &FaultEvent, targets: &mut FaultTargets<'_>) -> Result<(),
     let result = match event.action {
         FaultAction::Delay => control.inject(fault("delay")).await.map(drop),
         FaultAction::Drop => control.inject(fault("drop")).await.map(drop),
-        FaultAction::Partition => {
-            control
-                .inject(fault("partition"))
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut other = control_client(targets, &peer)?;
-            let back = Fault {
-                peer: event.target.clone(),
-                ..fault("partition")
-            };
-            other.inject(back).await.map(drop)
-        }
+        // The target alone refuses the peer both ways: a full partition.
+        FaultAction::Partition => control.inject(fault("partition")).await.map(|fault_id| {
+            partitions.push(HeldPartition {
+                holder: event.target.clone(),
+                peer,
+                fault_id,
+            });
+        }),
         FaultAction::Clear => {
             control.clear(None).await.map_err(|e| e.to_string())?;
-            match event.peer.as_deref() {
-                Some(other) => control_client(targets, other)?.clear(None).await.map(drop),
-                None => Ok(()),
-            }
+            partitions.retain(|p| p.holder != event.target);
+            return lift_partitions_against(&event.target, targets, partitions).await;
         }
         FaultAction::Stop => control.shutdown(true).await,
         FaultAction::Kill | FaultAction::Pause | FaultAction::Resume | FaultAction::Restart => {
@@ -162,6 +202,44 @@ async fn apply(event: &FaultEvent, targets: &mut FaultTargets<'_>) -> Result<(),
         }
     };
     result.map_err(|e| e.to_string())
+}
+
+/// Ends the partitions other nodes hold against `id` (a `clear` lifts a partition from
+/// either side), by their fault ids.
+async fn lift_partitions_against(
+    id: &str,
+    targets: &FaultTargets<'_>,
+    partitions: &mut Vec<HeldPartition>,
+) -> Result<(), String> {
+    let (against, kept): (Vec<HeldPartition>, Vec<HeldPartition>) =
+        partitions.drain(..).partition(|p| p.peer == id);
+    *partitions = kept;
+    let mut problems = Vec::new();
+    for held in against {
+        let lifted = match control_client(targets, &held.holder) {
+            Ok(mut control) => {
+                match tokio::time::timeout(LIFT_WITHIN, control.clear(Some(&held.fault_id))).await {
+                    Ok(answer) => answer.map(drop).map_err(|e| e.to_string()),
+                    Err(_) => Err(format!(
+                        "{} did not answer within {LIFT_WITHIN:?}",
+                        held.holder
+                    )),
+                }
+            }
+            Err(err) => Err(err),
+        };
+        if let Err(err) = lifted {
+            problems.push(format!(
+                "cannot lift the partition {}|{id}: {err}",
+                held.holder
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
 }
 
 fn control_client(targets: &FaultTargets<'_>, id: &str) -> Result<ControlClient, String> {

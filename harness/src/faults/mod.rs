@@ -42,9 +42,11 @@ pub enum FaultAction {
     Delay,
     /// Control service: a fraction of the node's answers fail.
     Drop,
-    /// Control service: the target and its peer refuse each other.
+    /// Control service: the target and its peer refuse each other (the fault lives on the
+    /// target, which refuses the peer's calls and its own calls to the peer).
     Partition,
-    /// Control service: removes every delay, drop and partition of the node.
+    /// Control service: removes every delay, drop and partition of the node, and lifts the
+    /// partitions other nodes hold against it.
     Clear,
 }
 
@@ -144,7 +146,8 @@ pub struct FaultEvent {
     /// The process id it acts on.
     pub target: String,
     /// `partition`: the other node; `delay` / `drop`: whose traffic (an id or `client`; `None`
-    /// for all); the automatic `clear` of a partition: the other side to clear too.
+    /// for all); the automatic `clear` of a partition: the partition's other node (the clear
+    /// acts on the target, where the partition lives).
     pub peer: Option<String>,
     /// `delay`: added latency, ms.
     pub delay_ms: Option<u64>,

@@ -224,4 +224,27 @@ mod tests {
             [("neighbor_suspected", 1_240), ("neighbor_failed", 1_490)]
         );
     }
+
+    #[test]
+    fn a_counted_recovery_becomes_a_recovered_event() {
+        let with_recoveries = |unix_ms: u64, recoveries_detected: i64, status: &str| {
+            let mut look = look(unix_ms, 0, 1, status);
+            look.neighbors[0].recoveries_detected = recoveries_detected;
+            look
+        };
+        let looks = Looks::from([(
+            "A".to_string(),
+            vec![
+                with_recoveries(2_000, 0, "failed"),
+                with_recoveries(2_250, 1, "healthy"),
+            ],
+        )]);
+        let events = events_from_looks(&looks);
+        let kinds: Vec<(&str, &str, u64)> = events
+            .iter()
+            .map(|e| (e.event.as_str(), e.node.as_str(), e.unix_ms))
+            .collect();
+        assert_eq!(kinds, [("neighbor_recovered", "A", 2_240)]);
+        assert_eq!(events[0].detail["neighbor"], "C");
+    }
 }

@@ -3,11 +3,13 @@
 //!
 //! A node is up, down or paused: up → kill/stop → down → restart → up; up → pause → paused →
 //! resume → up; paused → kill → down. `delay`, `drop`, `partition` and `clear` need the
-//! node's control service, so its node (and a partition's peer) must be up. A `clear`
-//! removes every control fault of its node and lifts its partitions on both sides; one that
-//! would cut short a fault still timed to end later (or an automatic clear that would remove
-//! a fault other than its own) is refused. A kill or stop ends the node's own control faults
-//! (they lived in the process).
+//! node's control service, so its node must be up (and a partition's peer too: there is
+//! nothing to cut off from a node already gone). A partition lives on its target, which
+//! refuses the peer both ways. A `clear` removes every control fault of its node and lifts
+//! its partitions, whichever side of them it is on; one that would cut short a fault still
+//! timed to end later (or an automatic clear that would remove a fault other than its own)
+//! is refused. A kill or stop ends the control faults the node holds, its partitions
+//! included (they lived in the process), but not a partition another node holds against it.
 //!
 //! Time-triggered and request-triggered events cannot be ordered against each other (how
 //! many queries complete by a given second depends on the cluster), so each kind is replayed
@@ -27,11 +29,13 @@ enum State {
     Paused,
 }
 
-/// A control fault in force on a node: the event that set it and when its own undo ends it.
+/// A control fault in force on a node: the event that set it, the node holding it (a
+/// partition is listed on both sides, held by its target) and when its own undo ends it.
 #[derive(Clone, Copy, Debug)]
-struct Active {
+struct Active<'p> {
     index: usize,
     action: FaultAction,
+    holder: &'p str,
     until_s: Option<f64>,
 }
 
@@ -40,7 +44,7 @@ struct Node<'p> {
     state: State,
     /// The event that put it in `state` (none for the initial up).
     since: Option<&'p FaultEvent>,
-    faults: Vec<Active>,
+    faults: Vec<Active<'p>>,
 }
 
 /// Refuses the first event that contradicts the state its node is in.
@@ -123,10 +127,12 @@ fn apply<'p>(
                 State::Down => "restart it first",
                 State::Paused => "resume it first",
             };
-            return Err(format!(
-                "{}, so its control service cannot answer; {fix}",
-                describe(id, n)
-            ));
+            let why = if id == event.target {
+                "so its control service cannot answer"
+            } else {
+                "so there is nothing to partition the target from"
+            };
+            return Err(format!("{}, {why}; {fix}", describe(id, n)));
         }
     }
     let n = node(nodes, &event.target);
@@ -156,11 +162,7 @@ fn apply<'p>(
                 describe(&event.target, n)
             ))
         }
-        (A::Kill | A::Stop, _) => {
-            // The control faults lived in the process.
-            n.faults.clear();
-            State::Down
-        }
+        (A::Kill | A::Stop, _) => State::Down,
         (A::Pause, State::Up) => State::Paused,
         (A::Resume, State::Paused) | (A::Restart, State::Down) => State::Up,
         (A::Delay | A::Drop | A::Partition | A::Clear, state) => state,
@@ -169,14 +171,28 @@ fn apply<'p>(
         n.state = next;
         n.since = Some(event);
     }
+    if matches!(event.action, A::Kill | A::Stop) {
+        // The control faults it held lived in the process; a partition another node holds
+        // against it stays.
+        let ended: Vec<usize> = n
+            .faults
+            .iter()
+            .filter(|f| f.holder == event.target)
+            .map(|f| f.index)
+            .collect();
+        for other in nodes.values_mut() {
+            other.faults.retain(|f| !ended.contains(&f.index));
+        }
+    }
     match event.action {
         A::Delay | A::Drop | A::Partition => {
             let active = Active {
                 index: event.index,
                 action: event.action,
+                holder: &event.target,
                 until_s: undo_time(plan, event.index),
             };
-            n.faults.push(active);
+            node(nodes, &event.target).faults.push(active);
             if let (A::Partition, Some(peer)) = (event.action, &event.peer) {
                 node(nodes, peer).faults.push(active);
             }
@@ -216,7 +232,7 @@ fn clear<'p>(nodes: &mut BTreeMap<&'p str, Node<'p>>, event: &'p FaultEvent) -> 
             f.action.name()
         ));
     }
-    // A partition is lifted on both sides, whichever side is cleared.
+    // A partition is lifted whichever side is cleared (the harness ends it on its target).
     let lifted: Vec<usize> = n
         .faults
         .drain(..)

@@ -3,9 +3,11 @@
 //! A window opens at `kill`, `stop`, `pause`, `delay`, `drop` or `partition` and closes at the
 //! event that ends it on the same target: `restart` (after kill or stop), `resume` (after
 //! pause), `clear` (every control fault of its node, and a partition from either side). A
-//! kill or stop also closes its node's pause, delay and drop windows (they lived in the
-//! process), and a new delay or drop of the same traffic, or a partition of the same pair,
-//! replaces the old one. A window nothing closes lasts until the step ended.
+//! kill or stop also closes its node's pause, delay and drop windows and the partitions its
+//! node holds as their target (they lived in the process; a partition lives on its target
+//! only, which refuses the peer both ways), and a new delay or drop of the same traffic, or a
+//! partition of the same pair, replaces the old one. A window nothing closes lasts until the
+//! step ended.
 
 use serde::{Deserialize, Serialize};
 
@@ -57,7 +59,7 @@ impl FaultWindow {
             A::Kill | A::Stop => {
                 same && matches!(
                     self.action,
-                    A::Kill | A::Stop | A::Pause | A::Delay | A::Drop
+                    A::Kill | A::Stop | A::Pause | A::Delay | A::Drop | A::Partition
                 )
             }
             A::Pause | A::Resume => same && self.action == A::Pause,

@@ -11,17 +11,20 @@ use indicatif::ProgressBar;
 use overlay::proto::overlay_node_client::OverlayNodeClient;
 use overlay::proto::MetricsRequest;
 use tokio::sync::{mpsc, watch};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use super::arrival::{Schedule, Ticket};
 use super::mix::{Call, PreparedMix};
-use crate::client::{connect, run_query, ClientError, MAX_MESSAGE_BYTES};
+use crate::client::{connect, endpoint, node_client, run_query, ClientError};
 use crate::stats::{Outcome, Recorder, Sample, StepMeasure};
 use crate::verdict::{AnswerChecker, Verdict};
 use crate::workload::{LoadMode, StepLength};
 
 /// Samples queued between the lanes and the collector (bounded: lanes wait when it is full).
 const SAMPLE_QUEUE: usize = 16_384;
+
+/// How long opening a connection to a spare entry node may take.
+const SPARE_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How long the lanes may take to finish after a stop is asked for.
 const STOP_GRACE: Duration = Duration::from_secs(3);
@@ -72,13 +75,11 @@ impl Target {
         let fallbacks = fallbacks
             .iter()
             .map(|address| {
-                let endpoint = Endpoint::from_shared(format!("http://{address}"))?
-                    .connect_timeout(Duration::from_millis(500))
-                    .tcp_nodelay(true);
-                Ok(OverlayNodeClient::new(endpoint.connect_lazy())
-                    .max_decoding_message_size(MAX_MESSAGE_BYTES))
+                // A spare is tried while the entry node fails: give up on it quickly.
+                let endpoint = endpoint(address)?.connect_timeout(SPARE_CONNECT_TIMEOUT);
+                Ok(node_client(endpoint.connect_lazy()))
             })
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<Result<_, ClientError>>()?;
         Ok(Target { clients, fallbacks })
     }
 }
@@ -294,19 +295,29 @@ async fn call(
     };
     match outcome {
         Ok(outcome) if outcome.status == "ready" => {
-            let verdict = checker.map(|checker| match outcome.drained.json_rows() {
-                Ok(rows) => checker.verdict(query, &rows, outcome.partial, &outcome.missing_dates),
-                Err(err) => (
-                    Verdict::Wrong,
-                    Some(format!("unreadable aggregate rows: {err}")),
+            let drained = &outcome.drained;
+            // A checked answer's rows are parsed for the verdict: count those rather than
+            // parse the chunks again.
+            let (verdict, records) = match checker.map(|checker| (checker, drained.json_rows())) {
+                Some((checker, Ok(rows))) => (
+                    Some(checker.verdict(query, &rows, outcome.partial, &outcome.missing_dates)),
+                    drained.typed_count() + rows.len(),
                 ),
-            });
+                Some((_, Err(err))) => (
+                    Some((
+                        Verdict::Wrong,
+                        Some(format!("unreadable aggregate rows: {err}")),
+                    )),
+                    drained.record_count(),
+                ),
+                None => (None, drained.record_count()),
+            };
             Answer {
                 partial: outcome.partial,
                 verdict,
                 ..Answer::failed(String::new(), false)
             }
-            .succeeded(outcome.drained.record_count() as u64)
+            .succeeded(records as u64)
         }
         Ok(outcome) if outcome.status.starts_with("rejected") => Answer {
             outcome: Outcome::Rejected,

@@ -185,7 +185,8 @@ impl StrategyRun {
     }
 }
 
-/// Adds `other` into `into` (counts, histograms and windows add up; timelines concatenate).
+/// Adds `other` into `into` (counts, histograms, verdicts and windows add up; timelines
+/// concatenate).
 pub fn merge_into(into: &mut StepMeasure, other: &StepMeasure) {
     into.elapsed_s += other.elapsed_s;
     into.warmup_queries += other.warmup_queries;
@@ -209,6 +210,9 @@ pub fn merge_into(into: &mut StepMeasure, other: &StepMeasure) {
     for (error, n) in &other.errors {
         *into.errors.entry(error.clone()).or_default() += n;
     }
+    into.correctness.merge(&other.correctness);
+    into.partial += other.partial;
+    into.retried += other.retried;
 }
 
 /// Jain's index of a step over each tenant's goodput / weight.
@@ -251,5 +255,30 @@ impl RunResults {
     /// Baseline first (when measured), then the strategies.
     pub fn all_runs(&self) -> Vec<&StrategyRun> {
         self.baseline.iter().chain(self.strategies.iter()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::Verdict;
+
+    #[test]
+    fn merged_steps_keep_their_verdicts_and_partial_answers() {
+        let mut step = StepMeasure {
+            partial: 2,
+            retried: 1,
+            ..Default::default()
+        };
+        step.correctness.add(Verdict::Correct, None);
+        step.correctness
+            .add(Verdict::Wrong, Some("off by one".to_string()));
+        let mut total = StepMeasure::default();
+        merge_into(&mut total, &step);
+        merge_into(&mut total, &step);
+        assert_eq!((total.partial, total.retried), (4, 2));
+        let c = &total.correctness;
+        assert_eq!((c.checked, c.correct, c.wrong), (4, 2, 2));
+        assert_eq!(c.examples.len(), 2);
     }
 }

@@ -148,7 +148,7 @@ target = "B"
 }
 
 #[test]
-fn a_partition_undo_clears_both_sides() {
+fn a_partition_undo_is_a_clear_of_its_target_naming_the_peer() {
     let plan = plan_of(
         "[[fault]]\nat_s = 1\naction = \"partition\"\ntarget = \"B\"\npeer = \"C\"\nduration_s = 2",
     );

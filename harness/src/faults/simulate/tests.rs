@@ -186,3 +186,30 @@ fn time_and_request_triggers_are_replayed_apart() {
         ],
     );
 }
+
+#[test]
+fn a_partition_lives_on_its_target() {
+    // Killing the peer leaves the partition in force: a clear from the peer's side would
+    // still cut it short.
+    refused(
+        &[
+            at(1.0, "partition", "B", "peer = \"C\"\nduration_s = 5"),
+            at(2.0, "kill", "C", ""),
+            at(3.0, "restart", "C", ""),
+            at(4.0, "clear", "C", ""),
+        ]
+        .concat(),
+        "fault[3].action",
+        &["also remove fault[0] (partition, timed to end at 6 s)"],
+    );
+    // Killing the target ends it with the process.
+    plan_of(
+        &[
+            at(1.0, "partition", "B", "peer = \"C\"\nduration_s = 8"),
+            at(2.0, "kill", "B", ""),
+            at(3.0, "restart", "B", ""),
+            at(4.0, "clear", "C", ""),
+        ]
+        .concat(),
+    );
+}

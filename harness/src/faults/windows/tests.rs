@@ -226,3 +226,45 @@ delay_ms = 80
         ]
     );
 }
+
+#[test]
+fn a_kill_ends_the_partitions_its_node_holds_not_those_against_it() {
+    let plan = plan_of(
+        r#"
+[[fault]]
+at_s = 1
+action = "partition"
+target = "B"
+peer = "C"
+[[fault]]
+at_s = 2
+action = "kill"
+target = "C"
+[[fault]]
+at_s = 3
+action = "restart"
+target = "C"
+[[fault]]
+at_s = 4
+action = "kill"
+target = "B"
+"#,
+    );
+    let windows = plan.windows(
+        &[
+            fired(0, FaultAction::Partition, "B", 1.0),
+            fired(1, FaultAction::Kill, "C", 2.0),
+            fired(2, FaultAction::Restart, "C", 3.0),
+            fired(3, FaultAction::Kill, "B", 4.0),
+        ],
+        10.0,
+    );
+    assert_eq!(
+        spans(&windows),
+        [
+            ("partition B|C", 1.0, Some(4.0)),
+            ("kill C", 2.0, Some(3.0)),
+            ("kill B", 4.0, None),
+        ]
+    );
+}
