@@ -68,7 +68,8 @@ pub struct Detection {
     pub suspected_ms: Option<f64>,
     /// From the fault to the observer declaring the node failed, ms.
     pub detected_ms: Option<f64>,
-    /// From the fault's undo to the observer declaring the node recovered, ms.
+    /// From the fault's undo to the observer declaring the node recovered, ms (0 when the
+    /// observer saw it back before the undo was stamped, e.g. before a restart was ready).
     pub recovered_ms: Option<f64>,
 }
 
@@ -176,7 +177,16 @@ pub fn analyse(
         let noticed_before = until.min(next_fault);
         let suspected = first("neighbor_suspected", fault.unix_ms, noticed_before);
         let detected = first("neighbor_failed", fault.unix_ms, noticed_before);
-        let recovered = undo.map(|u| first("neighbor_recovered", u.unix_ms, next_fault));
+        // A restart is stamped once the node is ready, and quick observers may have seen it
+        // back by then: recoveries count from the fault on, timed from the undo (0 when seen
+        // before the undo was stamped).
+        let recovered = undo.map(|u| {
+            let mut from_fault = first("neighbor_recovered", fault.unix_ms, next_fault);
+            for ms in from_fault.values_mut() {
+                *ms = (*ms - (u.unix_ms - fault.unix_ms) as f64).max(0.0);
+            }
+            from_fault
+        });
         let observers: std::collections::BTreeSet<&str> =
             suspected.keys().chain(detected.keys()).copied().collect();
         for observer in observers.into_iter().filter(|o| !away.contains(o)) {
@@ -354,6 +364,20 @@ mod tests {
             .find(|d| d.index == 0 && d.observer == "B")
             .unwrap();
         assert_eq!((b.detected_ms, b.recovered_ms), (Some(300.0), None));
+    }
+
+    #[test]
+    fn a_recovery_seen_before_the_restart_was_stamped_counts_as_immediate() {
+        let plan = [
+            fired(0, FaultAction::Kill, "C", 2_000),
+            fired(0, FaultAction::Restart, "C", 6_000),
+        ];
+        let log = [
+            event("neighbor_failed", "A", "C", 2_300),
+            event("neighbor_recovered", "A", "C", 5_950),
+        ];
+        let report = analyse(&log, &plan, 1_000, 10_000, 1_000);
+        assert_eq!(report.detections[0].recovered_ms, Some(0.0));
     }
 
     #[test]
