@@ -173,17 +173,14 @@ async fn failover_workload_checks_answers_and_records_detection_times() {
     let root = workspace_root();
     std::env::set_current_dir(&root).unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let workload = tmp.path().join("failover_ci.toml");
-    let shipped = std::fs::read_to_string(root.join("workloads/failover.toml")).unwrap();
     // The shipped schedule, shortened: C killed at 1 s and restarted 2.5 s later.
-    let head = shipped.split("[[fault]]").next().unwrap();
-    let text = head
-        .replace("name = \"failover\"", "name = \"failover_ci\"")
-        .replace("duration_s = 30", "duration_s = 6")
-        .replace("warmup_s = 2", "warmup_s = 0.5")
-        .replace("concurrency = [16]", "concurrency = [6]")
-        + "[[fault]]\nat_s = 1\naction = \"kill\"\ntarget = \"C\"\nduration_s = 2.5\n";
-    std::fs::write(&workload, text).unwrap();
+    let workload = common::short_failover_workload(
+        tmp.path(),
+        "failover_ci",
+        6,
+        6,
+        "[[fault]]\nat_s = 1\naction = \"kill\"\ntarget = \"C\"\nduration_s = 2.5\n",
+    );
     let dir = run(options(
         workload,
         tmp.path().join("reports"),

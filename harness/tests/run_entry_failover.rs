@@ -4,6 +4,7 @@
 mod common;
 
 use common::workspace_root;
+
 use overlay_harness::report::json::RunResults;
 use overlay_harness::runner::{run, RunOptions};
 
@@ -12,16 +13,13 @@ async fn queries_fail_over_to_a_team_leader_when_the_leader_dies() {
     let root = workspace_root();
     std::env::set_current_dir(&root).unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let workload = tmp.path().join("entry_failover.toml");
-    let shipped = std::fs::read_to_string(root.join("workloads/failover.toml")).unwrap();
-    let head = shipped.split("[[fault]]").next().unwrap();
-    let text = head
-        .replace("name = \"failover\"", "name = \"entry_failover\"")
-        .replace("duration_s = 30", "duration_s = 4")
-        .replace("warmup_s = 2", "warmup_s = 0.5")
-        .replace("concurrency = [16]", "concurrency = [4]")
-        + "[[fault]]\nat_s = 1\naction = \"kill\"\ntarget = \"A\"\nduration_s = 2\n";
-    std::fs::write(&workload, text).unwrap();
+    let workload = common::short_failover_workload(
+        tmp.path(),
+        "entry_failover",
+        4,
+        4,
+        "[[fault]]\nat_s = 1\naction = \"kill\"\ntarget = \"A\"\nduration_s = 2\n",
+    );
     let dir = run(RunOptions {
         workload,
         out: tmp.path().join("reports"),

@@ -99,3 +99,33 @@ pub async fn ask(
     };
     run_query(&mut client, &spec).await.expect("query runs")
 }
+
+/// The shipped `failover.toml` cut down for a test: renamed `name`, `seconds` measured after
+/// half a second of warm-up at `concurrency`, with `faults` (`[[fault]]` tables) instead of
+/// the shipped schedule. Written into `dir`; returns the file.
+pub fn short_failover_workload(
+    dir: &Path,
+    name: &str,
+    seconds: u32,
+    concurrency: u32,
+    faults: &str,
+) -> PathBuf {
+    let shipped = std::fs::read_to_string(workspace_root().join("workloads/failover.toml"))
+        .expect("shipped failover workload");
+    let head = shipped
+        .split("[[fault]]")
+        .next()
+        .expect("text before the schedule");
+    let text = head
+        .replace("name = \"failover\"", &format!("name = \"{name}\""))
+        .replace("duration_s = 30", &format!("duration_s = {seconds}"))
+        .replace("warmup_s = 2", "warmup_s = 0.5")
+        .replace(
+            "concurrency = [16]",
+            &format!("concurrency = [{concurrency}]"),
+        )
+        + faults;
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).expect("write workload");
+    path
+}
