@@ -436,7 +436,10 @@ fn parse_aggregate_query(params: &Map<String, Value>) -> Result<Query, QueryErro
         Some(name) => NumericField::from_name(name).ok_or_else(|| {
             bad(
                 "field",
-                format!("'{}' is not a numeric field (allowed: value, aqi, raw_concentration)", quote(name)),
+                format!(
+                    "'{}' is not a numeric field (allowed: value, aqi, raw_concentration)",
+                    quote(name)
+                ),
             )
         })?,
         None => NumericField::Value,
@@ -449,7 +452,10 @@ fn parse_aggregate_query(params: &Map<String, Value>) -> Result<Query, QueryErro
                 .ok_or_else(|| {
                     bad(
                         "group_by",
-                        format!("'{}' is not a grouping (allowed: parameter, date, site)", quote(name)),
+                        format!(
+                            "'{}' is not a grouping (allowed: parameter, date, site)",
+                            quote(name)
+                        ),
                     )
                 })?,
         ),
@@ -600,7 +606,10 @@ mod tests {
     #[test]
     fn duplicate_keys_and_oversized_fields_are_refused_without_echoing_them() {
         assert_eq!(
-            err("filter", r#"{"limit": 5, "parameter": "PM2.5", "limit": 7}"#),
+            err(
+                "filter",
+                r#"{"limit": 5, "parameter": "PM2.5", "limit": 7}"#
+            ),
             "duplicate key 'limit' in query_params"
         );
         let huge = format!(r#"{{"parameter": "{}"}}"#, "x".repeat(MAX_PARAMS_BYTES));
@@ -613,7 +622,10 @@ mod tests {
         assert!(err("filter", &long_key).len() < 300);
         let long_team = format!(r#"{{"team": "{}"}}"#, "t".repeat(MAX_TEAM_BYTES + 1));
         assert!(err("filter", &long_team).contains("team is 65 bytes"));
-        assert_eq!(err("filter", "[1, 2]"), "query_params must be a JSON object, got an array");
+        assert_eq!(
+            err("filter", "[1, 2]"),
+            "query_params must be a JSON object, got an array"
+        );
         assert!(Query::parse("filter", r#"{"limit": 5}"#).is_ok());
     }
 

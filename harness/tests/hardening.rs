@@ -23,7 +23,13 @@ const MAX_CONNECTIONS: usize = 600;
 
 /// Every day of the small dataset through the leader, read to the end.
 async fn assert_served(address: &str, expected: i64) {
-    let outcome = ask(address, "aggregate", r#"{"op": "count"}"#, RecordFormat::Json).await;
+    let outcome = ask(
+        address,
+        "aggregate",
+        r#"{"op": "count"}"#,
+        RecordFormat::Json,
+    )
+    .await;
     assert_eq!(outcome.status, "ready");
     assert!(!outcome.partial, "{:?}", outcome.missing_nodes);
     assert_eq!(count_of(&outcome), expected);
@@ -53,7 +59,7 @@ fn open_fds(pid: u32) -> usize {
 
 async fn peer_client(address: &str) -> OverlayPeerClient<Channel> {
     let channel = Channel::from_shared(format!("http://{address}"))
-        .unwrap()
+        .expect("an address")
         .connect()
         .await
         .expect("connect to peer service");
@@ -65,7 +71,7 @@ fn signed<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
     if let Some(token) = token {
         request
             .metadata_mut()
-            .insert("x-overlay-cluster-token", token.parse().unwrap());
+            .insert("x-overlay-cluster-token", token.parse().expect("ASCII"));
     }
     request
 }
@@ -110,7 +116,15 @@ async fn hostile_clients_are_refused_and_normal_clients_still_served() {
     let leader = sandbox.leader();
     let d = sandbox.cluster.address("D").expect("D").to_string();
     let pids = sandbox.cluster.pids();
-    let total = count_of(&ask(&leader, "aggregate", r#"{"op": "count"}"#, RecordFormat::Json).await);
+    let total = count_of(
+        &ask(
+            &leader,
+            "aggregate",
+            r#"{"op": "count"}"#,
+            RecordFormat::Json,
+        )
+        .await,
+    );
     assert!(total > 10_000, "the small dataset has rows: {total}");
     let secret = std::fs::read_to_string(sandbox.cluster.token_file())
         .expect("the launcher wrote a cluster secret");
@@ -122,7 +136,11 @@ async fn hostile_clients_are_refused_and_normal_clients_still_served() {
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o600, "the secret is readable by its owner only");
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the secret is readable by its owner only"
+        );
     }
 
     // Row 1: the original Shutdown without the control token is refused; the node lives on.
@@ -148,7 +166,10 @@ async fn hostile_clients_are_refused_and_normal_clients_still_served() {
         .expect_err("no secret");
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
     assert!(peer
-        .scan(signed(scan_of_d(1, 5), Some("0123456789abcdef0123456789abcdef")))
+        .scan(signed(
+            scan_of_d(1, 5),
+            Some("0123456789abcdef0123456789abcdef")
+        ))
         .await
         .is_err());
     let answer = peer
@@ -190,7 +211,11 @@ async fn hostile_clients_are_refused_and_normal_clients_still_served() {
         .await
         .unwrap()
         .into_inner();
-    assert!(answer.status.starts_with("invalid_query:hops"), "{}", answer.status);
+    assert!(
+        answer.status.starts_with("invalid_query:hops"),
+        "{}",
+        answer.status
+    );
 
     // Row 4: oversized hops are refused at once, not forwarded; hops naming nodes do not
     // make their days missing.
@@ -206,7 +231,12 @@ async fn hostile_clients_are_refused_and_normal_clients_still_served() {
         .await
         .expect("answered")
         .into_inner();
-    assert!(huge.status.starts_with("invalid_query:hops has 200000 entries"), "{}", huge.status);
+    assert!(
+        huge.status
+            .starts_with("invalid_query:hops has 200000 entries"),
+        "{}",
+        huge.status
+    );
     assert!(huge.hops.is_empty(), "nothing of it is echoed");
     println!(
         "row 4: 200,000 hops refused in {} ms; A RSS {rss_before} kB → {} kB",
@@ -310,7 +340,11 @@ async fn hostile_clients_are_refused_and_normal_clients_still_served() {
             "{}",
             answer.status
         );
-        assert!(answer.status.contains("known: green, pink"), "{}", answer.status);
+        assert!(
+            answer.status.contains("known: green, pink"),
+            "{}",
+            answer.status
+        );
         assert!(answer.status.len() < 200);
     }
     let metrics = client
@@ -360,7 +394,11 @@ async fn hostile_clients_are_refused_and_normal_clients_still_served() {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    assert_eq!(served.as_deref(), Some("A"), "a normal client is served again");
+    assert_eq!(
+        served.as_deref(),
+        Some("A"),
+        "a normal client is served again"
+    );
     drop(sockets);
     assert_served(&leader, total).await;
 }

@@ -34,7 +34,9 @@ const WARN_EVERY: Duration = Duration::from_secs(5);
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
     /// The host name does not resolve.
-    #[error("cannot listen on {address} (process {id}): host '{host}' does not resolve ({source})")]
+    #[error(
+        "cannot listen on {address} (process {id}): host '{host}' does not resolve ({source})"
+    )]
     Unresolvable {
         /// `host:port`.
         address: String,
@@ -132,7 +134,10 @@ pub fn raise_fd_limit() -> u64 {
             }
         }
     }
-    limit.rlim_cur as u64
+    // rlim_t is u64 on Linux but not on every Unix.
+    #[allow(clippy::unnecessary_cast)]
+    let current = limit.rlim_cur as u64;
+    current
 }
 
 /// The connection cap when none is configured: the fd limit less a reserve.
@@ -168,9 +173,13 @@ pub fn incoming(
                     let (stream, _) = match listener.accept().await {
                         Ok(accepted) => accepted,
                         Err(err) => {
-                            backoff = (backoff * 2).clamp(Duration::from_millis(5), MAX_ACCEPT_BACKOFF);
+                            backoff =
+                                (backoff * 2).clamp(Duration::from_millis(5), MAX_ACCEPT_BACKOFF);
                             if warn_due(&mut last_warn) {
-                                tracing::warn!("[Server] {id} accept failed ({err}); retrying in {} ms", backoff.as_millis());
+                                tracing::warn!(
+                                    "[Server] {id} accept failed ({err}); retrying in {} ms",
+                                    backoff.as_millis()
+                                );
                             }
                             tokio::time::sleep(backoff).await;
                             continue;

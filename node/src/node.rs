@@ -155,6 +155,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn control_needs_the_flag_then_the_token() {
+        let node = NodeId("A".into());
+        let off = ControlSettings::default();
+        let refused = off.authorize(&node, "").unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+        assert!(refused.message().contains("--enable-control"));
+        let on = ControlSettings {
+            enabled: true,
+            token: Some("secret".into()),
+        };
+        assert_eq!(
+            on.authorize(&node, "").unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        assert!(on.authorize(&node, "secreT").is_err());
+        assert!(on.authorize(&node, "secret").is_ok());
+    }
+
+    #[test]
     fn team_leaders_forward_with_their_own_team() {
         assert_eq!(forwarding_team(Role::TeamLeader, "pink", "green"), "pink");
         assert_eq!(forwarding_team(Role::TeamLeader, "pink", "pink"), "pink");

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use overlay::config::NodeId;
 use overlay::proto::overlay_peer_server::OverlayPeer;
-use overlay::proto::{PingRequest, PingResponse, ScanRequest, ScanResponse, SliceResult, SliceTask};
+use overlay::proto::{
+    PingRequest, PingResponse, ScanRequest, ScanResponse, SliceResult, SliceTask,
+};
 use overlay::query::{quote, Query, LIMIT_CAP};
 use tonic::{Request, Response, Status};
 

@@ -584,7 +584,10 @@ mod tests {
         assert_eq!(store.usage().1, 100 * ENTRY_COST_BYTES);
         assert_eq!(store.evicted(), 150);
         assert_eq!(store.chunk(&uids[149], 0), ChunkLookup::NotFound);
-        assert!(matches!(store.chunk(&uids[150], 0), ChunkLookup::Found { .. }));
+        assert!(matches!(
+            store.chunk(&uids[150], 0),
+            ChunkLookup::Found { .. }
+        ));
         assert_eq!(store.usage().0, 99);
         let suffix = |uid: &str| uid.rsplit('-').next().unwrap().to_string();
         assert_eq!(suffix(&uids[0]).len(), 32);

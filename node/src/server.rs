@@ -162,10 +162,7 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
 
 /// The cluster secret from `--cluster-token-file`, else the config's `cluster_token_file`;
 /// without either, a warning (once) that any client may call `OverlayPeer`.
-fn load_cluster_token(
-    args: &NodeArgs,
-    config: &ClusterConfig,
-) -> anyhow::Result<Option<Arc<str>>> {
+fn load_cluster_token(args: &NodeArgs, config: &ClusterConfig) -> anyhow::Result<Option<Arc<str>>> {
     let path = args
         .cluster_token_file
         .as_ref()
