@@ -100,6 +100,13 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
         load_report.rows_skipped,
     );
     let cluster_token = load_cluster_token(args, &config)?;
+    warn_missing_days(
+        &id,
+        &config,
+        &available,
+        &partition.dates_held_by(&id),
+        &table,
+    );
     let s = &config.strategies;
     let limits = AdmissionLimits {
         max_active: s.max_active,
@@ -158,6 +165,49 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
         started: Instant::now(),
         query_deadline: Duration::from_secs(args.query_deadline_s.max(1)),
     })
+}
+
+/// Warns, naming the days, when the dataset root lacks days of the config's team bounds (or
+/// has none at all), and when days this node was given hold no rows.
+fn warn_missing_days(
+    id: &NodeId,
+    config: &ClusterConfig,
+    available: &[overlay::date::DateKey],
+    assigned: &[overlay::date::DateKey],
+    table: &Table,
+) {
+    let mut absent = Vec::new();
+    for &(first, last) in config.team_date_bounds.values() {
+        let mut day = first;
+        while day <= last && absent.len() < 400 {
+            if !available.contains(&day) {
+                absent.push(day.to_string());
+            }
+            day = day.next_day();
+        }
+    }
+    if available.is_empty() {
+        tracing::warn!("[Loader] {id} found no day folders in its dataset root: it holds no data, and answers coordinated here will lack every day");
+    } else if !absent.is_empty() {
+        tracing::warn!(
+            "[Loader] {id}: the dataset root lacks {} day(s) of the config's team bounds: {}",
+            absent.len(),
+            absent.join(", ")
+        );
+    }
+    let empty: Vec<String> = assigned
+        .iter()
+        .filter(|day| table.rows_of(**day) == 0)
+        .map(ToString::to_string)
+        .collect();
+    if !empty.is_empty() {
+        tracing::warn!(
+            "[Loader] {id} holds no rows for {} of its {} assigned day(s): {}",
+            empty.len(),
+            assigned.len(),
+            empty.join(", ")
+        );
+    }
 }
 
 /// The cluster secret from `--cluster-token-file`, else the config's `cluster_token_file`;
