@@ -191,6 +191,8 @@ pub struct Strategies {
     pub result_ttl_s: u64,
     /// Most bytes of answers kept for chunked retrieval on one node.
     pub result_cache_bytes: u64,
+    /// Most answers kept for chunked retrieval on one node, however small.
+    pub result_cache_entries: u64,
     /// Relative share of each team under `fair_queue` (and in fairness reports).
     pub team_weights: BTreeMap<String, u32>,
     /// `fair_queue`: most queries waiting per team.
@@ -261,6 +263,9 @@ pub struct ClusterConfig {
     pub health: Health,
     /// Node state thresholds.
     pub state: StateThresholds,
+    /// File holding the cluster secret sent with every peer call (`--cluster-token-file`
+    /// overrides it); none means peer calls are not authenticated.
+    pub cluster_token_file: Option<PathBuf>,
     /// Keys that were not understood (reported, not fatal).
     pub warnings: Vec<String>,
 }

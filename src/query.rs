@@ -13,6 +13,23 @@ use crate::record::NumericField;
 /// Records a filter query returns when it names no limit, and the most it may return.
 pub const LIMIT_CAP: u32 = 2000;
 
+/// Longest `query_params` text a node accepts, in bytes: the largest valid query is a few
+/// hundred bytes, so this leaves room for whitespace without letting a client make every node
+/// parse (and the coordinator forward) megabytes.
+pub const MAX_PARAMS_BYTES: usize = 16 * 1024;
+
+/// Longest `query_type` a node accepts, in bytes (the known ones are `filter` and `aggregate`).
+pub const MAX_QUERY_TYPE_BYTES: usize = 32;
+
+/// Longest `client_id` a node accepts, in bytes.
+pub const MAX_CLIENT_ID_BYTES: usize = 256;
+
+/// Longest `team` name a node accepts, in bytes (it must also be a team of the config).
+pub const MAX_TEAM_BYTES: usize = 64;
+
+/// Most characters of client-supplied text quoted back in an error.
+const QUOTE_CHARS: usize = 40;
+
 /// Keys every query type accepts.
 const FILTER_KEYS: [&str; 10] = [
     "parameter",
@@ -177,6 +194,19 @@ pub enum QueryError {
     /// `query_params` is not JSON.
     #[error("query_params is not valid JSON ({0})")]
     MalformedJson(String),
+    /// A key appears twice in `query_params` (JSON leaves the meaning open; we refuse it).
+    #[error("duplicate key '{0}' in query_params")]
+    DuplicateKey(String),
+    /// A client-supplied field is longer than its documented cap.
+    #[error("{field} is {len} bytes; at most {max} are accepted")]
+    TooLong {
+        /// The field (`query_params`, `query_type`, `client_id`, `team`).
+        field: &'static str,
+        /// Its length.
+        len: usize,
+        /// Its cap.
+        max: usize,
+    },
     /// `query_params` is JSON but not an object.
     #[error("query_params must be a JSON object, got {0}")]
     NotAnObject(&'static str),
@@ -219,11 +249,13 @@ impl Query {
     /// Parses the original wire form: a query type and a JSON object of params.
     /// An empty params string means no params.
     pub fn parse(query_type: &str, params_json: &str) -> Result<Query, QueryError> {
+        check_len("query_type", query_type, MAX_QUERY_TYPE_BYTES)?;
+        check_len("query_params", params_json, MAX_PARAMS_BYTES)?;
         let params = parse_object(params_json)?;
         match query_type {
             "filter" => parse_filter_query(&params),
             "aggregate" => parse_aggregate_query(&params),
-            other => Err(QueryError::UnknownType(other.to_string())),
+            other => Err(QueryError::UnknownType(quote(other))),
         }
     }
 
@@ -244,13 +276,106 @@ impl Query {
     }
 }
 
+/// Refuses `text` when it is longer than `max` bytes.
+pub fn check_len(field: &'static str, text: &str, max: usize) -> Result<(), QueryError> {
+    if text.len() > max {
+        return Err(QueryError::TooLong {
+            field,
+            len: text.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Client-supplied text as quoted in an error: whole when short, else its first characters
+/// and its length, so an error never echoes a huge value back.
+pub fn quote(text: &str) -> String {
+    if text.chars().count() <= QUOTE_CHARS {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(QUOTE_CHARS).collect();
+    format!("{head}… ({} bytes)", text.len())
+}
+
+/// A JSON value whose top-level object keys are checked for duplicates while parsing
+/// (`serde_json` keeps the last value silently).
+struct CheckedTop {
+    value: Value,
+    duplicate: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for CheckedTop {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = CheckedTop;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<CheckedTop, A::Error> {
+                let mut map = Map::new();
+                let mut duplicate = None;
+                while let Some((key, value)) = access.next_entry::<String, Value>()? {
+                    if map.contains_key(&key) && duplicate.is_none() {
+                        duplicate = Some(key.clone());
+                    }
+                    map.insert(key, value);
+                }
+                Ok(CheckedTop {
+                    value: Value::Object(map),
+                    duplicate,
+                })
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<CheckedTop, A::Error> {
+                while access.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(plain(Value::Array(Vec::new())))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<CheckedTop, E> {
+                Ok(plain(Value::String(String::new())))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<CheckedTop, E> {
+                Ok(plain(Value::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<CheckedTop, E> {
+                Ok(plain(Value::from(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<CheckedTop, E> {
+                Ok(plain(Value::from(v)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<CheckedTop, E> {
+                Ok(plain(Value::from(v)))
+            }
+            fn visit_unit<E>(self) -> Result<CheckedTop, E> {
+                Ok(plain(Value::Null))
+            }
+        }
+        fn plain(value: Value) -> CheckedTop {
+            CheckedTop {
+                value,
+                duplicate: None,
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
+}
+
 fn parse_object(params_json: &str) -> Result<Map<String, Value>, QueryError> {
     if params_json.trim().is_empty() {
         return Ok(Map::new());
     }
-    let value: Value = serde_json::from_str(params_json)
+    let checked: CheckedTop = serde_json::from_str(params_json)
         .map_err(|err| QueryError::MalformedJson(err.to_string()))?;
-    match value {
+    if let Some(key) = checked.duplicate {
+        return Err(QueryError::DuplicateKey(quote(&key)));
+    }
+    match checked.value {
         Value::Object(map) => Ok(map),
         Value::Array(_) => Err(QueryError::NotAnObject("an array")),
         Value::String(_) => Err(QueryError::NotAnObject("a string")),
@@ -271,7 +396,7 @@ fn check_keys(
         .find(|key| !allowed().any(|a| a == key.as_str()))
     {
         Some(key) => Err(QueryError::UnknownKey {
-            key: key.clone(),
+            key: quote(key),
             query_type,
             allowed: allowed().collect::<Vec<_>>().join(", "),
         }),
@@ -302,7 +427,7 @@ fn parse_aggregate_query(params: &Map<String, Value>) -> Result<Query, QueryErro
             .ok_or_else(|| {
                 bad(
                     "op",
-                    format!("'{name}' is not an op (allowed: {})", op_names()),
+                    format!("'{}' is not an op (allowed: {})", quote(name), op_names()),
                 )
             })?,
         None => return Err(bad("op", format!("is required (one of {})", op_names()))),
@@ -311,7 +436,10 @@ fn parse_aggregate_query(params: &Map<String, Value>) -> Result<Query, QueryErro
         Some(name) => NumericField::from_name(name).ok_or_else(|| {
             bad(
                 "field",
-                format!("'{name}' is not a numeric field (allowed: value, aqi, raw_concentration)"),
+                format!(
+                    "'{}' is not a numeric field (allowed: value, aqi, raw_concentration)",
+                    quote(name)
+                ),
             )
         })?,
         None => NumericField::Value,
@@ -324,7 +452,10 @@ fn parse_aggregate_query(params: &Map<String, Value>) -> Result<Query, QueryErro
                 .ok_or_else(|| {
                     bad(
                         "group_by",
-                        format!("'{name}' is not a grouping (allowed: parameter, date, site)"),
+                        format!(
+                            "'{}' is not a grouping (allowed: parameter, date, site)",
+                            quote(name)
+                        ),
                     )
                 })?,
         ),
@@ -402,6 +533,11 @@ fn parse_limit(value: &Value) -> Result<u32, QueryError> {
 fn parse_team(params: &Map<String, Value>) -> Result<Option<String>, QueryError> {
     match optional_str(params, "team")? {
         Some(team) if team.trim().is_empty() => Err(bad("team", "must not be empty".to_string())),
+        Some(team) if team.len() > MAX_TEAM_BYTES => Err(QueryError::TooLong {
+            field: "team",
+            len: team.len(),
+            max: MAX_TEAM_BYTES,
+        }),
         Some(team) => Ok(Some(team.trim().to_string())),
         None => Ok(None),
     }
@@ -466,6 +602,32 @@ fn type_name(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duplicate_keys_and_oversized_fields_are_refused_without_echoing_them() {
+        assert_eq!(
+            err(
+                "filter",
+                r#"{"limit": 5, "parameter": "PM2.5", "limit": 7}"#
+            ),
+            "duplicate key 'limit' in query_params"
+        );
+        let huge = format!(r#"{{"parameter": "{}"}}"#, "x".repeat(MAX_PARAMS_BYTES));
+        let text = err("filter", &huge);
+        assert!(text.starts_with("query_params is"), "{text}");
+        assert!(text.len() < 100, "{text}");
+        let long_type = "y".repeat(MAX_QUERY_TYPE_BYTES + 1);
+        assert!(err(&long_type, "{}").contains("query_type is 33 bytes"));
+        let long_key = format!(r#"{{"{}": 1}}"#, "k".repeat(500));
+        assert!(err("filter", &long_key).len() < 300);
+        let long_team = format!(r#"{{"team": "{}"}}"#, "t".repeat(MAX_TEAM_BYTES + 1));
+        assert!(err("filter", &long_team).contains("team is 65 bytes"));
+        assert_eq!(
+            err("filter", "[1, 2]"),
+            "query_params must be a JSON object, got an array"
+        );
+        assert!(Query::parse("filter", r#"{"limit": 5}"#).is_ok());
+    }
 
     fn err(query_type: &str, params: &str) -> String {
         Query::parse(query_type, params).unwrap_err().to_string()

@@ -254,6 +254,14 @@ fn load_errors_name_the_key() {
         &["load.connections"],
     );
     assert_names(
+        &error_with("duration_s = 2", "duration_s = 2\nconnections = 100000000"),
+        &["load.connections", "1..=1000"],
+    );
+    assert_names(
+        &error_with("duration_s = 2", "duration_s = 2\ntimeout_s = 1e300"),
+        &["load.timeout_s", "3600"],
+    );
+    assert_names(
         &error_with("duration_s = 2", "duration_s = 2\nreject_backoff_ms = -1"),
         &["load.reject_backoff_ms"],
     );

@@ -72,6 +72,23 @@ pub struct NodeArgs {
     /// Token every control request must carry (only with --enable-control).
     #[arg(long, env = "OVERLAY_CONTROL_TOKEN", requires = "enable_control")]
     pub control_token: Option<String>,
+    /// File holding the cluster secret (one line, 16 to 1024 visible ASCII characters) that
+    /// this node sends with every peer call and requires on every OverlayPeer call it answers
+    /// (overrides the config's cluster_token_file). Every node of a cluster needs the same
+    /// secret. Without one, peer calls are not authenticated and the node warns at start-up.
+    #[arg(long)]
+    pub cluster_token_file: Option<PathBuf>,
+    /// Most client and peer connections open at once; further ones are closed as soon as
+    /// accepted (default: the open-file limit, raised to its hard maximum at start-up, less 512).
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Seconds a connection may stay silent before it is closed (HTTP/2 keepalive pings that a
+    /// live client answers count as traffic, so this closes dead and silent sockets).
+    #[arg(long, default_value_t = 120)]
+    pub idle_timeout_s: u64,
+    /// Most concurrent requests (HTTP/2 streams) on one connection.
+    #[arg(long, default_value_t = 1024)]
+    pub max_streams_per_connection: u32,
     /// Append lifecycle events to this file as JSON lines (one object per line: event, node,
     /// unix_ms, detail); the harness reads it for detection times. `{id}` in the path is
     /// replaced by the process id, so one flag serves every node of a cluster.

@@ -32,20 +32,7 @@ impl ControlService {
 
     /// Refuses the request unless control is enabled and the token matches.
     fn authorize(&self, token: &str) -> Result<(), Status> {
-        let control = &self.node.control;
-        if !control.enabled {
-            return Err(Status::permission_denied(format!(
-                "the control service of {} is disabled; start the node with --enable-control",
-                self.node.id()
-            )));
-        }
-        match &control.token {
-            Some(expected) if expected != token => Err(Status::unauthenticated(format!(
-                "wrong or missing control token for {}; pass the token the node was started with",
-                self.node.id()
-            ))),
-            _ => Ok(()),
-        }
+        self.node.control.authorize(self.node.id(), token)
     }
 }
 

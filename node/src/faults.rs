@@ -15,6 +15,9 @@ use tonic::Status;
 /// Longest delay a fault may add: beyond it every caller times out anyway.
 pub const MAX_DELAY_MS: i64 = 600_000;
 
+/// Longest `duration_ms` a fault may have (a week); 0 means until cleared.
+const MAX_DURATION_MS: i64 = 7 * 24 * 3600 * 1000;
+
 /// The `peer` of a fault on the client-facing service.
 pub const CLIENT: &str = "client";
 
@@ -254,11 +257,11 @@ fn validate(
             allowed: "(0, 1] for drop (0 means 1), unset otherwise",
         });
     }
-    if fault.duration_ms < 0 {
+    if !(0..=MAX_DURATION_MS).contains(&fault.duration_ms) {
         return Err(FaultError::OutOfRange {
             field: "duration_ms",
             value: fault.duration_ms.to_string(),
-            allowed: ">= 0 (0: until cleared)",
+            allowed: "0..=604800000 (a week; 0: until cleared)",
         });
     }
     Ok(ActiveFault {
@@ -313,6 +316,9 @@ mod tests {
         let mut bad_d = fault("drop", "", 0);
         bad_d.duration_ms = -1;
         assert!(err(bad_d).contains("duration_ms = -1"));
+        let mut forever = fault("drop", "", 0);
+        forever.duration_ms = i64::MAX;
+        assert!(err(forever).contains("duration_ms = 9223372036854775807"));
         assert!(table.list().is_empty());
     }
 

@@ -1,7 +1,9 @@
 //! One process of the Overlay query tree.
 //!
+//! - [`auth`]: the cluster secret on peer calls and the control token check.
 //! - [`cli`]: command-line options.
 //! - [`server`]: start-up (config, data, bind) and graceful shutdown.
+//! - [`listen`]: binding, the connection cap, accept backoff and idle timeout.
 //! - [`node`]: the state one node holds, shared by its services.
 //! - [`service`]: the client-facing `OverlayNode` adapter (original wire protocol).
 //! - [`peer_service`]: the node-to-node `OverlayPeer` service.
@@ -18,11 +20,13 @@
 //! - [`control`]: the `OverlayControl` service (off unless enabled).
 
 pub mod admission;
+pub mod auth;
 pub mod cli;
 pub mod control;
 pub mod faults;
 pub mod health;
 pub mod hooks;
+pub mod listen;
 pub mod logs;
 pub mod metrics;
 pub mod node;

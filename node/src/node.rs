@@ -8,11 +8,13 @@ use overlay::config::{ClusterConfig, NodeId, ProcessConfig, Role};
 use overlay::partition::PartitionMap;
 
 use crate::admission::Admission;
+use crate::auth::constant_time_eq;
 use crate::faults::FaultTable;
 use crate::health::backoff::Backoff;
 use crate::health::monitor::StateMonitor;
 use crate::health::peers::PeerHealth;
 use crate::hooks::HookManager;
+use crate::listen::ConnectionLimits;
 use crate::logs::LogRing;
 use crate::metrics::QueryTimes;
 use crate::peers::Peers;
@@ -65,6 +67,12 @@ pub struct Node {
     pub routing: RoutingCounters,
     /// Backoff between retries of a failed forward.
     pub retry_backoff: Backoff,
+    /// The secret peer calls must carry; `None` when the cluster has none.
+    pub cluster_token: Option<Arc<str>>,
+    /// Caps on accepted connections.
+    pub connections: ConnectionLimits,
+    /// Most concurrent streams on one connection.
+    pub max_streams_per_connection: u32,
 }
 
 /// The control service's switch and optional token.
@@ -74,6 +82,26 @@ pub struct ControlSettings {
     pub enabled: bool,
     /// When set, every control request must carry it.
     pub token: Option<String>,
+}
+
+impl ControlSettings {
+    /// Refuses a control request unless control is enabled on `node` and `token` matches
+    /// (compared in constant time).
+    pub fn authorize(&self, node: &NodeId, token: &str) -> Result<(), tonic::Status> {
+        if !self.enabled {
+            return Err(tonic::Status::permission_denied(format!(
+                "the control service of {node} is disabled; start the node with --enable-control"
+            )));
+        }
+        match &self.token {
+            Some(expected) if !constant_time_eq(expected.as_bytes(), token.as_bytes()) => {
+                Err(tonic::Status::unauthenticated(format!(
+                    "wrong or missing control token for {node}; pass the token the node was started with"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Shared handle to the node.
@@ -86,11 +114,24 @@ impl Node {
     }
 
     /// The team a request is admitted under: the one it names (the client's `team` param,
-    /// or the team a parent forwarded with), else this node's own.
-    pub fn team_of<'a>(&'a self, requested: Option<&'a str>) -> &'a str {
-        requested
-            .filter(|team| !team.is_empty())
-            .unwrap_or(&self.me.team)
+    /// or the team a parent forwarded with), else this node's own. A team the config does not
+    /// know is refused with a reason listing the known ones, so admission state stays bounded
+    /// by the config and a fresh name per query cannot escape `per_team_limit`.
+    pub fn team_of<'a>(&'a self, requested: Option<&'a str>) -> Result<&'a str, String> {
+        match requested.filter(|team| !team.is_empty()) {
+            None => Ok(&self.me.team),
+            Some(team) if self.config.team_date_bounds.contains_key(team) => Ok(team),
+            Some(team) => Err(format!(
+                "team '{}' is not a team of this cluster (known: {})",
+                overlay::query::quote(team),
+                self.config
+                    .team_date_bounds
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
     }
 
     /// The team this node forwards a request of `request_team` with (design section 7).
@@ -112,6 +153,25 @@ pub fn forwarding_team<'a>(role: Role, own_team: &'a str, request_team: &'a str)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_needs_the_flag_then_the_token() {
+        let node = NodeId("A".into());
+        let off = ControlSettings::default();
+        let refused = off.authorize(&node, "").unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+        assert!(refused.message().contains("--enable-control"));
+        let on = ControlSettings {
+            enabled: true,
+            token: Some("secret".into()),
+        };
+        assert_eq!(
+            on.authorize(&node, "").unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        assert!(on.authorize(&node, "secreT").is_err());
+        assert!(on.authorize(&node, "secret").is_ok());
+    }
 
     #[test]
     fn team_leaders_forward_with_their_own_team() {

@@ -1,11 +1,15 @@
 //! The node-to-node `OverlayPeer` service: serve slice tasks for a coordinator or relay.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use overlay::config::NodeId;
 use overlay::proto::overlay_peer_server::OverlayPeer;
-use overlay::proto::{PingRequest, PingResponse, ScanRequest, ScanResponse};
-use overlay::query::Query;
+use overlay::proto::{
+    PingRequest, PingResponse, ScanRequest, ScanResponse, SliceResult, SliceTask,
+};
+use overlay::query::{quote, Query, LIMIT_CAP};
 use tonic::{Request, Response, Status};
 
 use crate::faults::Traffic;
@@ -28,6 +32,65 @@ impl PeerService {
     }
 }
 
+/// A peer's `hops` must be a path through this cluster: no longer than it has processes, every
+/// entry one of them.
+fn check_hops(node: &Node, hops: &[String]) -> Result<(), String> {
+    let processes = &node.config.processes;
+    if hops.len() > processes.len() {
+        return Err(format!(
+            "hops has {} entries; a path through this cluster has at most {}",
+            hops.len(),
+            processes.len()
+        ));
+    }
+    match hops
+        .iter()
+        .find(|hop| !processes.contains_key(&NodeId((*hop).clone())))
+    {
+        Some(hop) => Err(format!(
+            "hops names '{}', which is not a process of this cluster",
+            quote(hop)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The tasks of a Scan as this node will serve them: one per slice of the partition map (a
+/// slice listed twice is served once), each with the map's holders (not the caller's) and its
+/// limit capped as for clients. Tasks naming no slice of the map come back as errors.
+fn checked_tasks(node: &Node, tasks: Vec<SliceTask>) -> (Vec<SliceTask>, Vec<SliceResult>) {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut kept = Vec::new();
+    let mut refused = Vec::new();
+    for mut task in tasks {
+        let Some(slice) = node
+            .partition
+            .slices
+            .iter()
+            .find(|slice| slice.owner.0 == task.owner)
+        else {
+            if refused.len() < node.partition.slices.len() {
+                refused.push(SliceResult {
+                    owner: quote(&task.owner),
+                    error: format!(
+                        "'{}' owns no slice of the partition map",
+                        quote(&task.owner)
+                    ),
+                    ..Default::default()
+                });
+            }
+            continue;
+        };
+        if !seen.insert(task.owner.clone()) {
+            continue;
+        }
+        task.holders = slice.holders.iter().map(|h| h.0.clone()).collect();
+        task.limit = task.limit.min(LIMIT_CAP);
+        kept.push(task);
+    }
+    (kept, refused)
+}
+
 #[tonic::async_trait]
 impl OverlayPeer for PeerService {
     async fn scan(&self, request: Request<ScanRequest>) -> Result<Response<ScanResponse>, Status> {
@@ -44,6 +107,9 @@ impl OverlayPeer for PeerService {
                 status,
             }))
         };
+        if let Err(why) = check_hops(node, &hops) {
+            return answer(format!("invalid_query:{why}"), Vec::new());
+        }
         if hops.iter().any(|hop| hop == &node.id().0) {
             return answer("loop_detected".to_string(), hops);
         }
@@ -51,7 +117,10 @@ impl OverlayPeer for PeerService {
             Ok(query) => query,
             Err(err) => return answer(format!("invalid_query:{err}"), hops),
         };
-        let team = node.team_of(Some(&request.team)).to_string();
+        let team = match node.team_of(Some(&request.team)) {
+            Ok(team) => team.to_string(),
+            Err(why) => return answer(format!("invalid_query:{why}"), hops),
+        };
         let deadline = match request.deadline_ms {
             0 => DEFAULT_DEADLINE,
             ms => Duration::from_millis(u64::from(ms)),
@@ -71,7 +140,9 @@ impl OverlayPeer for PeerService {
             hops: hops.clone(),
             deadline: give_up_at,
         };
-        let slices = serve_tasks(node, &ctx, request.slices).await;
+        let (tasks, mut refused) = checked_tasks(node, request.slices);
+        let mut slices = serve_tasks(node, &ctx, tasks).await;
+        slices.append(&mut refused);
         node.times.record(started.elapsed());
         permit.mark_succeeded();
         Ok(Response::new(ScanResponse {

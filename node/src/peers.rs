@@ -5,7 +5,13 @@ use std::time::Duration;
 
 use overlay::config::{ClusterConfig, NodeId};
 use overlay::proto::overlay_peer_client::OverlayPeerClient;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+
+use crate::auth::ClusterAuth;
+
+/// A client to one peer; every call carries the cluster secret (see [`ClusterAuth`]).
+pub type PeerClient = OverlayPeerClient<InterceptedService<Channel, ClusterAuth>>;
 
 /// How long opening a connection to a peer may take before the call counts as failed: short,
 /// because peers are on the same network and a refused or silent peer must be routed around.
@@ -19,13 +25,18 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// probes never queue behind large answers on a busy connection).
 #[derive(Clone, Debug, Default)]
 pub struct Peers {
-    clients: HashMap<NodeId, OverlayPeerClient<Channel>>,
-    probes: HashMap<NodeId, OverlayPeerClient<Channel>>,
+    clients: HashMap<NodeId, PeerClient>,
+    probes: HashMap<NodeId, PeerClient>,
 }
 
 impl Peers {
-    /// Lazy clients to every process but `own_id` (no connection is opened until first use).
-    pub fn new(config: &ClusterConfig, own_id: &NodeId) -> Result<Self, tonic::transport::Error> {
+    /// Lazy clients to every process but `own_id` (no connection is opened until first use),
+    /// each sending `auth`'s secret.
+    pub fn new(
+        config: &ClusterConfig,
+        own_id: &NodeId,
+        auth: &ClusterAuth,
+    ) -> Result<Self, tonic::transport::Error> {
         let probe_timeout = Duration::from_millis(config.health.timeout_ms.max(1));
         let mut clients = HashMap::new();
         let mut probes = HashMap::new();
@@ -36,7 +47,7 @@ impl Peers {
                 .initial_stream_window_size(4 * 1024 * 1024)
                 .initial_connection_window_size(16 * 1024 * 1024)
                 .connect_lazy();
-            let client = OverlayPeerClient::new(channel)
+            let client = OverlayPeerClient::with_interceptor(channel, auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES);
             clients.insert(process.id.clone(), client);
@@ -44,18 +55,21 @@ impl Peers {
                 .connect_timeout(probe_timeout.min(CONNECT_TIMEOUT))
                 .tcp_nodelay(true)
                 .connect_lazy();
-            probes.insert(process.id.clone(), OverlayPeerClient::new(probe_channel));
+            probes.insert(
+                process.id.clone(),
+                OverlayPeerClient::with_interceptor(probe_channel, auth.clone()),
+            );
         }
         Ok(Self { clients, probes })
     }
 
     /// The probe client for a peer.
-    pub fn probe_client(&self, id: &NodeId) -> Option<OverlayPeerClient<Channel>> {
+    pub fn probe_client(&self, id: &NodeId) -> Option<PeerClient> {
         self.probes.get(id).cloned()
     }
 
     /// The client for a peer.
-    pub fn client(&self, id: &NodeId) -> Option<OverlayPeerClient<Channel>> {
+    pub fn client(&self, id: &NodeId) -> Option<PeerClient> {
         self.clients.get(id).cloned()
     }
 }

@@ -3,9 +3,14 @@
 //! The original protocol answers a query with a uid and a chunk count; the client then reads
 //! chunks one by one. An answer is freed when its last chunk has been read, when it has been
 //! unread for longer than the TTL, or — oldest first — when keeping a new answer would push
-//! the cache past its memory bound, so a flood of unread answers cannot exhaust memory.
+//! the cache past its memory bound or its entry bound, so a flood of unread answers cannot
+//! exhaust memory. Every answer costs at least [`ENTRY_COST_BYTES`], empty ones included.
+//!
+//! Uids carry 128 random bits, so one client cannot guess another's answer. Answers are kept
+//! in a map by uid plus an index by storage order, so eviction and expiry take the oldest in
+//! O(log n) without rescanning; the bytes held are a running total.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -137,6 +142,8 @@ struct Stored {
     chunk_size: usize,
     format: RecordFormat,
     stored_at: Instant,
+    /// Breaks ties between answers stored in the same instant.
+    seq: u64,
     bytes: u64,
 }
 
@@ -152,12 +159,60 @@ pub fn chunk_count(records: usize, chunk_size: usize) -> u32 {
     records.div_ceil(chunk_size.max(1)).max(1) as u32
 }
 
+/// Least an answer counts against the memory bound, whatever it holds: the entry, its uid and
+/// its place in the order index.
+pub const ENTRY_COST_BYTES: u64 = 512;
+
+/// How long an unread answer counts toward the node's queue measure: a reader that has not
+/// read its answer by then is presumed gone, and its answer no longer makes the node look
+/// busy (it stays readable until the TTL).
+pub const QUEUE_WINDOW: Duration = Duration::from_secs(10);
+
+/// The answers and their storage order, under one lock.
+#[derive(Default)]
+struct Entries {
+    by_uid: HashMap<String, Arc<Stored>>,
+    /// (stored at, sequence) → uid, oldest first.
+    order: BTreeMap<(Instant, u64), String>,
+    bytes: u64,
+}
+
+impl Entries {
+    fn remove(&mut self, uid: &str) -> Option<Arc<Stored>> {
+        let stored = self.by_uid.remove(uid)?;
+        self.order.remove(&(stored.stored_at, stored.seq));
+        self.bytes -= stored.bytes;
+        Some(stored)
+    }
+
+    /// Removes the oldest answer when `pred` holds for it; returns whether it did.
+    fn pop_oldest_if(&mut self, pred: impl FnOnce(&Stored) -> bool) -> bool {
+        let Some((_, uid)) = self.order.first_key_value() else {
+            return false;
+        };
+        let uid = uid.clone();
+        match self.by_uid.get(&uid) {
+            Some(stored) if pred(stored) => {
+                self.remove(&uid);
+                true
+            }
+            Some(_) => false,
+            None => {
+                // Never happens: both maps change together. Repair rather than loop.
+                self.order.pop_first();
+                true
+            }
+        }
+    }
+}
+
 /// The cache of answers of one node.
 pub struct ResultStore {
-    entries: Mutex<HashMap<String, Arc<Stored>>>,
+    entries: Mutex<Entries>,
     ttl: Duration,
     max_bytes: u64,
-    next_uid: AtomicU64,
+    max_entries: usize,
+    next_seq: AtomicU64,
     uid_prefix: String,
     evicted: AtomicU64,
 }
@@ -167,43 +222,45 @@ impl std::fmt::Debug for ResultStore {
         f.debug_struct("ResultStore")
             .field("ttl", &self.ttl)
             .field("max_bytes", &self.max_bytes)
+            .field("max_entries", &self.max_entries)
             .finish()
     }
 }
 
 impl ResultStore {
-    /// An empty cache; uids start with `node_id` and the start time, so they are unique
-    /// across restarts.
-    pub fn new(node_id: &str, ttl: Duration, max_bytes: u64) -> Self {
-        let started = overlay::date::unix_ms();
+    /// An empty cache holding at most `max_bytes` (approximately) and `max_entries` answers;
+    /// uids start with `node_id`.
+    pub fn new(node_id: &str, ttl: Duration, max_bytes: u64, max_entries: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
             ttl,
             max_bytes,
-            next_uid: AtomicU64::new(1),
-            uid_prefix: format!("{node_id}-{started:x}"),
+            max_entries: max_entries.max(1),
+            next_seq: AtomicU64::new(1),
+            uid_prefix: node_id.to_string(),
             evicted: AtomicU64::new(0),
         }
     }
 
     /// Keeps an answer and returns its uid and chunk count.
     pub fn insert(&self, answer: Answer, chunk_size: usize, format: RecordFormat) -> (String, u32) {
-        let uid = format!(
-            "{}-{}",
-            self.uid_prefix,
-            self.next_uid.fetch_add(1, Ordering::Relaxed)
-        );
+        let uid = format!("{}-{:032x}", self.uid_prefix, rand::random::<u128>());
         let stored = Stored {
-            bytes: answer.approximate_bytes(),
+            bytes: answer.approximate_bytes() + ENTRY_COST_BYTES,
             answer,
             chunk_size: chunk_size.max(1),
             format,
             stored_at: Instant::now(),
+            seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
         };
         let total_chunks = stored.total_chunks();
         let mut entries = self.lock();
         self.make_room(&mut entries, stored.bytes);
-        entries.insert(uid.clone(), Arc::new(stored));
+        entries.bytes += stored.bytes;
+        entries
+            .order
+            .insert((stored.stored_at, stored.seq), uid.clone());
+        entries.by_uid.insert(uid.clone(), Arc::new(stored));
         (uid, total_chunks)
     }
 
@@ -213,6 +270,7 @@ impl ResultStore {
             let mut entries = self.lock();
             let now = Instant::now();
             let Some(stored) = entries
+                .by_uid
                 .get(uid)
                 .filter(|s| now.duration_since(s.stored_at) <= self.ttl)
                 .cloned()
@@ -246,50 +304,58 @@ impl ResultStore {
     /// Answers held and their approximate bytes.
     pub fn usage(&self) -> (usize, u64) {
         let entries = self.lock();
-        (entries.len(), entries.values().map(|s| s.bytes).sum())
+        (entries.by_uid.len(), entries.bytes)
     }
 
-    /// Answers held (the state tracker's queue size), without summing their sizes.
+    /// Answers held.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().by_uid.len()
     }
 
     /// Whether no answer is held.
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.lock().by_uid.is_empty()
     }
 
-    /// Answers dropped for the memory bound since start.
+    /// The state tracker's queue measure: answers stored within the last [`QUEUE_WINDOW`]
+    /// and not yet read to the end. Older unread answers are presumed abandoned.
+    pub fn pending(&self) -> usize {
+        let Some(since) = Instant::now().checked_sub(QUEUE_WINDOW) else {
+            return self.len();
+        };
+        self.lock().order.range((since, 0)..).count()
+    }
+
+    /// Answers dropped for the memory or entry bound since start.
     pub fn evicted(&self) -> u64 {
         self.evicted.load(Ordering::Relaxed)
     }
 
-    /// Drops answers past their TTL; returns how many.
+    /// Drops answers past their TTL, oldest first; returns how many.
     pub fn expire(&self) -> usize {
         let mut entries = self.lock();
-        let before = entries.len();
         let ttl = self.ttl;
-        entries.retain(|_, s| s.stored_at.elapsed() <= ttl);
-        before - entries.len()
+        let mut expired = 0;
+        while entries.pop_oldest_if(|s| s.stored_at.elapsed() > ttl) {
+            expired += 1;
+        }
+        expired
     }
 
-    fn make_room(&self, entries: &mut HashMap<String, Arc<Stored>>, incoming: u64) {
+    fn make_room(&self, entries: &mut Entries, incoming: u64) {
         let ttl = self.ttl;
-        entries.retain(|_, s| s.stored_at.elapsed() <= ttl);
-        let mut used: u64 = entries.values().map(|s| s.bytes).sum();
-        while used + incoming > self.max_bytes && !entries.is_empty() {
-            let oldest = entries
-                .iter()
-                .min_by_key(|(_, s)| s.stored_at)
-                .map(|(uid, _)| uid.clone());
-            if let Some(stored) = oldest.and_then(|uid| entries.remove(&uid)) {
-                used -= stored.bytes;
+        while entries.pop_oldest_if(|s| s.stored_at.elapsed() > ttl) {}
+        while !entries.by_uid.is_empty()
+            && (entries.bytes + incoming > self.max_bytes
+                || entries.by_uid.len() >= self.max_entries)
+        {
+            if entries.pop_oldest_if(|_| true) {
                 self.evicted.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Stored>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
@@ -392,7 +458,7 @@ mod tests {
 
     #[test]
     fn chunks_follow_the_original_semantics() {
-        let store = ResultStore::new("A", Duration::from_secs(60), 1 << 30);
+        let store = ResultStore::new("A", Duration::from_secs(60), 1 << 30, 1000);
         let (uid, total) = store.insert(records(450), 200, RecordFormat::Json);
         assert_eq!(total, 3);
         assert_eq!(
@@ -424,7 +490,7 @@ mod tests {
 
     #[test]
     fn empty_answers_have_one_empty_chunk_and_typed_chunks_carry_batches() {
-        let store = ResultStore::new("A", Duration::from_secs(60), 1 << 30);
+        let store = ResultStore::new("A", Duration::from_secs(60), 1 << 30, 1000);
         let (uid, total) = store.insert(records(0), 200, RecordFormat::Json);
         assert_eq!(total, 1);
         assert!(json_values(store.chunk(&uid, 0)).is_empty());
@@ -447,7 +513,7 @@ mod tests {
 
     #[test]
     fn corrupt_parts_give_an_explicit_error_not_a_panic() {
-        let store = ResultStore::new("A", Duration::from_secs(60), 1 << 30);
+        let store = ResultStore::new("A", Duration::from_secs(60), 1 << 30, 1000);
         let garbage = RecordPart::new(Bytes::from_static(&[0xff, 0xff, 0xff]), 5);
         let (uid, _) = store.insert(Answer::Records(vec![garbage]), 200, RecordFormat::Json);
         assert!(matches!(
@@ -477,7 +543,7 @@ mod tests {
         };
         let (a, b, c) = (part(3), part(4), part(2));
         let whole_b = b.encoded.clone();
-        let store = ResultStore::new("A", Duration::from_secs(60), 1 << 30);
+        let store = ResultStore::new("A", Duration::from_secs(60), 1 << 30, 1000);
         let (uid, total) = store.insert(Answer::Records(vec![a, b, c]), 8, RecordFormat::Typed);
         assert_eq!(total, 2);
         let ChunkLookup::Found {
@@ -509,9 +575,30 @@ mod tests {
     }
 
     #[test]
+    fn empty_answers_count_against_the_entry_bound_and_uids_are_random() {
+        let store = ResultStore::new("A", Duration::from_secs(60), 1 << 30, 100);
+        let uids: Vec<String> = (0..250)
+            .map(|_| store.insert(records(0), 200, RecordFormat::Json).0)
+            .collect();
+        assert_eq!(store.usage().0, 100);
+        assert_eq!(store.usage().1, 100 * ENTRY_COST_BYTES);
+        assert_eq!(store.evicted(), 150);
+        assert_eq!(store.chunk(&uids[149], 0), ChunkLookup::NotFound);
+        assert!(matches!(
+            store.chunk(&uids[150], 0),
+            ChunkLookup::Found { .. }
+        ));
+        assert_eq!(store.usage().0, 99);
+        let suffix = |uid: &str| uid.rsplit('-').next().unwrap().to_string();
+        assert_eq!(suffix(&uids[0]).len(), 32);
+        assert_ne!(suffix(&uids[0]), suffix(&uids[1]));
+        assert_eq!(store.pending(), 99, "fresh answers count toward the queue");
+    }
+
+    #[test]
     fn memory_bound_evicts_oldest_and_ttl_expires() {
-        let one = records(100).approximate_bytes();
-        let store = ResultStore::new("A", Duration::from_secs(60), one * 3);
+        let one = records(100).approximate_bytes() + ENTRY_COST_BYTES;
+        let store = ResultStore::new("A", Duration::from_secs(60), one * 3, 1000);
         let uids: Vec<String> = (0..5)
             .map(|_| store.insert(records(100), 200, RecordFormat::Json).0)
             .collect();
@@ -522,7 +609,7 @@ mod tests {
             store.chunk(&uids[4], 0),
             ChunkLookup::Found { .. }
         ));
-        let short = ResultStore::new("A", Duration::from_millis(0), 1 << 30);
+        let short = ResultStore::new("A", Duration::from_millis(0), 1 << 30, 1000);
         let (uid, _) = short.insert(records(1), 200, RecordFormat::Json);
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(short.chunk(&uid, 0), ChunkLookup::NotFound);

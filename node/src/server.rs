@@ -13,10 +13,10 @@ use overlay::proto::overlay_node_server::OverlayNodeServer;
 use overlay::proto::overlay_peer_server::OverlayPeerServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
-use tokio_stream::StreamExt;
+use tonic::service::interceptor::InterceptedService;
 
 use crate::admission::{Admission, AdmissionLimits};
+use crate::auth::{read_token_file, ClusterAuth, PeerGate};
 use crate::cli::NodeArgs;
 use crate::control::ControlService;
 use crate::faults::FaultTable;
@@ -28,6 +28,7 @@ use crate::health::orchestrator::Orchestrator;
 use crate::health::peers::PeerHealth;
 use crate::hooks::builtin::{parse_kinds, JsonLinesHook, LogHook};
 use crate::hooks::{EventKind, HookManager, HookSettings};
+use crate::listen::{bind, default_max_connections, incoming, raise_fd_limit, ConnectionLimits};
 use crate::logs::LogRing;
 use crate::node::{ControlSettings, Node};
 use crate::peer_service::PeerService;
@@ -38,6 +39,11 @@ use crate::store::Table;
 
 /// How long queries in flight may still run after a stop request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// How often the server pings an open connection, and how long it waits for the answer
+/// before closing it.
+const HTTP2_KEEPALIVE: Duration = Duration::from_secs(20);
+const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often answers past their TTL are swept away.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(5);
@@ -62,6 +68,12 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
         );
     };
     let root = &args.dataset_root;
+    if root.exists() && !root.is_dir() {
+        bail!(
+            "dataset root {} is a file, not a folder of YYYYMMDD/ day folders; pass --dataset-root with the folder",
+            root.display()
+        );
+    }
     if !root.is_dir() {
         bail!(
             "dataset root {} does not exist; run `harness data generate` (synthetic data) or pass --dataset-root",
@@ -86,6 +98,14 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
         load_report.files_loaded,
         started.elapsed().as_millis(),
         load_report.rows_skipped,
+    );
+    let cluster_token = load_cluster_token(args, &config)?;
+    warn_missing_days(
+        &id,
+        &config,
+        &available,
+        &partition.dates_held_by(&id),
+        &table,
     );
     let s = &config.strategies;
     let limits = AdmissionLimits {
@@ -122,8 +142,17 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
             id.as_str(),
             Duration::from_secs(s.result_ttl_s),
             s.result_cache_bytes,
+            s.result_cache_entries as usize,
         ),
-        peers: Peers::new(&config, &id)?,
+        peers: Peers::new(&config, &id, &ClusterAuth::new(cluster_token.as_deref()))?,
+        cluster_token,
+        connections: ConnectionLimits {
+            max_connections: args
+                .max_connections
+                .unwrap_or_else(|| default_max_connections(raise_fd_limit())),
+            idle_timeout: Duration::from_secs(args.idle_timeout_s.max(1)),
+        },
+        max_streams_per_connection: args.max_streams_per_connection.max(1),
         chunk_size: s.chunk_size as usize,
         dataset_root: root.clone(),
         me,
@@ -136,6 +165,68 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
         started: Instant::now(),
         query_deadline: Duration::from_secs(args.query_deadline_s.max(1)),
     })
+}
+
+/// Warns, naming the days, when the dataset root lacks days of the config's team bounds (or
+/// has none at all), and when days this node was given hold no rows.
+fn warn_missing_days(
+    id: &NodeId,
+    config: &ClusterConfig,
+    available: &[overlay::date::DateKey],
+    assigned: &[overlay::date::DateKey],
+    table: &Table,
+) {
+    let mut absent = Vec::new();
+    for &(first, last) in config.team_date_bounds.values() {
+        let mut day = first;
+        while day <= last && absent.len() < 400 {
+            if !available.contains(&day) {
+                absent.push(day.to_string());
+            }
+            day = day.next_day();
+        }
+    }
+    if available.is_empty() {
+        tracing::warn!("[Loader] {id} found no day folders in its dataset root: it holds no data, and answers coordinated here will lack every day");
+    } else if !absent.is_empty() {
+        tracing::warn!(
+            "[Loader] {id}: the dataset root lacks {} day(s) of the config's team bounds: {}",
+            absent.len(),
+            absent.join(", ")
+        );
+    }
+    let empty: Vec<String> = assigned
+        .iter()
+        .filter(|day| table.rows_of(**day) == 0)
+        .map(ToString::to_string)
+        .collect();
+    if !empty.is_empty() {
+        tracing::warn!(
+            "[Loader] {id} holds no rows for {} of its {} assigned day(s): {}",
+            empty.len(),
+            assigned.len(),
+            empty.join(", ")
+        );
+    }
+}
+
+/// The cluster secret from `--cluster-token-file`, else the config's `cluster_token_file`;
+/// without either, a warning (once) that any client may call `OverlayPeer`.
+fn load_cluster_token(args: &NodeArgs, config: &ClusterConfig) -> anyhow::Result<Option<Arc<str>>> {
+    let path = args
+        .cluster_token_file
+        .as_ref()
+        .or(config.cluster_token_file.as_ref());
+    match path {
+        Some(path) => Ok(Some(read_token_file(path)?)),
+        None => {
+            tracing::warn!(
+                "[Server] {} has no cluster secret (--cluster-token-file or the config's cluster_token_file): any client that reaches its port may call OverlayPeer",
+                args.id
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// Registers the built-in hooks the flags ask for.
@@ -158,13 +249,7 @@ pub async fn serve(
     node: Node,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let address = node.me.address();
-    let listener = TcpListener::bind(&address).await.with_context(|| {
-        format!(
-            "cannot listen on {address} (process {}); is the port in use?",
-            node.me.id
-        )
-    })?;
+    let listener = bind(&node.me.host, node.me.port, node.me.id.as_str()).await?;
     serve_on(Arc::new(node), listener, stop).await
 }
 
@@ -186,9 +271,12 @@ pub async fn serve_on(
     let node_service = OverlayNodeServer::new(NodeService::new(node.clone(), shutdown_tx))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let peer_service = OverlayPeerServer::new(PeerService::new(node.clone()))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let peer_service = InterceptedService::new(
+        OverlayPeerServer::new(PeerService::new(node.clone()))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        PeerGate::new(node.cluster_token.clone()),
+    );
     let control_service =
         OverlayControlServer::new(ControlService::new(node.clone(), shutdown_tx_control));
     let mut background = vec![
@@ -218,13 +306,19 @@ pub async fn serve_on(
     };
     let server = tonic::transport::Server::builder()
         .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
+        .max_concurrent_streams(node.max_streams_per_connection)
         .initial_stream_window_size(4 * 1024 * 1024)
         .initial_connection_window_size(16 * 1024 * 1024)
         .add_service(health_service)
         .add_service(node_service)
         .add_service(peer_service)
         .add_service(control_service)
-        .serve_with_incoming_shutdown(incoming_without_delay(listener), shutdown);
+        .serve_with_incoming_shutdown(
+            incoming(listener, node.connections, node.me.id.0.clone()),
+            shutdown,
+        );
     // Graceful shutdown waits for every connection to close, and clients (other nodes among
     // them) keep theirs open; so queries in flight get a bounded grace period, then we stop.
     let grace_over = async {
@@ -247,19 +341,6 @@ pub async fn serve_on(
     node.hooks.shutdown(Duration::from_millis(500)).await;
     tracing::info!("[Server] {} stopped", node.me.id);
     result.context("gRPC server failed")
-}
-
-/// Accepted connections with Nagle's algorithm off. The builder's `tcp_nodelay` only applies to
-/// listeners it binds itself; without this, small chunk answers wait ~40 ms for delayed ACKs.
-fn incoming_without_delay(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    TcpListenerStream::new(listener).map(|accepted| {
-        if let Ok(stream) = &accepted {
-            let _ = stream.set_nodelay(true);
-        }
-        accepted
-    })
 }
 
 async fn expire_answers(node: Arc<Node>) {

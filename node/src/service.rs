@@ -9,10 +9,11 @@ use overlay::proto::{
     ChunkRequest, ChunkResponse, MetricsRequest, MetricsResponse, QueryRequest, QueryResponse,
     RecordFormat, ShutdownRequest, ShutdownResponse,
 };
-use overlay::query::Query;
+use overlay::query::{Query, MAX_CLIENT_ID_BYTES};
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
+use crate::auth::CONTROL_TOKEN_HEADER;
 use crate::faults::Traffic;
 use crate::hooks::{Event, EventKind};
 use crate::node::Node;
@@ -23,6 +24,29 @@ use crate::results::{ChunkContent, ChunkLookup};
 
 /// Largest chunk a client may ask for: a typed chunk of this many records stays a few MB.
 const MAX_CHUNK_SIZE: i32 = 10_000;
+
+/// Longest entry of a client's `hops`, in bytes (process ids are short names).
+pub const MAX_HOP_BYTES: usize = 64;
+
+/// Checks what a client sent before any work or forwarding: `hops` no longer than the tree
+/// can be deep (it has this many processes) with short entries, and `client_id` within its cap.
+/// The reason becomes `invalid_query:<reason>`.
+fn check_request(request: &QueryRequest, processes: usize) -> Result<(), String> {
+    if request.hops.len() > processes {
+        return Err(format!(
+            "hops has {} entries; a path through this cluster has at most {processes}",
+            request.hops.len()
+        ));
+    }
+    if let Some(hop) = request.hops.iter().find(|hop| hop.len() > MAX_HOP_BYTES) {
+        return Err(format!(
+            "hops entry '{}' is longer than {MAX_HOP_BYTES} bytes",
+            overlay::query::quote(hop)
+        ));
+    }
+    overlay::query::check_len("client_id", &request.client_id, MAX_CLIENT_ID_BYTES)
+        .map_err(|err| err.to_string())
+}
 
 /// The `OverlayNode` service of one node.
 #[derive(Debug, Clone)]
@@ -53,9 +77,17 @@ impl OverlayNode for NodeService {
         request: Request<QueryRequest>,
     ) -> Result<Response<QueryResponse>, Status> {
         let started = Instant::now();
-        let request = request.into_inner();
+        let mut request = request.into_inner();
         let node = &self.node;
         node.faults.on_answer(Traffic::Client).await?;
+        if let Err(why) = check_request(&request, node.config.processes.len()) {
+            // Nothing of the oversized request is echoed.
+            request.hops.clear();
+            request.client_id.clear();
+            return Ok(Response::new(
+                self.answer_status(&request, format!("invalid_query:{why}")),
+            ));
+        }
         if request.hops.iter().any(|hop| hop == &node.id().0) {
             return Ok(Response::new(
                 self.answer_status(&request, "loop_detected".to_string()),
@@ -69,7 +101,14 @@ impl OverlayNode for NodeService {
                 ))
             }
         };
-        let team = node.team_of(query.team.as_deref()).to_string();
+        let team = match node.team_of(query.team.as_deref()) {
+            Ok(team) => team.to_string(),
+            Err(why) => {
+                return Ok(Response::new(
+                    self.answer_status(&request, format!("invalid_query:{why}")),
+                ))
+            }
+        };
         // Admission before any work; the permit is released when this handler ends, on
         // every path (answer, error, client cancellation dropping the future).
         let mut permit = match node.admission.admit(&team, None).await {
@@ -82,12 +121,14 @@ impl OverlayNode for NodeService {
         };
         node.routing.add(Counted::Coordinated, 1);
         fire_query_event(node, EventKind::QueryStarted, &request, &team, |e| e);
+        // Routing starts here: the client's hops are echoed in the answer but never reach the
+        // router, so a client cannot name nodes to be passed over (their days would go missing).
         let mut hops = request.hops.clone();
         hops.push(node.id().0.clone());
         let ctx = RouteContext {
             query_json: serde_json::to_string(&query).unwrap_or_default().into(),
             query: Arc::new(query),
-            hops: hops.clone(),
+            hops: vec![node.id().0.clone()],
             team: node.forwarding_team(&team).to_string(),
             deadline: Instant::now() + node.query_deadline,
         };
@@ -191,10 +232,20 @@ impl OverlayNode for NodeService {
         Ok(Response::new(crate::metrics::snapshot(&self.node)))
     }
 
+    /// The original stop call: refused unless the node runs with `--enable-control`, and then
+    /// it needs the control token (in the `x-overlay-control-token` metadata, since the
+    /// original request has no token field), like every `OverlayControl` call.
     async fn shutdown(
         &self,
         request: Request<ShutdownRequest>,
     ) -> Result<Response<ShutdownResponse>, Status> {
+        let token = request
+            .metadata()
+            .get(CONTROL_TOKEN_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        self.node.control.authorize(self.node.id(), &token)?;
         let graceful = request.into_inner().graceful;
         tracing::info!(
             graceful,

@@ -37,6 +37,8 @@ pub struct RawConfig {
     /// Processes by id.
     #[serde(default)]
     pub processes: BTreeMap<String, RawProcess>,
+    /// File holding the secret every node sends with its peer calls.
+    pub cluster_token_file: Option<String>,
 }
 
 /// The `strategies` block; every key optional.
@@ -58,6 +60,8 @@ pub struct RawStrategies {
     pub result_ttl_s: Option<i64>,
     /// Default 256 MiB.
     pub result_cache_mb: Option<i64>,
+    /// Default 10,000.
+    pub result_cache_entries: Option<i64>,
     /// Team → weight; default 1 each.
     pub team_weights: Option<BTreeMap<String, f64>>,
     /// Default 64.
@@ -125,7 +129,14 @@ pub struct RawState {
     pub recovery_samples: Option<i64>,
 }
 
-const TOP_KEYS: &[&str] = &["strategies", "health", "state", "teams", "processes"];
+const TOP_KEYS: &[&str] = &[
+    "strategies",
+    "health",
+    "state",
+    "teams",
+    "processes",
+    "cluster_token_file",
+];
 const STATE_KEYS: &[&str] = &[
     "latency_warning_ms",
     "latency_critical_ms",
@@ -145,6 +156,7 @@ const STRATEGY_KEYS: &[&str] = &[
     "replication_factor",
     "result_ttl_s",
     "result_cache_mb",
+    "result_cache_entries",
     "team_weights",
     "queue_capacity",
     "queue_timeout_ms",
@@ -219,6 +231,12 @@ pub(super) fn validate(raw: RawConfig, warnings: Vec<String>) -> Result<ClusterC
         strategies: validate_strategies(&raw.strategies)?,
         health: validate_health(&raw.health)?,
         state: validate_state(&raw.state)?,
+        cluster_token_file: match raw.cluster_token_file {
+            Some(path) if path.trim().is_empty() => {
+                return Err("cluster_token_file is empty; name a file or leave the key out".into())
+            }
+            other => other.map(std::path::PathBuf::from),
+        },
         warnings,
     })
 }
@@ -431,6 +449,12 @@ fn validate_strategies(raw: &RawStrategies) -> Result<Strategies, String> {
         result_cache_bytes: s("result_cache_mb", raw.result_cache_mb, 256, 65_536)? as u64
             * 1024
             * 1024,
+        result_cache_entries: s(
+            "result_cache_entries",
+            raw.result_cache_entries,
+            10_000,
+            10_000_000,
+        )? as u64,
         team_weights,
         queue_capacity: s("queue_capacity", raw.queue_capacity, 64, 100_000)? as u32,
         queue_timeout_ms: s("queue_timeout_ms", raw.queue_timeout_ms, 2000, 600_000)? as u64,

@@ -18,6 +18,30 @@ const LOG_TAIL_LINES: usize = 15;
 /// How long a node may take to exit after SIGTERM before it is killed.
 pub const TERMINATE_GRACE: Duration = Duration::from_secs(5);
 
+/// Name of the cluster secret's file in the log folder.
+pub const TOKEN_FILE: &str = "cluster.token";
+
+/// Writes a fresh random cluster secret (128 bits, hex) to `cluster.token` in `dir`, readable
+/// by this user only; every node of the cluster gets it with `--cluster-token-file`, so only
+/// they can call each other's `OverlayPeer` service.
+pub fn write_fresh_token(dir: &Path) -> anyhow::Result<PathBuf> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(TOKEN_FILE);
+    let _ = std::fs::remove_file(&path);
+    let mut options = File::options();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("cannot create the cluster secret {}", path.display()))?;
+    writeln!(file, "{:032x}", rand::random::<u128>())
+        .with_context(|| format!("cannot write the cluster secret {}", path.display()))?;
+    Ok(path)
+}
+
 /// What to launch.
 #[derive(Clone, Debug)]
 pub struct LaunchOptions {
@@ -70,6 +94,18 @@ impl LocalCluster {
                 bail!("port {} for process {} is already in use (or the host is not this machine); stop what uses it or change the config", process.address(), process.id);
             }
         }
+        let mut options = options;
+        if !options
+            .extra_args
+            .iter()
+            .any(|arg| arg.starts_with("--cluster-token-file"))
+        {
+            let token_file = write_fresh_token(&options.log_dir)?;
+            options.extra_args.extend([
+                "--cluster-token-file".to_string(),
+                token_file.display().to_string(),
+            ]);
+        }
         let mut cluster = LocalCluster {
             config: config.clone(),
             nodes: BTreeMap::new(),
@@ -82,6 +118,11 @@ impl LocalCluster {
         let ids: Vec<NodeId> = cluster.nodes.keys().cloned().collect();
         cluster.wait_ready(&ids, true).await?;
         Ok(cluster)
+    }
+
+    /// The file holding this cluster's secret (see [`write_fresh_token`]).
+    pub fn token_file(&self) -> PathBuf {
+        self.options.log_dir.join(TOKEN_FILE)
     }
 
     fn spawn(&self, id: &NodeId) -> anyhow::Result<NodeProcess> {

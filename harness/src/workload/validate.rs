@@ -16,6 +16,13 @@ pub const STRATEGIES: [&str; 4] = ["strict", "weighted", "hybrid", "fair_queue"]
 /// would be measured.
 pub const MAX_RATE: f64 = 100_000.0;
 
+/// Most connections to the entry node a workload may open: each holds a socket (a file
+/// descriptor) in the harness and in the node.
+pub const MAX_CONNECTIONS: i64 = 1_000;
+
+/// Longest `load.timeout_s` of one query, seconds.
+const MAX_TIMEOUT_S: f64 = 3600.0;
+
 /// Most concurrency a level may ask for (each worker is a task; the node caps far lower).
 const MAX_CONCURRENCY: i64 = 10_000;
 
@@ -308,13 +315,28 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
     if !within(spec.load.warmup_s, 0.0, 600.0, true) {
         return c.fail("load.warmup_s", "must be seconds in [0, 600]");
     }
-    if !within(spec.load.timeout_s, 0.0, f64::MAX, false) {
-        return c.fail("load.timeout_s", "must be seconds > 0");
+    if !within(spec.load.timeout_s, 0.0, MAX_TIMEOUT_S, false) {
+        return c.fail(
+            "load.timeout_s",
+            format!(
+                "is {}; it must be seconds in (0, {MAX_TIMEOUT_S}]",
+                spec.load.timeout_s
+            ),
+        );
     }
     if !within(spec.load.reject_backoff_ms, 0.0, f64::MAX, true) {
         return c.fail("load.reject_backoff_ms", "must be milliseconds ≥ 0");
     }
-    let connections = c.positive_u32("load.connections", spec.load.connections)?;
+    if !(1..=MAX_CONNECTIONS).contains(&spec.load.connections) {
+        return c.fail(
+            "load.connections",
+            format!(
+                "is {}; it must lie in 1..={MAX_CONNECTIONS} (each connection holds a socket in the harness and the node)",
+                spec.load.connections
+            ),
+        );
+    }
+    let connections = spec.load.connections as u32;
     let mix = check_mix(&c, &spec.queries)?;
     let tenants = check_tenants(&c, &spec)?;
     let name = spec.name.clone().unwrap_or_else(|| {

@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use overlay::config::NodeId;
-use overlay::proto::overlay_peer_client::OverlayPeerClient;
 use overlay::proto::PingRequest;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
 
 use super::peers::Evidence;
 use crate::node::Node;
+use crate::peers::PeerClient;
 
 /// Starts one probe loop per watched peer; the loops end when the handles are aborted.
 pub fn spawn_probes(node: &Arc<Node>) -> Vec<JoinHandle<()>> {
@@ -27,7 +26,7 @@ pub fn spawn_probes(node: &Arc<Node>) -> Vec<JoinHandle<()>> {
         .collect()
 }
 
-async fn probe_loop(node: Arc<Node>, peer: NodeId, mut client: OverlayPeerClient<Channel>) {
+async fn probe_loop(node: Arc<Node>, peer: NodeId, mut client: PeerClient) {
     let health = &node.config.health;
     let interval = Duration::from_millis(health.interval_ms.max(1));
     let timeout = Duration::from_millis(health.timeout_ms.max(1));
@@ -50,7 +49,7 @@ async fn probe_loop(node: Arc<Node>, peer: NodeId, mut client: OverlayPeerClient
 async fn probe_once(
     node: &Node,
     peer: &NodeId,
-    client: &mut OverlayPeerClient<Channel>,
+    client: &mut PeerClient,
     timeout: Duration,
 ) -> Result<Duration, String> {
     if let Some(why) = node.faults.refuses_call_to(peer) {

@@ -107,7 +107,7 @@ pub async fn run_monitor(node: Arc<Node>, reporter: HealthReporter) {
         let sample = LoadSample {
             avg_latency_ms: node.times.average_ms_within(LATENCY_WINDOW),
             active: node.admission.total_active(),
-            queue: node.results.len() as u32,
+            queue: node.results.pending() as u32,
         };
         if let Some(t) = node.state.observe(sample) {
             tracing::warn!("{}", transition_line(node.id().as_str(), &t));
