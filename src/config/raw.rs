@@ -470,7 +470,7 @@ pub(super) fn duplicate_process_key(text: &str) -> Option<String> {
             struct KeysVisitor;
             impl<'de> Visitor<'de> for KeysVisitor {
                 type Value = Keys;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                     f.write_str("an object of processes")
                 }
                 fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {

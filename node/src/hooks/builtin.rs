@@ -46,6 +46,14 @@ pub fn parse_kinds(list: &str) -> Result<Vec<EventKind>, String> {
     Ok(kinds)
 }
 
+/// The events the original system registers a hook for on every node; a node logs them by
+/// default (`--no-default-hooks` turns that off, `--log-events` logs every event instead).
+pub const DEFAULT_HOOK_EVENTS: [EventKind; 3] = [
+    EventKind::StateChanged,
+    EventKind::NeighborFailed,
+    EventKind::NeighborRecovered,
+];
+
 /// Logs each event at info: `[HookManager] {node} event {name} {detail-json}`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LogHook;
