@@ -148,9 +148,9 @@ fn register_hooks(args: &NodeArgs, id: &NodeId, hooks: &HookManager) -> anyhow::
         hooks.register(&kinds, 0, Arc::new(hook));
     }
     if args.log_events {
-        hooks.register(&EventKind::ALL, 10, Arc::new(LogHook));
+        hooks.register(&EventKind::ALL, 10, Arc::new(LogHook::default()));
     } else if !args.no_default_hooks {
-        hooks.register(&DEFAULT_HOOK_EVENTS, 10, Arc::new(LogHook));
+        hooks.register(&DEFAULT_HOOK_EVENTS, 10, Arc::new(LogHook { quiet: true }));
     }
     Ok(())
 }
