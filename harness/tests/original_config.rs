@@ -63,6 +63,25 @@ impl Drop for Down<'_> {
     }
 }
 
+/// The shipped smoke workload pointed at `config` on the config's own ports: one strategy,
+/// one level, no baseline. Written into `dir`; returns the file.
+fn smoke_workload_for(config: &str, dir: &Path) -> PathBuf {
+    let shipped = std::fs::read_to_string(workspace_root().join("workloads/smoke.toml")).unwrap();
+    let workload = shipped
+        .replace(
+            "config = \"configs/one_host_config.json\"\nports = \"free\"",
+            &format!("config = {config:?}\nports = \"config\""),
+        )
+        .replace("name = \"smoke\"", "name = \"original_config\"")
+        .replace("[\"strict\", \"fair_queue\"]", "[\"strict\"]")
+        .replace("concurrency = [2, 8]", "concurrency = [4]")
+        .replace("[baseline]\nenabled = true", "[baseline]\nenabled = false");
+    assert!(workload.contains("ports = \"config\""), "{workload}");
+    let path = dir.join("original_config.toml");
+    std::fs::write(&path, workload).unwrap();
+    path
+}
+
 fn params(value: &Value) -> Map<String, Value> {
     value.as_object().cloned().unwrap_or_default()
 }
@@ -132,19 +151,7 @@ async fn the_original_one_host_file_runs_unchanged() {
 
     // `harness run` with a workload pointing at the file, on its own ports.
     std::env::set_current_dir(workspace_root()).unwrap();
-    let shipped = std::fs::read_to_string(workspace_root().join("workloads/smoke.toml")).unwrap();
-    let workload = shipped
-        .replace(
-            "config = \"configs/one_host_config.json\"\nports = \"free\"",
-            &format!("config = {config:?}\nports = \"config\""),
-        )
-        .replace("name = \"smoke\"", "name = \"original_config\"")
-        .replace("[\"strict\", \"fair_queue\"]", "[\"strict\"]")
-        .replace("concurrency = [2, 8]", "concurrency = [4]")
-        .replace("[baseline]\nenabled = true", "[baseline]\nenabled = false");
-    assert!(workload.contains("ports = \"config\""), "{workload}");
-    let workload_path = cwd.path().join("original_config.toml");
-    std::fs::write(&workload_path, workload).unwrap();
+    let workload_path = smoke_workload_for(&config, cwd.path());
     let dir = run(RunOptions {
         workload: workload_path,
         out: cwd.path().join("reports"),
@@ -178,8 +185,8 @@ async fn the_original_one_host_file_runs_unchanged() {
     );
 }
 
-#[test]
-fn unusable_links_are_refused_by_node_and_harness_before_anything_starts() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_links_are_refused_by_node_and_harness_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
     let mut value: Value =
         serde_json::from_str(&std::fs::read_to_string(original_config()).unwrap()).unwrap();
@@ -205,4 +212,20 @@ fn unusable_links_are_refused_by_node_and_harness_before_anything_starts() {
         !dir.path().join(".overlay/bad/logs").exists(),
         "nothing launched"
     );
+
+    let workload = smoke_workload_for(bad.to_str().unwrap(), dir.path());
+    let refused = run(RunOptions {
+        workload,
+        out: dir.path().join("reports"),
+        strategies: None,
+        concurrency: None,
+        data_path: Some(dir.path().join("data")),
+        build_node: false,
+        progress: false,
+    })
+    .await
+    .expect_err("harness run refuses the config");
+    let text = format!("{refused:#}");
+    assert!(text.contains(message), "{text}");
+    assert!(!dir.path().join("data").exists(), "nothing generated or launched");
 }
