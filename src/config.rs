@@ -375,7 +375,12 @@ impl ClusterConfig {
     pub fn children_of(&self, id: &NodeId) -> Vec<&ProcessConfig> {
         self.processes
             .get(id)
-            .map(|p| p.children.iter().filter_map(|c| self.processes.get(c)).collect())
+            .map(|p| {
+                p.children
+                    .iter()
+                    .filter_map(|c| self.processes.get(c))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

@@ -42,7 +42,10 @@ fn harness(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(args)
         .current_dir(cwd)
-        .env("OVERLAY_NODE_BIN", node_binary(false).expect("overlay-node built"))
+        .env(
+            "OVERLAY_NODE_BIN",
+            node_binary(false).expect("overlay-node built"),
+        )
         .env("RUST_BACKTRACE", "0")
         .output()
         .expect("harness runs")
@@ -66,7 +69,8 @@ impl Drop for Down<'_> {
 /// The shipped smoke workload pointed at `config` on the config's own ports: one strategy,
 /// one level, no baseline. Written into `dir`; returns the file.
 fn smoke_workload_for(config: &str, dir: &Path) -> PathBuf {
-    let shipped = std::fs::read_to_string(workspace_root().join("workloads/smoke.toml")).unwrap();
+    let shipped = std::fs::read_to_string(workspace_root().join("workloads/smoke.toml"))
+        .expect("shipped smoke workload");
     let workload = shipped
         .replace(
             "config = \"configs/one_host_config.json\"\nports = \"free\"",
@@ -78,7 +82,7 @@ fn smoke_workload_for(config: &str, dir: &Path) -> PathBuf {
         .replace("[baseline]\nenabled = true", "[baseline]\nenabled = false");
     assert!(workload.contains("ports = \"config\""), "{workload}");
     let path = dir.join("original_config.toml");
-    std::fs::write(&path, workload).unwrap();
+    std::fs::write(&path, workload).expect("write workload");
     path
 }
 
@@ -203,7 +207,10 @@ async fn unusable_links_are_refused_by_node_and_harness_before_anything_starts()
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&node.stderr);
-    assert!(!node.status.success() && stderr.contains(message), "{stderr}");
+    assert!(
+        !node.status.success() && stderr.contains(message),
+        "{stderr}"
+    );
 
     let up = harness(dir.path(), &["cluster", "up", bad.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&up.stderr);
@@ -227,5 +234,8 @@ async fn unusable_links_are_refused_by_node_and_harness_before_anything_starts()
     .expect_err("harness run refuses the config");
     let text = format!("{refused:#}");
     assert!(text.contains(message), "{text}");
-    assert!(!dir.path().join("data").exists(), "nothing generated or launched");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing generated or launched"
+    );
 }

@@ -213,11 +213,18 @@ fn original_report_lines_come_first_and_match_results_json() {
 
     let rule = "=".repeat(120);
     assert!(
-        text.starts_with(&format!("{rule}\nBENCHMARK\n{rule}\nFairness Strategy: strict\n")),
+        text.starts_with(&format!(
+            "{rule}\nBENCHMARK\n{rule}\nFairness Strategy: strict\n"
+        )),
         "{text}"
     );
-    let ours = text.find("FAIRNESS BENCHMARK REPORT").expect("today's sections");
-    assert!(text.find("BENCHMARK SUMMARY").unwrap() < ours, "original first");
+    let ours = text
+        .find("FAIRNESS BENCHMARK REPORT")
+        .expect("today's sections");
+    assert!(
+        text.find("BENCHMARK SUMMARY").unwrap() < ours,
+        "original first"
+    );
 
     let capture = |pattern: &str| -> String {
         let re = regex::Regex::new(&format!("(?m)^{pattern}$")).unwrap();
@@ -229,23 +236,42 @@ fn original_report_lines_come_first_and_match_results_json() {
     let number = |pattern: &str| -> f64 { capture(pattern).parse().unwrap() };
     let close = |pattern: &str, expected: f64| {
         let got = number(pattern);
-        assert!((got - expected).abs() < 0.006, "{pattern}: {got} vs {expected}");
+        assert!(
+            (got - expected).abs() < 0.006,
+            "{pattern}: {got} vs {expected}"
+        );
     };
 
     assert_eq!(capture(r"Requests: (\d+), Concurrency: 1/100"), "400");
-    assert_eq!(capture(r"Started: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)"), "1970-01-01 00:00:00");
-    assert_eq!(capture(r"HOST: (\S+)"), "127.0.0.1");
-    capture(r"(ID   Role         Team   Status   Active   Queue    Avg\(ms\)    Files    State) {10}");
     assert_eq!(
-        capture(r"(A    leader       green  online   0        0        0\.00       12       Ready) {10}"),
+        capture(r"Started: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)"),
+        "1970-01-01 00:00:00"
+    );
+    assert_eq!(capture(r"HOST: (\S+)"), "127.0.0.1");
+    capture(
+        r"(ID   Role         Team   Status   Active   Queue    Avg\(ms\)    Files    State) {10}",
+    );
+    assert_eq!(
+        capture(
+            r"(A    leader       green  online   0        0        0\.00       12       Ready) {10}"
+        ),
         "A    leader       green  online   0        0        0.00       12       Ready"
     );
     capture(r"(RECENT LOGS \(127\.0\.0\.1\):)");
     capture(r"  A: (\[Server\] A serving)");
-    assert_eq!(capture(r"Completed at: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)"), "1970-01-01 00:01:00");
+    assert_eq!(
+        capture(r"Completed at: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)"),
+        "1970-01-01 00:01:00"
+    );
     close(r"Duration: (\d+\.\d\d) seconds", total.elapsed_s);
-    assert_eq!(number(r"Total Requests: (\d+)") as u64, total.overall.total());
-    assert_eq!(number(r"Successful: (\d+)") as u64, total.overall.ok.count());
+    assert_eq!(
+        number(r"Total Requests: (\d+)") as u64,
+        total.overall.total()
+    );
+    assert_eq!(
+        number(r"Successful: (\d+)") as u64,
+        total.overall.ok.count()
+    );
     assert_eq!(
         number(r"Failed: (\d+)") as u64,
         total.overall.total() - total.overall.ok.count()
@@ -259,7 +285,10 @@ fn original_report_lines_come_first_and_match_results_json() {
     close(r"  P99 Latency: (\d+\.\d\d) ms", latency.p99_ms);
     close(r"  Throughput: (\d+\.\d\d) req/sec", total.throughput());
     capture(r"(Data Metrics:)");
-    assert_eq!(number(r"  Total Records Returned: (\d+)") as u64, total.overall.records);
+    assert_eq!(
+        number(r"  Total Records Returned: (\d+)") as u64,
+        total.overall.records
+    );
     close(
         r"  Average Records per Query: (\d+\.\d\d)",
         total.overall.records as f64 / total.overall.ok.count() as f64,
@@ -271,7 +300,10 @@ fn original_report_lines_come_first_and_match_results_json() {
     );
     // The figures the issue's scripts read, with the fixture's known values.
     assert_eq!(
-        (number(r"Total Requests: (\d+)"), number(r"  Total Records Returned: (\d+)")),
+        (
+            number(r"Total Requests: (\d+)"),
+            number(r"  Total Records Returned: (\d+)")
+        ),
         (400.0, 150000.0)
     );
     close(r"  Throughput: (\d+\.\d\d) req/sec", 15.0);

@@ -68,7 +68,10 @@ async fn start_node(
     data: &Path,
     port: u16,
     extra: &[&str],
-) -> (std::process::Child, OverlayNodeClient<tonic::transport::Channel>) {
+) -> (
+    std::process::Child,
+    OverlayNodeClient<tonic::transport::Channel>,
+) {
     let mut child = Command::new(NODE)
         .arg(config)
         .arg("A")
@@ -77,7 +80,7 @@ async fn start_node(
         .args(extra)
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .expect("node starts");
     let address = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
     loop {
@@ -104,8 +107,13 @@ async fn no_default_hooks_registers_none() {
         .unwrap()
         .port();
     let config = single_node_config(dir.path(), port);
-    let (mut child, mut client) =
-        start_node(&config, &dir.path().join("data"), port, &["--no-default-hooks"]).await;
+    let (mut child, mut client) = start_node(
+        &config,
+        &dir.path().join("data"),
+        port,
+        &["--no-default-hooks"],
+    )
+    .await;
     let metrics = client.get_metrics(MetricsRequest {}).await;
     let _ = child.kill();
     let _ = child.wait();

@@ -357,7 +357,11 @@ fn original_one_host_file_derives_the_design_tree() {
     let b = &config.processes[&NodeId("B".into())];
     assert_eq!(ids(&b.links), ["A", "C", "D"], "B keeps its link to D");
     let e = &config.processes[&NodeId("E".into())];
-    assert_eq!(ids(&e.children), ["F", "D"], "children in the order written");
+    assert_eq!(
+        ids(&e.children),
+        ["F", "D"],
+        "children in the order written"
+    );
     let ports: Vec<u16> = config.processes.values().map(|p| p.port).collect();
     assert_eq!(ports, [60051, 60052, 60053, 60054, 60055, 60056]);
 }
@@ -370,7 +374,14 @@ fn original_two_hosts_file_derives_the_design_tree() {
     let host = |id: &str| config.processes[&NodeId(id.into())].host.clone();
     assert_eq!(
         ["A", "B", "C", "D", "E", "F"].map(host),
-        ["192.168.1.2", "192.168.1.2", "192.168.1.1", "192.168.1.2", "192.168.1.1", "192.168.1.1"]
+        [
+            "192.168.1.2",
+            "192.168.1.2",
+            "192.168.1.1",
+            "192.168.1.2",
+            "192.168.1.1",
+            "192.168.1.1"
+        ]
     );
 }
 
@@ -396,7 +407,10 @@ fn a_link_listed_on_one_side_only_is_a_link() {
     // E no longer lists D, but D lists E: still E's child.
     let text = original_with(&[("E", "neighbors", serde_json::json!(["A", "F"]))]);
     let config = ClusterConfig::from_json(&text).unwrap();
-    assert_eq!(ids(&config.processes[&NodeId("E".into())].children), ["F", "D"]);
+    assert_eq!(
+        ids(&config.processes[&NodeId("E".into())].children),
+        ["F", "D"]
+    );
     // Only the children list their parents.
     let text = original_with(&[
         ("A", "neighbors", serde_json::json!([])),
@@ -420,8 +434,14 @@ fn a_team_leader_without_own_workers_falls_back_to_other_teams() {
     // E falls back to the other team's workers it links to; D keeps B, its own team's
     // leader, as parent, so E is left with F.
     assert_eq!(children("E"), "F");
-    assert_eq!(config.parent_of(&NodeId("D".into())).unwrap().id.as_str(), "B");
-    assert_eq!(config.parent_of(&NodeId("F".into())).unwrap().id.as_str(), "E");
+    assert_eq!(
+        config.parent_of(&NodeId("D".into())).unwrap().id.as_str(),
+        "B"
+    );
+    assert_eq!(
+        config.parent_of(&NodeId("F".into())).unwrap().id.as_str(),
+        "E"
+    );
 }
 
 #[test]

@@ -77,9 +77,7 @@ fn check_neighbor_names(processes: &BTreeMap<NodeId, ProcessConfig>) -> Result<(
 
 /// Each process's links: its own `neighbors` in the order written, then every process that
 /// lists it, by id; no repeats.
-fn undirected_links(
-    processes: &BTreeMap<NodeId, ProcessConfig>,
-) -> BTreeMap<NodeId, Vec<NodeId>> {
+fn undirected_links(processes: &BTreeMap<NodeId, ProcessConfig>) -> BTreeMap<NodeId, Vec<NodeId>> {
     let mut links: BTreeMap<NodeId, Vec<NodeId>> = processes
         .values()
         .map(|p| (p.id.clone(), Vec::new()))

@@ -93,7 +93,11 @@ pub fn write_original(
     writeln!(out, "Total Requests: {requests}")?;
     writeln!(out, "Successful: {ok}")?;
     writeln!(out, "Failed: {}", requests - ok)?;
-    writeln!(out, "Success Rate: {:.2}%\n", ratio(ok as f64 * 100.0, requests))?;
+    writeln!(
+        out,
+        "Success Rate: {:.2}%\n",
+        ratio(ok as f64 * 100.0, requests)
+    )?;
     writeln!(out, "Performance Metrics:")?;
     writeln!(out, "  Average Latency: {:.2} ms", latency.mean_ms)?;
     writeln!(out, "  Min Latency: {:.2} ms", latency.min_ms)?;
