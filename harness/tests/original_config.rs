@@ -25,15 +25,27 @@ fn original_config() -> PathBuf {
     workspace_root().join("configs/original/one_host_config.json")
 }
 
-/// Fails at once, naming the port, when one of the file's fixed ports is taken.
+/// Waits up to 10 s for the file's fixed ports to be free, then fails naming the port. They lie
+/// in the kernel's ephemeral range, so another process's outgoing connection may hold one for
+/// a moment; anything holding one longer is reported, never waited on indefinitely.
 fn require_fixed_ports_free() {
-    for port in 60051..=60056 {
-        if let Err(err) = TcpListener::bind(("127.0.0.1", port)) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let busy = (60051..=60056).find_map(|port| {
+            TcpListener::bind(("127.0.0.1", port))
+                .err()
+                .map(|e| (port, e))
+        });
+        let Some((port, err)) = busy else {
+            return;
+        };
+        if std::time::Instant::now() > deadline {
             panic!(
                 "port {port} on 127.0.0.1 is busy ({err}): this test runs the original \
                  one_host_config.json unchanged on its fixed ports 60051-60056; stop what uses it"
             );
         }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
 
