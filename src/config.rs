@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use crate::date::DateKey;
 
 mod raw;
+mod tree;
 
 pub use raw::{RawConfig, RawHealth, RawProcess, RawStrategies, RawTeam};
 
@@ -154,8 +155,19 @@ pub struct ProcessConfig {
     pub host: String,
     /// Port it listens on.
     pub port: u16,
-    /// The processes it forwards to (its children in the tree).
+    /// Its overlay links as written in the file (`neighbors`). Links are undirected: a link
+    /// listed on either side counts, see [`ProcessConfig::links`].
     pub neighbors: Vec<NodeId>,
+    /// Every process it is linked to: its own `neighbors`, then every process listing it.
+    #[serde(skip)]
+    pub links: Vec<NodeId>,
+    /// The processes it forwards to, derived from its links, roles and teams (its children in
+    /// the forwarding tree).
+    #[serde(skip)]
+    pub children: Vec<NodeId>,
+    /// The process that forwards to it; `None` for the leader.
+    #[serde(skip)]
+    pub parent: Option<NodeId>,
     /// Explicit days this process holds, overriding the weighted split.
     pub date_bounds: Option<(DateKey, DateKey)>,
 }
@@ -325,6 +337,12 @@ impl ClusterConfig {
             path: PathBuf::new(),
             message: err.to_string(),
         })?;
+        if let Some(id) = raw::duplicate_process_key(text) {
+            return Err(ConfigError::Invalid {
+                path: PathBuf::new(),
+                message: format!("process {id}: field id: the id {id} is listed twice in processes; ids must be unique"),
+            });
+        }
         let mut warnings = Vec::new();
         raw::collect_unknown_keys(&value, &mut warnings);
         let raw = RawConfig::deserialize(&value).map_err(|err| ConfigError::Parse {
@@ -350,9 +368,25 @@ impl ClusterConfig {
             .expect("validated config has a leader")
     }
 
-    /// The process that lists `id` as a neighbour (its parent in the tree), if any.
+    /// The process that forwards to `id` (its parent in the derived tree), if any.
     pub fn parent_of(&self, id: &NodeId) -> Option<&ProcessConfig> {
-        self.processes.values().find(|p| p.neighbors.contains(id))
+        self.processes
+            .get(id)
+            .and_then(|p| p.parent.as_ref())
+            .and_then(|parent| self.processes.get(parent))
+    }
+
+    /// The processes `id` forwards to (its children in the derived tree), in link order.
+    pub fn children_of(&self, id: &NodeId) -> Vec<&ProcessConfig> {
+        self.processes
+            .get(id)
+            .map(|p| {
+                p.children
+                    .iter()
+                    .filter_map(|c| self.processes.get(c))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Members of a team ordered as the partition rule orders them: by role, then id.

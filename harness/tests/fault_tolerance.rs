@@ -143,6 +143,28 @@ async fn neighbors(address: &str) -> Vec<NeighborHealth> {
         .neighbors
 }
 
+/// Polls `node` until a line of its `recent_logs` contains `shape` (at most 5 s).
+async fn wait_for_log(node: &str, shape: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut client = connect(node).await.expect("connect for metrics");
+        let logs = client
+            .get_metrics(MetricsRequest {})
+            .await
+            .expect("metrics")
+            .into_inner()
+            .recent_logs;
+        if logs.iter().any(|l| l.contains(shape)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{node}: no line with {shape:?} in {logs:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Polls `observer` until its view of `peer` satisfies `done`; how long that took.
 async fn wait_for_view(
     observer: &str,
@@ -283,7 +305,7 @@ async fn replicated_cluster_answers_correctly_through_kills_hangs_and_restarts()
     for shape in [
         "[HealthChecker] A detected recovery: E",
         "[Orchestrator] A handling recovery of E",
-        "[HookManager] A fired neighbor_recovered",
+        "[HookManager] Triggering 'neighbor_recovered' hook (",
     ] {
         assert!(
             metrics.recent_logs.iter().any(|l| l.contains(shape)),
@@ -348,6 +370,16 @@ async fn unreplicated_cluster_declares_the_lost_days() {
         .signal(&NodeId("C".into()), libc::SIGKILL)
         .unwrap();
     wait_for_view(&leader, "C", KILL_DETECTION, |n| n.status == "failed").await;
+    // The original's default hooks, registered without any hook flag: the observers log
+    // their firing in the original's shape, which its own fault test looks for.
+    for observer in ["A", "B", "E"] {
+        let address = sandbox.cluster.address(observer).unwrap().to_string();
+        wait_for_log(
+            &address,
+            "[HookManager] Triggering 'neighbor_failed' hook (1 callbacks)",
+        )
+        .await;
+    }
 
     let outcome = ask_with_retry(&leader, &spec("aggregate", &count_params()))
         .await

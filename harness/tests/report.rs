@@ -193,3 +193,118 @@ fn compare_sets_runs_side_by_side() {
     let files = overlay_harness::report::charts::render_compare(dir.path(), &[a, b]).unwrap();
     assert_eq!(files.len(), 6);
 }
+
+/// The original's lines, each read with its own regex as the original's scripts read them,
+/// and compared with the figures of results.json.
+#[test]
+fn original_report_lines_come_first_and_match_results_json() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture().save(dir.path()).unwrap();
+    let results = RunResults::load(dir.path()).unwrap();
+    overlay_harness::report::render(dir.path(), &results).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("benchmark_fairness_strict.txt")).unwrap();
+    let run = results
+        .strategies
+        .iter()
+        .find(|r| r.strategy == "strict")
+        .unwrap();
+    let total = run.total();
+    let latency = total.overall.ok.summary();
+
+    let rule = "=".repeat(120);
+    assert!(
+        text.starts_with(&format!(
+            "{rule}\nBENCHMARK\n{rule}\nFairness Strategy: strict\n"
+        )),
+        "{text}"
+    );
+    let ours = text
+        .find("FAIRNESS BENCHMARK REPORT")
+        .expect("today's sections");
+    assert!(
+        text.find("BENCHMARK SUMMARY").unwrap() < ours,
+        "original first"
+    );
+
+    let capture = |pattern: &str| -> String {
+        let re = regex::Regex::new(&format!("(?m)^{pattern}$")).unwrap();
+        let found = re
+            .captures(&text)
+            .unwrap_or_else(|| panic!("no line matches {pattern:?} in\n{text}"));
+        found.get(1).map_or("", |m| m.as_str()).to_string()
+    };
+    let number = |pattern: &str| -> f64 { capture(pattern).parse().unwrap() };
+    let close = |pattern: &str, expected: f64| {
+        let got = number(pattern);
+        assert!(
+            (got - expected).abs() < 0.006,
+            "{pattern}: {got} vs {expected}"
+        );
+    };
+
+    assert_eq!(capture(r"Requests: (\d+), Concurrency: 1/100"), "400");
+    assert_eq!(
+        capture(r"Started: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)"),
+        "1970-01-01 00:00:00"
+    );
+    assert_eq!(capture(r"HOST: (\S+)"), "127.0.0.1");
+    capture(
+        r"(ID   Role         Team   Status   Active   Queue    Avg\(ms\)    Files    State) {10}",
+    );
+    assert_eq!(
+        capture(
+            r"(A    leader       green  online   0        0        0\.00       12       Ready) {10}"
+        ),
+        "A    leader       green  online   0        0        0.00       12       Ready"
+    );
+    capture(r"(RECENT LOGS \(127\.0\.0\.1\):)");
+    capture(r"  A: (\[Server\] A serving)");
+    assert_eq!(
+        capture(r"Completed at: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)"),
+        "1970-01-01 00:01:00"
+    );
+    close(r"Duration: (\d+\.\d\d) seconds", total.elapsed_s);
+    assert_eq!(
+        number(r"Total Requests: (\d+)") as u64,
+        total.overall.total()
+    );
+    assert_eq!(
+        number(r"Successful: (\d+)") as u64,
+        total.overall.ok.count()
+    );
+    assert_eq!(
+        number(r"Failed: (\d+)") as u64,
+        total.overall.total() - total.overall.ok.count()
+    );
+    close(r"Success Rate: (\d+\.\d\d)%", 75.0);
+    capture(r"(Performance Metrics:)");
+    close(r"  Average Latency: (\d+\.\d\d) ms", latency.mean_ms);
+    close(r"  Min Latency: (\d+\.\d\d) ms", latency.min_ms);
+    close(r"  Max Latency: (\d+\.\d\d) ms", latency.max_ms);
+    close(r"  P95 Latency: (\d+\.\d\d) ms", latency.p95_ms);
+    close(r"  P99 Latency: (\d+\.\d\d) ms", latency.p99_ms);
+    close(r"  Throughput: (\d+\.\d\d) req/sec", total.throughput());
+    capture(r"(Data Metrics:)");
+    assert_eq!(
+        number(r"  Total Records Returned: (\d+)") as u64,
+        total.overall.records
+    );
+    close(
+        r"  Average Records per Query: (\d+\.\d\d)",
+        total.overall.records as f64 / total.overall.ok.count() as f64,
+    );
+    capture(r"(Final Process Metrics:)");
+    assert_eq!(
+        capture(r"  A \(leader/green\): Active=(\d+), Queue=\d+, AvgTime=\d+\.\d\dms, Files=12"),
+        "0"
+    );
+    // The figures the issue's scripts read, with the fixture's known values.
+    assert_eq!(
+        (
+            number(r"Total Requests: (\d+)"),
+            number(r"  Total Records Returned: (\d+)")
+        ),
+        (400.0, 150000.0)
+    );
+    close(r"  Throughput: (\d+\.\d\d) req/sec", 15.0);
+}

@@ -101,6 +101,10 @@ pub struct NodeArgs {
     /// Log every lifecycle event (a built-in hook).
     #[arg(long)]
     pub log_events: bool,
+    /// Do not register the original system's default hooks, which log every
+    /// state_changed, neighbor_failed and neighbor_recovered event.
+    #[arg(long)]
+    pub no_default_hooks: bool,
 }
 
 fn parse_strategy(text: &str) -> Result<FairnessStrategy, String> {

@@ -26,7 +26,7 @@ use crate::health::checker::spawn_probes;
 use crate::health::monitor::{run_monitor, StateMonitor};
 use crate::health::orchestrator::Orchestrator;
 use crate::health::peers::PeerHealth;
-use crate::hooks::builtin::{parse_kinds, JsonLinesHook, LogHook};
+use crate::hooks::builtin::{parse_kinds, JsonLinesHook, LogHook, DEFAULT_HOOK_EVENTS};
 use crate::hooks::{EventKind, HookManager, HookSettings};
 use crate::listen::{bind, default_max_connections, incoming, raise_fd_limit, ConnectionLimits};
 use crate::logs::LogRing;
@@ -239,7 +239,9 @@ fn register_hooks(args: &NodeArgs, id: &NodeId, hooks: &HookManager) -> anyhow::
         hooks.register(&kinds, 0, Arc::new(hook));
     }
     if args.log_events {
-        hooks.register(&EventKind::ALL, 10, Arc::new(LogHook));
+        hooks.register(&EventKind::ALL, 10, Arc::new(LogHook::default()));
+    } else if !args.no_default_hooks {
+        hooks.register(&DEFAULT_HOOK_EVENTS, 10, Arc::new(LogHook { quiet: true }));
     }
     Ok(())
 }

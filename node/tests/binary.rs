@@ -62,6 +62,64 @@ fn bad_start_up_input_is_named_with_a_fix() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("--dataset-root"));
 }
 
+/// Starts a node of `config` and waits until it answers.
+async fn start_node(
+    config: &Path,
+    data: &Path,
+    port: u16,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    OverlayNodeClient<tonic::transport::Channel>,
+) {
+    let mut child = Command::new(NODE)
+        .arg(config)
+        .arg("A")
+        .arg("--dataset-root")
+        .arg(data)
+        .args(extra)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node starts");
+    let address = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    loop {
+        match OverlayNodeClient::connect(address.clone()).await {
+            Ok(client) => return (child, client),
+            Err(_) if started.elapsed() < Duration::from_secs(30) => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(err) => {
+                let _ = child.kill();
+                panic!("node never answered: {err}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_default_hooks_registers_none() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = single_node_config(dir.path(), port);
+    let (mut child, mut client) = start_node(
+        &config,
+        &dir.path().join("data"),
+        port,
+        &["--no-default-hooks"],
+    )
+    .await;
+    let metrics = client.get_metrics(MetricsRequest {}).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(metrics.unwrap().into_inner().hooks.unwrap().registered, 0);
+}
+
 #[tokio::test]
 async fn broken_rows_are_skipped_and_sigterm_stops_the_node() {
     let dir = tempfile::tempdir().unwrap();
@@ -75,28 +133,7 @@ async fn broken_rows_are_skipped_and_sigterm_stops_the_node() {
         .unwrap()
         .port();
     let config = single_node_config(dir.path(), port);
-    let mut child = Command::new(NODE)
-        .arg(&config)
-        .arg("A")
-        .arg("--dataset-root")
-        .arg(dir.path().join("data"))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let address = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    let mut client = loop {
-        match OverlayNodeClient::connect(address.clone()).await {
-            Ok(client) => break client,
-            Err(_) if started.elapsed() < Duration::from_secs(30) => {
-                tokio::time::sleep(Duration::from_millis(50)).await
-            }
-            Err(err) => {
-                let _ = child.kill();
-                panic!("node never answered: {err}");
-            }
-        }
-    };
+    let (mut child, mut client) = start_node(&config, &dir.path().join("data"), port, &[]).await;
     let metrics = client
         .get_metrics(MetricsRequest {})
         .await
@@ -110,6 +147,8 @@ async fn broken_rows_are_skipped_and_sigterm_stops_the_node() {
         ),
         (2, 2, 1)
     );
+    // The original's default hooks are registered without any flag.
+    assert_eq!(metrics.hooks.expect("hook stats").registered, 1);
     let answer = client
         .query(QueryRequest {
             query_type: "aggregate".into(),

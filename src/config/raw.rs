@@ -217,7 +217,7 @@ pub(super) fn locate_type_error(value: &Value) -> Option<String> {
 
 /// Turns the raw file into a validated config, or names what is wrong.
 pub(super) fn validate(raw: RawConfig, warnings: Vec<String>) -> Result<ClusterConfig, String> {
-    let processes = validate_processes(&raw.processes)?;
+    let mut processes = validate_processes(&raw.processes)?;
     let teams: Vec<String> = {
         let mut teams: Vec<String> = processes.values().map(|p| p.team.clone()).collect();
         teams.sort();
@@ -225,6 +225,7 @@ pub(super) fn validate(raw: RawConfig, warnings: Vec<String>) -> Result<ClusterC
         teams
     };
     let team_date_bounds = validate_team_bounds(&raw.teams, &teams)?;
+    super::tree::derive(&mut processes)?;
     Ok(ClusterConfig {
         processes,
         team_date_bounds,
@@ -296,67 +297,14 @@ fn validate_processes(
                 host: p.host.clone(),
                 port,
                 neighbors: p.neighbors.iter().cloned().map(NodeId).collect(),
+                links: Vec::new(),
+                children: Vec::new(),
+                parent: None,
                 date_bounds,
             },
         );
     }
-    check_topology(&processes)?;
     Ok(processes)
-}
-
-fn check_topology(processes: &BTreeMap<NodeId, ProcessConfig>) -> Result<(), String> {
-    let leaders: Vec<&NodeId> = processes
-        .values()
-        .filter(|p| p.role == Role::Leader)
-        .map(|p| &p.id)
-        .collect();
-    match leaders.len() {
-        0 => return Err("no process has role leader; exactly one must".to_string()),
-        1 => {}
-        _ => {
-            let names: Vec<&str> = leaders.iter().map(|id| id.as_str()).collect();
-            return Err(format!(
-                "processes {} all have role leader; exactly one may",
-                names.join(", ")
-            ));
-        }
-    }
-    let mut parents: HashMap<&NodeId, &NodeId> = HashMap::new();
-    for p in processes.values() {
-        for neighbor in &p.neighbors {
-            if !processes.contains_key(neighbor) {
-                return Err(format!(
-                    "process {}: field neighbors names '{neighbor}', which is not a process",
-                    p.id
-                ));
-            }
-            if neighbor == &p.id {
-                return Err(format!(
-                    "process {}: field neighbors names the process itself",
-                    p.id
-                ));
-            }
-            if processes[neighbor].role == Role::Leader {
-                return Err(format!("process {}: field neighbors names the leader {neighbor}; the leader is the root", p.id));
-            }
-            if let Some(other) = parents.insert(neighbor, &p.id) {
-                return Err(format!(
-                    "process {}: field neighbors names {neighbor}, which {other} already lists; a process has one parent",
-                    p.id
-                ));
-            }
-        }
-    }
-    if let Some(orphan) = processes
-        .values()
-        .find(|p| p.role != Role::Leader && !parents.contains_key(&p.id))
-    {
-        return Err(format!(
-            "process {}: no process lists it in neighbors, so no query reaches it",
-            orphan.id
-        ));
-    }
-    Ok(())
 }
 
 fn parse_bounds(bounds: &[String]) -> Result<(DateKey, DateKey), String> {
@@ -533,4 +481,40 @@ fn validate_state(raw: &RawState) -> Result<StateThresholds, String> {
             1000,
         )? as u32,
     })
+}
+
+/// Names a process key written twice in `processes`, which JSON parsing would otherwise
+/// silently collapse into the last one.
+pub(super) fn duplicate_process_key(text: &str) -> Option<String> {
+    use serde::de::{IgnoredAny, MapAccess, Visitor};
+
+    struct Keys(Option<String>);
+    impl<'de> Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct KeysVisitor;
+            impl<'de> Visitor<'de> for KeysVisitor {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an object of processes")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+                    let mut seen = std::collections::HashSet::new();
+                    let mut duplicate = None;
+                    while let Some((key, IgnoredAny)) = map.next_entry::<String, IgnoredAny>()? {
+                        if !seen.insert(key.clone()) && duplicate.is_none() {
+                            duplicate = Some(key);
+                        }
+                    }
+                    Ok(Keys(duplicate))
+                }
+            }
+            d.deserialize_map(KeysVisitor)
+        }
+    }
+    #[derive(Deserialize)]
+    struct Top {
+        processes: Option<Keys>,
+    }
+    let top: Top = serde_json::from_str(text).ok()?;
+    top.processes.and_then(|keys| keys.0)
 }

@@ -86,9 +86,8 @@ fn validation_names_the_process_and_field() {
     .contains("process B: field date_bounds: '2020-13-01' is not a date"));
     assert!(invalid(&edit("\"team\": \"pink\"", "\"team\": \"blue\""))
         .contains("team 'blue' has no date bounds"));
-    assert!(
-        invalid(&edit("[\"F\", \"D\"]", "[\"F\", \"D\", \"C\"]")).contains("which B already lists")
-    );
+    assert!(invalid(&edit("[\"B\", \"E\"]", "[\"B\", \"A\"]"))
+        .contains("process A: field neighbors names the process itself"));
     assert!(invalid("{\"processes\": {}}").contains("processes is empty"));
     assert!(invalid("{ not json").contains("line 1"));
 }
@@ -309,4 +308,186 @@ fn state_thresholds_default_to_the_original_and_are_checked() {
         let error = invalid(&text);
         assert!(error.contains(message), "{block}: {error}");
     }
+}
+
+const ORIGINAL_ONE_HOST: &str = include_str!("../../configs/original/one_host_config.json");
+const ORIGINAL_TWO_HOSTS: &str = include_str!("../../configs/original/two_hosts_config.json");
+
+fn ids(list: &[NodeId]) -> Vec<&str> {
+    list.iter().map(NodeId::as_str).collect()
+}
+
+/// Every process's derived children, parent and the partition table of section 4.
+fn assert_design_tree(config: &ClusterConfig) {
+    let children = |id: &str| {
+        let mut list = ids(&config.processes[&NodeId(id.into())].children);
+        list.sort_unstable();
+        list
+    };
+    assert_eq!(children("A"), ["B", "E"]);
+    assert_eq!(children("B"), ["C"]);
+    assert_eq!(children("E"), ["D", "F"]);
+    for worker in ["C", "D", "F"] {
+        assert!(children(worker).is_empty(), "{worker} forwards to nobody");
+    }
+    let parent = |id: &str| config.parent_of(&NodeId(id.into())).map(|p| p.id.0.clone());
+    assert_eq!(parent("A"), None);
+    let parents: Vec<String> = ["B", "C", "D", "E", "F"]
+        .iter()
+        .map(|id| parent(id).unwrap())
+        .collect();
+    assert_eq!(parents, ["A", "B", "E", "A", "E"]);
+    let map = crate::partition::PartitionMap::compute(config, &crate::dataset::airnow_2020_dates());
+    let table: Vec<(&str, usize)> = map
+        .slices
+        .iter()
+        .map(|s| (s.owner.as_str(), s.dates.len()))
+        .collect();
+    assert_eq!(
+        table,
+        [("A", 1), ("B", 3), ("C", 4), ("E", 9), ("D", 13), ("F", 13)]
+    );
+}
+
+#[test]
+fn original_one_host_file_derives_the_design_tree() {
+    let config = ClusterConfig::from_json(ORIGINAL_ONE_HOST).unwrap();
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    assert_design_tree(&config);
+    let b = &config.processes[&NodeId("B".into())];
+    assert_eq!(ids(&b.links), ["A", "C", "D"], "B keeps its link to D");
+    let e = &config.processes[&NodeId("E".into())];
+    assert_eq!(
+        ids(&e.children),
+        ["F", "D"],
+        "children in the order written"
+    );
+    let ports: Vec<u16> = config.processes.values().map(|p| p.port).collect();
+    assert_eq!(ports, [60051, 60052, 60053, 60054, 60055, 60056]);
+}
+
+#[test]
+fn original_two_hosts_file_derives_the_design_tree() {
+    let config = ClusterConfig::from_json(ORIGINAL_TWO_HOSTS).unwrap();
+    assert_design_tree(&config);
+    assert_eq!(config.strategies.chunk_size, 500);
+    let host = |id: &str| config.processes[&NodeId(id.into())].host.clone();
+    assert_eq!(
+        ["A", "B", "C", "D", "E", "F"].map(host),
+        [
+            "192.168.1.2",
+            "192.168.1.2",
+            "192.168.1.1",
+            "192.168.1.2",
+            "192.168.1.1",
+            "192.168.1.1"
+        ]
+    );
+}
+
+#[test]
+fn shipped_parent_to_children_files_describe_the_same_tree() {
+    assert_design_tree(&ClusterConfig::from_json(SHIPPED).unwrap());
+    assert_design_tree(
+        &ClusterConfig::from_json(include_str!("../../configs/two_hosts_config.json")).unwrap(),
+    );
+}
+
+/// The original one-host file with some process fields replaced.
+fn original_with(changes: &[(&str, &str, Value)]) -> String {
+    let mut value: Value = serde_json::from_str(ORIGINAL_ONE_HOST).unwrap();
+    for (id, field, new) in changes {
+        value["processes"][*id][*field] = new.clone();
+    }
+    value.to_string()
+}
+
+#[test]
+fn a_link_listed_on_one_side_only_is_a_link() {
+    // E no longer lists D, but D lists E: still E's child.
+    let text = original_with(&[("E", "neighbors", serde_json::json!(["A", "F"]))]);
+    let config = ClusterConfig::from_json(&text).unwrap();
+    assert_eq!(
+        ids(&config.processes[&NodeId("E".into())].children),
+        ["F", "D"]
+    );
+    // Only the children list their parents.
+    let text = original_with(&[
+        ("A", "neighbors", serde_json::json!([])),
+        ("B", "neighbors", serde_json::json!(["A"])),
+        ("E", "neighbors", serde_json::json!(["A"])),
+    ]);
+    assert_design_tree(&ClusterConfig::from_json(&text).unwrap());
+}
+
+#[test]
+fn a_team_leader_without_own_workers_falls_back_to_other_teams() {
+    // D and F become green: E has no worker of its own team among its links.
+    let text = original_with(&[
+        ("D", "team", serde_json::json!("green")),
+        ("F", "team", serde_json::json!("green")),
+    ]);
+    let config = ClusterConfig::from_json(&text).unwrap();
+    let children = |id: &str| ids(&config.processes[&NodeId(id.into())].children).join(",");
+    // B forwards to its own team's workers among its links: C and now D.
+    assert_eq!(children("B"), "C,D");
+    // E falls back to the other team's workers it links to; D keeps B, its own team's
+    // leader, as parent, so E is left with F.
+    assert_eq!(children("E"), "F");
+    assert_eq!(
+        config.parent_of(&NodeId("D".into())).unwrap().id.as_str(),
+        "B"
+    );
+    assert_eq!(
+        config.parent_of(&NodeId("F".into())).unwrap().id.as_str(),
+        "E"
+    );
+}
+
+#[test]
+fn links_the_derivation_cannot_use_are_refused_naming_the_missing_link() {
+    // Neither the leader nor E lists the link between them.
+    let text = original_with(&[
+        ("A", "neighbors", serde_json::json!(["B"])),
+        ("E", "neighbors", serde_json::json!(["F", "D"])),
+    ]);
+    let message = invalid(&text);
+    assert!(
+        message.contains("process E: field neighbors: the leader A does not link to team leader E"),
+        "{message}"
+    );
+    // F is linked to nobody.
+    let text = original_with(&[
+        ("E", "neighbors", serde_json::json!(["A", "D"])),
+        ("F", "neighbors", serde_json::json!([])),
+    ]);
+    let message = invalid(&text);
+    assert!(
+        message.contains("process F: field neighbors: worker F is linked to no team leader")
+            && message.contains("link it to its team leader E"),
+        "{message}"
+    );
+    // D is linked only to B, which forwards to its own worker C: no query reaches D.
+    let text = original_with(&[
+        ("E", "neighbors", serde_json::json!(["A", "F"])),
+        ("D", "neighbors", serde_json::json!(["B"])),
+    ]);
+    let message = invalid(&text);
+    assert!(
+        message.contains(
+            "process D: field neighbors: worker D of team pink links only to team leader(s) B"
+        ) && message.contains("link it to its team leader E"),
+        "{message}"
+    );
+    let text = original_with(&[("B", "neighbors", serde_json::json!(["A", "C", "Z"]))]);
+    assert!(invalid(&text).contains("process B: field neighbors names 'Z', which is not a process"));
+}
+
+#[test]
+fn duplicate_ids_are_refused() {
+    let text = ORIGINAL_ONE_HOST.replacen("\"B\": {", "\"C\": {", 1);
+    assert_ne!(text, ORIGINAL_ONE_HOST);
+    let message = invalid(&text);
+    assert!(message.contains("process C: field id"), "{message}");
+    assert!(message.contains("listed twice"), "{message}");
 }

@@ -7,6 +7,7 @@
 
 pub mod charts;
 pub mod json;
+pub mod original;
 pub mod summary;
 pub mod text;
 

@@ -1,4 +1,5 @@
-//! `benchmark_fairness_<strategy>.txt`: the original benchmark report's sections (header,
+//! `benchmark_fairness_<strategy>.txt`: first the original's sections in its exact format
+//! ([`super::original`]), then this report's own sections (header,
 //! per-host process table, recent logs, summary, final process metrics) plus per-team
 //! results, the fairness index, rejections and state transitions. Rendered into any `Write`.
 
@@ -16,6 +17,8 @@ pub fn write_strategy(
     results: &RunResults,
     run: &StrategyRun,
 ) -> io::Result<()> {
+    super::original::write_original(out, results, run)?;
+    writeln!(out)?;
     let w = &results.workload;
     let rule = "=".repeat(78);
     writeln!(out, "{rule}")?;

@@ -46,7 +46,7 @@ impl Orchestrator {
         let mut children: Vec<&str> = self
             .config
             .process(peer)
-            .map(|p| p.neighbors.iter().map(NodeId::as_str).collect())
+            .map(|p| p.children.iter().map(NodeId::as_str).collect())
             .unwrap_or_default();
         children.sort_unstable();
         if !children.is_empty() {

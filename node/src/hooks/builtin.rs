@@ -46,20 +46,42 @@ pub fn parse_kinds(list: &str) -> Result<Vec<EventKind>, String> {
     Ok(kinds)
 }
 
-/// Logs each event at info: `[HookManager] {node} event {name} {detail-json}`.
+/// The events the original system registers a hook for on every node; a node logs them by
+/// default (`--no-default-hooks` turns that off, `--log-events` logs every event instead).
+pub const DEFAULT_HOOK_EVENTS: [EventKind; 3] = [
+    EventKind::StateChanged,
+    EventKind::NeighborFailed,
+    EventKind::NeighborRecovered,
+];
+
+/// Logs each event: `[HookManager] {node} event {name} {detail-json}`, at info (`--log-events`)
+/// or, for the default hooks, at debug, since the manager's `Triggering` line already shows
+/// every firing in the log and in `recent_logs`.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct LogHook;
+pub struct LogHook {
+    /// Log at debug instead of info.
+    pub quiet: bool,
+}
 
 impl Hook for LogHook {
     fn name(&self) -> &str {
-        "log"
+        if self.quiet {
+            "default_log"
+        } else {
+            "log"
+        }
     }
 
     fn run(&self, event: Arc<Event>) -> BoxFuture<'static, Result<(), String>> {
+        let quiet = self.quiet;
         async move {
             let detail = serde_json::to_string(&event.detail)
                 .map_err(|e| format!("serialize detail: {e}"))?;
-            tracing::info!("[HookManager] {} event {} {detail}", event.node, event.kind);
+            if quiet {
+                tracing::debug!("[HookManager] {} event {} {detail}", event.node, event.kind);
+            } else {
+                tracing::info!("[HookManager] {} event {} {detail}", event.node, event.kind);
+            }
             Ok(())
         }
         .boxed()

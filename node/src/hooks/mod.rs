@@ -10,7 +10,7 @@ pub mod builtin;
 #[cfg(test)]
 mod tests;
 
-pub use builtin::{parse_kinds, JsonLinesHook, LogHook, DEFAULT_FILE_EVENTS};
+pub use builtin::{parse_kinds, JsonLinesHook, LogHook, DEFAULT_FILE_EVENTS, DEFAULT_HOOK_EVENTS};
 
 use std::any::Any;
 use std::cmp::Reverse;
@@ -439,6 +439,7 @@ impl HookManager {
             .filter(|r| r.mask & kind.bit() != 0)
             .map(|r| (r.priority, Arc::clone(&r.hook)))
             .collect();
+        let callbacks = targets.len();
         let (queued, dropped, warn) = self.shared.enqueue(targets, Arc::new(event));
         for _ in 0..queued {
             self.shared.wake.notify_one();
@@ -448,15 +449,11 @@ impl HookManager {
             let capacity = self.shared.settings.queue_capacity;
             tracing::warn!("[HookManager] {node} dropped {dropped} hook job(s) for {kind}: queue full ({capacity} waiting) or shut down; {total} dropped so far");
         }
-        let note = if dropped > 0 {
-            format!(" ({dropped} dropped)")
-        } else {
-            String::new()
-        };
+        // The original system's line, which its tools look for, exactly.
         if kind.is_query() {
-            tracing::debug!("[HookManager] {node} fired {kind} to {queued} hook(s){note}");
+            tracing::debug!("[HookManager] Triggering '{kind}' hook ({callbacks} callbacks)");
         } else {
-            tracing::info!("[HookManager] {node} fired {kind} to {queued} hook(s){note}");
+            tracing::info!("[HookManager] Triggering '{kind}' hook ({callbacks} callbacks)");
         }
     }
 

@@ -206,7 +206,7 @@ async fn wants_only_registered_kinds_and_unwanted_fires_are_free() {
     manager.register(
         &[EventKind::QueryFailed, EventKind::Failover],
         0,
-        Arc::new(LogHook),
+        Arc::new(LogHook::default()),
     );
     assert!(manager.wants(EventKind::QueryFailed) && manager.wants(EventKind::Failover));
     assert!(!manager.wants(EventKind::QueryStarted));
@@ -323,7 +323,7 @@ async fn json_lines_hook_through_the_manager() {
     let manager = HookManager::new("C", HookSettings::default());
     let kinds = parse_kinds(DEFAULT_FILE_EVENTS).unwrap();
     manager.register(&kinds, 0, Arc::new(JsonLinesHook::open(&path).unwrap()));
-    manager.register(&kinds, 0, Arc::new(LogHook));
+    manager.register(&kinds, 0, Arc::new(LogHook::default()));
     manager.fire(Event::new(EventKind::QueryCompleted, "C"));
     manager.fire(Event::new(EventKind::CircuitOpened, "C").with("neighbor", "D"));
     manager.shutdown(Duration::from_secs(1)).await;
