@@ -28,6 +28,7 @@ use crate::faults::step::run_with_faults;
 use crate::faults::FaultPlan;
 use crate::load::driver::{run_step, StepPlan, Stop, Target};
 use crate::load::mix::PreparedMix;
+use crate::raw::{RawStep, RawWriter};
 use crate::report::json::{
     Machine, ProcessSnapshot, RunResults, StateChange, Step, StrategyRun, TeamAdmissionSnapshot,
     SCHEMA,
@@ -53,6 +54,8 @@ pub struct RunOptions {
     pub build_node: bool,
     /// Show progress bars.
     pub progress: bool,
+    /// Format of the raw per-request results (`requests.csv` by default).
+    pub raw: crate::raw::RawFormat,
 }
 
 /// Reads the workload and applies the command-line overrides, then checks it.
@@ -117,6 +120,11 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
         stop: stop.clone(),
         bar: &bar,
         checker: answer_checker(&workload)?,
+        raw: if workload.raw {
+            Some(Arc::new(RawWriter::create(&run_dir, options.raw)?))
+        } else {
+            None
+        },
     };
     let outcome = sweep(&ctx, &config_path, &mut results).await;
     ctrl_c.abort();
@@ -204,6 +212,7 @@ struct Ctx<'a> {
     stop: Stop,
     bar: &'a ProgressBar,
     checker: Option<Arc<AnswerChecker>>,
+    raw: Option<Arc<RawWriter>>,
 }
 
 async fn sweep(ctx: &Ctx<'_>, config_path: &Path, results: &mut RunResults) -> anyhow::Result<()> {
@@ -305,6 +314,16 @@ async fn measure_strategy(
                 length: w.length,
                 timeout: Duration::from_secs_f64(w.timeout_s),
                 reject_backoff: Duration::from_secs_f64(w.reject_backoff_ms / 1000.0),
+                retry_rejected: w.retry_rejected,
+                raw: ctx.raw.clone().map(|writer| {
+                    let step = RawStep {
+                        strategy: strategy.to_string(),
+                        concurrency: level,
+                        repetition,
+                        step: steps.len() as u32,
+                    };
+                    (writer, step)
+                }),
                 seed: w.seed ^ (u64::from(level) << 16) ^ u64::from(repetition),
                 checker: ctx.checker.clone(),
                 completed: Arc::new(AtomicU64::new(0)),

@@ -18,6 +18,7 @@ fn options(workload: PathBuf, out: PathBuf, data: PathBuf) -> RunOptions {
         data_path: Some(data),
         build_node: false,
         progress: false,
+        raw: Default::default(),
     }
 }
 

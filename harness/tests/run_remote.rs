@@ -73,6 +73,7 @@ fn options(workload: std::path::PathBuf, out: std::path::PathBuf) -> RunOptions 
         data_path: Some(small_dataset().to_path_buf()),
         build_node: false,
         progress: false,
+        raw: Default::default(),
     }
 }
 
