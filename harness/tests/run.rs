@@ -6,6 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::workspace_root;
+use overlay_harness::raw::read_rows;
 use overlay_harness::report::json::RunResults;
 use overlay_harness::runner::{run, RunOptions};
 
@@ -89,12 +90,61 @@ async fn smoke_workload_runs_end_to_end() {
     }
     let text = std::fs::read_to_string(dir.join("benchmark_fairness_strict.txt")).unwrap();
     assert!(text.contains("success rate:"));
+    raw_rows_match_the_histograms(&dir, &results);
 
     // Redraw from results.json alone.
     std::fs::remove_file(dir.join("summary.md")).unwrap();
     std::fs::remove_file(dir.join("team_goodput.png")).unwrap();
     overlay_harness::report::render(&dir, &results).unwrap();
     assert!(dir.join("summary.md").is_file() && dir.join("team_goodput.png").is_file());
+}
+
+/// `requests.csv` holds one row per measured request, and its rows add up to the histograms
+/// of results.json: per strategy, step and team the same counts, records and attempts, and
+/// the same time-to-answer maximum (within the histograms' 3 significant digits).
+fn raw_rows_match_the_histograms(dir: &std::path::Path, results: &RunResults) {
+    let rows = read_rows(&dir.join("requests.csv")).expect("requests.csv");
+    let mut checked = 0;
+    for run in results.all_runs() {
+        for (index, step) in run.steps.iter().enumerate() {
+            for (team, series) in &step.measure.teams {
+                let mine: Vec<_> = rows
+                    .iter()
+                    .filter(|r| {
+                        r.strategy == run.strategy && r.step == index as u32 && &r.team == team
+                    })
+                    .collect();
+                let status = |s: &str| mine.iter().filter(|r| r.status == s).count() as u64;
+                let label = format!("{} step {index} {team}", run.strategy);
+                assert_eq!(mine.len() as u64, series.total(), "{label}");
+                assert_eq!(status("ok"), series.ok.count(), "{label}");
+                assert_eq!(status("rejected"), series.rejected.count(), "{label}");
+                assert_eq!(status("failed"), series.failed.count(), "{label}");
+                assert_eq!(series.answer.count(), series.total(), "{label}");
+                let attempts: u64 = mine.iter().map(|r| u64::from(r.attempts)).sum();
+                assert_eq!(attempts, series.attempts, "{label}");
+                let rejected: u64 = mine.iter().map(|r| u64::from(r.rejected_attempts)).sum();
+                assert_eq!(rejected, series.rejected_attempts, "{label}");
+                let records: u64 = mine.iter().map(|r| r.records).sum();
+                assert_eq!(records, series.records, "{label}");
+                if let Some(max) = mine.iter().map(|r| r.answer_ms).reduce(f64::max) {
+                    let hist = series.answer.summary().max_ms;
+                    assert!(
+                        (hist - max).abs() <= max * 0.002 + 0.002,
+                        "{label}: max {max} ms in rows, {hist} ms in the histogram"
+                    );
+                }
+                assert!(mine.iter().all(|r| r.concurrency == step.concurrency
+                    && r.repetition == step.repetition
+                    && r.due_unix_ms.is_none()
+                    && r.start_unix_ms >= results.started_unix_s * 1000
+                    && !r.entry_node.is_empty()));
+                checked += mine.len();
+            }
+        }
+    }
+    assert_eq!(checked, rows.len(), "every row belongs to a step");
+    assert!(checked > 20, "{checked} rows");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
