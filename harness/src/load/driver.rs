@@ -259,7 +259,8 @@ async fn run_lane(
 }
 
 /// Sends one request: its first attempt, and after each rejection (with retries on) a pause
-/// and another attempt, until it is answered, fails or reaches its deadline.
+/// and another attempt, until it is answered, fails or reaches its deadline (when it was due,
+/// plus the timeout).
 async fn send(
     clients: &mut Clients,
     mix: &PreparedMix,
@@ -274,7 +275,9 @@ async fn send(
     let first_sent = Instant::now();
     // Closed loop: due == sent. Open loop: latency counts from when the query was due.
     let due = ticket.due.min(first_sent);
-    let deadline = first_sent + plan.timeout;
+    // The timeout counts from when the request was due: time spent waiting for a free lane
+    // (open loop) is part of the wait its client sees.
+    let deadline = due + plan.timeout;
     let policy = RetryPolicy {
         retry_rejected: plan.retry_rejected,
         backoff: plan.reject_backoff,
@@ -283,6 +286,11 @@ async fn send(
     let (mut attempts, mut rejected_attempts) = (0u32, 0u32);
     let (answer, sent, done, timed_out) = loop {
         let sent = Instant::now();
+        if sent >= deadline {
+            // Due longer ago than its timeout before a lane was free: never sent.
+            let error = "not sent within the timeout: every lane was busy".to_string();
+            break (Answer::failed(error, false), sent, sent, true);
+        }
         let left = deadline.saturating_duration_since(sent);
         let answer = match tokio::time::timeout(left, attempt(clients, mix, query, team, ticket, checker)).await {
             Ok(answer) => answer,

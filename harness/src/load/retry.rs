@@ -1,7 +1,7 @@
 //! What a request does after a rejected attempt, and how long it took to be answered.
 //!
-//! A rejected attempt is tried again after the backoff while the request's deadline (its first
-//! send plus the timeout) leaves room; a request that runs out of time, or that is not retried,
+//! A rejected attempt is tried again after the backoff while the request's deadline (when it
+//! was due, plus the timeout) leaves room; a request that runs out of time, or that is not retried,
 //! counts as unanswered, and its time to answer is the time until its deadline. So a strategy
 //! that answers few queries quickly and rejects the rest cannot look faster than one that
 //! answers them all.
@@ -111,10 +111,10 @@ mod tests {
         );
         // Never answered (rejected to the end, or failed fast): the whole timeout.
         assert_eq!(time_to_answer(due, None, deadline), Duration::from_secs(2));
-        // An open-loop request sent late: the wait before sending counts too.
-        let late_deadline = due + Duration::from_millis(2_300);
+        // Answered after its deadline (the last attempt ran over): the real wait, not less.
+        let late = due + Duration::from_millis(2_300);
         assert_eq!(
-            time_to_answer(due, None, late_deadline),
+            time_to_answer(due, Some(late), deadline),
             Duration::from_millis(2_300)
         );
     }
