@@ -15,6 +15,7 @@
 //! - [`load`]: the load driver (closed and open loop), arrivals and the query mix.
 //! - [`raw`]: `requests.csv` / `requests.jsonl`, one row per measured request.
 //! - [`stats`]: per-outcome histograms (success latency, time to answer), time series.
+//! - [`thresholds`]: a workload's pass/fail `[thresholds]`, parsed and evaluated per step.
 //! - [`report`]: text reports, results.json, summary.md and charts.
 //! - [`runner`]: `harness run` from data to reports.
 
@@ -33,5 +34,6 @@ pub mod raw;
 pub mod report;
 pub mod runner;
 pub mod stats;
+pub mod thresholds;
 pub mod verdict;
 pub mod workload;

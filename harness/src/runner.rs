@@ -112,6 +112,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
         interrupted: None,
         baseline: None,
         strategies: Vec::new(),
+        thresholds: Vec::new(),
     };
     let ctx = Ctx {
         workload: &workload,
@@ -136,6 +137,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
         results.interrupted = Some(format!("{err:#}"));
     }
     results.wall_s = started.elapsed().as_secs_f64();
+    results.thresholds = crate::thresholds::evaluate(&results);
     crate::report::write_all(&run_dir, &results)?;
     link_latest(&options.out.join(&workload.name), &run_id);
     outcome?;
@@ -143,6 +145,16 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
         bail!(
             "{failure}; see the CORRECTNESS section of the reports in {}",
             run_dir.display()
+        );
+    }
+    let failed: Vec<_> = results.thresholds.iter().filter(|c| !c.passed).cloned().collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} threshold checks failed (reports in {}):\n{}",
+            failed.len(),
+            results.thresholds.len(),
+            run_dir.display(),
+            crate::thresholds::lines(&failed).join("\n")
         );
     }
     Ok(run_dir)
@@ -720,6 +732,7 @@ mod tests {
             wall_s: 0.0,
             interrupted: None,
             baseline: None,
+            thresholds: Vec::new(),
             strategies: vec![StrategyRun {
                 strategy: "fair_queue".to_string(),
                 target: String::new(),

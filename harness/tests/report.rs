@@ -106,6 +106,7 @@ fn fixture() -> RunResults {
             strategy("strict", (100, 100, 100)),
             strategy("fair_queue", (300, 100, 0)),
         ],
+        thresholds: Vec::new(),
     }
 }
 

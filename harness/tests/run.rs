@@ -284,3 +284,57 @@ async fn failover_workload_checks_answers_and_records_detection_times() {
         );
     }
 }
+
+/// A workload's thresholds are evaluated per step, written into the reports, and a failed one
+/// makes `harness run` exit non-zero; a threshold naming an unknown team stops it before
+/// anything starts.
+#[test]
+fn a_failed_threshold_sets_the_exit_code() {
+    let root = workspace_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let smoke = std::fs::read_to_string(root.join("workloads/smoke.toml")).unwrap();
+    let text = smoke
+        .replace(
+            "configs/one_host_config.json",
+            &root.join("configs/one_host_config.json").display().to_string(),
+        )
+        .replace("strategies = [\"strict\", \"fair_queue\"]", "strategies = [\"fair_queue\"]")
+        .replace("concurrency = [2, 8]", "concurrency = [2]")
+        .replace("enabled = true", "enabled = false")
+        + "\n[thresholds]\nwrong = \"== 0\"\nok_per_s = \"> 1000000\"\n";
+    let path = tmp.path().join("thresholds.toml");
+    std::fs::write(&path, &text).unwrap();
+    let harness = |workload: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+            .current_dir(&root)
+            .env_remove("CARGO")
+            .arg("run")
+            .arg(workload)
+            .arg("--data")
+            .arg(common::small_dataset())
+            .arg("--out")
+            .arg(tmp.path().join("out"))
+            .arg("--quiet")
+            .output()
+            .expect("harness runs")
+    };
+    let out = harness(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("1 of 2 threshold checks failed") && stderr.contains("FAIL fair_queue c=2 r0: ok_per_s > 1000000"),
+        "{stderr}"
+    );
+    let results = RunResults::load(&tmp.path().join("out/smoke/latest")).unwrap();
+    assert_eq!(results.thresholds.len(), 2);
+    assert!(results.thresholds.iter().any(|c| c.passed && c.threshold == "wrong == 0"));
+    let summary = std::fs::read_to_string(tmp.path().join("out/smoke/latest/summary.md")).unwrap();
+    assert!(summary.contains("## Thresholds: 1 of 2 FAILED"), "{summary}");
+
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, text.replace("wrong = ", "\"served_share.blue\" = \"> 0.5\"\nwrong = ")).unwrap();
+    let out = harness(&bad);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr.contains("thresholds.\"served_share.blue\"") && stderr.contains("'blue'"), "{stderr}");
+}

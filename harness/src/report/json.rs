@@ -40,6 +40,9 @@ pub struct RunResults {
     pub baseline: Option<StrategyRun>,
     /// Per strategy.
     pub strategies: Vec<StrategyRun>,
+    /// The workload's thresholds on every step.
+    #[serde(default)]
+    pub thresholds: Vec<crate::thresholds::ThresholdCheck>,
 }
 
 /// Where it ran.

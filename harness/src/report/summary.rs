@@ -99,6 +99,21 @@ pub fn run_summary(results: &RunResults) -> String {
             }
         }
     }
+    if !results.thresholds.is_empty() {
+        let failed = results.thresholds.iter().filter(|c| !c.passed).count();
+        let _ = writeln!(
+            md,
+            "\n## Thresholds: {}\n",
+            if failed == 0 {
+                "all passed".to_string()
+            } else {
+                format!("{failed} of {} FAILED", results.thresholds.len())
+            }
+        );
+        for line in crate::thresholds::lines(&results.thresholds) {
+            let _ = writeln!(md, "- {line}");
+        }
+    }
     let _ = writeln!(md, "\n## Charts\n");
     for chart in super::charts::CHART_NAMES {
         let _ = writeln!(md, "- [{chart}]({chart}.svg) ([png]({chart}.png))");

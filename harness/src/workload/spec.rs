@@ -43,6 +43,9 @@ pub struct WorkloadSpec {
     /// Write `requests.csv`, one row per measured request (default on).
     #[serde(default = "default_true")]
     pub raw: bool,
+    /// Pass/fail conditions per step: metric → comparison, e.g. `p99_ms = "< 100"`.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, String>,
 }
 
 fn default_seed() -> u64 {

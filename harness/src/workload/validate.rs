@@ -153,6 +153,9 @@ pub struct Workload {
     /// Write one row per measured request.
     #[serde(default = "super::spec::default_true")]
     pub raw: bool,
+    /// Pass/fail conditions evaluated on every step.
+    #[serde(default)]
+    pub thresholds: Vec<crate::thresholds::Threshold>,
     /// Connections shared by the workers.
     pub connections: u32,
     /// Measure the one-hop baseline.
@@ -326,6 +329,11 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
     }
     let connections = c.positive_u32("load.connections", spec.load.connections)?;
     let mix = check_mix(&c, &spec.queries)?;
+    let teams: Vec<String> = tenants.iter().map(|t| t.team.clone()).collect();
+    let thresholds = match crate::thresholds::parse(&spec.thresholds, &teams) {
+        Ok(thresholds) => thresholds,
+        Err((key, message)) => return c.fail(&key, message),
+    };
     let name = spec.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .and_then(|s| s.to_str())
@@ -363,6 +371,7 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
         reject_backoff_ms: spec.load.reject_backoff_ms,
         retry_rejected: spec.load.retry_rejected,
         raw: spec.raw,
+        thresholds,
         connections,
         baseline: spec.baseline.enabled,
         mix,
