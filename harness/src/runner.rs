@@ -3,6 +3,7 @@
 //! reports. Ctrl-C stops the load, stops the cluster and still writes what was measured.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -126,6 +127,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
         } else {
             None
         },
+        plain_progress: options.progress && !std::io::stderr().is_terminal(),
     };
     let outcome = sweep(&ctx, &config_path, &mut results).await;
     ctrl_c.abort();
@@ -225,6 +227,7 @@ struct Ctx<'a> {
     bar: &'a ProgressBar,
     checker: Option<Arc<AnswerChecker>>,
     raw: Option<Arc<RawWriter>>,
+    plain_progress: bool,
 }
 
 async fn sweep(ctx: &Ctx<'_>, config_path: &Path, results: &mut RunResults) -> anyhow::Result<()> {
@@ -339,7 +342,13 @@ async fn measure_strategy(
                 seed: w.seed ^ (u64::from(level) << 16) ^ u64::from(repetition),
                 checker: ctx.checker.clone(),
                 completed: Arc::new(AtomicU64::new(0)),
+                plain_progress: ctx
+                    .plain_progress
+                    .then(|| format!("{strategy} · concurrency {level} · repetition {repetition}")),
             };
+            if let Some(label) = &plan.plain_progress {
+                eprintln!("{label}: started");
+            }
             let step = run_step(
                 &plan,
                 &target,
@@ -597,7 +606,8 @@ fn ensure_data(w: &Workload, progress: bool) -> anyhow::Result<()> {
 }
 
 fn progress_bar(w: &Workload, show: bool) -> ProgressBar {
-    if !show {
+    // Not a terminal: plain lines from the steps instead of a bar.
+    if !show || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let runs = w.strategies.len() + usize::from(w.baseline && w.mode == ClusterMode::Local);

@@ -287,7 +287,7 @@ async fn failover_workload_checks_answers_and_records_detection_times() {
 
 /// A workload's thresholds are evaluated per step, written into the reports, and a failed one
 /// makes `harness run` exit non-zero; a threshold naming an unknown team stops it before
-/// anything starts.
+/// anything starts. Progress goes to stderr as plain lines when it is not a terminal.
 #[test]
 fn a_failed_threshold_sets_the_exit_code() {
     let root = workspace_root();
@@ -314,13 +314,17 @@ fn a_failed_threshold_sets_the_exit_code() {
             .arg(common::small_dataset())
             .arg("--out")
             .arg(tmp.path().join("out"))
-            .arg("--quiet")
             .output()
             .expect("harness runs")
     };
     let out = harness(&path);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // stderr is not a terminal here: progress comes as plain lines, not a bar.
+    assert!(
+        stderr.contains("fair_queue · concurrency 2 · repetition 0: started"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("1 of 2 threshold checks failed") && stderr.contains("FAIL fair_queue c=2 r0: ok_per_s > 1000000"),
         "{stderr}"

@@ -28,6 +28,9 @@ const SAMPLE_QUEUE: usize = 16_384;
 /// How long opening a connection to a spare entry node may take.
 const SPARE_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// How often a plain progress line is printed when stderr is not a terminal.
+const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
 /// How long the lanes may take to finish after a stop is asked for.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
@@ -57,6 +60,9 @@ pub struct StepPlan {
     pub checker: Option<Arc<AnswerChecker>>,
     /// Measured queries completed so far (fault events triggered by a request count read it).
     pub completed: Arc<AtomicU64>,
+    /// Print the step's counts to stderr as a plain line every few seconds, with this label
+    /// (when stderr is not a terminal and the progress bar is hidden).
+    pub plain_progress: Option<String>,
 }
 
 /// Connections to the node under load, and lazily connected spares to the nodes that can
@@ -141,6 +147,7 @@ pub async fn run_step(
         progress,
         plan.completed.clone(),
         plan.raw.clone(),
+        plan.plain_progress.clone(),
     ));
     let lane_teams = match plan.mode {
         LoadMode::Closed => mix.lane_teams(plan.lanes),
@@ -464,7 +471,9 @@ async fn collect(
     progress: Option<ProgressBar>,
     completed: Arc<AtomicU64>,
     raw: Option<(Arc<RawWriter>, RawStep)>,
+    plain_progress: Option<String>,
 ) -> (Recorder, Option<Instant>) {
+    let mut last_line = Instant::now();
     let mut recorder = Recorder::new(mix.teams.clone(), mix.queries.clone());
     let mut last_done = None;
     let mut counts = [0u64; 3];
@@ -486,6 +495,15 @@ async fn collect(
             }
         }
         recorder.add(sample);
+        if let Some(label) = &plain_progress {
+            if last_line.elapsed() >= PLAIN_PROGRESS_EVERY {
+                last_line = Instant::now();
+                eprintln!(
+                    "{label}: ok {} · rejected {} · failed {}",
+                    counts[0], counts[1], counts[2]
+                );
+            }
+        }
         if let Some(bar) = &progress {
             if last_shown.elapsed() > Duration::from_millis(250) {
                 last_shown = Instant::now();
