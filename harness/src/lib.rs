@@ -13,6 +13,7 @@
 //! - [`faults`]: fault schedules: plan, windows, phases, execution and detection times.
 //! - [`workload`]: workload files (TOML), checked before anything starts.
 //! - [`load`]: the load driver (closed and open loop), arrivals and the query mix.
+//! - [`provenance`]: the strategy and limits the nodes report, checked against the workload.
 //! - [`raw`]: `requests.csv` / `requests.jsonl`, one row per measured request.
 //! - [`stats`]: per-outcome histograms (success latency, time to answer), time series.
 //! - [`thresholds`]: a workload's pass/fail `[thresholds]`, parsed and evaluated per step.
@@ -30,6 +31,7 @@ pub mod fairness;
 pub mod faults;
 pub mod latency;
 pub mod load;
+pub mod provenance;
 pub mod raw;
 pub mod report;
 pub mod runner;

@@ -311,6 +311,24 @@ async fn measure_strategy(
         .filter(|p| p.role == Role::TeamLeader)
         .map(|p| p.address())
         .collect();
+    if strategy != "baseline" {
+        let mut reported = Vec::new();
+        for p in config.processes.values() {
+            if let Ok(m) = fetch(&p.address()).await {
+                reported.push((p.id.0.clone(), m));
+            }
+        }
+        let differ = crate::provenance::mismatches(w, strategy, &reported);
+        if !differ.is_empty() {
+            if let Some(cluster) = cluster.take() {
+                cluster.stop();
+            }
+            bail!(
+                "the cluster does not run what the workload says: {}",
+                differ.join("; ")
+            );
+        }
+    }
     let target = Target::connect(&address, w.connections as usize, &spares).await?;
     let mix = Arc::new(PreparedMix::new(&w.mix, &w.tenants));
     let mut steps = Vec::new();
