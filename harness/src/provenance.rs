@@ -8,7 +8,11 @@ use crate::workload::Workload;
 /// Every difference between the workload's settings for `strategy` and what the nodes report,
 /// as sentences naming the node (empty when they agree). `nodes` are (id, metrics) of the
 /// nodes that answered.
-pub fn mismatches(w: &Workload, strategy: &str, nodes: &[(String, MetricsResponse)]) -> Vec<String> {
+pub fn mismatches(
+    w: &Workload,
+    strategy: &str,
+    nodes: &[(String, MetricsResponse)],
+) -> Vec<String> {
     let mut out = Vec::new();
     for (id, m) in nodes {
         if m.fairness_strategy != strategy {

@@ -87,7 +87,7 @@ pub struct RawStep {
 }
 
 enum Sink {
-    Csv(csv::Writer<BufWriter<File>>),
+    Csv(Box<csv::Writer<BufWriter<File>>>),
     Jsonl(BufWriter<File>),
 }
 
@@ -106,7 +106,7 @@ impl RawWriter {
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?,
         );
         let sink = match format {
-            RawFormat::Csv => Sink::Csv(csv::Writer::from_writer(file)),
+            RawFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(file))),
             RawFormat::Jsonl => Sink::Jsonl(file),
         };
         Ok(RawWriter {

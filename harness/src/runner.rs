@@ -149,7 +149,12 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
             run_dir.display()
         );
     }
-    let failed: Vec<_> = results.thresholds.iter().filter(|c| !c.passed).cloned().collect();
+    let failed: Vec<_> = results
+        .thresholds
+        .iter()
+        .filter(|c| !c.passed)
+        .cloned()
+        .collect();
     if !failed.is_empty() {
         bail!(
             "{} of {} threshold checks failed (reports in {}):\n{}",

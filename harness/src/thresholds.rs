@@ -248,8 +248,7 @@ pub fn lines(checks: &[ThresholdCheck]) -> Vec<String> {
                 c.concurrency,
                 c.repetition,
                 c.threshold,
-                c.value
-                    .map_or("nothing".to_string(), |v| format!("{v:.4}"))
+                c.value.map_or("nothing".to_string(), |v| format!("{v:.4}"))
             )
         })
         .collect()
@@ -280,9 +279,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.len(), 4);
-        assert!(ok.iter().any(|t| t.metric == Metric::AnswerPercentileMs(99.0)
-            && t.op == Op::Lt
-            && t.value == 100.0));
+        assert!(ok
+            .iter()
+            .any(|t| t.metric == Metric::AnswerPercentileMs(99.0)
+                && t.op == Op::Lt
+                && t.value == 100.0));
         assert!(ok
             .iter()
             .any(|t| t.metric == Metric::ServedShare("pink".into())));

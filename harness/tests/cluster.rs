@@ -289,10 +289,9 @@ async fn a_graceful_stop_waits_for_the_exit_and_a_restart_brings_the_node_back()
 #[test]
 fn status_and_query_exit_non_zero_without_an_answer() {
     let tmp = tempfile::tempdir().unwrap();
-    let shipped = std::fs::read_to_string(
-        common::workspace_root().join("configs/one_host_config.json"),
-    )
-    .unwrap();
+    let shipped =
+        std::fs::read_to_string(common::workspace_root().join("configs/one_host_config.json"))
+            .unwrap();
     // Free ports with nothing behind them.
     let config = tmp.path().join("nobody.json");
     std::fs::write(
@@ -310,9 +309,18 @@ fn status_and_query_exit_non_zero_without_an_answer() {
     let out = harness(&["cluster", "status", &config]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("6 of 6 nodes unreachable: A, B"), "{stderr}");
+    assert!(
+        stderr.contains("6 of 6 nodes unreachable: A, B"),
+        "{stderr}"
+    );
     let out = harness(&[
-        "query", "--config", &config, "--type", "aggregate", "--params", "{\"op\":\"count\"}",
+        "query",
+        "--config",
+        &config,
+        "--type",
+        "aggregate",
+        "--params",
+        "{\"op\":\"count\"}",
     ]);
     assert_eq!(out.status.code(), Some(1));
 }

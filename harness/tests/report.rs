@@ -160,7 +160,10 @@ fn reports_render_from_a_results_file_with_the_right_numbers() {
     assert!(strict.contains("failed:              100 (rejected 100, errors 0)"));
     assert!(strict.contains("requests 400: answered 300, failed 100 (rejected to the end 100"));
     // Time to answer counts the 100 rejected requests at 20 s: their quarter sets the p99.
-    assert!(strict.contains("p99 20004.86 · max 20004.86 ms (from first attempt"), "{strict}");
+    assert!(
+        strict.contains("p99 20004.86 · max 20004.86 ms (from first attempt"),
+        "{strict}"
+    );
     // fair_queue top level: 30 and 10 served of 30 and 10 offered → every demand met: 1, where
     // the plain index over goodput says (40)² / (2·(900+100)) = 0.8.
     let fq = std::fs::read_to_string(dir.path().join("benchmark_fairness_fair_queue.txt")).unwrap();

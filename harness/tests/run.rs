@@ -296,9 +296,15 @@ fn a_failed_threshold_sets_the_exit_code() {
     let text = smoke
         .replace(
             "configs/one_host_config.json",
-            &root.join("configs/one_host_config.json").display().to_string(),
+            &root
+                .join("configs/one_host_config.json")
+                .display()
+                .to_string(),
         )
-        .replace("strategies = [\"strict\", \"fair_queue\"]", "strategies = [\"fair_queue\"]")
+        .replace(
+            "strategies = [\"strict\", \"fair_queue\"]",
+            "strategies = [\"fair_queue\"]",
+        )
         .replace("concurrency = [2, 8]", "concurrency = [2]")
         .replace("enabled = true", "enabled = false")
         + "\n[thresholds]\nwrong = \"== 0\"\nok_per_s = \"> 1000000\"\n";
@@ -326,19 +332,33 @@ fn a_failed_threshold_sets_the_exit_code() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("1 of 2 threshold checks failed") && stderr.contains("FAIL fair_queue c=2 r0: ok_per_s > 1000000"),
+        stderr.contains("1 of 2 threshold checks failed")
+            && stderr.contains("FAIL fair_queue c=2 r0: ok_per_s > 1000000"),
         "{stderr}"
     );
     let results = RunResults::load(&tmp.path().join("out/smoke/latest")).unwrap();
     assert_eq!(results.thresholds.len(), 2);
-    assert!(results.thresholds.iter().any(|c| c.passed && c.threshold == "wrong == 0"));
+    assert!(results
+        .thresholds
+        .iter()
+        .any(|c| c.passed && c.threshold == "wrong == 0"));
     let summary = std::fs::read_to_string(tmp.path().join("out/smoke/latest/summary.md")).unwrap();
-    assert!(summary.contains("## Thresholds: 1 of 2 FAILED"), "{summary}");
+    assert!(
+        summary.contains("## Thresholds: 1 of 2 FAILED"),
+        "{summary}"
+    );
 
     let bad = tmp.path().join("bad.toml");
-    std::fs::write(&bad, text.replace("wrong = ", "\"served_share.blue\" = \"> 0.5\"\nwrong = ")).unwrap();
+    std::fs::write(
+        &bad,
+        text.replace("wrong = ", "\"served_share.blue\" = \"> 0.5\"\nwrong = "),
+    )
+    .unwrap();
     let out = harness(&bad);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0));
-    assert!(stderr.contains("thresholds.\"served_share.blue\"") && stderr.contains("'blue'"), "{stderr}");
+    assert!(
+        stderr.contains("thresholds.\"served_share.blue\"") && stderr.contains("'blue'"),
+        "{stderr}"
+    );
 }

@@ -134,7 +134,12 @@ async fn remote_schedule_without_control_is_refused_before_the_run() {
 /// the workload's name: the run stops, saying which node reports what.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_cluster_with_another_strategy_is_refused() {
-    let sandbox = Sandbox::start(small_dataset(), json!({}), &["--fairness-strategy", "weighted"]).await;
+    let sandbox = Sandbox::start(
+        small_dataset(),
+        json!({}),
+        &["--fairness-strategy", "weighted"],
+    )
+    .await;
     let tmp = tempfile::tempdir().expect("tempdir");
     let text = workload(&sandbox.dir.path().join("cluster.json"), "");
     let path = tmp.path().join("remote.toml");

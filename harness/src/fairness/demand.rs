@@ -202,7 +202,10 @@ mod tests {
         assert!(close(fair[0], 22.0 / 3.0) && close(fair[2], 11.0 / 3.0));
         assert!(close(fair.iter().sum::<f64>(), 12.0));
         // Demand below capacity: everyone gets its demand; zero demand gets nothing.
-        assert_eq!(max_min_fair_share(&[2.0, 0.0], &[1.0, 1.0], 10.0), [2.0, 0.0]);
+        assert_eq!(
+            max_min_fair_share(&[2.0, 0.0], &[1.0, 1.0], 10.0),
+            [2.0, 0.0]
+        );
         // Both want more: 2 : 1 by weight.
         let fair = max_min_fair_share(&[100.0, 100.0], &[2.0, 1.0], 30.0);
         assert!(close(fair[0], 20.0) && close(fair[1], 10.0));
@@ -226,6 +229,9 @@ mod tests {
         assert!(close(demand_index(&teams).unwrap(), 0.5));
         assert!(close(teams[1].served_share(), 0.0));
         // Nothing asked, nothing to judge.
-        assert_eq!(demand_index(&with_fair_shares(vec![team("a", 1, 0.0, 0.0)], 5.0)), None);
+        assert_eq!(
+            demand_index(&with_fair_shares(vec![team("a", 1, 0.0, 0.0)], 5.0)),
+            None
+        );
     }
 }

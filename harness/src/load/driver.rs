@@ -16,8 +16,8 @@ use tonic::transport::Channel;
 use super::arrival::{Schedule, Ticket};
 use super::mix::{Call, PreparedMix};
 use super::retry::{time_to_answer, AfterRejection, RetryPolicy};
-use crate::raw::{RawStep, RawWriter, RequestRow};
 use crate::client::{connect, endpoint, node_client, run_query, ClientError};
+use crate::raw::{RawStep, RawWriter, RequestRow};
 use crate::stats::{Outcome, Recorder, Sample, StepMeasure};
 use crate::verdict::{AnswerChecker, Verdict};
 use crate::workload::{LoadMode, StepLength};
@@ -299,10 +299,13 @@ async fn send(
             break (Answer::failed(error, false), sent, sent, true);
         }
         let left = deadline.saturating_duration_since(sent);
-        let answer = match tokio::time::timeout(left, attempt(clients, mix, query, team, ticket, checker)).await {
-            Ok(answer) => answer,
-            Err(_) => Answer::failed(format!("no answer within {:?}", plan.timeout), false),
-        };
+        let answer =
+            match tokio::time::timeout(left, attempt(clients, mix, query, team, ticket, checker))
+                .await
+            {
+                Ok(answer) => answer,
+                Err(_) => Answer::failed(format!("no answer within {:?}", plan.timeout), false),
+            };
         let done = Instant::now();
         attempts += 1;
         if answer.outcome != Outcome::Rejected {

@@ -54,9 +54,7 @@ impl RetryPolicy {
 /// Time to answer of a request due at `due`: until `answered` when it was answered, else until
 /// its `deadline` (never less than zero).
 pub fn time_to_answer(due: Instant, answered: Option<Instant>, deadline: Instant) -> Duration {
-    answered
-        .unwrap_or(deadline)
-        .saturating_duration_since(due)
+    answered.unwrap_or(deadline).saturating_duration_since(due)
 }
 
 #[cfg(test)]

@@ -637,7 +637,13 @@ pub fn fault_timeline(
 /// Every chart of a run into `dir`; returns the files written.
 pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBuf>> {
     let runs = results.all_runs();
-    let top_level = results.workload.concurrency.iter().max().copied().unwrap_or(0);
+    let top_level = results
+        .workload
+        .concurrency
+        .iter()
+        .max()
+        .copied()
+        .unwrap_or(0);
     let mut files = Vec::new();
     files.extend(line_chart(
         &dir.join("latency_vs_concurrency"),
@@ -840,7 +846,10 @@ pub fn render_compare(dir: &Path, runs: &[RunResults]) -> anyhow::Result<Vec<Pat
         let prefix = format!("{} ", results.run_id);
         for run in results.all_runs() {
             for (set, mut lines) in [
-                (&mut latency, level_lines(&[run], &prefix, LevelFigure::Answer)),
+                (
+                    &mut latency,
+                    level_lines(&[run], &prefix, LevelFigure::Answer),
+                ),
                 (
                     &mut throughput,
                     level_lines(&[run], &prefix, LevelFigure::Throughput),

@@ -72,7 +72,10 @@ pub fn run_summary(results: &RunResults) -> String {
     if let Some(base) = &results.baseline {
         let _ = writeln!(md, "\n## Distance from one hop\n");
         let _ = writeln!(md, "`baseline` is a single node holding all the data, asked the same mix over one gRPC hop on loopback (at {}). Ratios are overlay / baseline of the time to answer (rejections, backoffs and timeouts included) at the lowest and the top level.\n", base.target);
-        let _ = writeln!(md, "| strategy | level | answer p50 × | answer p99 × | throughput × |");
+        let _ = writeln!(
+            md,
+            "| strategy | level | answer p50 × | answer p99 × | throughput × |"
+        );
         let _ = writeln!(md, "|---|---:|---:|---:|---:|");
         let base_levels = base.by_level();
         // The lowest level is the clean one-hop distance; at the top, rejections shed load.

@@ -100,7 +100,17 @@ pub fn write_strategy(
     writeln!(
         out,
         "  {:>5} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
-        "conc", "requests", "ok", "rejected", "failed", "ok/s", "answer50", "answer99", "ok p99", "fair", "Jain"
+        "conc",
+        "requests",
+        "ok",
+        "rejected",
+        "failed",
+        "ok/s",
+        "answer50",
+        "answer99",
+        "ok p99",
+        "fair",
+        "Jain"
     )?;
     for (level, m) in run.by_level() {
         let answer = m.overall.answer.summary();
@@ -155,7 +165,11 @@ pub fn write_strategy(
             f.capacity_per_s
         )?;
         writeln!(out, "  demand-aware index (served ÷ weighted max-min fair share): {} (1 = every demand met, or capacity split max-min fairly by weight)", index_text(f.demand_index))?;
-        writeln!(out, "  plain Jain's index over goodput / weight (ignores demand): {}", index_text(f.plain_index))?;
+        writeln!(
+            out,
+            "  plain Jain's index over goodput / weight (ignores demand): {}",
+            index_text(f.plain_index)
+        )?;
     }
     writeln!(out, "\nREJECTIONS")?;
     writeln!(
@@ -320,7 +334,18 @@ fn teams(out: &mut dyn Write, m: &StepMeasure, results: &RunResults) -> io::Resu
     writeln!(
         out,
         "  {:<8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>9} {:>9}",
-        "team", "weight", "requests", "admitted", "ok", "rejected", "failed", "timeout", "goodput/s", "rej att %", "answer99", "ok p99"
+        "team",
+        "weight",
+        "requests",
+        "admitted",
+        "ok",
+        "rejected",
+        "failed",
+        "timeout",
+        "goodput/s",
+        "rej att %",
+        "answer99",
+        "ok p99"
     )?;
     for t in &results.workload.tenants {
         let series = m.teams.get(&t.team).cloned().unwrap_or_default();
