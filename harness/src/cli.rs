@@ -124,6 +124,12 @@ pub struct RunArgs {
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
+    /// Serve this dataset instead of the workload's `data.path`.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Format of the per-request raw results: `requests.csv` or `requests.jsonl`.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub raw: crate::raw::RawFormat,
 }
 
 /// `harness report`

@@ -1,5 +1,6 @@
 //! Per-team goodput and Jain's fairness index, computed from the admission counters a node
-//! reports in `GetMetrics` (`TeamAdmission`).
+//! reports in `GetMetrics` (`TeamAdmission`); [`demand`] weighs what teams got against what
+//! they asked for. [`jain_index`] is the harness's one implementation of Jain's index.
 //!
 //! Goodput of a team is the rate of its queries the node answered successfully
 //! (`succeeded`), over an interval between two snapshots of the same node, or since the node
@@ -8,6 +9,8 @@
 //! Quantitative Measure of Fairness and Discrimination for Resource Allocation in Shared
 //! Computer Systems", DEC-TR-301, 1984). The weighted form divides each team's goodput by its
 //! `fair_queue` weight first, so a 2:1 split between teams weighted 2 and 1 scores 1.
+
+pub mod demand;
 
 use overlay::proto::{MetricsResponse, TeamAdmission};
 use serde::Serialize;

@@ -7,13 +7,16 @@
 //! - [`cluster`]: launching local clusters (node binary, processes, ports, background state).
 //! - [`checker`]: expected answers by a plain scan of the dataset, and comparisons.
 //! - [`data`]: the synthetic data generator.
-//! - [`fairness`]: per-team goodput and Jain's fairness index from node metrics.
+//! - [`fairness`]: Jain's index, per-team goodput from node metrics, demand-aware fairness.
 //! - [`latency`]: HDR histograms and latency summaries.
 //! - [`verdict`]: verdicts on a run's aggregate answers against the harness's own scan.
 //! - [`faults`]: fault schedules: plan, windows, phases, execution and detection times.
 //! - [`workload`]: workload files (TOML), checked before anything starts.
 //! - [`load`]: the load driver (closed and open loop), arrivals and the query mix.
-//! - [`stats`]: per-outcome histograms, time series, Jain's fairness index.
+//! - [`provenance`]: the strategy and limits the nodes report, checked against the workload.
+//! - [`raw`]: `requests.csv` / `requests.jsonl`, one row per measured request.
+//! - [`stats`]: per-outcome histograms (success latency, time to answer), time series.
+//! - [`thresholds`]: a workload's pass/fail `[thresholds]`, parsed and evaluated per step.
 //! - [`report`]: text reports, results.json, summary.md and charts.
 //! - [`runner`]: `harness run` from data to reports.
 
@@ -28,8 +31,11 @@ pub mod fairness;
 pub mod faults;
 pub mod latency;
 pub mod load;
+pub mod provenance;
+pub mod raw;
 pub mod report;
 pub mod runner;
 pub mod stats;
+pub mod thresholds;
 pub mod verdict;
 pub mod workload;

@@ -3,6 +3,7 @@
 //! reports. Ctrl-C stops the load, stops the cluster and still writes what was measured.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use crate::faults::step::run_with_faults;
 use crate::faults::FaultPlan;
 use crate::load::driver::{run_step, StepPlan, Stop, Target};
 use crate::load::mix::PreparedMix;
+use crate::raw::{RawStep, RawWriter};
 use crate::report::json::{
     Machine, ProcessSnapshot, RunResults, StateChange, Step, StrategyRun, TeamAdmissionSnapshot,
     SCHEMA,
@@ -53,6 +55,8 @@ pub struct RunOptions {
     pub build_node: bool,
     /// Show progress bars.
     pub progress: bool,
+    /// Format of the raw per-request results (`requests.csv` by default).
+    pub raw: crate::raw::RawFormat,
 }
 
 /// Reads the workload and applies the command-line overrides, then checks it.
@@ -109,6 +113,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
         interrupted: None,
         baseline: None,
         strategies: Vec::new(),
+        thresholds: Vec::new(),
     };
     let ctx = Ctx {
         workload: &workload,
@@ -117,6 +122,12 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
         stop: stop.clone(),
         bar: &bar,
         checker: answer_checker(&workload)?,
+        raw: if workload.raw {
+            Some(Arc::new(RawWriter::create(&run_dir, options.raw)?))
+        } else {
+            None
+        },
+        plain_progress: options.progress && !std::io::stderr().is_terminal(),
     };
     let outcome = sweep(&ctx, &config_path, &mut results).await;
     ctrl_c.abort();
@@ -128,6 +139,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
         results.interrupted = Some(format!("{err:#}"));
     }
     results.wall_s = started.elapsed().as_secs_f64();
+    results.thresholds = crate::thresholds::evaluate(&results);
     crate::report::write_all(&run_dir, &results)?;
     link_latest(&options.out.join(&workload.name), &run_id);
     outcome?;
@@ -135,6 +147,21 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
         bail!(
             "{failure}; see the CORRECTNESS section of the reports in {}",
             run_dir.display()
+        );
+    }
+    let failed: Vec<_> = results
+        .thresholds
+        .iter()
+        .filter(|c| !c.passed)
+        .cloned()
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} threshold checks failed (reports in {}):\n{}",
+            failed.len(),
+            results.thresholds.len(),
+            run_dir.display(),
+            crate::thresholds::lines(&failed).join("\n")
         );
     }
     Ok(run_dir)
@@ -204,6 +231,8 @@ struct Ctx<'a> {
     stop: Stop,
     bar: &'a ProgressBar,
     checker: Option<Arc<AnswerChecker>>,
+    raw: Option<Arc<RawWriter>>,
+    plain_progress: bool,
 }
 
 async fn sweep(ctx: &Ctx<'_>, config_path: &Path, results: &mut RunResults) -> anyhow::Result<()> {
@@ -287,6 +316,24 @@ async fn measure_strategy(
         .filter(|p| p.role == Role::TeamLeader)
         .map(|p| p.address())
         .collect();
+    if strategy != "baseline" {
+        let mut reported = Vec::new();
+        for p in config.processes.values() {
+            if let Ok(m) = fetch(&p.address()).await {
+                reported.push((p.id.0.clone(), m));
+            }
+        }
+        let differ = crate::provenance::mismatches(w, strategy, &reported);
+        if !differ.is_empty() {
+            if let Some(cluster) = cluster.take() {
+                cluster.stop();
+            }
+            bail!(
+                "the cluster does not run what the workload says: {}",
+                differ.join("; ")
+            );
+        }
+    }
     let target = Target::connect(&address, w.connections as usize, &spares).await?;
     let mix = Arc::new(PreparedMix::new(&w.mix, &w.tenants));
     let mut steps = Vec::new();
@@ -305,10 +352,26 @@ async fn measure_strategy(
                 length: w.length,
                 timeout: Duration::from_secs_f64(w.timeout_s),
                 reject_backoff: Duration::from_secs_f64(w.reject_backoff_ms / 1000.0),
+                retry_rejected: w.retry_rejected,
+                raw: ctx.raw.clone().map(|writer| {
+                    let step = RawStep {
+                        strategy: strategy.to_string(),
+                        concurrency: level,
+                        repetition,
+                        step: steps.len() as u32,
+                    };
+                    (writer, step)
+                }),
                 seed: w.seed ^ (u64::from(level) << 16) ^ u64::from(repetition),
                 checker: ctx.checker.clone(),
                 completed: Arc::new(AtomicU64::new(0)),
+                plain_progress: ctx
+                    .plain_progress
+                    .then(|| format!("{strategy} · concurrency {level} · repetition {repetition}")),
             };
+            if let Some(label) = &plan.plain_progress {
+                eprintln!("{label}: started");
+            }
             let step = run_step(
                 &plan,
                 &target,
@@ -566,7 +629,8 @@ fn ensure_data(w: &Workload, progress: bool) -> anyhow::Result<()> {
 }
 
 fn progress_bar(w: &Workload, show: bool) -> ProgressBar {
-    if !show {
+    // Not a terminal: plain lines from the steps instead of a bar.
+    if !show || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let runs = w.strategies.len() + usize::from(w.baseline && w.mode == ClusterMode::Local);
@@ -701,6 +765,7 @@ mod tests {
             wall_s: 0.0,
             interrupted: None,
             baseline: None,
+            thresholds: Vec::new(),
             strategies: vec![StrategyRun {
                 strategy: "fair_queue".to_string(),
                 target: String::new(),

@@ -1,9 +1,14 @@
 //! What a step measured: HDR histograms per outcome (overall and per team), per-query counts,
-//! a per-second time series, and the figures derived from them (Jain's fairness index).
+//! a per-second time series, and the figures derived from them.
 //!
-//! Successful, rejected and failed queries each keep their own latency histogram, so a
-//! rejection that answers in 50 µs never flatters the latency of the queries that ran, and no
-//! request is dropped from the counts.
+//! A *request* is one query the load generator wanted answered; it may take several
+//! *attempts* when the node rejects it (the driver backs off and tries again until the
+//! request's timeout). Successful, rejected and failed requests each keep their own latency
+//! histogram, so a rejection that answers in 50 µs never flatters the latency of the queries
+//! that ran, and no request is dropped from the counts. Beside them, every request lands in
+//! the **time-to-answer** histogram: from when it was due (open loop) or first sent (closed
+//! loop) to its answer, rejected attempts and backoffs included; a request never answered
+//! within its timeout counts at that timeout. Every histogram holds microseconds.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -34,12 +39,28 @@ pub struct Sample {
     pub team: usize,
     /// Index of the mix entry.
     pub query: usize,
-    /// How it ended.
+    /// How its last attempt ended.
     pub outcome: Outcome,
-    /// From when it was due (open loop) or sent (closed loop) to the last chunk.
+    /// Of its last attempt: from when it was due (open loop, first attempt) or sent to the
+    /// last chunk.
     pub latency: Duration,
-    /// From when it was actually sent to the last chunk.
+    /// Of its last attempt: from when it was actually sent to the last chunk.
     pub service: Duration,
+    /// From when it was due (or first sent) to its answer, rejected attempts and backoffs
+    /// included; for a request never answered, until its deadline (the timeout).
+    pub answer: Duration,
+    /// Attempts sent (1 unless rejected attempts were retried).
+    pub attempts: u32,
+    /// Attempts the node rejected.
+    pub rejected_attempts: u32,
+    /// The request reached its timeout unanswered.
+    pub timed_out: bool,
+    /// When its first attempt was sent, Unix ms.
+    pub start_unix_ms: u64,
+    /// Open loop: when it was due, Unix ms.
+    pub due_unix_ms: Option<u64>,
+    /// The node its last attempt went to, host:port.
+    pub entry_node: String,
     /// Seconds since the measured window opened, at completion.
     pub at_s: f64,
     /// Records received.
@@ -54,7 +75,8 @@ pub struct Sample {
     pub verdict: Option<(Verdict, Option<String>)>,
 }
 
-/// A histogram as stored in `results.json`: (value µs, count) of every non-empty bucket.
+/// A histogram as stored in `results.json`: (value in **microseconds**, count) of every
+/// non-empty bucket.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct HistData {
     /// Buckets.
@@ -99,25 +121,56 @@ impl HistData {
     }
 }
 
-/// The histograms of one population (all teams, or one team).
+/// The histograms of one population (all teams, or one team), one sample per request.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Series {
-    /// Latency of successful queries.
+    /// Success latency: the answered attempt of successful requests.
     pub ok: HistData,
-    /// Service time (from the actual send) of successful queries.
+    /// Service time (from the actual send) of successful requests.
     pub service: HistData,
-    /// Latency of rejected queries.
+    /// Latency of the last attempt of requests that ended rejected.
     pub rejected: HistData,
-    /// Latency of failed queries.
+    /// Latency of the last attempt of failed requests.
     pub failed: HistData,
+    /// Time to answer of every request (unanswered ones at their timeout).
+    #[serde(default)]
+    pub answer: HistData,
+    /// Attempts sent.
+    #[serde(default)]
+    pub attempts: u64,
+    /// Attempts rejected by admission.
+    #[serde(default)]
+    pub rejected_attempts: u64,
+    /// Requests that reached their timeout unanswered.
+    #[serde(default)]
+    pub timed_out: u64,
     /// Records received.
     pub records: u64,
 }
 
 impl Series {
-    /// Queries counted, whatever their outcome.
+    /// Requests counted, whatever their outcome.
     pub fn total(&self) -> u64 {
         self.ok.count() + self.rejected.count() + self.failed.count()
+    }
+
+    /// Requests not answered (rejected to the end, failed or timed out).
+    pub fn unanswered(&self) -> u64 {
+        self.rejected.count() + self.failed.count()
+    }
+
+    /// Attempts admitted by the node (sent and not rejected).
+    pub fn admitted(&self) -> u64 {
+        self.attempts.saturating_sub(self.rejected_attempts)
+    }
+
+    /// Rejected attempts as a share of all attempts, 0 to 1.
+    pub fn rejection_share(&self) -> f64 {
+        if self.attempts == 0 {
+            0.0
+        } else {
+            self.rejected_attempts as f64 / self.attempts as f64
+        }
     }
 
     /// Adds another population.
@@ -126,6 +179,10 @@ impl Series {
         self.service.merge(&other.service);
         self.rejected.merge(&other.rejected);
         self.failed.merge(&other.failed);
+        self.answer.merge(&other.answer);
+        self.attempts += other.attempts;
+        self.rejected_attempts += other.rejected_attempts;
+        self.timed_out += other.timed_out;
         self.records += other.records;
     }
 }
@@ -235,6 +292,10 @@ struct Hists {
     service: Histogram<u64>,
     rejected: Histogram<u64>,
     failed: Histogram<u64>,
+    answer: Histogram<u64>,
+    attempts: u64,
+    rejected_attempts: u64,
+    timed_out: u64,
     records: u64,
 }
 
@@ -245,11 +306,19 @@ impl Hists {
             service: new_histogram(),
             rejected: new_histogram(),
             failed: new_histogram(),
+            answer: new_histogram(),
+            attempts: 0,
+            rejected_attempts: 0,
+            timed_out: 0,
             records: 0,
         }
     }
 
     fn add(&mut self, s: &Sample) {
+        record(&mut self.answer, s.answer);
+        self.attempts += u64::from(s.attempts);
+        self.rejected_attempts += u64::from(s.rejected_attempts);
+        self.timed_out += u64::from(s.timed_out);
         match s.outcome {
             Outcome::Ok => {
                 record(&mut self.ok, s.latency);
@@ -267,6 +336,10 @@ impl Hists {
             service: HistData::of(&self.service),
             rejected: HistData::of(&self.rejected),
             failed: HistData::of(&self.failed),
+            answer: HistData::of(&self.answer),
+            attempts: self.attempts,
+            rejected_attempts: self.rejected_attempts,
+            timed_out: self.timed_out,
             records: self.records,
         }
     }
@@ -397,26 +470,6 @@ impl Recorder {
     }
 }
 
-/// Jain's fairness index of `values`: (Σx)² / (n·Σx²); 1 when all are equal, 1/n when one
-/// takes everything. Empty or all-zero input gives 1 (nobody is treated worse than anybody).
-pub fn jain_index(values: &[f64]) -> f64 {
-    let sum: f64 = values.iter().sum();
-    let squares: f64 = values.iter().map(|x| x * x).sum();
-    if values.is_empty() || squares == 0.0 {
-        return 1.0;
-    }
-    sum * sum / (values.len() as f64 * squares)
-}
-
-/// Jain's index over each team's goodput divided by its weight.
-pub fn weighted_jain(goodput_and_weight: &[(f64, f64)]) -> f64 {
-    let normalised: Vec<f64> = goodput_and_weight
-        .iter()
-        .map(|&(goodput, weight)| goodput / weight)
-        .collect();
-    jain_index(&normalised)
-}
-
 /// Quantiles for the latency-distribution chart, up to p99.99.
 pub const CURVE_QUANTILES: [f64; 13] = [
     0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99995, 0.99999,
@@ -451,6 +504,13 @@ mod tests {
             outcome,
             latency: Duration::from_millis(ms),
             service: Duration::from_millis(ms / 2),
+            answer: Duration::from_millis(ms),
+            attempts: 1,
+            rejected_attempts: u32::from(outcome == Outcome::Rejected),
+            timed_out: false,
+            start_unix_ms: 0,
+            due_unix_ms: None,
+            entry_node: String::new(),
             at_s,
             records: 10,
             error: (outcome == Outcome::Failed).then(|| "boom".to_string()),
@@ -458,21 +518,6 @@ mod tests {
             retried: false,
             verdict: None,
         }
-    }
-
-    #[test]
-    fn jain_of_hand_computed_cases() {
-        assert!((jain_index(&[1.0, 1.0, 1.0]) - 1.0).abs() < 1e-12);
-        assert!((jain_index(&[1.0, 0.0]) - 0.5).abs() < 1e-12);
-        // (1+2+3)² / (3·(1+4+9)) = 36/42
-        assert!((jain_index(&[1.0, 2.0, 3.0]) - 36.0 / 42.0).abs() < 1e-12);
-        assert_eq!(jain_index(&[]), 1.0);
-        assert_eq!(jain_index(&[0.0, 0.0]), 1.0);
-        // goodput 30 and 10 with weights 3 and 1: perfectly proportional.
-        assert!((weighted_jain(&[(30.0, 3.0), (10.0, 1.0)]) - 1.0).abs() < 1e-12);
-        // goodput 20 and 20 with weights 3 and 1: x = 6.67, 20 → (26.67)² / (2·(44.4+400)).
-        let expected = (20.0 / 3.0 + 20.0f64).powi(2) / (2.0 * ((20.0f64 / 3.0).powi(2) + 400.0));
-        assert!((weighted_jain(&[(20.0, 3.0), (20.0, 1.0)]) - expected).abs() < 1e-12);
     }
 
     #[test]

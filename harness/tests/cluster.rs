@@ -283,3 +283,44 @@ async fn a_graceful_stop_waits_for_the_exit_and_a_restart_brings_the_node_back()
     let metrics = client.get_metrics(MetricsRequest {}).await.unwrap();
     assert_eq!(metrics.into_inner().process_id, "C");
 }
+
+/// `harness cluster status` and `harness metrics` exit non-zero, naming the nodes, when a node
+/// does not answer; `harness query` does when there is no ready answer.
+#[test]
+fn status_and_query_exit_non_zero_without_an_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shipped =
+        std::fs::read_to_string(common::workspace_root().join("configs/one_host_config.json"))
+            .unwrap();
+    // Free ports with nothing behind them.
+    let config = tmp.path().join("nobody.json");
+    std::fs::write(
+        &config,
+        overlay_harness::cluster::ports::localize(&shipped, &Map::new()).unwrap(),
+    )
+    .unwrap();
+    let harness = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+            .args(args)
+            .output()
+            .expect("harness runs")
+    };
+    let config = config.display().to_string();
+    let out = harness(&["cluster", "status", &config]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("6 of 6 nodes unreachable: A, B"),
+        "{stderr}"
+    );
+    let out = harness(&[
+        "query",
+        "--config",
+        &config,
+        "--type",
+        "aggregate",
+        "--params",
+        "{\"op\":\"count\"}",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}

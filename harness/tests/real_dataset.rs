@@ -1,6 +1,7 @@
 //! The real AirNow dataset (beside the project in `../shared/datasets`) loaded by a real
 //! cluster: the partition table of the design and the documented row counts must come out.
-//! In CI the dataset must be there; elsewhere the test notes its absence and passes.
+//! The test is ignored by default (the dataset is not part of a clone) and shows as such in
+//! the test summary; `--include-ignored` runs it, and then a missing dataset is a failure.
 
 mod common;
 
@@ -11,20 +12,14 @@ use overlay::proto::RecordFormat;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real dataset at ../shared/datasets/airnow-2020-fire.tar.gz; run with --include-ignored"]
 async fn real_dataset_gives_the_documented_counts() {
     let archive = workspace_root().join("../shared/datasets/airnow-2020-fire.tar.gz");
-    if !archive.is_file() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have the real dataset at {}",
-            archive.display()
-        );
-        eprintln!(
-            "note: {} not found; real-dataset test skipped",
-            archive.display()
-        );
-        return;
-    }
+    assert!(
+        archive.is_file(),
+        "the real dataset is not at {}",
+        archive.display()
+    );
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new("tar")
         .arg("xzf")

@@ -27,6 +27,13 @@ fn step(concurrency: u32, green_ok: u64, pink_ok: u64, rejected: u64) -> Step {
         outcome,
         latency: Duration::from_millis(ms),
         service: Duration::from_millis(ms),
+        answer: Duration::from_millis(if outcome == Outcome::Ok { ms } else { 20_000 }),
+        attempts: 1,
+        rejected_attempts: u32::from(outcome == Outcome::Rejected),
+        timed_out: false,
+        start_unix_ms: 0,
+        due_unix_ms: None,
+        entry_node: String::new(),
         at_s: 1.0,
         records: if outcome == Outcome::Ok { 500 } else { 0 },
         error: None,
@@ -99,6 +106,7 @@ fn fixture() -> RunResults {
             strategy("strict", (100, 100, 100)),
             strategy("fair_queue", (300, 100, 0)),
         ],
+        thresholds: Vec::new(),
     }
 }
 
@@ -132,16 +140,39 @@ fn reports_render_from_a_results_file_with_the_right_numbers() {
     assert!(strict.contains("records total:       150000"));
     assert!(strict.contains("max latency:         100.0"));
     assert!(strict.contains("[A] [Server] A serving"));
-    // Top level: goodput 10/s each with equal weights → Jain 1.
+    // Top level: green offered 20/s and got 10/s, pink offered and got 10/s. Capacity is the
+    // most any strategy served there (fair_queue: 40/s), which covers all demand: fair shares
+    // 20 and 10, ratios 0.5 and 1 → (1.5)² / (2 · 1.25) = 0.9. The plain index of 10 and 10
+    // calls it perfectly fair.
     assert!(
-        strict.contains("Jain's index over goodput / weight: 1.0000"),
+        strict.contains("demand-aware index (served ÷ weighted max-min fair share): 0.900"),
         "{strict}"
     );
-    assert!(strict.contains("rejected 100 of 400 queries (25.00%)"));
-    // fair_queue top level: goodput 30 and 10 → (40)² / (2·(900+100)) = 0.8.
+    assert!(
+        strict.contains("plain Jain's index over goodput / weight (ignores demand): 1.000"),
+        "{strict}"
+    );
+    assert!(
+        strict.contains("rejected attempts 100 of 400 attempts (25.00%)"),
+        "{strict}"
+    );
+    // SUMMARY and REJECTIONS count the unanswered requests alike.
+    assert!(strict.contains("failed:              100 (rejected 100, errors 0)"));
+    assert!(strict.contains("requests 400: answered 300, failed 100 (rejected to the end 100"));
+    // Time to answer counts the 100 rejected requests at 20 s: their quarter sets the p99.
+    assert!(
+        strict.contains("p99 20004.86 · max 20004.86 ms (from first attempt"),
+        "{strict}"
+    );
+    // fair_queue top level: 30 and 10 served of 30 and 10 offered → every demand met: 1, where
+    // the plain index over goodput says (40)² / (2·(900+100)) = 0.8.
     let fq = std::fs::read_to_string(dir.path().join("benchmark_fairness_fair_queue.txt")).unwrap();
     assert!(
-        fq.contains("Jain's index over goodput / weight: 0.8000"),
+        fq.contains("demand-aware index (served ÷ weighted max-min fair share): 1.000"),
+        "{fq}"
+    );
+    assert!(
+        fq.contains("plain Jain's index over goodput / weight (ignores demand): 0.800"),
         "{fq}"
     );
 
@@ -176,9 +207,9 @@ fn reports_render_from_a_results_file_with_the_right_numbers() {
             _ => {}
         }
     }
-    // 5 charts + 3 timelines + 3 state timelines, in two formats.
+    // 6 charts + 3 timelines + 3 state timelines, in two formats.
     assert!(dir.path().join("states_strict.png").exists());
-    assert_eq!(charts, 22);
+    assert_eq!(charts, 24);
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::workspace_root;
+use overlay_harness::raw::read_rows;
 use overlay_harness::report::json::RunResults;
 use overlay_harness::runner::{run, RunOptions};
 
@@ -18,6 +19,7 @@ fn options(workload: PathBuf, out: PathBuf, data: PathBuf) -> RunOptions {
         data_path: Some(data),
         build_node: false,
         progress: false,
+        raw: Default::default(),
     }
 }
 
@@ -88,12 +90,61 @@ async fn smoke_workload_runs_end_to_end() {
     }
     let text = std::fs::read_to_string(dir.join("benchmark_fairness_strict.txt")).unwrap();
     assert!(text.contains("success rate:"));
+    raw_rows_match_the_histograms(&dir, &results);
 
     // Redraw from results.json alone.
     std::fs::remove_file(dir.join("summary.md")).unwrap();
     std::fs::remove_file(dir.join("team_goodput.png")).unwrap();
     overlay_harness::report::render(&dir, &results).unwrap();
     assert!(dir.join("summary.md").is_file() && dir.join("team_goodput.png").is_file());
+}
+
+/// `requests.csv` holds one row per measured request, and its rows add up to the histograms
+/// of results.json: per strategy, step and team the same counts, records and attempts, and
+/// the same time-to-answer maximum (within the histograms' 3 significant digits).
+fn raw_rows_match_the_histograms(dir: &std::path::Path, results: &RunResults) {
+    let rows = read_rows(&dir.join("requests.csv")).expect("requests.csv");
+    let mut checked = 0;
+    for run in results.all_runs() {
+        for (index, step) in run.steps.iter().enumerate() {
+            for (team, series) in &step.measure.teams {
+                let mine: Vec<_> = rows
+                    .iter()
+                    .filter(|r| {
+                        r.strategy == run.strategy && r.step == index as u32 && &r.team == team
+                    })
+                    .collect();
+                let status = |s: &str| mine.iter().filter(|r| r.status == s).count() as u64;
+                let label = format!("{} step {index} {team}", run.strategy);
+                assert_eq!(mine.len() as u64, series.total(), "{label}");
+                assert_eq!(status("ok"), series.ok.count(), "{label}");
+                assert_eq!(status("rejected"), series.rejected.count(), "{label}");
+                assert_eq!(status("failed"), series.failed.count(), "{label}");
+                assert_eq!(series.answer.count(), series.total(), "{label}");
+                let attempts: u64 = mine.iter().map(|r| u64::from(r.attempts)).sum();
+                assert_eq!(attempts, series.attempts, "{label}");
+                let rejected: u64 = mine.iter().map(|r| u64::from(r.rejected_attempts)).sum();
+                assert_eq!(rejected, series.rejected_attempts, "{label}");
+                let records: u64 = mine.iter().map(|r| r.records).sum();
+                assert_eq!(records, series.records, "{label}");
+                if let Some(max) = mine.iter().map(|r| r.answer_ms).reduce(f64::max) {
+                    let hist = series.answer.summary().max_ms;
+                    assert!(
+                        (hist - max).abs() <= max * 0.002 + 0.002,
+                        "{label}: max {max} ms in rows, {hist} ms in the histogram"
+                    );
+                }
+                assert!(mine.iter().all(|r| r.concurrency == step.concurrency
+                    && r.repetition == step.repetition
+                    && r.due_unix_ms.is_none()
+                    && r.start_unix_ms >= results.started_unix_s * 1000
+                    && !r.entry_node.is_empty()));
+                checked += mine.len();
+            }
+        }
+    }
+    assert_eq!(checked, rows.len(), "every row belongs to a step");
+    assert!(checked > 20, "{checked} rows");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,4 +283,82 @@ async fn failover_workload_checks_answers_and_records_detection_times() {
             dir.display()
         );
     }
+}
+
+/// A workload's thresholds are evaluated per step, written into the reports, and a failed one
+/// makes `harness run` exit non-zero; a threshold naming an unknown team stops it before
+/// anything starts. Progress goes to stderr as plain lines when it is not a terminal.
+#[test]
+fn a_failed_threshold_sets_the_exit_code() {
+    let root = workspace_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let smoke = std::fs::read_to_string(root.join("workloads/smoke.toml")).unwrap();
+    let text = smoke
+        .replace(
+            "configs/one_host_config.json",
+            &root
+                .join("configs/one_host_config.json")
+                .display()
+                .to_string(),
+        )
+        .replace(
+            "strategies = [\"strict\", \"fair_queue\"]",
+            "strategies = [\"fair_queue\"]",
+        )
+        .replace("concurrency = [2, 8]", "concurrency = [2]")
+        .replace("enabled = true", "enabled = false")
+        + "\n[thresholds]\nwrong = \"== 0\"\nok_per_s = \"> 1000000\"\n";
+    let path = tmp.path().join("thresholds.toml");
+    std::fs::write(&path, &text).unwrap();
+    let harness = |workload: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+            .current_dir(&root)
+            .env_remove("CARGO")
+            .arg("run")
+            .arg(workload)
+            .arg("--data")
+            .arg(common::small_dataset())
+            .arg("--out")
+            .arg(tmp.path().join("out"))
+            .output()
+            .expect("harness runs")
+    };
+    let out = harness(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // stderr is not a terminal here: progress comes as plain lines, not a bar.
+    assert!(
+        stderr.contains("fair_queue · concurrency 2 · repetition 0: started"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 of 2 threshold checks failed")
+            && stderr.contains("FAIL fair_queue c=2 r0: ok_per_s > 1000000"),
+        "{stderr}"
+    );
+    let results = RunResults::load(&tmp.path().join("out/smoke/latest")).unwrap();
+    assert_eq!(results.thresholds.len(), 2);
+    assert!(results
+        .thresholds
+        .iter()
+        .any(|c| c.passed && c.threshold == "wrong == 0"));
+    let summary = std::fs::read_to_string(tmp.path().join("out/smoke/latest/summary.md")).unwrap();
+    assert!(
+        summary.contains("## Thresholds: 1 of 2 FAILED"),
+        "{summary}"
+    );
+
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        text.replace("wrong = ", "\"served_share.blue\" = \"> 0.5\"\nwrong = "),
+    )
+    .unwrap();
+    let out = harness(&bad);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr.contains("thresholds.\"served_share.blue\"") && stderr.contains("'blue'"),
+        "{stderr}"
+    );
 }

@@ -28,6 +28,7 @@ async fn queries_fail_over_to_a_team_leader_when_the_leader_dies() {
         data_path: Some(common::small_dataset().to_path_buf()),
         build_node: false,
         progress: false,
+        raw: Default::default(),
     })
     .await
     .expect("run");

@@ -43,6 +43,7 @@ fn options(dir: &Path, workload: PathBuf) -> RunOptions {
         data_path: Some(dir.join("data")),
         build_node: false,
         progress: false,
+        raw: Default::default(),
     }
 }
 

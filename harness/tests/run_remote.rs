@@ -73,6 +73,7 @@ fn options(workload: std::path::PathBuf, out: std::path::PathBuf) -> RunOptions 
         data_path: Some(small_dataset().to_path_buf()),
         build_node: false,
         progress: false,
+        raw: Default::default(),
     }
 }
 
@@ -127,4 +128,28 @@ async fn remote_schedule_without_control_is_refused_before_the_run() {
         "{text}"
     );
     assert!(!tmp.path().join("reports").exists(), "nothing ran");
+}
+
+/// A remote cluster running another strategy than the workload lists is not measured under
+/// the workload's name: the run stops, saying which node reports what.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_cluster_with_another_strategy_is_refused() {
+    let sandbox = Sandbox::start(
+        small_dataset(),
+        json!({}),
+        &["--fairness-strategy", "weighted"],
+    )
+    .await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let text = workload(&sandbox.dir.path().join("cluster.json"), "");
+    let path = tmp.path().join("remote.toml");
+    std::fs::write(&path, text).expect("write workload");
+    let err = run(options(path, tmp.path().join("reports")))
+        .await
+        .expect_err("strategy mismatch");
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("node A reports strategy 'weighted', the run is measuring 'strict'"),
+        "{err}"
+    );
 }

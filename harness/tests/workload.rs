@@ -96,8 +96,10 @@ fn shipped_workloads_are_valid() {
         sweep.strategies,
         ["strict", "weighted", "hybrid", "fair_queue"]
     );
-    assert_eq!(sweep.concurrency.first(), Some(&1));
-    assert_eq!(sweep.concurrency.last(), Some(&100));
+    assert_eq!(sweep.concurrency, [4, 16, 48]);
+    // Demand is a number: each team's own open-loop rate.
+    assert!(matches!(sweep.load, LoadMode::Open { rate, .. } if (rate - 480.0).abs() < 1e-9));
+    assert_eq!(sweep.tenants[1].rate, Some(120.0));
 }
 
 #[test]
@@ -303,5 +305,52 @@ fn mix_and_tenant_errors_name_the_key() {
     assert_names(
         &error_with("name = \"q\"", "name = \"q\"\nnumber = 1"),
         &["number"],
+    );
+}
+
+#[test]
+fn per_team_rates_make_the_open_loop_rate_and_shares() {
+    let open = base()
+        .replace("mode = \"closed\"", "mode = \"open\"")
+        .replace("share = 3", "rate = 30")
+        .replace("share = 1", "rate = 10");
+    let path = Path::new("w.toml");
+    let w = validate(path, parse(path, &open).unwrap()).unwrap();
+    assert_eq!(
+        w.load,
+        LoadMode::Open {
+            rate: 40.0,
+            poisson: false
+        }
+    );
+    assert!((w.tenants[0].share - 0.75).abs() < 1e-12);
+    assert_eq!(w.tenants[1].rate, Some(10.0));
+    assert!(w.retry_rejected && w.raw);
+
+    // A rate for a team the cluster config does not have.
+    assert_names(
+        &error_of(&open.replace("team = \"pink\"", "team = \"blue\"")),
+        &["tenant[1].rate", "'blue'", "not in the cluster config"],
+    );
+    // Rates and shares mixed, or a rate beside load.rate, or in closed loop.
+    assert_names(
+        &error_of(&open.replace("rate = 10", "share = 1")),
+        &["tenant[1].rate"],
+    );
+    assert_names(
+        &error_of(&open.replace("mode = \"open\"", "mode = \"open\"\nrate = 40")),
+        &["load.rate", "their sum"],
+    );
+    assert_names(
+        &error_of(&open.replace("mode = \"open\"", "mode = \"closed\"")),
+        &["tenant[0].rate", "open"],
+    );
+    assert_names(
+        &error_of(&open.replace("rate = 30", "rate = 0")),
+        &["tenant[0].rate"],
+    );
+    assert_names(
+        &error_of(&open.replace("rate = 30", "rate = 30\nshare = 1")),
+        &["tenant[0]", "not both"],
     );
 }

@@ -25,6 +25,8 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
             .collect(),
     };
     let mut fetched = Vec::new();
+    let mut unreachable = Vec::new();
+    let total = targets.len();
     if !args.json {
         println!(
             "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9} {:>6} {:>9} {:<10}",
@@ -61,16 +63,30 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
                 );
                 fetched.push(m);
             }
-            Err(err) if args.json => println!(
-                "{}",
-                serde_json::json!({ "node": name, "address": address, "error": err.to_string() })
-            ),
-            Err(err) => println!("{name:<4} unreachable at {address}: {err}"),
+            Err(err) if args.json => {
+                println!(
+                    "{}",
+                    serde_json::json!({ "node": name, "address": address, "error": err.to_string() })
+                );
+                unreachable.push(name);
+            }
+            Err(err) => {
+                println!("{name:<4} unreachable at {address}: {err}");
+                unreachable.push(name);
+            }
         }
     }
     if !fetched.is_empty() {
         println!();
         print!("{}", team_table(&fetched));
+    }
+    if !unreachable.is_empty() {
+        anyhow::bail!(
+            "{} of {} nodes unreachable: {}",
+            unreachable.len(),
+            total,
+            unreachable.join(", ")
+        );
     }
     Ok(())
 }

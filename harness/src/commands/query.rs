@@ -68,7 +68,11 @@ async fn single(address: &str, spec: &QuerySpec, output: OutputFormat) -> anyhow
             outcome.missing_nodes.join(", ")
         );
     }
-    print_records(&outcome, output)
+    print_records(&outcome, output)?;
+    if outcome.status != "ready" {
+        bail!("the answer is '{}', not ready", outcome.status);
+    }
+    Ok(())
 }
 
 fn print_records(outcome: &QueryOutcome, output: OutputFormat) -> anyhow::Result<()> {

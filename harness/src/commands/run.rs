@@ -11,9 +11,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         out: args.out,
         strategies: args.strategies,
         concurrency: args.concurrency,
-        data_path: None,
+        data_path: args.data,
         build_node: true,
         progress: !args.quiet,
+        raw: args.raw,
     })
     .await?;
     println!(

@@ -151,6 +151,7 @@ mod tests {
                 team: format!("t{i}"),
                 share,
                 weight: 1,
+                rate: None,
             })
             .collect()
     }

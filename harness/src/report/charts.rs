@@ -17,13 +17,25 @@ use crate::stats::{nines, per_second, percentile_curve, StepMeasure};
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 
 /// The charts every run has (timelines come per strategy).
-pub const CHART_NAMES: [&str; 5] = [
+pub const CHART_NAMES: [&str; 6] = [
     "latency_vs_concurrency",
+    "success_latency_vs_concurrency",
     "throughput_vs_concurrency",
     "latency_distribution",
     "team_goodput",
     "team_rejections",
 ];
+
+/// What a per-level line chart plots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LevelFigure {
+    /// p99 and p50 of the time to answer (rejections, backoffs and timeouts included).
+    Answer,
+    /// p99 and p50 of the answered attempts only.
+    Success,
+    /// Successful queries per second.
+    Throughput,
+}
 
 const SIZE: (u32, u32) = (960, 600);
 
@@ -625,18 +637,37 @@ pub fn fault_timeline(
 /// Every chart of a run into `dir`; returns the files written.
 pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBuf>> {
     let runs = results.all_runs();
+    let top_level = results
+        .workload
+        .concurrency
+        .iter()
+        .max()
+        .copied()
+        .unwrap_or(0);
     let mut files = Vec::new();
     files.extend(line_chart(
         &dir.join("latency_vs_concurrency"),
         &Axes {
-            title: "Latency of successful queries vs concurrency".into(),
+            title: "Time to answer (rejections, backoffs, timeouts included) vs concurrency".into(),
             x: "concurrency".into(),
             y: "ms (log)".into(),
             log_y: true,
             nines_x: false,
             ..Default::default()
         },
-        &level_lines(&runs, "", true),
+        &level_lines(&runs, "", LevelFigure::Answer),
+    )?);
+    files.extend(line_chart(
+        &dir.join("success_latency_vs_concurrency"),
+        &Axes {
+            title: "Latency of answered attempts only (hides rejections) vs concurrency".into(),
+            x: "concurrency".into(),
+            y: "ms (log)".into(),
+            log_y: true,
+            nines_x: false,
+            ..Default::default()
+        },
+        &level_lines(&runs, "", LevelFigure::Success),
     )?);
     files.extend(line_chart(
         &dir.join("throughput_vs_concurrency"),
@@ -648,12 +679,12 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
             nines_x: false,
             ..Default::default()
         },
-        &level_lines(&runs, "", false),
+        &level_lines(&runs, "", LevelFigure::Throughput),
     )?);
     files.extend(line_chart(
         &dir.join("latency_distribution"),
         &Axes {
-            title: "Latency distribution at the top concurrency".into(),
+            title: format!("Time-to-answer distribution at the top concurrency ({top_level})"),
             x: "percentile".into(),
             y: "ms (log)".into(),
             log_y: true,
@@ -684,7 +715,7 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
     files.extend(bar_chart(
         &dir.join("team_goodput"),
         &Bars {
-            title: "Per-team goodput at the top concurrency".into(),
+            title: format!("Per-team goodput at the top concurrency ({top_level})"),
             y: "successful queries/s".into(),
             groups: top.iter().map(|(s, _)| s.clone()).collect(),
             members: teams.clone(),
@@ -696,15 +727,14 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
     files.extend(bar_chart(
         &dir.join("team_rejections"),
         &Bars {
-            title: "Per-team rejections at the top concurrency".into(),
-            y: "rejected queries/s".into(),
+            title: format!(
+                "Per-team rejected attempts, % of attempts, at the top concurrency ({top_level})"
+            ),
+            y: "% of attempts rejected".into(),
             groups: top.iter().map(|(s, _)| s.clone()).collect(),
             members: teams.clone(),
             values: team_values(&|m, t| {
-                per_second(
-                    m.teams.get(t).map_or(0, |s| s.rejected.count()),
-                    m.elapsed_s,
-                )
+                m.teams.get(t).map_or(0.0, |s| s.rejection_share() * 100.0)
             }),
         },
     )?);
@@ -746,34 +776,17 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
     Ok(files)
 }
 
-/// p99 and p50 (latency) or throughput per level, one line per run.
-pub fn level_lines(runs: &[&StrategyRun], prefix: &str, latency: bool) -> Vec<Line> {
+/// p99 and p50 (time to answer, or success latency) or throughput per level, one line per run.
+pub fn level_lines(runs: &[&StrategyRun], prefix: &str, figure: LevelFigure) -> Vec<Line> {
     let mut lines = Vec::new();
     for (i, run) in runs.iter().enumerate() {
         let levels = run.by_level();
         let x = |c: u32| f64::from(c);
-        if latency {
-            lines.push(Line {
-                label: format!("{prefix}{} p99", run.strategy),
-                points: levels
-                    .iter()
-                    .filter(|(_, m)| m.overall.ok.count() > 0)
-                    .map(|(c, m)| (x(*c), m.overall.ok.summary().p99_ms))
-                    .collect(),
-                color: i,
-                thin: false,
-            });
-            lines.push(Line {
-                label: format!("{prefix}{} p50", run.strategy),
-                points: levels
-                    .iter()
-                    .filter(|(_, m)| m.overall.ok.count() > 0)
-                    .map(|(c, m)| (x(*c), m.overall.ok.summary().p50_ms))
-                    .collect(),
-                color: i,
-                thin: true,
-            });
-        } else {
+        let hist = |m: &StepMeasure| match figure {
+            LevelFigure::Answer => m.overall.answer.clone(),
+            _ => m.overall.ok.clone(),
+        };
+        if figure == LevelFigure::Throughput {
             lines.push(Line {
                 label: format!("{prefix}{}", run.strategy),
                 points: levels
@@ -782,6 +795,22 @@ pub fn level_lines(runs: &[&StrategyRun], prefix: &str, latency: bool) -> Vec<Li
                     .collect(),
                 color: i,
                 thin: false,
+            });
+            continue;
+        }
+        for (name, thin) in [("p99", false), ("p50", true)] {
+            lines.push(Line {
+                label: format!("{prefix}{} {name}", run.strategy),
+                points: levels
+                    .iter()
+                    .filter(|(_, m)| hist(m).count() > 0)
+                    .map(|(c, m)| {
+                        let s = hist(m).summary();
+                        (x(*c), if thin { s.p50_ms } else { s.p99_ms })
+                    })
+                    .collect(),
+                color: i,
+                thin,
             });
         }
     }
@@ -796,7 +825,7 @@ pub fn distribution_lines(runs: &[&StrategyRun], prefix: &str) -> Vec<Line> {
             let (_, m) = run.by_level().last()?.clone();
             Some(Line {
                 label: format!("{prefix}{}", run.strategy),
-                points: percentile_curve(&m.overall.ok)
+                points: percentile_curve(&m.overall.answer)
                     .into_iter()
                     .map(|(q, ms)| (nines(q), ms))
                     .collect(),
@@ -817,8 +846,14 @@ pub fn render_compare(dir: &Path, runs: &[RunResults]) -> anyhow::Result<Vec<Pat
         let prefix = format!("{} ", results.run_id);
         for run in results.all_runs() {
             for (set, mut lines) in [
-                (&mut latency, level_lines(&[run], &prefix, true)),
-                (&mut throughput, level_lines(&[run], &prefix, false)),
+                (
+                    &mut latency,
+                    level_lines(&[run], &prefix, LevelFigure::Answer),
+                ),
+                (
+                    &mut throughput,
+                    level_lines(&[run], &prefix, LevelFigure::Throughput),
+                ),
                 (&mut distribution, distribution_lines(&[run], &prefix)),
             ] {
                 for line in &mut lines {
@@ -833,7 +868,7 @@ pub fn render_compare(dir: &Path, runs: &[RunResults]) -> anyhow::Result<Vec<Pat
     files.extend(line_chart(
         &dir.join("latency_vs_concurrency"),
         &Axes {
-            title: "Latency vs concurrency (runs compared)".into(),
+            title: "Time to answer vs concurrency (runs compared)".into(),
             x: "concurrency".into(),
             y: "ms (log)".into(),
             log_y: true,
@@ -857,7 +892,7 @@ pub fn render_compare(dir: &Path, runs: &[RunResults]) -> anyhow::Result<Vec<Pat
     files.extend(line_chart(
         &dir.join("latency_distribution"),
         &Axes {
-            title: "Latency distribution at the top concurrency (runs compared)".into(),
+            title: "Time-to-answer distribution at the top concurrency (runs compared)".into(),
             x: "percentile".into(),
             y: "ms (log)".into(),
             log_y: true,

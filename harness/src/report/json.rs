@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::faults::step::StepFaults;
 
-use crate::stats::{weighted_jain, StepMeasure};
+use crate::fairness::demand::StepFairness;
+use crate::stats::StepMeasure;
 use crate::workload::Workload;
 
 /// Version of the file layout.
@@ -39,6 +40,9 @@ pub struct RunResults {
     pub baseline: Option<StrategyRun>,
     /// Per strategy.
     pub strategies: Vec<StrategyRun>,
+    /// The workload's thresholds on every step.
+    #[serde(default)]
+    pub thresholds: Vec<crate::thresholds::ThresholdCheck>,
 }
 
 /// Where it ran.
@@ -215,22 +219,6 @@ pub fn merge_into(into: &mut StepMeasure, other: &StepMeasure) {
     into.retried += other.retried;
 }
 
-/// Jain's index of a step over each tenant's goodput / weight.
-pub fn fairness(measure: &StepMeasure, workload: &Workload) -> f64 {
-    let pairs: Vec<(f64, f64)> = workload
-        .tenants
-        .iter()
-        .map(|t| {
-            let ok = measure.teams.get(&t.team).map_or(0, |s| s.ok.count());
-            (
-                crate::stats::per_second(ok, measure.elapsed_s),
-                f64::from(t.weight),
-            )
-        })
-        .collect();
-    weighted_jain(&pairs)
-}
-
 impl RunResults {
     /// Writes `results.json` into `dir`.
     pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
@@ -250,6 +238,23 @@ impl RunResults {
             .with_context(|| format!("cannot read {}", file.display()))?;
         serde_json::from_str(&text)
             .with_context(|| format!("{} is not a results file", file.display()))
+    }
+
+    /// The capacity the fairness reference shares out at `level`: the most requests per second
+    /// any strategy of the run answered there (so a strategy that leaves capacity idle is not
+    /// excused by its own low total).
+    pub fn capacity_at(&self, level: u32) -> f64 {
+        self.strategies
+            .iter()
+            .flat_map(|r| r.by_level())
+            .filter(|(c, _)| *c == level)
+            .map(|(_, m)| m.throughput())
+            .fold(0.0, f64::max)
+    }
+
+    /// Demand-aware and plain fairness of a strategy's `measure` at `level`.
+    pub fn fairness(&self, level: u32, measure: &StepMeasure) -> StepFairness {
+        StepFairness::of(measure, &self.workload.tenants, self.capacity_at(level))
     }
 
     /// Baseline first (when measured), then the strategies.

@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use super::json::{fairness, RunResults, StrategyRun};
+use super::json::{RunResults, StrategyRun};
+use crate::fairness::demand::index_text;
 
 /// The summary of one run, as Markdown.
 pub fn run_summary(results: &RunResults) -> String {
@@ -37,37 +38,44 @@ pub fn run_summary(results: &RunResults) -> String {
     } else {
         let _ = writeln!(md, "## At the top concurrency ({top})\n");
     }
-    let _ = writeln!(md, "| strategy | ok/s | p50 ms | p99 ms | success % | rejected | failed | Jain (goodput/weight) | per-team goodput/s |");
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(md, "{}\n", LEGEND);
+    let _ = writeln!(md, "{TOP_HEADER}");
     for run in results.all_runs() {
         top_row(&mut md, results, run, None);
     }
     let _ = writeln!(md, "\n## Every level\n");
     let _ = writeln!(
         md,
-        "| strategy | concurrency | ok/s | p50 ms | p99 ms | success % | rejected | Jain |"
+        "| strategy | concurrency | ok/s | answer p50 ms | answer p99 ms | success p99 ms | answered % | rejected attempts % | fair (demand) | Jain (plain) | served % of demand per team |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for run in results.all_runs() {
         for (level, m) in run.by_level() {
-            let s = m.overall.ok.summary();
+            let a = m.overall.answer.summary();
+            let f = results.fairness(level, &m);
             let _ = writeln!(
                 md,
-                "| {} | {level} | {:.1} | {:.2} | {:.2} | {:.1} | {} | {:.3} |",
+                "| {} | {level} | {:.1} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {} | {} | {} |",
                 run.strategy,
                 m.throughput(),
-                s.p50_ms,
-                s.p99_ms,
+                a.p50_ms,
+                a.p99_ms,
+                m.overall.ok.summary().p99_ms,
                 success(m.overall.ok.count(), m.overall.total()),
-                m.overall.rejected.count(),
-                fairness(&m, w)
+                m.overall.rejection_share() * 100.0,
+                index_text(f.demand_index),
+                index_text(f.plain_index),
+                served_shares(&f)
             );
         }
     }
     if let Some(base) = &results.baseline {
         let _ = writeln!(md, "\n## Distance from one hop\n");
-        let _ = writeln!(md, "`baseline` is a single node holding all the data, asked the same mix over one gRPC hop on loopback (at {}). Ratios are overlay / baseline at the lowest and the top level.\n", base.target);
-        let _ = writeln!(md, "| strategy | level | p50 × | p99 × | throughput × |");
+        let _ = writeln!(md, "`baseline` is a single node holding all the data, asked the same mix over one gRPC hop on loopback (at {}). Ratios are overlay / baseline of the time to answer (rejections, backoffs and timeouts included) at the lowest and the top level.\n", base.target);
+        let _ = writeln!(
+            md,
+            "| strategy | level | answer p50 × | answer p99 × | throughput × |"
+        );
         let _ = writeln!(md, "|---|---:|---:|---:|---:|");
         let base_levels = base.by_level();
         // The lowest level is the clean one-hop distance; at the top, rejections shed load.
@@ -75,10 +83,10 @@ pub fn run_summary(results: &RunResults) -> String {
             let Some((level, base_m)) = pick else {
                 continue;
             };
-            let bs = base_m.overall.ok.summary();
+            let bs = base_m.overall.answer.summary();
             for run in &results.strategies {
                 if let Some((_, m)) = run.by_level().into_iter().find(|(c, _)| c == level) {
-                    let s = m.overall.ok.summary();
+                    let s = m.overall.answer.summary();
                     let _ = writeln!(
                         md,
                         "| {} | {level} | {:.2} | {:.2} | {:.2} |",
@@ -92,6 +100,21 @@ pub fn run_summary(results: &RunResults) -> String {
             if base_levels.len() == 1 {
                 break;
             }
+        }
+    }
+    if !results.thresholds.is_empty() {
+        let failed = results.thresholds.iter().filter(|c| !c.passed).count();
+        let _ = writeln!(
+            md,
+            "\n## Thresholds: {}\n",
+            if failed == 0 {
+                "all passed".to_string()
+            } else {
+                format!("{failed} of {} FAILED", results.thresholds.len())
+            }
+        );
+        for line in crate::thresholds::lines(&results.thresholds) {
+            let _ = writeln!(md, "- {line}");
         }
     }
     let _ = writeln!(md, "\n## Charts\n");
@@ -130,36 +153,41 @@ fn success(ok: u64, total: u64) -> f64 {
     }
 }
 
+/// What the summary's columns mean.
+const LEGEND: &str = "Latency columns are the **time to answer**: from a request's first attempt (open loop: from when it was due) to its answer, rejected attempts and backoffs included; a request never answered counts at its timeout. `success p99` is the latency of answered attempts only. `fair (demand)` is Jain's index of each team's served rate ÷ its weighted max-min fair share of the capacity (1 = every demand met, or capacity split max-min fairly); `Jain (plain)` is Jain's index of goodput ÷ weight, which ignores demand.";
+
+/// The header of the top-level table (also used by `compare`).
+const TOP_HEADER: &str = "| strategy | ok/s | answer p50 ms | answer p99 ms | success p99 ms | answered % | rejected attempts % | unanswered | fair (demand) | Jain (plain) | served % of demand per team |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|";
+
+/// `team 97.0%, ...`: each team's served share of its own demand.
+fn served_shares(f: &crate::fairness::demand::StepFairness) -> String {
+    f.teams
+        .iter()
+        .map(|t| format!("{} {:.1}%", t.team, t.served_share() * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn top_row(md: &mut String, results: &RunResults, run: &StrategyRun, label: Option<&str>) {
-    let Some((_, m)) = run.by_level().last().cloned() else {
+    let Some((level, m)) = run.by_level().last().cloned() else {
         return;
     };
-    let s = m.overall.ok.summary();
-    let teams: Vec<String> = results
-        .workload
-        .tenants
-        .iter()
-        .map(|t| {
-            let ok = m.teams.get(&t.team).map_or(0, |s| s.ok.count());
-            format!(
-                "{} {:.1}",
-                t.team,
-                crate::stats::per_second(ok, m.elapsed_s)
-            )
-        })
-        .collect();
+    let a = m.overall.answer.summary();
+    let f = results.fairness(level, &m);
     let name = label.map_or(run.strategy.clone(), |l| format!("{l} {}", run.strategy));
     let _ = writeln!(
         md,
-        "| {name} | {:.1} | {:.2} | {:.2} | {:.1} | {} | {} | {:.3} | {} |",
+        "| {name} | {:.1} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {} | {} | {} | {} |",
         m.throughput(),
-        s.p50_ms,
-        s.p99_ms,
+        a.p50_ms,
+        a.p99_ms,
+        m.overall.ok.summary().p99_ms,
         success(m.overall.ok.count(), m.overall.total()),
-        m.overall.rejected.count(),
-        m.overall.failed.count(),
-        fairness(&m, &results.workload),
-        teams.join(", ")
+        m.overall.rejection_share() * 100.0,
+        m.overall.unanswered(),
+        index_text(f.demand_index),
+        index_text(f.plain_index),
+        served_shares(&f)
     );
 }
 
@@ -167,8 +195,8 @@ fn top_row(md: &mut String, results: &RunResults, run: &StrategyRun, label: Opti
 pub fn compare(runs: &[RunResults]) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Comparison of {} runs\n", runs.len());
-    let _ = writeln!(md, "| run strategy | ok/s | p50 ms | p99 ms | success % | rejected | failed | Jain | per-team goodput/s |");
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(md, "{LEGEND}\n");
+    let _ = writeln!(md, "{}", TOP_HEADER.replacen("strategy", "run strategy", 1));
     for results in runs {
         let label = format!("{}/{}", results.workload.name, results.run_id);
         for run in results.all_runs() {

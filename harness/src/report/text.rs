@@ -5,7 +5,8 @@
 
 use std::io::{self, Write};
 
-use super::json::{fairness, RunResults, StrategyRun};
+use super::json::{RunResults, StrategyRun};
+use crate::fairness::demand::index_text;
 use crate::stats::{per_second, StepMeasure};
 
 /// Log lines shown per node.
@@ -96,50 +97,107 @@ pub fn write_strategy(
     }
     let total = run.total();
     writeln!(out, "\nSUMMARY (all levels)")?;
-    summary(out, &total)?;
+    summary(out, &total, w.timeout_s)?;
     records(out, &total)?;
-    writeln!(out, "\nPER CONCURRENCY LEVEL")?;
+    writeln!(out, "\nPER CONCURRENCY LEVEL (time to answer: from first attempt, rejections and backoffs included, unanswered at the timeout)")?;
     writeln!(
         out,
-        "  {:>5} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} {:>7}",
-        "conc", "queries", "ok", "rejected", "failed", "ok/s", "p50 ms", "p99 ms", "Jain"
+        "  {:>5} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7}",
+        "conc",
+        "requests",
+        "ok",
+        "rejected",
+        "failed",
+        "ok/s",
+        "answer50",
+        "answer99",
+        "ok p99",
+        "fair",
+        "Jain"
     )?;
     for (level, m) in run.by_level() {
-        let s = m.overall.ok.summary();
+        let answer = m.overall.answer.summary();
+        let fairness = results.fairness(level, &m);
         writeln!(
             out,
-            "  {:>5} {:>9} {:>8} {:>8} {:>8} {:>9.1} {:>9.2} {:>8.2} {:>7.3}",
+            "  {:>5} {:>9} {:>8} {:>8} {:>8} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>7}",
             level,
             m.overall.total(),
             m.overall.ok.count(),
             m.overall.rejected.count(),
             m.overall.failed.count(),
             m.throughput(),
-            s.p50_ms,
-            s.p99_ms,
-            fairness(&m, w)
+            answer.p50_ms,
+            answer.p99_ms,
+            m.overall.ok.summary().p99_ms,
+            index_text(fairness.demand_index),
+            index_text(fairness.plain_index)
         )?;
     }
+    writeln!(out, "  fair: demand-aware index (served ÷ weighted max-min fair share); Jain: plain index over goodput ÷ weight, which ignores demand")?;
     if let Some((level, top)) = run.by_level().last() {
         writeln!(out, "\nPER TEAM (concurrency {level})")?;
         teams(out, top, results)?;
-        writeln!(out, "\nFAIRNESS")?;
-        writeln!(out, "  Jain's index over goodput / weight: {:.4} (1 = each team served in proportion to its weight)", fairness(top, w))?;
+        let f = results.fairness(*level, top);
+        writeln!(out, "\nFAIRNESS (concurrency {level})")?;
+        writeln!(
+            out,
+            "  {:<8} {:>6} {:>10} {:>10} {:>10} {:>9} {:>12}",
+            "team", "weight", "offered/s", "served/s", "fair/s", "served %", "served÷fair"
+        )?;
+        for t in &f.teams {
+            writeln!(
+                out,
+                "  {:<8} {:>6} {:>10.2} {:>10.2} {:>10.2} {:>9.1} {:>12}",
+                t.team,
+                t.weight,
+                t.offered_per_s,
+                t.served_per_s,
+                t.fair_per_s,
+                t.served_share() * 100.0,
+                if t.fair_per_s > 0.0 {
+                    format!("{:.3}", t.served_per_s / t.fair_per_s)
+                } else {
+                    "-".to_string()
+                }
+            )?;
+        }
+        writeln!(
+            out,
+            "  capacity shared out: {:.2} requests/s (the most any strategy answered at this level)",
+            f.capacity_per_s
+        )?;
+        writeln!(out, "  demand-aware index (served ÷ weighted max-min fair share): {} (1 = every demand met, or capacity split max-min fairly by weight)", index_text(f.demand_index))?;
+        writeln!(
+            out,
+            "  plain Jain's index over goodput / weight (ignores demand): {}",
+            index_text(f.plain_index)
+        )?;
     }
     writeln!(out, "\nREJECTIONS")?;
     writeln!(
         out,
-        "  rejected {} of {} queries ({:.2}%); failed {}",
-        total.overall.rejected.count(),
+        "  rejected attempts {} of {} attempts ({:.2}%); admitted {}",
+        total.overall.rejected_attempts,
+        total.overall.attempts,
+        total.overall.rejection_share() * 100.0,
+        total.overall.admitted()
+    )?;
+    writeln!(
+        out,
+        "  requests {}: answered {}, failed {} (rejected to the end {}, errors {}; timed out {})",
         total.overall.total(),
-        pct(total.overall.rejected.count(), total.overall.total()),
-        total.overall.failed.count()
+        total.overall.ok.count(),
+        total.overall.unanswered(),
+        total.overall.rejected.count(),
+        total.overall.failed.count(),
+        total.overall.timed_out
     )?;
     let rej = total.overall.rejected.summary();
     if rej.count > 0 {
         writeln!(
             out,
-            "  time to rejection: avg {:.2} ms · p99 {:.2} ms",
+            "  last attempt of requests rejected to the end: avg {:.2} ms · p99 {:.2} ms",
             rej.mean_ms, rej.p99_ms
         )?;
     }
@@ -216,7 +274,7 @@ fn process_table(out: &mut dyn Write, run: &StrategyRun, title: &str) -> io::Res
     Ok(())
 }
 
-fn summary(out: &mut dyn Write, m: &StepMeasure) -> io::Result<()> {
+fn summary(out: &mut dyn Write, m: &StepMeasure, timeout_s: f64) -> io::Result<()> {
     let total = m.overall.total();
     let ok = m.overall.ok.count();
     let s = m.overall.ok.summary();
@@ -231,6 +289,13 @@ fn summary(out: &mut dyn Write, m: &StepMeasure) -> io::Result<()> {
         m.overall.failed.count()
     )?;
     writeln!(out, "  success rate:        {:.2}%", pct(ok, total))?;
+    let answer = m.overall.answer.summary();
+    writeln!(
+        out,
+        "  time to answer:      avg {:.2} · p50 {:.2} · p95 {:.2} · p99 {:.2} · max {:.2} ms (from first attempt, rejections and backoffs included; unanswered at the {} s timeout)",
+        answer.mean_ms, answer.p50_ms, answer.p95_ms, answer.p99_ms, answer.max_ms, timeout_s
+    )?;
+    writeln!(out, "  latency of answered attempts (success only):")?;
     writeln!(out, "  avg latency:         {:.2} ms", s.mean_ms)?;
     writeln!(out, "  min latency:         {:.2} ms", s.min_ms)?;
     writeln!(out, "  max latency:         {:.2} ms", s.max_ms)?;
@@ -271,27 +336,40 @@ fn records(out: &mut dyn Write, m: &StepMeasure) -> io::Result<()> {
 fn teams(out: &mut dyn Write, m: &StepMeasure, results: &RunResults) -> io::Result<()> {
     writeln!(
         out,
-        "  {:<8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>9}",
-        "team", "weight", "queries", "ok", "rejected", "failed", "goodput/s", "p50 ms", "p99 ms"
+        "  {:<8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>9} {:>9}",
+        "team",
+        "weight",
+        "requests",
+        "admitted",
+        "ok",
+        "rejected",
+        "failed",
+        "timeout",
+        "goodput/s",
+        "rej att %",
+        "answer99",
+        "ok p99"
     )?;
     for t in &results.workload.tenants {
         let series = m.teams.get(&t.team).cloned().unwrap_or_default();
-        let s = series.ok.summary();
         writeln!(
             out,
-            "  {:<8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>10.2} {:>9.2} {:>9.2}",
+            "  {:<8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10.2} {:>9.1} {:>9.2} {:>9.2}",
             t.team,
             t.weight,
             series.total(),
+            series.admitted(),
             series.ok.count(),
             series.rejected.count(),
             series.failed.count(),
+            series.timed_out,
             per_second(series.ok.count(), m.elapsed_s),
-            s.p50_ms,
-            s.p99_ms
+            series.rejection_share() * 100.0,
+            series.answer.summary().p99_ms,
+            series.ok.summary().p99_ms
         )?;
     }
-    Ok(())
+    writeln!(out, "  admitted: attempts the node let in; rejected/failed: requests unanswered in the end; rej att %: rejected attempts of all attempts")
 }
 
 /// FAULTS AND DETECTION and CORRECTNESS: per step, what fired, what the clients saw before,

@@ -40,6 +40,12 @@ pub struct WorkloadSpec {
     /// The fault schedule, replayed in every step (none by default).
     #[serde(rename = "fault", default)]
     pub faults: Vec<FaultSpec>,
+    /// Write `requests.csv`, one row per measured request (default on).
+    #[serde(default = "default_true")]
+    pub raw: bool,
+    /// Pass/fail conditions per step: metric → comparison, e.g. `p99_ms = "< 100"`.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, String>,
 }
 
 fn default_seed() -> u64 {
@@ -164,9 +170,13 @@ pub struct LoadSpec {
     /// A query not answered within this many seconds counts as failed.
     #[serde(default = "default_timeout")]
     pub timeout_s: f64,
-    /// Closed loop: a worker whose query was rejected waits this long before the next one.
+    /// Pause after a rejected attempt before it is retried (or, closed loop without retries,
+    /// before the worker's next query).
     #[serde(default)]
     pub reject_backoff_ms: f64,
+    /// Retry a rejected attempt after the backoff until the request's timeout (default on).
+    #[serde(default = "default_true")]
+    pub retry_rejected: bool,
     /// gRPC connections shared by the workers.
     #[serde(default = "default_connections")]
     pub connections: i64,
@@ -218,8 +228,11 @@ fn default_weight() -> f64 {
 pub struct TenantSpec {
     /// Team name sent as the `team` query param.
     pub team: String,
-    /// Share of the workers (closed loop) or of the rate (open loop).
-    pub share: f64,
+    /// Share of the workers (closed loop) or of the rate (open loop); give it or `rate`.
+    pub share: Option<f64>,
+    /// Open loop: this team's own arrival rate, queries per second (every tenant then gives
+    /// one, and `load.rate` is their sum).
+    pub rate: Option<f64>,
     /// Entitlement: the fairness index divides goodput by it, and `fair_queue` serves by it.
     #[serde(default = "default_tenant_weight")]
     pub weight: i64,

@@ -93,6 +93,9 @@ pub struct Tenant {
     pub team: String,
     /// Share of workers or rate, normalised to sum to 1.
     pub share: f64,
+    /// Open loop: its own arrival rate, queries per second, when the workload gives one.
+    #[serde(default)]
+    pub rate: Option<f64>,
     /// Entitlement (fairness index, fair_queue weights).
     pub weight: u32,
 }
@@ -149,8 +152,17 @@ pub struct Workload {
     pub warmup_s: f64,
     /// Per-query timeout, seconds.
     pub timeout_s: f64,
-    /// Closed-loop pause after a rejection, ms.
+    /// Pause after a rejection, ms.
     pub reject_backoff_ms: f64,
+    /// Retry rejected attempts until the timeout.
+    #[serde(default = "super::spec::default_true")]
+    pub retry_rejected: bool,
+    /// Write one row per measured request.
+    #[serde(default = "super::spec::default_true")]
+    pub raw: bool,
+    /// Pass/fail conditions evaluated on every step.
+    #[serde(default)]
+    pub thresholds: Vec<crate::thresholds::Threshold>,
     /// Connections shared by the workers.
     pub connections: u32,
     /// Measure the one-hop baseline.
@@ -304,7 +316,8 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
     let strategies = check_strategies(&c, &spec.sweep.strategies, mode)?;
     let concurrency = check_concurrency(&c, &spec.sweep.concurrency)?;
     let repetitions = c.positive_u32("sweep.repetitions", spec.sweep.repetitions)?;
-    let (load, length) = check_load(&c, &spec)?;
+    let tenants = check_tenants(&c, &spec, &cluster)?;
+    let (load, length) = check_load(&c, &spec, &tenants)?;
     let fault_context = FaultContext {
         ids: cluster.processes.keys().map(|id| id.as_str()).collect(),
         mode,
@@ -338,7 +351,11 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
     }
     let connections = spec.load.connections as u32;
     let mix = check_mix(&c, &spec.queries)?;
-    let tenants = check_tenants(&c, &spec)?;
+    let teams: Vec<String> = tenants.iter().map(|t| t.team.clone()).collect();
+    let thresholds = match crate::thresholds::parse(&spec.thresholds, &teams) {
+        Ok(thresholds) => thresholds,
+        Err((key, message)) => return c.fail(&key, message),
+    };
     let name = spec.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .and_then(|s| s.to_str())
@@ -374,6 +391,9 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
         warmup_s: spec.load.warmup_s,
         timeout_s: spec.load.timeout_s,
         reject_backoff_ms: spec.load.reject_backoff_ms,
+        retry_rejected: spec.load.retry_rejected,
+        raw: spec.raw,
+        thresholds,
         connections,
         baseline: spec.baseline.enabled,
         mix,
@@ -435,8 +455,10 @@ fn check_concurrency(c: &Checker<'_>, levels: &[i64]) -> Result<Vec<u32>, Worklo
 fn check_load(
     c: &Checker<'_>,
     spec: &WorkloadSpec,
+    tenants: &[Tenant],
 ) -> Result<(LoadMode, StepLength), WorkloadError> {
     let l = &spec.load;
+    let team_rates: Option<f64> = tenants.iter().map(|t| t.rate).sum();
     c.one_of("load.mode", &l.mode, &["closed", "open"])?;
     c.one_of("load.arrival", &l.arrival, &["uniform", "poisson"])?;
     let length = match (l.requests, l.duration_s) {
@@ -455,6 +477,12 @@ fn check_load(
         (None, Some(d)) => StepLength::Seconds(d),
     };
     if l.mode == "closed" {
+        if team_rates.is_some() {
+            return c.fail(
+                "tenant[0].rate",
+                "applies to load.mode = \"open\" only; closed loop is paced by the answers",
+            );
+        }
         if l.rate.is_some() {
             return c.fail(
                 "load.rate",
@@ -463,11 +491,20 @@ fn check_load(
         }
         return Ok((LoadMode::Closed, length));
     }
-    let Some(rate) = l.rate else {
-        return c.fail(
-            "load.rate",
-            "mode = \"open\" needs a rate (queries per second)",
-        );
+    let rate = match (l.rate, team_rates) {
+        (Some(_), Some(_)) => {
+            return c.fail(
+                "load.rate",
+                "the tenants give their own rates; drop load.rate (it is their sum)",
+            )
+        }
+        (Some(rate), None) | (None, Some(rate)) => rate,
+        (None, None) => {
+            return c.fail(
+                "load.rate",
+                "mode = \"open\" needs a rate (queries per second), or a rate per [[tenant]]",
+            )
+        }
     };
     if !within(rate, 0.0, MAX_RATE, false) {
         return c.fail(
@@ -556,11 +593,15 @@ fn check_mix(c: &Checker<'_>, queries: &[QuerySpecToml]) -> Result<Vec<MixEntry>
     Ok(mix)
 }
 
-fn check_tenants(c: &Checker<'_>, spec: &WorkloadSpec) -> Result<Vec<Tenant>, WorkloadError> {
+fn check_tenants(
+    c: &Checker<'_>,
+    spec: &WorkloadSpec,
+    cluster: &overlay::config::ClusterConfig,
+) -> Result<Vec<Tenant>, WorkloadError> {
     if spec.tenants.is_empty() {
         return c.fail("tenant", "no [[tenant]] entries; name at least one team");
     }
-    let total: f64 = spec.tenants.iter().map(|t| t.share).sum();
+    let with_rate = spec.tenants.iter().filter(|t| t.rate.is_some()).count();
     let mut tenants = Vec::new();
     for (i, t) in spec.tenants.iter().enumerate() {
         let key = format!("tenant[{i}]");
@@ -570,10 +611,39 @@ fn check_tenants(c: &Checker<'_>, spec: &WorkloadSpec) -> Result<Vec<Tenant>, Wo
                 format!("'{}' must be non-empty and unique", t.team),
             );
         }
-        if !within(t.share, 0.0, f64::MAX, false) {
+        let share = match (t.share, t.rate) {
+            (Some(_), Some(_)) => {
+                return c.fail(&key, "give share or rate, not both")
+            }
+            (None, None) => return c.fail(&format!("{key}.share"), "give share (or, open loop, rate)"),
+            (Some(share), None) if with_rate > 0 => {
+                return c.fail(
+                    &format!("{key}.rate"),
+                    format!("other tenants give a rate; give this one a rate too instead of share = {share}"),
+                )
+            }
+            (Some(share), None) => share,
+            (None, Some(rate)) => {
+                if !within(rate, 0.0, MAX_RATE, false) {
+                    return c.fail(
+                        &format!("{key}.rate"),
+                        format!("is {rate}; it must lie in (0, {MAX_RATE}]"),
+                    );
+                }
+                if !cluster.team_date_bounds.contains_key(&t.team) {
+                    let known: Vec<&str> = cluster.team_date_bounds.keys().map(String::as_str).collect();
+                    return c.fail(
+                        &format!("{key}.rate"),
+                        format!("team '{}' is not in the cluster config (teams: {})", t.team, known.join(", ")),
+                    );
+                }
+                rate
+            }
+        };
+        if !within(share, 0.0, f64::MAX, false) {
             return c.fail(
                 &format!("{key}.share"),
-                format!("is {}; it must be > 0", t.share),
+                format!("is {share}; it must be > 0"),
             );
         }
         if !(1..=1000).contains(&t.weight) {
@@ -584,9 +654,14 @@ fn check_tenants(c: &Checker<'_>, spec: &WorkloadSpec) -> Result<Vec<Tenant>, Wo
         }
         tenants.push(Tenant {
             team: t.team.clone(),
-            share: t.share / total,
+            share,
             weight: t.weight as u32,
+            rate: t.rate,
         });
+    }
+    let total: f64 = tenants.iter().map(|t| t.share).sum();
+    for t in &mut tenants {
+        t.share /= total;
     }
     Ok(tenants)
 }
