@@ -27,7 +27,7 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
     let mut fetched = Vec::new();
     if !args.json {
         println!(
-            "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9} {:>6} {:>9} {:<10}",
+            "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9} {:>6} {:>9} {:>7} {:<16} {:<10}",
             "id",
             "role",
             "team",
@@ -38,6 +38,8 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
             "avg ms",
             "files",
             "rows",
+            "days",
+            "fingerprint",
             "strategy"
         );
     }
@@ -46,7 +48,7 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
             Ok(m) if args.json => println!("{}", metrics_json(&m)),
             Ok(m) => {
                 println!(
-                    "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9.2} {:>6} {:>9} {:<10}",
+                    "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9.2} {:>6} {:>9} {:>7} {:<16} {:<10}",
                     m.process_id,
                     m.role,
                     m.team,
@@ -57,6 +59,8 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
                     m.avg_processing_time_ms,
                     m.data_files_loaded,
                     m.rows_loaded,
+                    format!("{}/{}", m.days_held.len(), m.days_assigned),
+                    m.data_fingerprint,
                     m.fairness_strategy
                 );
                 fetched.push(m);
@@ -69,10 +73,29 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
         }
     }
     if !fetched.is_empty() {
+        print!("{}", lacking_lines(&fetched));
         println!();
         print!("{}", team_table(&fetched));
     }
     Ok(())
+}
+
+/// One line per node lacking some of its assigned days, naming them (answers needing them are
+/// partial).
+pub fn lacking_lines(nodes: &[MetricsResponse]) -> String {
+    nodes
+        .iter()
+        .filter(|m| !m.days_lacking.is_empty())
+        .map(|m| {
+            format!(
+                "{} lacks {} of its {} assigned day(s): {}\n",
+                m.process_id,
+                m.days_lacking.len(),
+                m.days_assigned,
+                m.days_lacking.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// The per-team admission counters of every node, one row per (node, team), and one line per
@@ -150,7 +173,7 @@ pub fn team_table(nodes: &[MetricsResponse]) -> String {
 /// start and Jain's index of it under `fairness`.
 pub fn metrics_json(m: &MetricsResponse) -> serde_json::Value {
     let goodput = team_goodput(None, m);
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "process_id": m.process_id, "role": m.role, "team": m.team,
         "active_requests": m.active_requests, "max_capacity": m.max_capacity, "is_healthy": m.is_healthy,
         "queue_size": m.queue_size, "avg_processing_time_ms": m.avg_processing_time_ms,
@@ -175,7 +198,12 @@ pub fn metrics_json(m: &MetricsResponse) -> serde_json::Value {
             "jain_index": goodput_fairness(&goodput, false),
             "weighted_jain_index": goodput_fairness(&goodput, true),
         },
-    })
+    });
+    json["days_assigned"] = m.days_assigned.into();
+    json["days_held"] = m.days_held.clone().into();
+    json["days_lacking"] = m.days_lacking.clone().into();
+    json["data_fingerprint"] = m.data_fingerprint.clone().into();
+    json
 }
 
 #[cfg(test)]
