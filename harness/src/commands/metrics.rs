@@ -242,6 +242,21 @@ mod tests {
     }
 
     #[test]
+    fn nodes_lacking_days_get_a_line_naming_them() {
+        let mut lacking = sample();
+        lacking.days_assigned = 2;
+        lacking.days_lacking = vec!["20200810".into(), "20200814".into()];
+        let text = lacking_lines(&[sample(), lacking]);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.contains("lacks 2 of its 2 assigned day(s): 20200810, 20200814"),
+            "{text}"
+        );
+        let json = metrics_json(&sample());
+        assert!(json["days_lacking"].as_array().is_some_and(Vec::is_empty));
+    }
+
+    #[test]
     fn json_carries_the_admission_counters_and_fairness() {
         let json = metrics_json(&sample());
         let pink = &json["teams"][1];
