@@ -26,6 +26,32 @@ pub fn airnow_2020_dates() -> Vec<DateKey> {
     dates
 }
 
+/// Days the AirNow 2020 archive never published: the layout's calendar skips them.
+const UNPUBLISHED: [u32; 3] = [20200811, 20200812, 20200813];
+
+/// Whether a day belongs to the dataset layout's calendar: every day, except the three days
+/// (2020-08-11 to 2020-08-13) the real archive lacks.
+///
+/// Nodes build the partition map's days from the config's bounds and this calendar, not from
+/// what each finds on its disk, so every node computes the same map whatever its disk holds.
+pub fn is_calendar_day(date: DateKey) -> bool {
+    !UNPUBLISHED.contains(&date.as_u32())
+}
+
+/// The calendar days from `first` to `last` inclusive (see [`is_calendar_day`]), ascending;
+/// at most `cap` of them, so a config spanning centuries cannot exhaust memory.
+pub fn calendar_days(first: DateKey, last: DateKey, cap: usize) -> Vec<DateKey> {
+    let mut days = Vec::new();
+    let mut day = first;
+    while day <= last && days.len() < cap {
+        if is_calendar_day(day) {
+            days.push(day);
+        }
+        day = day.next_day();
+    }
+    days
+}
+
 /// The folder of one day under a dataset root.
 pub fn date_dir(root: &Path, date: DateKey) -> PathBuf {
     root.join(date.to_string())
@@ -86,5 +112,12 @@ mod tests {
         assert_eq!(dates[1].to_string(), "20200814");
         assert_eq!(dates[42].to_string(), "20200924");
         assert_eq!(hour_file_name(dates[0], 1), "20200810-01.csv");
+    }
+
+    #[test]
+    fn the_calendar_of_the_real_span_is_the_real_days() {
+        let dates = airnow_2020_dates();
+        assert_eq!(calendar_days(dates[0], dates[42], 1000), dates);
+        assert_eq!(calendar_days(dates[0], dates[42], 5).len(), 5);
     }
 }

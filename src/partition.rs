@@ -8,13 +8,19 @@
 //! the split. With `replication_factor` r, each slice is also held by the next r − 1 members
 //! of its team (cyclically), so losing one node loses no data.
 //!
-//! The map is a pure function of the config and the days present, so every node and the
-//! harness compute the same one.
+//! The map is a pure function of the config and a list of days. Nodes use the days of the
+//! config's team bounds that are in the dataset layout's calendar ([`PartitionMap::from_config`]),
+//! never the days each finds on its own disk, so every node computes the same map; a node
+//! missing some of its days then knows it and says so instead of shifting the map.
 
 use std::cmp::Reverse;
 
 use crate::config::{ClusterConfig, NodeId, ProcessConfig};
+use crate::dataset::calendar_days;
 use crate::date::DateKey;
+
+/// Most days one team's bounds contribute to the map (about 27 years).
+pub const MAX_TEAM_DAYS: usize = 10_000;
 
 /// One contiguous run of days, owned by one node and copied to its replicas.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +43,12 @@ pub struct PartitionMap {
 }
 
 impl PartitionMap {
+    /// The map every node of a cluster agrees on: the config's team bounds over the dataset
+    /// layout's calendar (see [`crate::dataset::is_calendar_day`]), whatever any disk holds.
+    pub fn from_config(config: &ClusterConfig) -> PartitionMap {
+        PartitionMap::compute(config, &config_days(config))
+    }
+
     /// Computes the map for a config and the days present in the dataset.
     pub fn compute(config: &ClusterConfig, available: &[DateKey]) -> PartitionMap {
         let mut slices = Vec::new();
@@ -80,6 +92,18 @@ impl PartitionMap {
         dates.dedup();
         dates
     }
+}
+
+/// The calendar days of every team's bounds, ascending.
+pub fn config_days(config: &ClusterConfig) -> Vec<DateKey> {
+    let mut days: Vec<DateKey> = config
+        .team_date_bounds
+        .values()
+        .flat_map(|&(first, last)| calendar_days(first, last, MAX_TEAM_DAYS))
+        .collect();
+    days.sort();
+    days.dedup();
+    days
 }
 
 fn team_slices(
@@ -203,6 +227,16 @@ mod tests {
             .slices
             .iter()
             .all(|s| s.holders == vec![s.owner.clone()]));
+    }
+
+    #[test]
+    fn the_config_alone_gives_the_design_table() {
+        let config = shipped_config(1);
+        assert_eq!(config_days(&config), airnow_2020_dates());
+        assert_eq!(
+            PartitionMap::from_config(&config),
+            PartitionMap::compute(&config, &airnow_2020_dates())
+        );
     }
 
     #[test]

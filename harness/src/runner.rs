@@ -295,6 +295,7 @@ async fn measure_strategy(
             LocalCluster::start(LaunchOptions {
                 config_path: config_path.to_path_buf(),
                 dataset_root: w.data_path.clone(),
+                node_dataset_roots: Default::default(),
                 node_binary: bin.to_path_buf(),
                 log_dir: ctx.run_dir.join("logs").join(strategy),
                 extra_args: args.clone(),

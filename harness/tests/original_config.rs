@@ -176,6 +176,7 @@ async fn the_original_one_host_file_runs_unchanged() {
         data_path: Some(cwd.path().join("data")),
         build_node: false,
         progress: false,
+        raw: Default::default(),
     })
     .await
     .expect("harness run on the original file");
@@ -241,6 +242,7 @@ async fn unusable_links_are_refused_by_node_and_harness_before_anything_starts()
         data_path: Some(dir.path().join("data")),
         build_node: false,
         progress: false,
+        raw: Default::default(),
     })
     .await
     .expect_err("harness run refuses the config");

@@ -25,6 +25,7 @@ pub mod cli;
 pub mod control;
 pub mod faults;
 pub mod health;
+pub mod holdings;
 pub mod hooks;
 pub mod listen;
 pub mod logs;

@@ -124,6 +124,15 @@ pub fn snapshot(node: &Node) -> MetricsResponse {
         routing: Some(node.routing.to_proto()),
         active_faults: node.faults.list(),
         control_enabled: node.control.enabled,
+        days_assigned: i32::try_from(node.holdings.assigned.len()).unwrap_or(i32::MAX),
+        days_held: node.holdings.held.iter().map(ToString::to_string).collect(),
+        days_lacking: node
+            .holdings
+            .lacking
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        data_fingerprint: node.holdings.fingerprint.clone(),
     }
 }
 

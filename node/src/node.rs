@@ -13,6 +13,7 @@ use crate::faults::FaultTable;
 use crate::health::backoff::Backoff;
 use crate::health::monitor::StateMonitor;
 use crate::health::peers::PeerHealth;
+use crate::holdings::Holdings;
 use crate::hooks::HookManager;
 use crate::listen::ConnectionLimits;
 use crate::logs::LogRing;
@@ -35,6 +36,8 @@ pub struct Node {
     pub table: Table,
     /// What loading found.
     pub load_report: LoadReport,
+    /// Which of its assigned days this node holds, and their fingerprint.
+    pub holdings: Holdings,
     /// Where the data came from.
     pub dataset_root: PathBuf,
     /// Records per chunk unless a request asks otherwise.

@@ -26,6 +26,7 @@ use crate::health::checker::spawn_probes;
 use crate::health::monitor::{run_monitor, StateMonitor};
 use crate::health::orchestrator::Orchestrator;
 use crate::health::peers::PeerHealth;
+use crate::holdings::Holdings;
 use crate::hooks::builtin::{parse_kinds, JsonLinesHook, LogHook, DEFAULT_HOOK_EVENTS};
 use crate::hooks::{EventKind, HookManager, HookSettings};
 use crate::listen::{bind, default_max_connections, incoming, raise_fd_limit, ConnectionLimits};
@@ -82,7 +83,8 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
     }
     let available = list_dates(root)
         .with_context(|| format!("cannot list day folders in {}", root.display()))?;
-    let partition = PartitionMap::compute(&config, &available);
+    // The map comes from the config alone, so every node agrees on it whatever its disk holds.
+    let partition = PartitionMap::from_config(&config);
     let my_dates = partition.dates_held_by(&id);
     let load_root = root.clone();
     let (table, load_report) =
@@ -100,13 +102,8 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
         load_report.rows_skipped,
     );
     let cluster_token = load_cluster_token(args, &config)?;
-    warn_missing_days(
-        &id,
-        &config,
-        &available,
-        &partition.dates_held_by(&id),
-        &table,
-    );
+    let holdings = Holdings::survey(root, &partition.dates_held_by(&id), &table);
+    warn_missing_days(&id, &config, &available, &holdings);
     let s = &config.strategies;
     let limits = AdmissionLimits {
         max_active: s.max_active,
@@ -159,6 +156,7 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
         partition,
         table,
         load_report,
+        holdings,
         config,
         logs,
         times: Default::default(),
@@ -173,8 +171,7 @@ fn warn_missing_days(
     id: &NodeId,
     config: &ClusterConfig,
     available: &[overlay::date::DateKey],
-    assigned: &[overlay::date::DateKey],
-    table: &Table,
+    holdings: &Holdings,
 ) {
     let mut absent = Vec::new();
     for &(first, last) in config.team_date_bounds.values() {
@@ -195,16 +192,12 @@ fn warn_missing_days(
             absent.join(", ")
         );
     }
-    let empty: Vec<String> = assigned
-        .iter()
-        .filter(|day| table.rows_of(**day) == 0)
-        .map(ToString::to_string)
-        .collect();
-    if !empty.is_empty() {
+    if !holdings.lacking.is_empty() {
+        let empty: Vec<String> = holdings.lacking.iter().map(ToString::to_string).collect();
         tracing::warn!(
-            "[Loader] {id} holds no rows for {} of its {} assigned day(s): {}",
+            "[Loader] {id} holds no rows for {} of its {} assigned day(s): {}; answers needing them are declared partial",
             empty.len(),
-            assigned.len(),
+            holdings.assigned.len(),
             empty.join(", ")
         );
     }

@@ -161,7 +161,7 @@ impl OverlayNode for NodeService {
         node.times.record(took);
         permit.mark_succeeded();
         tracing::debug!(%uid, total_records, took_ms = took.as_millis() as u64, "query answered");
-        let partial = !done.missing_nodes.is_empty();
+        let partial = !done.missing_nodes.is_empty() || !done.missing_dates.is_empty();
         let kind = if partial {
             EventKind::QueryFailed
         } else {

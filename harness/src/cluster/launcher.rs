@@ -47,8 +47,11 @@ pub fn write_fresh_token(dir: &Path) -> anyhow::Result<PathBuf> {
 pub struct LaunchOptions {
     /// The cluster config file.
     pub config_path: PathBuf,
-    /// The dataset root every node reads.
+    /// The dataset root every node reads, unless `node_dataset_roots` names another for it.
     pub dataset_root: PathBuf,
+    /// Per-node dataset roots that replace `dataset_root` for those nodes (tests of nodes
+    /// whose data differ).
+    pub node_dataset_roots: BTreeMap<NodeId, PathBuf>,
     /// The `overlay-node` executable.
     pub node_binary: PathBuf,
     /// Where each node's log goes (`<id>.log`).
@@ -137,7 +140,12 @@ impl LocalCluster {
             .arg(&self.options.config_path)
             .arg(id.as_str())
             .arg("--dataset-root")
-            .arg(&self.options.dataset_root)
+            .arg(
+                self.options
+                    .node_dataset_roots
+                    .get(id)
+                    .unwrap_or(&self.options.dataset_root),
+            )
             .arg("--worker-threads")
             .arg(self.worker_threads().to_string())
             .args(&self.options.extra_args)

@@ -23,6 +23,7 @@ pub async fn up(args: ClusterUpArgs) -> anyhow::Result<()> {
     let cluster = LocalCluster::start(LaunchOptions {
         config_path: args.config.clone(),
         dataset_root: args.dataset_root.clone(),
+        node_dataset_roots: Default::default(),
         node_binary: node_binary(true)?,
         log_dir: log_dir.clone(),
         extra_args: args.node_args.clone(),

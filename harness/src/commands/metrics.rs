@@ -29,7 +29,7 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
     let total = targets.len();
     if !args.json {
         println!(
-            "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9} {:>6} {:>9} {:<10}",
+            "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9} {:>6} {:>9} {:>7} {:<16} {:<10}",
             "id",
             "role",
             "team",
@@ -40,6 +40,8 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
             "avg ms",
             "files",
             "rows",
+            "days",
+            "fingerprint",
             "strategy"
         );
     }
@@ -48,7 +50,7 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
             Ok(m) if args.json => println!("{}", metrics_json(&m)),
             Ok(m) => {
                 println!(
-                    "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9.2} {:>6} {:>9} {:<10}",
+                    "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9.2} {:>6} {:>9} {:>7} {:<16} {:<10}",
                     m.process_id,
                     m.role,
                     m.team,
@@ -59,6 +61,8 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
                     m.avg_processing_time_ms,
                     m.data_files_loaded,
                     m.rows_loaded,
+                    format!("{}/{}", m.days_held.len(), m.days_assigned),
+                    m.data_fingerprint,
                     m.fairness_strategy
                 );
                 fetched.push(m);
@@ -77,6 +81,7 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
         }
     }
     if !fetched.is_empty() {
+        print!("{}", lacking_lines(&fetched));
         println!();
         print!("{}", team_table(&fetched));
     }
@@ -89,6 +94,24 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// One line per node lacking some of its assigned days, naming them (answers needing them are
+/// partial).
+pub fn lacking_lines(nodes: &[MetricsResponse]) -> String {
+    nodes
+        .iter()
+        .filter(|m| !m.days_lacking.is_empty())
+        .map(|m| {
+            format!(
+                "{} lacks {} of its {} assigned day(s): {}\n",
+                m.process_id,
+                m.days_lacking.len(),
+                m.days_assigned,
+                m.days_lacking.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// The per-team admission counters of every node, one row per (node, team), and one line per
@@ -166,7 +189,7 @@ pub fn team_table(nodes: &[MetricsResponse]) -> String {
 /// start and Jain's index of it under `fairness`.
 pub fn metrics_json(m: &MetricsResponse) -> serde_json::Value {
     let goodput = team_goodput(None, m);
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "process_id": m.process_id, "role": m.role, "team": m.team,
         "active_requests": m.active_requests, "max_capacity": m.max_capacity, "is_healthy": m.is_healthy,
         "queue_size": m.queue_size, "avg_processing_time_ms": m.avg_processing_time_ms,
@@ -191,7 +214,12 @@ pub fn metrics_json(m: &MetricsResponse) -> serde_json::Value {
             "jain_index": goodput_fairness(&goodput, false),
             "weighted_jain_index": goodput_fairness(&goodput, true),
         },
-    })
+    });
+    json["days_assigned"] = m.days_assigned.into();
+    json["days_held"] = m.days_held.clone().into();
+    json["days_lacking"] = m.days_lacking.clone().into();
+    json["data_fingerprint"] = m.data_fingerprint.clone().into();
+    json
 }
 
 #[cfg(test)]
@@ -227,6 +255,21 @@ mod tests {
             ],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn nodes_lacking_days_get_a_line_naming_them() {
+        let mut lacking = sample();
+        lacking.days_assigned = 2;
+        lacking.days_lacking = vec!["20200810".into(), "20200814".into()];
+        let text = lacking_lines(&[sample(), lacking]);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.contains("lacks 2 of its 2 assigned day(s): 20200810, 20200814"),
+            "{text}"
+        );
+        let json = metrics_json(&sample());
+        assert!(json["days_lacking"].as_array().is_some_and(Vec::is_empty));
     }
 
     #[test]

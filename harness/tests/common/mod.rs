@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use overlay::config::NodeId;
 use overlay::proto::RecordFormat;
 use overlay_harness::client::{connect, run_query, QueryOutcome, QuerySpec};
 use overlay_harness::cluster::binary::node_binary;
@@ -52,6 +53,16 @@ pub struct Sandbox {
 impl Sandbox {
     /// Starts the shipped six-process config on free ports with extra `strategies` settings.
     pub async fn start(dataset_root: &Path, strategies: Value, extra_args: &[&str]) -> Sandbox {
+        Sandbox::start_with_roots(dataset_root, &[], strategies, extra_args).await
+    }
+
+    /// As [`Sandbox::start`], with some nodes (`(id, root)`) reading another dataset root.
+    pub async fn start_with_roots(
+        dataset_root: &Path,
+        node_roots: &[(&str, &Path)],
+        strategies: Value,
+        extra_args: &[&str],
+    ) -> Sandbox {
         let dir = tempfile::tempdir().expect("tempdir");
         let shipped =
             std::fs::read_to_string(workspace_root().join("configs/one_host_config.json"))
@@ -66,6 +77,10 @@ impl Sandbox {
         let cluster = LocalCluster::start(LaunchOptions {
             config_path,
             dataset_root: dataset_root.to_path_buf(),
+            node_dataset_roots: node_roots
+                .iter()
+                .map(|(id, root)| (NodeId(id.to_string()), root.to_path_buf()))
+                .collect(),
             node_binary: node_binary(false)
                 .expect("overlay-node is built by cargo test --workspace"),
             log_dir: dir.path().join("logs"),

@@ -3,7 +3,8 @@
 //! Phases, each a small function: pick the slices whose days can match → split the limit among
 //! them → serve the tasks (locally and through peers) → for filter queries, run further rounds
 //! for the shortfall of slices that ran dry → merge in partition order. Slices no live holder
-//! could serve are reported as missing, by date and node, never dropped silently.
+//! could serve are reported as missing, by date and node, never dropped silently; so are the
+//! days a holder reports lacking on its disk (`SliceResult.missing_dates`).
 
 use std::sync::Arc;
 
@@ -74,6 +75,7 @@ async fn filter_rounds(
     let mut progress = vec![SliceProgress::default(); slices.len()];
     let mut parts: Vec<Vec<RecordPart>> = slices.iter().map(|_| Vec::new()).collect();
     let mut errors: Vec<Option<String>> = vec![None; slices.len()];
+    let mut lacking: Vec<Vec<String>> = vec![Vec::new(); slices.len()];
     let mut shares = split_evenly(limit, slices.len());
     let mut served_by = Vec::new();
     for _ in 0..MAX_ROUNDS {
@@ -87,11 +89,14 @@ async fn filter_rounds(
         if tasks.is_empty() {
             break;
         }
-        for result in serve_tasks(node, ctx, tasks).await {
+        for mut result in serve_tasks(node, ctx, tasks).await {
             note_server(&mut served_by, &result);
             let Some(index) = slices.iter().position(|s| s.owner.0 == result.owner) else {
                 continue;
             };
+            if !result.missing_dates.is_empty() {
+                lacking[index] = std::mem::take(&mut result.missing_dates);
+            }
             absorb_records(
                 result,
                 &mut progress[index],
@@ -104,7 +109,7 @@ async fn filter_rounds(
             break;
         }
     }
-    let missing = missing(node, ctx, slices, &errors);
+    let missing = missing(node, ctx, slices, &errors, &lacking);
     coordinated(
         Answer::Records(parts.into_iter().flatten().collect()),
         missing,
@@ -141,12 +146,14 @@ async fn aggregate_once(
     let tasks = slices.iter().map(|slice| task(slice, 0, 0)).collect();
     let mut partials: Vec<AggregatePartial> = vec![AggregatePartial::default(); slices.len()];
     let mut errors: Vec<Option<String>> = vec![None; slices.len()];
+    let mut lacking: Vec<Vec<String>> = vec![Vec::new(); slices.len()];
     let mut served_by = Vec::new();
-    for result in serve_tasks(node, ctx, tasks).await {
+    for mut result in serve_tasks(node, ctx, tasks).await {
         note_server(&mut served_by, &result);
         let Some(index) = slices.iter().position(|s| s.owner.0 == result.owner) else {
             continue;
         };
+        lacking[index] = std::mem::take(&mut result.missing_dates);
         if !result.error.is_empty() {
             errors[index] = Some(result.error);
             continue;
@@ -161,7 +168,7 @@ async fn aggregate_once(
             }
         }
     }
-    let missing = missing(node, ctx, slices, &errors);
+    let missing = missing(node, ctx, slices, &errors, &lacking);
     let answer = Answer::Aggregate(merge_partials(&partials).rows(spec, &missing.dates));
     coordinated(answer, missing, served_by)
 }
@@ -189,18 +196,35 @@ fn coordinated(answer: Answer, missing: Missing, served_by: Vec<String>) -> Coor
     }
 }
 
-/// Names the slices no holder served, by owner and by the days the query wanted of them.
+/// Names the slices no holder served, by owner and by the days the query wanted of them,
+/// and the slices served without some days because their holder lacks them (`lacking`, per
+/// slice, as the holder reported them): those days and owners are missing just the same.
 fn missing(
     node: &Node,
     ctx: &RouteContext,
     slices: &[&Slice],
     errors: &[Option<String>],
+    lacking: &[Vec<String>],
 ) -> Missing {
     let mut missing_dates = Vec::new();
     let mut missing_nodes = Vec::new();
     let mut rejected_downstream = false;
-    for (slice, error) in slices.iter().zip(errors) {
-        let Some(error) = error else { continue };
+    for ((slice, error), lacking) in slices.iter().zip(errors).zip(lacking) {
+        let Some(error) = error else {
+            // Only days of this slice count, so a confused peer cannot name others.
+            let lacking: Vec<String> = slice
+                .dates
+                .iter()
+                .map(ToString::to_string)
+                .filter(|day| lacking.contains(day))
+                .collect();
+            if !lacking.is_empty() {
+                tracing::warn!(slice = %slice.owner, "[Coordinator] {}: the holder of the slice of {} lacks {} of its day(s): {}", node.id(), slice.owner, lacking.len(), lacking.join(", "));
+                missing_nodes.push(slice.owner.0.clone());
+                missing_dates.extend(lacking);
+            }
+            continue;
+        };
         rejected_downstream |= error.starts_with(slice_error::REJECTED);
         tracing::warn!(slice = %slice.owner, %error, "[Coordinator] {} could not serve the slice of {}", node.id(), slice.owner);
         missing_nodes.push(slice.owner.0.clone());

@@ -82,6 +82,9 @@ fn scan_one(node: &Node, query: &Query, task: &SliceTask) -> SliceResult {
         result.error = format!("{} has no slice owned by {}", node.id(), task.owner);
         return result;
     };
+    result.missing_dates = node
+        .holdings
+        .lacking_of(&slice.dates, |day| query.filter.accepts_date(day));
     match &query.kind {
         QueryKind::Filter { .. } => {
             let scanned =
