@@ -15,8 +15,10 @@ use serde_json::{Map, Value};
 
 use crate::date::DateKey;
 
+mod hedge;
 mod raw;
 
+pub use hedge::{Hedge, RawHedge};
 pub use raw::{RawConfig, RawHealth, RawProcess, RawStrategies, RawTeam};
 
 /// A process id as written in the config (`"A"`).
@@ -261,6 +263,8 @@ pub struct ClusterConfig {
     pub health: Health,
     /// Node state thresholds.
     pub state: StateThresholds,
+    /// Hedged slice calls and outlier ejection.
+    pub hedge: Hedge,
     /// Keys that were not understood (reported, not fatal).
     pub warnings: Vec<String>,
 }
@@ -376,6 +380,7 @@ impl ClusterConfig {
             "strategies": self.strategies,
             "health": self.health,
             "state": self.state,
+            "hedge": self.hedge,
             "teams": self.team_date_bounds.iter().map(|(team, (lo, hi))| {
                 (team.clone(), serde_json::json!({ "date_bounds": [lo, hi] }))
             }).collect::<Map<String, Value>>(),

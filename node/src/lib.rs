@@ -18,6 +18,7 @@
 //! - [`control`]: the `OverlayControl` service (off unless enabled).
 
 pub mod admission;
+pub mod cancel;
 pub mod cli;
 pub mod control;
 pub mod faults;
@@ -33,3 +34,4 @@ pub mod results;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod tail;

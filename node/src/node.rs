@@ -19,6 +19,7 @@ use crate::peers::Peers;
 use crate::query::counters::RoutingCounters;
 use crate::results::ResultStore;
 use crate::store::{LoadReport, Table};
+use crate::tail::TailTolerance;
 
 /// The state of one node process.
 #[derive(Debug)]
@@ -65,6 +66,8 @@ pub struct Node {
     pub routing: RoutingCounters,
     /// Backoff between retries of a failed forward.
     pub retry_backoff: Backoff,
+    /// Peers' answer times: hedge delays, the hedge budget, outlier ejection.
+    pub tail: TailTolerance,
 }
 
 /// The control service's switch and optional token.
