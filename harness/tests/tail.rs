@@ -85,7 +85,10 @@ async fn a_slow_replica_is_hedged_around_and_its_abandoned_calls_free_their_perm
     loop {
         let m = metrics(&d).await;
         let abandoned = m.routing.as_ref().map_or(0, |r| r.calls_abandoned);
-        let released = m.teams.iter().all(|t| t.active == 0 && t.completed == t.admitted);
+        let released = m
+            .teams
+            .iter()
+            .all(|t| t.active == 0 && t.completed == t.admitted);
         if m.active_requests == 0 && released && abandoned >= 5 {
             break;
         }

@@ -5,8 +5,8 @@
 use std::io::{self, Write};
 
 use super::json::{fairness, RunResults, StrategyRun};
-use crate::stats::{per_second, StepMeasure};
 use crate::faults::step::Amplification;
+use crate::stats::{per_second, StepMeasure};
 
 /// Log lines shown per node.
 const LOG_LINES: usize = 8;

@@ -8,15 +8,17 @@
 //! holders below it.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use overlay::config::{ClusterConfig, NodeId};
-use overlay::proto::SliceTask;
+use overlay::proto::{SliceResult, SliceTask};
+use tokio::time::Instant;
 
 use super::counters::Counted;
 use super::hedge::{race, HedgeLeg, LegFuture, Raced, Target};
 use super::local::serve_local_cancellable;
-use super::route::{call_peer, path_from, RouteContext};
+use super::route::{call_peer, path_from, wait_changed, RouteContext};
 use crate::node::Node;
 
 /// Calls `hop` for `tasks`, hedging when it is slow; `avoid` says which peers a hedge must not
@@ -30,10 +32,21 @@ pub async fn hedged_call<'a>(
 ) -> Raced {
     let tail = &node.tail;
     tail.on_call();
-    let primary: LegFuture<'a> = Box::pin(call_peer(node, ctx, hop, tasks));
+    let hedgeable = tail.enabled()
+        && tasks
+            .iter()
+            .all(|t| alternative(&node.config, node.id(), t, hop, avoid).is_some());
+    let hedged = Arc::new(AtomicBool::new(false));
+    let primary: LegFuture<'a> = if hedgeable {
+        Box::pin(watched_call(node, ctx, hop, tasks, hedged.clone()))
+    } else {
+        Box::pin(call_peer(node, ctx, hop, tasks))
+    };
     let delay = tail.hedge_delay(hop);
     let raced = race(tasks, primary, delay, || {
-        plan_hedges(node, ctx, hop, tasks, avoid)
+        let legs = plan_hedges(node, ctx, hop, tasks, avoid);
+        hedged.store(!legs.is_empty(), Ordering::Relaxed);
+        legs
     })
     .await;
     if let Some(took) = raced.primary_took {
@@ -56,6 +69,32 @@ pub async fn hedged_call<'a>(
         );
     }
     raced
+}
+
+/// A call that could be hedged: reported late when it overruns the hedge cap unhedged (the
+/// budget was spent), and given up as soon as the peer is ejected, so its slices go to the
+/// next holder in the router's next round instead of waiting for the health checker.
+async fn watched_call(
+    node: &Arc<Node>,
+    ctx: &RouteContext,
+    hop: &NodeId,
+    tasks: &[SliceTask],
+    hedged: Arc<AtomicBool>,
+) -> Result<Vec<SliceResult>, String> {
+    let mut ejected = node.tail.ejection_signal(hop);
+    let started = Instant::now();
+    let late = async {
+        tokio::time::sleep(node.tail.delay_cap()).await;
+        if !hedged.load(Ordering::Relaxed) {
+            node.tail.record_late(hop, started.elapsed());
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        outcome = call_peer(node, ctx, hop, tasks) => outcome,
+        Some(()) = wait_changed(&mut ejected) => Err(format!("{hop} was ejected as slow during the call")),
+        () = late => Err(format!("{hop} never answered")),
+    }
 }
 
 /// The hedge legs for a slow call: one per other way, when every slice has one and the budget

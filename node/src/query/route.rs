@@ -347,7 +347,7 @@ pub(super) async fn call_peer(
 }
 
 /// Resolves when the watched value changes; never when there is nothing to watch.
-async fn wait_changed(receiver: &mut Option<watch::Receiver<u64>>) -> Option<()> {
+pub(super) async fn wait_changed(receiver: &mut Option<watch::Receiver<u64>>) -> Option<()> {
     match receiver {
         Some(receiver) => receiver.changed().await.ok(),
         None => std::future::pending().await,

@@ -2,8 +2,10 @@
 //! routed around for a while. Ejection is not failure: the peer answers, only too late.
 //!
 //! Two rules eject a peer:
-//! - it lost `lost_hedges` hedges in a row (the other holder answered first each time, with
-//!   no answer of its own in between): a hung or very slow peer, caught within a few calls;
+//! - it was late `lost_hedges` times in a row (it lost a hedge: the other holder answered
+//!   first; or, with the hedge budget spent, it overran the hedge cap while its team answers
+//!   much faster), with no answer of its own in between: a hung or very slow peer, caught
+//!   within a few calls;
 //! - its median answer time stayed at least `ratio` times its team's median for `after`: a
 //!   peer slower than the others, though not slow enough to lose hedges.
 //!
@@ -55,7 +57,10 @@ impl EjectReason {
 impl std::fmt::Display for EjectReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            EjectReason::LostHedges(n) => write!(f, "lost {n} hedges in a row"),
+            EjectReason::LostHedges(n) => write!(
+                f,
+                "late {n} times in a row (lost hedges, or past the hedge cap with the budget spent)"
+            ),
             EjectReason::Slow {
                 median,
                 team_median,

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use overlay::config::{ClusterConfig, Hedge, NodeId};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use self::budget::HedgeBudget;
@@ -26,10 +27,22 @@ use self::window::LatencyWindow;
 use crate::hooks::{EventKind, HookManager};
 
 /// What this node tracks of one peer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct PeerTail {
     window: LatencyWindow,
     outlier: OutlierState,
+    /// Bumped at each ejection, so calls waiting on the peer give up.
+    ejected_generation: watch::Sender<u64>,
+}
+
+impl Default for PeerTail {
+    fn default() -> Self {
+        Self {
+            window: LatencyWindow::default(),
+            outlier: OutlierState::default(),
+            ejected_generation: watch::channel(0).0,
+        }
+    }
 }
 
 /// The peers' answer times, the hedge budget and the ejections of one node.
@@ -144,6 +157,41 @@ impl TailTolerance {
         }
     }
 
+    /// The most a hedge delay can be: a hedgeable call unanswered this long is late.
+    pub fn delay_cap(&self) -> Duration {
+        Duration::from_millis(self.settings.delay_cap_ms)
+    }
+
+    /// A receiver that changes whenever `peer` is ejected.
+    pub fn ejection_signal(&self, peer: &NodeId) -> Option<watch::Receiver<u64>> {
+        lock(&self.peers)
+            .get(peer)
+            .map(|tail| tail.ejected_generation.subscribe())
+    }
+
+    /// A call to `peer` that could have been hedged (but the budget was spent) is still
+    /// unanswered after `waited`: when that is `eject_ratio` times its team's median, it
+    /// counts like a lost hedge, so a hung peer is ejected even with the budget spent.
+    pub fn record_late(&self, peer: &NodeId, waited: Duration) {
+        if !self.enabled() {
+            return;
+        }
+        let now = Instant::now();
+        let mut peers = lock(&self.peers);
+        let Some(team_median) = self.team_median(&peers, peer, now) else {
+            return;
+        };
+        if waited.as_secs_f64() < self.rules.ratio * team_median.as_secs_f64() {
+            return;
+        }
+        let verdict = peers
+            .get_mut(peer)
+            .and_then(|tail| tail.outlier.on_lost_hedge(&self.rules));
+        if let Some(reason) = verdict {
+            self.eject(&mut peers, peer, now, reason);
+        }
+    }
+
     /// `peer` lost a hedge (another holder answered first); may eject it.
     pub fn record_lost_hedge(&self, peer: &NodeId) {
         if !self.enabled() {
@@ -244,6 +292,7 @@ impl TailTolerance {
             return;
         }
         tail.outlier.eject(now, &self.rules);
+        tail.ejected_generation.send_modify(|g| *g += 1);
         self.ejections.fetch_add(1, Ordering::Relaxed);
         let for_ms = self.settings.eject_for_ms;
         tracing::warn!(
@@ -320,6 +369,30 @@ mod tests {
             tokio::time::advance(100 * MS).await;
         }
         assert!(!t.is_ejected(&id("C")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn late_calls_eject_only_against_a_faster_team_and_signal_waiting_calls() {
+        let t = tail(|h| h.eject_lost_hedges = 3);
+        // Nothing known of D's team mates: lateness says nothing.
+        for _ in 0..5 {
+            t.record_late(&id("D"), 500 * MS);
+        }
+        assert!(!t.is_ejected(&id("D")));
+        for _ in 0..10 {
+            t.record_answer(&id("F"), 4 * MS);
+        }
+        let signal = t.ejection_signal(&id("D")).unwrap();
+        // 15 ms is under 5 × 4 ms: not late.
+        for _ in 0..5 {
+            t.record_late(&id("D"), 15 * MS);
+        }
+        assert!(!t.is_ejected(&id("D")));
+        for _ in 0..3 {
+            t.record_late(&id("D"), 100 * MS);
+        }
+        assert!(t.is_ejected(&id("D")));
+        assert!(signal.has_changed().unwrap());
     }
 
     #[tokio::test(start_paused = true)]
