@@ -85,7 +85,7 @@ pub fn tail_table(nodes: &[MetricsResponse]) -> String {
         "id", "calls", "hedges", "won", "cancelled", "abandoned", "stopped", "ejections", "ejected"
     );
     for m in nodes {
-        let r = m.routing.clone().unwrap_or_default();
+        let r = m.routing.unwrap_or_default();
         out += &format!(
             "{:<4} {:>10} {:>8} {:>8} {:>10} {:>10} {:>8} {:>10} {:>8}\n",
             m.process_id,

@@ -50,6 +50,8 @@ pub struct Raced {
     pub primary_took: Option<Duration>,
     /// The first call was cancelled: hedges answered all its slices first.
     pub primary_lost: bool,
+    /// Some hedge to another peer (not a local copy) answered before the first call.
+    pub beaten_by_peer: bool,
     /// Hedge legs sent.
     pub hedges_sent: u32,
     /// Hedge legs that answered a slice before the first call did.
@@ -119,6 +121,7 @@ pub async fn race<'a>(
                         }
                     }
                     raced.hedges_won += u32::from(won);
+                    raced.beaten_by_peer |= won && matches!(target, Target::Peer(_));
                 }
             }
             () = &mut timer, if plan.is_some() && primary_running => {

@@ -52,7 +52,9 @@ pub async fn hedged_call<'a>(
     if let Some(took) = raced.primary_took {
         tail.record_answer(hop, took);
     }
-    if raced.primary_lost {
+    // Losing to this node's own copy says little (a local scan beats any network call): only
+    // a race lost to another peer counts toward ejection.
+    if raced.primary_lost && raced.beaten_by_peer {
         tail.record_lost_hedge(hop);
     }
     for (peer, took) in &raced.hedge_answers {
@@ -71,8 +73,12 @@ pub async fn hedged_call<'a>(
     raced
 }
 
-/// A call that could be hedged: reported late when it overruns the hedge cap unhedged (the
-/// budget was spent), and given up as soon as the peer is ejected, so its slices go to the
+/// How many hedge caps an unhedged call may run before it counts as late: a scheduling stall
+/// of a busy machine should not eject a peer, a hang should.
+const LATE_CAPS: u32 = 2;
+
+/// A call that could be hedged: reported late when it overruns [`LATE_CAPS`] hedge caps
+/// unhedged (the budget was spent), and given up as soon as the peer is ejected, so its slices go to the
 /// next holder in the router's next round instead of waiting for the health checker.
 async fn watched_call(
     node: &Arc<Node>,
@@ -84,7 +90,7 @@ async fn watched_call(
     let mut ejected = node.tail.ejection_signal(hop);
     let started = Instant::now();
     let late = async {
-        tokio::time::sleep(node.tail.delay_cap()).await;
+        tokio::time::sleep(node.tail.delay_cap() * LATE_CAPS).await;
         if !hedged.load(Ordering::Relaxed) {
             node.tail.record_late(hop, started.elapsed());
         }
@@ -109,7 +115,10 @@ fn plan_hedges<'a>(
     let mut by_target: BTreeMap<Target, Vec<SliceTask>> = BTreeMap::new();
     for task in tasks {
         match alternative(&node.config, node.id(), task, hop, avoid) {
-            Some(target) => by_target.entry(target).or_default().push(task.clone()),
+            Some(target) => {
+                let hedged = for_holder(node, task, &target, hop);
+                by_target.entry(target).or_default().push(hedged);
+            }
             None => return Vec::new(),
         }
     }
@@ -137,6 +146,26 @@ fn plan_hedges<'a>(
             }
         })
         .collect()
+}
+
+/// The task as the hedge sends it: naming only the holder the hedge is meant for, so that
+/// holder serves its copy itself rather than forwarding it back to the slow owner (which it may
+/// not know to be slow).
+fn for_holder(node: &Node, task: &SliceTask, target: &Target, hop: &NodeId) -> SliceTask {
+    let Target::Peer(way) = target else {
+        return task.clone();
+    };
+    let holder = task.holders.iter().find(|h| {
+        let h = NodeId((*h).clone());
+        &h != node.id() && {
+            let path = path_from(&node.config, node.id(), &h);
+            path.contains(way) && !path.contains(hop)
+        }
+    });
+    SliceTask {
+        holders: holder.map_or_else(|| task.holders.clone(), |h| vec![h.clone()]),
+        ..task.clone()
+    }
 }
 
 /// Another way for `task` than through `hop`: the first further holder not reached through

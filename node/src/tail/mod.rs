@@ -31,6 +31,8 @@ use crate::hooks::{EventKind, HookManager};
 struct PeerTail {
     window: LatencyWindow,
     outlier: OutlierState,
+    /// When it last answered.
+    last_answer: Option<Instant>,
     /// Bumped at each ejection, so calls waiting on the peer give up.
     ejected_generation: watch::Sender<u64>,
 }
@@ -40,6 +42,7 @@ impl Default for PeerTail {
         Self {
             window: LatencyWindow::default(),
             outlier: OutlierState::default(),
+            last_answer: None,
             ejected_generation: watch::channel(0).0,
         }
     }
@@ -145,9 +148,10 @@ impl TailTolerance {
             return;
         };
         tail.window.record(now, took);
+        tail.last_answer = Some(now);
         tail.outlier.on_answer();
         let own = tail.window.quantile(now, 0.5);
-        let team_median = self.team_median(&peers, peer, now);
+        let team_median = self.team_median(&peers, peer, now, None);
         let verdict = peers.get_mut(peer).and_then(|tail| {
             tail.outlier
                 .judge_latency(now, own, team_median, &self.rules)
@@ -178,7 +182,8 @@ impl TailTolerance {
         }
         let now = Instant::now();
         let mut peers = lock(&self.peers);
-        let Some(team_median) = self.team_median(&peers, peer, now) else {
+        // Only mates answering now count: a mate hung too has an old, fast median.
+        let Some(team_median) = self.team_median(&peers, peer, now, Some(waited)) else {
             return;
         };
         if waited.as_secs_f64() < self.rules.ratio * team_median.as_secs_f64() {
@@ -245,18 +250,26 @@ impl TailTolerance {
     }
 
     /// The median of the medians of `peer`'s team mates (not `peer`, not this node, not the
-    /// ejected), from this node's view; `None` when none has enough recent answers.
+    /// ejected, and with `answered_within` only those that answered that recently), from this
+    /// node's view; `None` when none has enough recent answers.
     fn team_median(
         &self,
         peers: &HashMap<NodeId, PeerTail>,
         peer: &NodeId,
         now: Instant,
+        answered_within: Option<Duration>,
     ) -> Option<Duration> {
         let team = self.team_of.get(peer)?;
         let medians: Vec<Duration> = peers
             .iter()
             .filter(|(id, _)| *id != peer && self.team_of.get(*id) == Some(team))
             .filter(|(_, tail)| !tail.outlier.is_ejected_at(now))
+            .filter(|(_, tail)| {
+                answered_within.is_none_or(|within| {
+                    tail.last_answer
+                        .is_some_and(|at| now.saturating_duration_since(at) <= within)
+                })
+            })
             .filter_map(|(_, tail)| tail.window.quantile(now, 0.5))
             .collect();
         median(medians)
@@ -393,6 +406,14 @@ mod tests {
         }
         assert!(t.is_ejected(&id("D")));
         assert!(signal.has_changed().unwrap());
+        // A mate that stopped answering (hung too) is no yardstick.
+        let stale = tail(|h| h.eject_lost_hedges = 1);
+        for _ in 0..10 {
+            stale.record_answer(&id("F"), 4 * MS);
+        }
+        tokio::time::advance(Duration::from_secs(1)).await;
+        stale.record_late(&id("D"), 200 * MS);
+        assert!(!stale.is_ejected(&id("D")));
     }
 
     #[tokio::test(start_paused = true)]
