@@ -15,9 +15,11 @@ use serde_json::{Map, Value};
 
 use crate::date::DateKey;
 
+mod hedge;
 mod raw;
 mod tree;
 
+pub use hedge::{Hedge, RawHedge};
 pub use raw::{RawConfig, RawHealth, RawProcess, RawStrategies, RawTeam};
 
 /// A process id as written in the config (`"A"`).
@@ -278,6 +280,8 @@ pub struct ClusterConfig {
     /// File holding the cluster secret sent with every peer call (`--cluster-token-file`
     /// overrides it); none means peer calls are not authenticated.
     pub cluster_token_file: Option<PathBuf>,
+    /// Hedged slice calls and outlier ejection.
+    pub hedge: Hedge,
     /// Keys that were not understood (reported, not fatal).
     pub warnings: Vec<String>,
 }
@@ -415,6 +419,7 @@ impl ClusterConfig {
             "strategies": self.strategies,
             "health": self.health,
             "state": self.state,
+            "hedge": self.hedge,
             "teams": self.team_date_bounds.iter().map(|(team, (lo, hi))| {
                 (team.clone(), serde_json::json!({ "date_bounds": [lo, hi] }))
             }).collect::<Map<String, Value>>(),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use overlay::config::{ClusterConfig, FairnessStrategy};
+use overlay::config::{ClusterConfig, FairnessStrategy, Hedge};
 
 /// One process of an Overlay query tree.
 ///
@@ -65,6 +65,25 @@ pub struct NodeArgs {
     /// health.failure_threshold).
     #[arg(long)]
     pub failure_threshold: Option<u32>,
+    /// Never hedge slow slice calls nor eject slow peers (overrides hedge.enabled).
+    #[arg(long)]
+    pub no_hedge: bool,
+    /// Least hedge delay in ms (overrides hedge.delay_floor_ms).
+    #[arg(long)]
+    pub hedge_delay_floor_ms: Option<u64>,
+    /// Most hedge delay in ms (overrides hedge.delay_cap_ms).
+    #[arg(long)]
+    pub hedge_delay_cap_ms: Option<u64>,
+    /// Hedges allowed per call sent, in [0, 1] (overrides hedge.budget_share).
+    #[arg(long)]
+    pub hedge_budget: Option<f64>,
+    /// Median answer time, as a multiple of the peer's team's, that makes it an outlier
+    /// (overrides hedge.eject_ratio).
+    #[arg(long)]
+    pub eject_ratio: Option<f64>,
+    /// Milliseconds an ejected peer is routed around (overrides hedge.eject_for_ms).
+    #[arg(long)]
+    pub eject_for_ms: Option<u64>,
     /// Accept requests on the OverlayControl service (fault injection, strategy switch,
     /// shutdown). Off by default: without it every control request is refused.
     #[arg(long)]
@@ -179,7 +198,44 @@ impl NodeArgs {
                 None => {}
             }
         }
-        Ok(())
+        self.apply_hedge_overrides(&mut config.hedge)
+    }
+
+    /// The `hedge` flags, checked together with the block they override.
+    fn apply_hedge_overrides(&self, hedge: &mut Hedge) -> Result<(), String> {
+        if self.no_hedge {
+            hedge.enabled = false;
+        }
+        for (value, target) in [
+            (self.hedge_delay_floor_ms, &mut hedge.delay_floor_ms),
+            (self.hedge_delay_cap_ms, &mut hedge.delay_cap_ms),
+        ] {
+            if let Some(ms) = value {
+                *target = ms;
+            }
+        }
+        if let Some(ms) = self.eject_for_ms {
+            if ms == 0 {
+                return Err("--eject-for-ms must be at least 1".to_string());
+            }
+            hedge.eject_for_ms = ms;
+        }
+        if let Some(share) = self.hedge_budget {
+            hedge.budget_share = share;
+        }
+        if let Some(ratio) = self.eject_ratio {
+            hedge.eject_ratio = ratio;
+        }
+        hedge.check(|key| {
+            match key {
+                "delay_floor_ms" if self.hedge_delay_floor_ms.is_some() => "--hedge-delay-floor-ms",
+                "delay_cap_ms" if self.hedge_delay_cap_ms.is_some() => "--hedge-delay-cap-ms",
+                "budget_share" if self.hedge_budget.is_some() => "--hedge-budget",
+                "eject_ratio" if self.eject_ratio.is_some() => "--eject-ratio",
+                _ => return format!("hedge.{key}"),
+            }
+            .to_string()
+        })
     }
 }
 
@@ -198,6 +254,48 @@ mod tests {
         let mut config = ClusterConfig::from_json(SHIPPED).expect("shipped config loads");
         args.apply_overrides(&mut config)?;
         Ok(config)
+    }
+
+    #[test]
+    fn hedge_flags_override_the_block_and_are_checked_naming_the_flag() {
+        let config = apply(&[
+            "--hedge-delay-floor-ms",
+            "2",
+            "--hedge-delay-cap-ms",
+            "40",
+            "--hedge-budget",
+            "0.1",
+            "--eject-ratio",
+            "3",
+            "--eject-for-ms",
+            "900",
+        ])
+        .expect("valid flags");
+        let h = &config.hedge;
+        assert!(h.enabled);
+        assert_eq!(
+            (h.delay_floor_ms, h.delay_cap_ms, h.eject_for_ms),
+            (2, 40, 900)
+        );
+        assert_eq!((h.budget_share, h.eject_ratio), (0.1, 3.0));
+        assert!(!apply(&["--no-hedge"]).unwrap().hedge.enabled);
+        for (flags, expected) in [
+            (&["--hedge-budget", "1.5"][..], "--hedge-budget is 1.5"),
+            (&["--eject-ratio", "0.5"][..], "--eject-ratio is 0.5"),
+            (
+                &["--eject-for-ms", "0"][..],
+                "--eject-for-ms must be at least 1",
+            ),
+            (
+                &["--hedge-delay-floor-ms", "500"][..],
+                "--hedge-delay-floor-ms is 500 but hedge.delay_cap_ms is 100",
+            ),
+        ] {
+            let err = apply(flags).unwrap_err();
+            assert!(err.contains(expected), "{flags:?}: {err}");
+        }
+        // Negative delays do not parse.
+        assert!(apply(&["--hedge-delay-cap-ms", "-5"]).is_err());
     }
 
     #[test]

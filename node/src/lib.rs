@@ -18,9 +18,13 @@
 //! - [`hooks`]: callbacks on lifecycle events, run on a bounded pool.
 //! - [`faults`]: faults injected through the control service.
 //! - [`control`]: the `OverlayControl` service (off unless enabled).
+//! - [`holdings`]: which of its assigned days this node actually holds, and their fingerprint.
+//! - [`tail`]: tail tolerance — per-peer hedge delays, the hedge budget, outlier ejection.
+//! - [`cancel`]: the flag that stops a scan whose caller has gone.
 
 pub mod admission;
 pub mod auth;
+pub mod cancel;
 pub mod cli;
 pub mod control;
 pub mod faults;
@@ -38,3 +42,4 @@ pub mod results;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod tail;

@@ -121,7 +121,10 @@ pub fn snapshot(node: &Node) -> MetricsResponse {
         state_transitions,
         neighbors: node.peer_health.snapshot(),
         hooks: Some(hook_stats(&node.hooks.counts())),
-        routing: Some(node.routing.to_proto()),
+        routing: Some(
+            node.routing
+                .to_proto(node.tail.ejections(), node.tail.ejected_now()),
+        ),
         active_faults: node.faults.list(),
         control_enabled: node.control.enabled,
         days_assigned: i32::try_from(node.holdings.assigned.len()).unwrap_or(i32::MAX),

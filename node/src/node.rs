@@ -22,6 +22,7 @@ use crate::peers::Peers;
 use crate::query::counters::RoutingCounters;
 use crate::results::ResultStore;
 use crate::store::{LoadReport, Table};
+use crate::tail::TailTolerance;
 
 /// The state of one node process.
 #[derive(Debug)]
@@ -76,6 +77,8 @@ pub struct Node {
     pub connections: ConnectionLimits,
     /// Most concurrent streams on one connection.
     pub max_streams_per_connection: u32,
+    /// Peers' answer times: hedge delays, the hedge budget, outlier ejection.
+    pub tail: TailTolerance,
 }
 
 /// The control service's switch and optional token.

@@ -12,8 +12,10 @@ use overlay::proto::{
 use overlay::query::{quote, Query, LIMIT_CAP};
 use tonic::{Request, Response, Status};
 
+use crate::cancel::{Cancel, CancelOnDrop};
 use crate::faults::Traffic;
 use crate::node::Node;
+use crate::query::counters::Counted;
 use crate::query::route::{serve_tasks, RouteContext};
 
 /// Deadline of a forwarded request that names none.
@@ -93,7 +95,37 @@ fn checked_tasks(node: &Node, tasks: Vec<SliceTask>) -> (Vec<SliceTask>, Vec<Sli
 
 #[tonic::async_trait]
 impl OverlayPeer for PeerService {
+    /// Serves the slice tasks. When the caller goes away first (it cancelled, lost a hedge or
+    /// ran out of deadline) this future is dropped: the guard counts the call as abandoned and
+    /// stops the scans still running for it, and the admission permit is released with it.
     async fn scan(&self, request: Request<ScanRequest>) -> Result<Response<ScanResponse>, Status> {
+        let routing = self.node.clone();
+        let abandoned = CancelOnDrop::new(Cancel::default(), move || {
+            routing.routing.add(Counted::CallAbandoned, 1);
+        });
+        let reply = self.serve_scan(request).await;
+        abandoned.finish();
+        reply
+    }
+
+    async fn ping(&self, request: Request<PingRequest>) -> Result<Response<PingResponse>, Status> {
+        let request = request.into_inner();
+        self.node
+            .faults
+            .on_answer(Traffic::Peer(&request.from))
+            .await?;
+        Ok(Response::new(PingResponse {
+            node: self.node.id().0.clone(),
+            state: self.node.state.state().name().to_string(),
+        }))
+    }
+}
+
+impl PeerService {
+    async fn serve_scan(
+        &self,
+        request: Request<ScanRequest>,
+    ) -> Result<Response<ScanResponse>, Status> {
         let started = Instant::now();
         let request = request.into_inner();
         let node = &self.node;
@@ -149,18 +181,6 @@ impl OverlayPeer for PeerService {
             slices,
             hops,
             status: "ok".to_string(),
-        }))
-    }
-
-    async fn ping(&self, request: Request<PingRequest>) -> Result<Response<PingResponse>, Status> {
-        let request = request.into_inner();
-        self.node
-            .faults
-            .on_answer(Traffic::Peer(&request.from))
-            .await?;
-        Ok(Response::new(PingResponse {
-            node: self.node.id().0.clone(),
-            state: self.node.state.state().name().to_string(),
         }))
     }
 }

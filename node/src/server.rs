@@ -37,6 +37,7 @@ use crate::peers::{Peers, MAX_MESSAGE_BYTES};
 use crate::results::ResultStore;
 use crate::service::NodeService;
 use crate::store::Table;
+use crate::tail::TailTolerance;
 
 /// How long queries in flight may still run after a stop request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -124,6 +125,7 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
         Orchestrator::new(id.clone(), config.clone(), partition.clone()),
     );
     Ok(Node {
+        tail: TailTolerance::new(id.clone(), &config, hooks.clone()),
         peer_health,
         state: StateMonitor::new(config.state.clone()),
         hooks,

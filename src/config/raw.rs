@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::hedge::{validate_hedge, RawHedge, HEDGE_KEYS};
 use super::{
     ClusterConfig, FairnessStrategy, Health, NodeId, ProcessConfig, Role, StateThresholds,
     Strategies,
@@ -31,6 +32,9 @@ pub struct RawConfig {
     /// Node state thresholds.
     #[serde(default)]
     pub state: RawState,
+    /// Hedged calls and outlier ejection.
+    #[serde(default)]
+    pub hedge: RawHedge,
     /// Per-team settings.
     #[serde(default)]
     pub teams: BTreeMap<String, RawTeam>,
@@ -133,6 +137,7 @@ const TOP_KEYS: &[&str] = &[
     "strategies",
     "health",
     "state",
+    "hedge",
     "teams",
     "processes",
     "cluster_token_file",
@@ -188,6 +193,7 @@ pub(super) fn collect_unknown_keys(value: &Value, warnings: &mut Vec<String>) {
     check(value.get("strategies"), STRATEGY_KEYS, "strategies");
     check(value.get("health"), HEALTH_KEYS, "health");
     check(value.get("state"), STATE_KEYS, "state");
+    check(value.get("hedge"), HEDGE_KEYS, "hedge");
     if let Some(Value::Object(processes)) = value.get("processes") {
         for (id, process) in processes {
             check(Some(process), PROCESS_KEYS, &format!("process {id}"));
@@ -213,6 +219,7 @@ pub(super) fn locate_type_error(value: &Value) -> Option<String> {
     first_bad::<RawStrategies>("strategies", value.get("strategies"))
         .or_else(|| first_bad::<RawHealth>("health", value.get("health")))
         .or_else(|| first_bad::<RawState>("state", value.get("state")))
+        .or_else(|| first_bad::<RawHedge>("hedge", value.get("hedge")))
 }
 
 /// Turns the raw file into a validated config, or names what is wrong.
@@ -238,6 +245,7 @@ pub(super) fn validate(raw: RawConfig, warnings: Vec<String>) -> Result<ClusterC
             }
             other => other.map(std::path::PathBuf::from),
         },
+        hedge: validate_hedge(&raw.hedge)?,
         warnings,
     })
 }

@@ -84,6 +84,8 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
         print!("{}", lacking_lines(&fetched));
         println!();
         print!("{}", team_table(&fetched));
+        println!();
+        print!("{}", tail_table(&fetched));
     }
     if !unreachable.is_empty() {
         anyhow::bail!(
@@ -112,6 +114,31 @@ pub fn lacking_lines(nodes: &[MetricsResponse]) -> String {
             )
         })
         .collect()
+}
+
+/// Per node: peer calls, and the tail-tolerance counters — hedges sent and won, calls
+/// cancelled (hedges lost) and abandoned (the caller went away), scans stopped, ejections.
+pub fn tail_table(nodes: &[MetricsResponse]) -> String {
+    let mut out = format!(
+        "{:<4} {:>10} {:>8} {:>8} {:>10} {:>10} {:>8} {:>10} {:>8}\n",
+        "id", "calls", "hedges", "won", "cancelled", "abandoned", "stopped", "ejections", "ejected"
+    );
+    for m in nodes {
+        let r = m.routing.unwrap_or_default();
+        out += &format!(
+            "{:<4} {:>10} {:>8} {:>8} {:>10} {:>10} {:>8} {:>10} {:>8}\n",
+            m.process_id,
+            r.peer_calls,
+            r.hedges_sent,
+            r.hedges_won,
+            r.calls_cancelled,
+            r.calls_abandoned,
+            r.scans_stopped,
+            r.ejections,
+            r.ejected_now
+        );
+    }
+    out
 }
 
 /// The per-team admission counters of every node, one row per (node, team), and one line per
@@ -210,6 +237,13 @@ pub fn metrics_json(m: &MetricsResponse) -> serde_json::Value {
             "queued": t.queued, "avg_wait_ms": t.avg_wait_ms, "max_wait_ms": t.max_wait_ms,
             "completed": t.completed, "succeeded": t.succeeded, "goodput_per_s": g.goodput_per_s,
         })).collect::<Vec<_>>(),
+        "routing": m.routing.as_ref().map(|r| serde_json::json!({
+            "peer_calls": r.peer_calls, "peer_call_failures": r.peer_call_failures,
+            "retries": r.retries, "failovers": r.failovers, "unserved": r.unserved,
+            "coordinated": r.coordinated, "hedges_sent": r.hedges_sent, "hedges_won": r.hedges_won,
+            "calls_cancelled": r.calls_cancelled, "calls_abandoned": r.calls_abandoned,
+            "scans_stopped": r.scans_stopped, "ejections": r.ejections, "ejected_now": r.ejected_now,
+        })),
         "fairness": {
             "jain_index": goodput_fairness(&goodput, false),
             "weighted_jain_index": goodput_fairness(&goodput, true),
@@ -282,6 +316,24 @@ mod tests {
         assert_eq!(json["rejected_by_strategy"][0]["rejected"], 14);
         assert!((json["fairness"]["jain_index"].as_f64().unwrap() - 0.9).abs() < 1e-12);
         assert!((json["fairness"]["weighted_jain_index"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn tail_counters_are_listed_per_node_and_in_json() {
+        let mut m = sample();
+        m.routing = Some(overlay::proto::RoutingStats {
+            peer_calls: 1000,
+            hedges_sent: 40,
+            hedges_won: 31,
+            calls_cancelled: 33,
+            ejections: 2,
+            ..Default::default()
+        });
+        let table = tail_table(std::slice::from_ref(&m));
+        let row = table.lines().nth(1).expect("one row");
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(&cells[1..5], ["1000", "40", "31", "33"], "{table}");
+        assert_eq!(metrics_json(&m)["routing"]["hedges_won"], 31);
     }
 
     #[test]

@@ -77,6 +77,18 @@ pub struct RoutingWork {
     pub failovers: u64,
     /// Slice tasks nobody could serve.
     pub unserved: u64,
+    /// Hedged slice calls sent (reports written before hedging read as 0).
+    #[serde(default)]
+    pub hedges_sent: u64,
+    /// Of which answered first.
+    #[serde(default)]
+    pub hedges_won: u64,
+    /// Calls cancelled because the other leg of a hedge answered first.
+    #[serde(default)]
+    pub calls_cancelled: u64,
+    /// Peers ejected as latency outliers.
+    #[serde(default)]
+    pub ejections: u64,
 }
 
 impl RoutingWork {
@@ -94,6 +106,10 @@ impl RoutingWork {
         self.retries += delta(after.retries, before.retries);
         self.failovers += delta(after.failovers, before.failovers);
         self.unserved += delta(after.unserved, before.unserved);
+        self.hedges_sent += delta(after.hedges_sent, before.hedges_sent);
+        self.hedges_won += delta(after.hedges_won, before.hedges_won);
+        self.calls_cancelled += delta(after.calls_cancelled, before.calls_cancelled);
+        self.ejections += delta(after.ejections, before.ejections);
     }
 }
 

@@ -5,8 +5,9 @@
 
 use std::io::{self, Write};
 
-use super::json::{RunResults, StrategyRun};
+use super::json::{fairness, RunResults, StrategyRun};
 use crate::fairness::demand::index_text;
+use crate::faults::step::Amplification;
 use crate::stats::{per_second, StepMeasure};
 
 /// Log lines shown per node.
@@ -479,9 +480,37 @@ fn faults_section(out: &mut dyn Write, run: &StrategyRun) -> io::Result<()> {
                 w.unserved
             )?;
         }
+        hedge_lines(out, &f.amplification)?;
         for note in &f.notes {
             writeln!(out, "    note: {note}")?;
         }
+    }
+    Ok(())
+}
+
+/// Hedging beside the amplification lines: hedges as a share of peer calls inside and
+/// outside the fault windows, how many won, calls cancelled, peers ejected.
+fn hedge_lines(out: &mut dyn Write, amplification: &Amplification) -> io::Result<()> {
+    let periods = [
+        ("during faults", &amplification.during.work),
+        ("outside faults", &amplification.outside.work),
+    ];
+    for (name, w) in periods {
+        writeln!(
+            out,
+            "    hedging       {name:<15} {:>6} hedges = {:.2}% of peer calls · {} won · {} calls cancelled · {} ejections",
+            w.hedges_sent,
+            pct(w.hedges_sent, w.peer_calls),
+            w.hedges_won,
+            w.calls_cancelled,
+            w.ejections
+        )?;
+    }
+    if periods.iter().all(|(_, w)| w.hedges_sent == 0) {
+        writeln!(
+            out,
+            "    hedging: none sent — no call was slow past its hedge delay, or no slice had a second holder (with replication 1 nothing is hedged)"
+        )?;
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use super::{Event, EventKind, Hook};
 
 /// Events a [`JsonLinesHook`] records by default: everything but `query_started` and
 /// `query_completed`, which can come by thousands per second.
-pub const DEFAULT_FILE_EVENTS: &str = "query_failed,state_changed,neighbor_suspected,neighbor_failed,neighbor_recovered,overload_detected,circuit_opened,circuit_closed,failover";
+pub const DEFAULT_FILE_EVENTS: &str = "query_failed,state_changed,neighbor_suspected,neighbor_failed,neighbor_recovered,overload_detected,circuit_opened,circuit_closed,failover,peer_ejected";
 
 /// Parses a comma-separated list of event names (`"all"` meaning every kind); blanks are
 /// ignored and duplicates removed. The error names the bad entry and the valid names.

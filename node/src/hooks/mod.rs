@@ -40,7 +40,7 @@ macro_rules! event_kinds {
 
         impl EventKind {
             /// Every kind, in declaration order.
-            pub const ALL: [EventKind; 11] = [$(Self::$variant),*];
+            pub const ALL: [EventKind; 12] = [$(Self::$variant),*];
 
             /// The snake_case wire name, e.g. `"neighbor_failed"`.
             pub fn name(self) -> &'static str {
@@ -75,6 +75,9 @@ event_kinds! {
     CircuitClosed => "circuit_closed",
     /// Work was redirected from a failed neighbor to another one.
     Failover => "failover",
+    /// A neighbor much slower than its team was ejected: routed around for a while (not a
+    /// failure).
+    PeerEjected => "peer_ejected",
 }
 
 impl EventKind {

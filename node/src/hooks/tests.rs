@@ -357,7 +357,7 @@ fn parse_kinds_accepts_lists_and_all_and_names_bad_entries() {
         [EventKind::Failover, EventKind::QueryFailed]
     );
     let defaults = parse_kinds(DEFAULT_FILE_EVENTS).unwrap();
-    assert_eq!(defaults.len(), 9);
+    assert_eq!(defaults.len(), 10);
     assert!(!defaults.contains(&EventKind::QueryStarted));
     assert!(!defaults.contains(&EventKind::QueryCompleted));
     assert_eq!(parse_kinds("").unwrap(), []);

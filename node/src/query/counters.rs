@@ -14,6 +14,11 @@ pub struct RoutingCounters {
     failovers: AtomicU64,
     unserved: AtomicU64,
     coordinated: AtomicU64,
+    hedges_sent: AtomicU64,
+    hedges_won: AtomicU64,
+    calls_cancelled: AtomicU64,
+    calls_abandoned: AtomicU64,
+    scans_stopped: AtomicU64,
 }
 
 /// One kind of routing work.
@@ -31,6 +36,16 @@ pub enum Counted {
     Unserved,
     /// A client query this node coordinated.
     Coordinated,
+    /// A hedge: slices of a slow call asked of another holder (or served from a local copy).
+    HedgeSent,
+    /// A hedge that answered before the call it hedged.
+    HedgeWon,
+    /// A call this node cancelled because the other leg of its hedge answered first.
+    CallCancelled,
+    /// A call to this node whose caller went away before the answer.
+    CallAbandoned,
+    /// A scan stopped part-way because its caller had gone.
+    ScanStopped,
 }
 
 impl RoutingCounters {
@@ -43,12 +58,18 @@ impl RoutingCounters {
             Counted::Failover => &self.failovers,
             Counted::Unserved => &self.unserved,
             Counted::Coordinated => &self.coordinated,
+            Counted::HedgeSent => &self.hedges_sent,
+            Counted::HedgeWon => &self.hedges_won,
+            Counted::CallCancelled => &self.calls_cancelled,
+            Counted::CallAbandoned => &self.calls_abandoned,
+            Counted::ScanStopped => &self.scans_stopped,
         };
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// The counters on the wire.
-    pub fn to_proto(&self) -> RoutingStats {
+    /// The counters on the wire; `ejections` and `ejected_now` come from the outlier
+    /// tracker.
+    pub fn to_proto(&self, ejections: u64, ejected_now: u32) -> RoutingStats {
         let get = |c: &AtomicU64| i64::try_from(c.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
         RoutingStats {
             peer_calls: get(&self.peer_calls),
@@ -57,6 +78,13 @@ impl RoutingCounters {
             failovers: get(&self.failovers),
             unserved: get(&self.unserved),
             coordinated: get(&self.coordinated),
+            hedges_sent: get(&self.hedges_sent),
+            hedges_won: get(&self.hedges_won),
+            calls_cancelled: get(&self.calls_cancelled),
+            calls_abandoned: get(&self.calls_abandoned),
+            ejections: i64::try_from(ejections).unwrap_or(i64::MAX),
+            ejected_now: i32::try_from(ejected_now).unwrap_or(i32::MAX),
+            scans_stopped: get(&self.scans_stopped),
         }
     }
 }

@@ -9,6 +9,8 @@
 
 pub mod coordinate;
 pub mod counters;
+pub mod hedge;
+pub mod hedging;
 pub mod local;
 pub mod merge;
 pub mod route;

@@ -25,7 +25,8 @@ use overlay::query::Query;
 use tokio::sync::watch;
 
 use super::counters::Counted;
-use super::local::serve_local;
+use super::hedging::hedged_call;
+use super::local::serve_local_cancellable;
 use super::slice_error;
 use crate::health::peers::Evidence;
 use crate::node::Node;
@@ -77,7 +78,8 @@ fn serves_here(node: &Node, task: &SliceTask) -> bool {
         node.peer_health.note_routed_around(&owner, node.id());
         return true;
     }
-    false
+    // An ejected (slow, not failed) owner is passed by too, without counting a failover.
+    holds_copy && node.tail.is_ejected(&owner)
 }
 
 /// Serves tasks from this node's own table.
@@ -89,7 +91,7 @@ async fn serve_here(
     if tasks.is_empty() {
         Vec::new()
     } else {
-        serve_local(node.clone(), ctx.query.clone(), tasks).await
+        serve_local_cancellable(node.clone(), ctx.query.clone(), tasks).await
     }
 }
 
@@ -134,9 +136,18 @@ async fn serve_remote(
         };
         let mut by_hop: BTreeMap<NodeId, Vec<SliceTask>> = BTreeMap::new();
         for task in pending.drain(..) {
-            match next_hop(&node.config, node.id(), &task, &mut blocked) {
+            // Ejected peers (latency outliers) are passed by while another way exists.
+            let choice = next_hop(&node.config, node.id(), &task, &mut |peer| {
+                blocked(peer) || node.tail.is_ejected(peer)
+            })
+            .or_else(|| next_hop(&node.config, node.id(), &task, &mut blocked));
+            match choice {
                 Some(choice) => {
-                    if let Some(avoided) = choice.avoided.iter().find(|a| !on_path.contains(a)) {
+                    let failed_over = choice
+                        .avoided
+                        .iter()
+                        .find(|a| !on_path.contains(a) && !node.tail.is_ejected(a));
+                    if let Some(avoided) = failed_over {
                         node.routing.add(Counted::Failover, 1);
                         node.peer_health.note_routed_around(avoided, &choice.hop);
                     }
@@ -158,31 +169,37 @@ async fn serve_remote(
                 }
             }
         }
-        let calls = by_hop.into_iter().map(|(hop, tasks)| async move {
-            let outcome = call_peer(node, ctx, &hop, &tasks).await;
-            (hop, tasks, outcome)
+        // A hedge goes to a holder not excluded for this query, up as far as this node knows.
+        let excluded: HashSet<NodeId> = on_path.union(&failed_in_query).cloned().collect();
+        let avoid = |peer: &NodeId| {
+            excluded.contains(peer)
+                || !node.peer_health.is_available(peer)
+                || node.tail.is_ejected(peer)
+        };
+        let calls = by_hop.into_iter().map(|(hop, tasks)| {
+            let avoid = &avoid;
+            async move {
+                let raced = hedged_call(node, ctx, &hop, &tasks, avoid).await;
+                (hop, tasks, raced)
+            }
         });
-        for (hop, tasks, outcome) in join_all(calls).await {
-            match outcome {
-                Ok(served) => {
-                    for result in served {
-                        match task_to_take_back(node, &tasks, &result) {
-                            Some(task) => {
-                                node.routing.add(Counted::Failover, 1);
-                                served_here.push(task);
-                            }
-                            None => results.push(result),
-                        }
+        for (hop, tasks, raced) in join_all(calls).await {
+            for result in raced.served {
+                match task_to_take_back(node, &tasks, &result) {
+                    Some(task) => {
+                        node.routing.add(Counted::Failover, 1);
+                        served_here.push(task);
                     }
+                    None => results.push(result),
                 }
-                Err(why) => {
-                    tracing::warn!(peer = %hop, error = %why, "[Router] {} forward to {hop} failed", node.id());
-                    failed_in_query.insert(hop);
-                    for task in &tasks {
-                        last_error.insert(task.owner.clone(), why.clone());
-                    }
-                    pending.extend(tasks);
+            }
+            if let Some((why, failed)) = raced.failed {
+                tracing::warn!(peer = %hop, error = %why, "[Router] {} forward to {hop} failed", node.id());
+                failed_in_query.insert(hop);
+                for task in &failed {
+                    last_error.insert(task.owner.clone(), why.clone());
                 }
+                pending.extend(failed);
             }
         }
     }
@@ -249,7 +266,7 @@ pub fn next_hop(
 
 /// The nodes from just below this node down to `target`, when `target` lies below this node;
 /// otherwise just `target`.
-fn path_from(config: &ClusterConfig, me: &NodeId, target: &NodeId) -> Vec<NodeId> {
+pub(super) fn path_from(config: &ClusterConfig, me: &NodeId, target: &NodeId) -> Vec<NodeId> {
     let mut chain = vec![target.clone()];
     let mut current = target.clone();
     while let Some(parent) = config.parent_of(&current) {
@@ -266,7 +283,9 @@ fn path_from(config: &ClusterConfig, me: &NodeId, target: &NodeId) -> Vec<NodeId
     vec![target.clone()]
 }
 
-async fn call_peer(
+/// One Scan call to `hop` for `tasks`, given up when the health checker declares the peer
+/// failed meanwhile.
+pub(super) async fn call_peer(
     node: &Arc<Node>,
     ctx: &RouteContext,
     hop: &NodeId,
@@ -328,7 +347,7 @@ async fn call_peer(
 }
 
 /// Resolves when the watched value changes; never when there is nothing to watch.
-async fn wait_changed(receiver: &mut Option<watch::Receiver<u64>>) -> Option<()> {
+pub(super) async fn wait_changed(receiver: &mut Option<watch::Receiver<u64>>) -> Option<()> {
     match receiver {
         Some(receiver) => receiver.changed().await.ok(),
         None => std::future::pending().await,

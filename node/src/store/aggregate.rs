@@ -7,6 +7,7 @@ use overlay::record::NumericField;
 
 use super::select::Selection;
 use super::table::Table;
+use crate::cancel::Cancel;
 
 impl Table {
     /// Aggregate partial of the matching rows of the given days. Group keys: parameter name
@@ -19,8 +20,20 @@ impl Table {
         spec: &AggregateSpec,
         dates: &[DateKey],
     ) -> AggregatePartial {
+        self.aggregate_until(filter, spec, dates, None)
+    }
+
+    /// [`Table::aggregate`] that stops between days once `cancel` is raised (its partial is
+    /// then incomplete: the caller, who has gone, must not use it).
+    pub fn aggregate_until(
+        &self,
+        filter: &Filter,
+        spec: &AggregateSpec,
+        dates: &[DateKey],
+        cancel: Option<&Cancel>,
+    ) -> AggregatePartial {
         let mut partial = AggregatePartial::default();
-        let Some(selection) = Selection::new(self, filter, dates) else {
+        let Some(selection) = Selection::new(self, filter, dates).map(|s| s.until(cancel)) else {
             return partial;
         };
         let field = FieldReader {

@@ -7,6 +7,7 @@ use overlay::query::{Filter, LIMIT_CAP};
 
 use super::select::Selection;
 use super::table::Table;
+use crate::cancel::Cancel;
 
 /// Marks a string id not yet interned into the batch being built.
 const NOT_INTERNED: u32 = u32::MAX;
@@ -52,7 +53,20 @@ impl Table {
         offset: u32,
         limit: u32,
     ) -> EncodedScan {
-        let Some(selection) = Selection::new(self, filter, dates) else {
+        self.scan_encoded_until(filter, dates, offset, limit, None)
+    }
+
+    /// [`Table::scan_encoded`] that stops between days once `cancel` is raised (its result is
+    /// then incomplete: the caller, who has gone, must not use it).
+    pub fn scan_encoded_until(
+        &self,
+        filter: &Filter,
+        dates: &[DateKey],
+        offset: u32,
+        limit: u32,
+        cancel: Option<&Cancel>,
+    ) -> EncodedScan {
+        let Some(selection) = Selection::new(self, filter, dates).map(|s| s.until(cancel)) else {
             return EncodedScan {
                 encoded: Vec::new(),
                 rows: 0,
@@ -278,6 +292,32 @@ mod tests {
             assert!(outcome.exhausted);
             assert_eq!(outcome.batch.num_rows, 0);
         }
+    }
+
+    #[test]
+    fn a_raised_cancel_stops_scans_before_the_next_day() {
+        let (table, _) = fixture();
+        let all = days();
+        let cancel = Cancel::default();
+        let filter = Filter::default();
+        let whole = table.scan_encoded_until(&filter, &all, 0, u32::MAX, Some(&cancel));
+        assert!(whole.rows > 0 && whole.exhausted);
+        let spec = overlay::query::AggregateSpec {
+            op: overlay::query::AggregateOp::Count,
+            field: overlay::record::NumericField::Value,
+            group_by: None,
+        };
+        assert!(!table
+            .aggregate_until(&filter, &spec, &all, Some(&cancel))
+            .groups
+            .is_empty());
+        cancel.cancel();
+        let stopped = table.scan_encoded_until(&filter, &all, 0, u32::MAX, Some(&cancel));
+        assert_eq!(stopped.rows, 0);
+        assert!(table
+            .aggregate_until(&filter, &spec, &all, Some(&cancel))
+            .groups
+            .is_empty());
     }
 
     #[test]

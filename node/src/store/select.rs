@@ -7,6 +7,7 @@ use overlay::date::DateKey;
 use overlay::query::Filter;
 
 use super::table::{Day, Table};
+use crate::cancel::Cancel;
 
 /// The row test of a filter over one table, with everything per-table precomputed.
 pub(crate) struct Selection<'a> {
@@ -20,6 +21,8 @@ pub(crate) struct Selection<'a> {
     sites: Vec<bool>,
     /// Indexes into `table.days` of the days to visit, ascending.
     days: Vec<usize>,
+    /// Raised when the caller has gone: no further day is visited.
+    cancel: Option<Cancel>,
 }
 
 impl<'a> Selection<'a> {
@@ -64,14 +67,24 @@ impl<'a> Selection<'a> {
             parameters,
             sites,
             days,
+            cancel: None,
         })
     }
 
-    /// The days to visit, ascending: their index in `Table::days` and the day.
+    /// Stops the visit of further days once `cancel` is raised (see [`Selection::days`]).
+    pub(crate) fn until(mut self, cancel: Option<&Cancel>) -> Self {
+        self.cancel = cancel.cloned();
+        self
+    }
+
+    /// The days to visit, ascending: their index in `Table::days` and the day. With a
+    /// [`Cancel`] (see [`Selection::until`]) the flag is checked before each day, and once it
+    /// is raised no further day comes: the scan ends with what it has, which nobody reads.
     pub(crate) fn days(&self) -> impl Iterator<Item = (usize, &'a Day)> + '_ {
         let table = self.table;
         self.days
             .iter()
+            .take_while(|_| !self.cancel.as_ref().is_some_and(Cancel::is_cancelled))
             .map(move |&index| (index, &table.days[index]))
     }
 

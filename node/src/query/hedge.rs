@@ -1,0 +1,302 @@
+//! Hedged slice calls: a call still unanswered after its hedge delay has its slices asked of
+//! another holder (or served from this node's own copy); the first answer for each slice
+//! wins, and a leg no longer needed is dropped, which cancels the call (the peer sees its
+//! caller go, stops the scan and frees the permit).
+//!
+//! [`race`] is the timing logic alone, over any futures, so it is tested with paused time;
+//! the router supplies the legs and does the bookkeeping.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use overlay::config::NodeId;
+use overlay::proto::{SliceResult, SliceTask};
+use tokio::time::Instant;
+
+/// One leg of a hedged call: its answer, or why it failed.
+pub type LegFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<SliceResult>, String>> + Send + 'a>>;
+
+/// Where a hedge goes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    /// Another holder (or the relay toward it).
+    Peer(NodeId),
+    /// This node's own copy.
+    Local,
+}
+
+/// A hedge: some slices of the first call, sent elsewhere.
+pub struct HedgeLeg<'a> {
+    /// Where.
+    pub target: Target,
+    /// Which slices.
+    pub tasks: Vec<SliceTask>,
+    /// The call (or local scan), not started until polled.
+    pub call: LegFuture<'a>,
+}
+
+/// What a hedged call came to.
+#[derive(Debug, Default)]
+pub struct Raced {
+    /// One result per slice answered, whichever leg answered it first.
+    pub served: Vec<SliceResult>,
+    /// The first call's error and the slices no leg answered, when it failed.
+    pub failed: Option<(String, Vec<SliceTask>)>,
+    /// How long the first call took, when it answered.
+    pub primary_took: Option<Duration>,
+    /// The first call was cancelled: hedges answered all its slices first.
+    pub primary_lost: bool,
+    /// Some hedge to another peer (not a local copy) answered before the first call.
+    pub beaten_by_peer: bool,
+    /// Hedge legs sent.
+    pub hedges_sent: u32,
+    /// Hedge legs that answered a slice before the first call did.
+    pub hedges_won: u32,
+    /// Legs dropped unfinished (the first call or hedges).
+    pub cancelled: u32,
+    /// How long each hedge to a peer took, when it answered.
+    pub hedge_answers: Vec<(NodeId, Duration)>,
+}
+
+/// Runs `primary` for `tasks`; if it has not answered after `delay` (`None`: never hedge),
+/// starts the legs `plan` returns (none: no hedge). Returns once every slice is answered, or
+/// the first call failed and no hedge left running can answer the rest.
+pub async fn race<'a>(
+    tasks: &[SliceTask],
+    primary: LegFuture<'a>,
+    delay: Option<Duration>,
+    plan: impl FnOnce() -> Vec<HedgeLeg<'a>>,
+) -> Raced {
+    type Tagged<'a> =
+        Pin<Box<dyn Future<Output = (usize, Result<Vec<SliceResult>, String>)> + Send + 'a>>;
+    let tag = |index: usize, call: LegFuture<'a>| -> Tagged<'a> {
+        Box::pin(async move { (index, call.await) })
+    };
+    let started = Instant::now();
+    let mut raced = Raced::default();
+    let mut legs: FuturesUnordered<Tagged<'a>> = FuturesUnordered::new();
+    legs.push(tag(0, primary));
+    // Per hedge leg (index − 1): its target, its slices, when it started; and which legs run.
+    let mut hedges: Vec<(Target, BTreeSet<String>, Instant)> = Vec::new();
+    let mut running: BTreeSet<usize> = BTreeSet::from([0]);
+    let mut covered: BTreeMap<String, SliceResult> = BTreeMap::new();
+    let mut primary_error: Option<String> = None;
+    let mut plan = Some(plan);
+    let timer = async {
+        match delay {
+            Some(delay) => tokio::time::sleep(delay).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(timer);
+    loop {
+        let primary_running = running.contains(&0);
+        tokio::select! {
+            Some((index, outcome)) = legs.next() => {
+                running.remove(&index);
+                if index == 0 {
+                    match outcome {
+                        Ok(results) => {
+                            raced.primary_took = Some(started.elapsed());
+                            for result in results {
+                                covered.entry(result.owner.clone()).or_insert(result);
+                            }
+                        }
+                        Err(why) => primary_error = Some(why),
+                    }
+                } else if let Ok(results) = outcome {
+                    let (target, _, leg_started) = &hedges[index - 1];
+                    if let Target::Peer(peer) = target {
+                        raced.hedge_answers.push((peer.clone(), leg_started.elapsed()));
+                    }
+                    let mut won = false;
+                    for result in results.into_iter().filter(|r| r.error.is_empty()) {
+                        if !covered.contains_key(&result.owner) {
+                            won |= primary_running;
+                            covered.insert(result.owner.clone(), result);
+                        }
+                    }
+                    raced.hedges_won += u32::from(won);
+                    raced.beaten_by_peer |= won && matches!(target, Target::Peer(_));
+                }
+            }
+            () = &mut timer, if plan.is_some() && primary_running => {
+                for leg in plan.take().map(|plan| plan()).unwrap_or_default() {
+                    hedges.push((leg.target, leg.tasks.iter().map(|t| t.owner.clone()).collect(), Instant::now()));
+                    running.insert(hedges.len());
+                    legs.push(tag(hedges.len(), leg.call));
+                    raced.hedges_sent += 1;
+                }
+            }
+            else => break,
+        }
+        let uncovered: Vec<&SliceTask> = tasks
+            .iter()
+            .filter(|t| !covered.contains_key(&t.owner))
+            .collect();
+        if uncovered.is_empty() {
+            break;
+        }
+        if !running.contains(&0) {
+            // The first call is over: wait only for hedges that can still answer the rest.
+            let hoped = running.iter().any(|&index| {
+                let owners = &hedges[index - 1].1;
+                uncovered.iter().any(|t| owners.contains(&t.owner))
+            });
+            if !hoped {
+                break;
+            }
+        }
+    }
+    raced.primary_lost = running.contains(&0);
+    raced.cancelled = running.len() as u32;
+    drop(legs);
+    if let Some(why) = primary_error {
+        let unanswered: Vec<SliceTask> = tasks
+            .iter()
+            .filter(|t| !covered.contains_key(&t.owner))
+            .cloned()
+            .collect();
+        if !unanswered.is_empty() {
+            raced.failed = Some((why, unanswered));
+        }
+    }
+    // In the order of the tasks, as the unhedged call answered.
+    raced.served = tasks
+        .iter()
+        .filter_map(|t| covered.remove(&t.owner))
+        .collect();
+    raced.served.extend(covered.into_values());
+    raced
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn task(owner: &str) -> SliceTask {
+        SliceTask {
+            owner: owner.to_string(),
+            ..Default::default()
+        }
+    }
+
+    fn answer(after: Duration, owners: &[&str], by: &str) -> LegFuture<'static> {
+        let results: Vec<SliceResult> = owners
+            .iter()
+            .map(|o| SliceResult {
+                owner: o.to_string(),
+                served_by: by.to_string(),
+                ..Default::default()
+            })
+            .collect();
+        Box::pin(async move {
+            tokio::time::sleep(after).await;
+            Ok(results)
+        })
+    }
+
+    fn fail(after: Duration) -> LegFuture<'static> {
+        Box::pin(async move {
+            tokio::time::sleep(after).await;
+            Err("reset".to_string())
+        })
+    }
+
+    fn leg(to: &str, owners: &[&str], call: LegFuture<'static>) -> HedgeLeg<'static> {
+        HedgeLeg {
+            target: Target::Peer(NodeId(to.into())),
+            tasks: owners.iter().map(|o| task(o)).collect(),
+            call,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fast_call_is_never_hedged() {
+        let tasks = [task("D")];
+        let raced = race(&tasks, answer(5 * MS, &["D"], "D"), Some(20 * MS), || {
+            panic!("no hedge before the delay")
+        })
+        .await;
+        assert_eq!(raced.served[0].served_by, "D");
+        assert_eq!((raced.hedges_sent, raced.cancelled), (0, 0));
+        assert_eq!(raced.primary_took, Some(5 * MS));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_call_is_hedged_after_the_delay_and_loses() {
+        let tasks = [task("D")];
+        let begun = Instant::now();
+        let raced = race(&tasks, answer(200 * MS, &["D"], "D"), Some(20 * MS), || {
+            vec![leg("F", &["D"], answer(3 * MS, &["D"], "F"))]
+        })
+        .await;
+        assert_eq!(begun.elapsed(), 23 * MS, "the hedge's answer ends the race");
+        assert_eq!(raced.served[0].served_by, "F");
+        assert!(raced.primary_lost);
+        assert_eq!(
+            (raced.hedges_sent, raced.hedges_won, raced.cancelled),
+            (1, 1, 1)
+        );
+        assert_eq!(raced.hedge_answers, vec![(NodeId("F".into()), 3 * MS)]);
+        assert!(raced.failed.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_call_answering_first_cancels_the_hedge() {
+        let tasks = [task("D")];
+        let raced = race(&tasks, answer(30 * MS, &["D"], "D"), Some(20 * MS), || {
+            vec![leg("F", &["D"], answer(50 * MS, &["D"], "F"))]
+        })
+        .await;
+        assert_eq!(raced.served[0].served_by, "D");
+        assert!(!raced.primary_lost);
+        assert_eq!(
+            (raced.hedges_sent, raced.hedges_won, raced.cancelled),
+            (1, 0, 1)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_first_call_waits_for_its_hedge_or_reports_what_is_left() {
+        let tasks = [task("D"), task("F")];
+        let raced = race(&tasks, fail(40 * MS), Some(10 * MS), || {
+            vec![leg("E", &["D"], answer(50 * MS, &["D"], "E"))]
+        })
+        .await;
+        assert_eq!(raced.served.len(), 1);
+        assert_eq!(raced.served[0].served_by, "E");
+        let (why, left) = raced.failed.expect("F was answered by nobody");
+        assert_eq!(
+            (why.as_str(), left.len(), left[0].owner.as_str()),
+            ("reset", 1, "F")
+        );
+        // Without a hedge the failure comes back at once.
+        let raced = race(&tasks, fail(5 * MS), Some(10 * MS), Vec::new).await;
+        assert_eq!(raced.failed.map(|(_, left)| left.len()), Some(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hedge_with_an_error_result_does_not_win() {
+        let tasks = [task("D")];
+        let refused: LegFuture<'static> = Box::pin(async {
+            Ok(vec![SliceResult {
+                owner: "D".into(),
+                error: "rejected".into(),
+                ..Default::default()
+            }])
+        });
+        let raced = race(&tasks, answer(60 * MS, &["D"], "D"), Some(10 * MS), || {
+            vec![leg("F", &["D"], refused)]
+        })
+        .await;
+        assert_eq!(raced.served[0].served_by, "D");
+        assert_eq!((raced.hedges_sent, raced.hedges_won), (1, 0));
+    }
+}
