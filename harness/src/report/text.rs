@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use super::json::{fairness, RunResults, StrategyRun};
+use super::json::{RunResults, StrategyRun};
 use crate::fairness::demand::index_text;
 use crate::faults::step::Amplification;
 use crate::stats::{per_second, StepMeasure};
