@@ -42,7 +42,9 @@ fn require_fixed_ports_free() {
         if std::time::Instant::now() > deadline {
             panic!(
                 "port {port} on 127.0.0.1 is busy ({err}): this test runs the original \
-                 one_host_config.json unchanged on its fixed ports 60051-60056; stop what uses it"
+                 one_host_config.json unchanged on its fixed ports 60051-60056, which lie in \
+                 Linux's ephemeral range; stop what uses it, or keep outgoing connections off \
+                 them with `sysctl net.ipv4.ip_local_reserved_ports=60051-60056` (.ci/run does)"
             );
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
