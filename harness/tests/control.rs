@@ -25,12 +25,9 @@ fn fault(kind: &str, peer: &str, delay_ms: i64) -> Fault {
 }
 
 async fn metrics(address: &str) -> overlay::proto::MetricsResponse {
-    let mut client = connect(address).await.expect("connect");
-    client
-        .get_metrics(MetricsRequest {})
+    overlay_harness::commands::metrics::fetch(address)
         .await
         .expect("metrics")
-        .into_inner()
 }
 
 const COUNT: &str = r#"{"op": "count"}"#;

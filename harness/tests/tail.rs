@@ -8,20 +8,16 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{ask, small_dataset, Sandbox};
-use overlay::proto::{Fault, MetricsRequest, MetricsResponse, RecordFormat, RoutingStats};
-use overlay_harness::client::connect;
+use overlay::proto::{Fault, MetricsResponse, RecordFormat, RoutingStats};
 use overlay_harness::control::ControlClient;
 use serde_json::json;
 
 const COUNT_BY_DATE: &str = r#"{"op": "count", "group_by": "date"}"#;
 
 async fn metrics(address: &str) -> MetricsResponse {
-    let mut client = connect(address).await.expect("connect");
-    client
-        .get_metrics(MetricsRequest {})
+    overlay_harness::commands::metrics::fetch(address)
         .await
         .expect("metrics")
-        .into_inner()
 }
 
 async fn routing(address: &str) -> RoutingStats {
