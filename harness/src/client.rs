@@ -1,10 +1,13 @@
-//! A native client of the `OverlayNode` service: one query, drained to the last chunk.
+//! A native client of the `OverlayNode` service: one query, drained to the last chunk, and a
+//! node's metrics.
 
 use std::time::{Duration, Instant};
 
 use overlay::batch::{decode_batch, to_records};
 use overlay::proto::overlay_node_client::OverlayNodeClient;
-use overlay::proto::{ChunkRequest, QueryRequest, RecordBatch, RecordFormat};
+use overlay::proto::{
+    ChunkRequest, MetricsRequest, MetricsResponse, QueryRequest, RecordBatch, RecordFormat,
+};
 use overlay::record::Record;
 use tonic::transport::{Channel, Endpoint};
 
@@ -51,6 +54,12 @@ pub async fn connect(address: &str) -> Result<OverlayNodeClient<Channel>, Client
             message: format!("{err:?}"),
         })?;
     Ok(node_client(channel))
+}
+
+/// Fetches one node's metrics (`GetMetrics`).
+pub async fn fetch(address: &str) -> anyhow::Result<MetricsResponse> {
+    let mut client = connect(address).await?;
+    Ok(client.get_metrics(MetricsRequest {}).await?.into_inner())
 }
 
 /// Why a query could not be run to the end (a refusal by the node is not an error: it is a

@@ -1,10 +1,16 @@
 //! The Overlay harness: drives a cluster and reports what it measured.
 //!
+//! Layers, top down: [`commands`] (one module per command, the only user of [`cli`]) →
+//! [`run`] → [`report`] → [`results`] → the pieces below. Nothing imports `commands`.
+//!
 //! - [`cli`]: the command line.
 //! - [`commands`]: one module per command.
-//! - [`client`]: a native client (one query, drained to the last chunk).
+//! - [`run`]: `harness run` from data to reports (prepare, sweep, collect, provenance).
+//! - [`report`]: text reports, summary.md and charts, drawn from [`results`].
+//! - [`results`]: the results model of a run, saved and loaded as `results.json`.
+//! - [`client`]: a native client (one query, drained to the last chunk; a node's metrics).
 //! - [`control`]: a client of a node's control service (faults, strategy, shutdown).
-//! - [`cluster`]: launching local clusters (node binary, processes, ports, background state).
+//! - [`cluster`]: local clusters (the run's config, node binary, processes, ports, state).
 //! - [`checker`]: expected answers by a plain scan of the dataset, and comparisons.
 //! - [`data`]: the synthetic data generator.
 //! - [`fairness`]: Jain's index, per-team goodput from node metrics, demand-aware fairness.
@@ -13,12 +19,11 @@
 //! - [`faults`]: fault schedules: plan, windows, phases, execution and detection times.
 //! - [`workload`]: workload files (TOML), checked before anything starts.
 //! - [`load`]: the load driver (closed and open loop), arrivals and the query mix.
-//! - [`provenance`]: the strategy and limits the nodes report, checked against the workload.
 //! - [`raw`]: `requests.csv` / `requests.jsonl`, one row per measured request.
 //! - [`stats`]: per-outcome histograms (success latency, time to answer), time series.
-//! - [`thresholds`]: a workload's pass/fail `[thresholds]`, parsed and evaluated per step.
-//! - [`report`]: text reports, results.json, summary.md and charts.
-//! - [`runner`]: `harness run` from data to reports.
+//! - [`stop`]: the run's stop flag (Ctrl-C), seen by the load and the fault schedule.
+//! - [`thresholds`]: a workload's pass/fail `[thresholds]`, parsed and checked.
+//! - [`utc`]: UTC time stamps (run ids) on the workspace's calendar.
 
 pub mod checker;
 pub mod cli;
@@ -31,11 +36,13 @@ pub mod fairness;
 pub mod faults;
 pub mod latency;
 pub mod load;
-pub mod provenance;
 pub mod raw;
 pub mod report;
-pub mod runner;
+pub mod results;
+pub mod run;
 pub mod stats;
+pub mod stop;
 pub mod thresholds;
+pub mod utc;
 pub mod verdict;
 pub mod workload;

@@ -16,7 +16,6 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::faults::PhaseSample;
 use crate::verdict::{Correctness, Verdict};
 
 use crate::latency::{new_histogram, record, LatencySummary};
@@ -30,6 +29,21 @@ pub enum Outcome {
     Rejected,
     /// Anything else: transport error, timeout, other status, broken chunk.
     Failed,
+}
+
+/// One finished query, as phase accounting needs it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PhaseSample {
+    /// When it completed, seconds since the measured part started.
+    pub at_s: f64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// A successful answer with days missing.
+    pub partial: bool,
+    /// It was sent again after a failed attempt.
+    pub retried: bool,
+    /// Its latency, µs.
+    pub latency_us: u64,
 }
 
 /// One query as the load generator saw it.

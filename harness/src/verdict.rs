@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::checker::{compare_aggregate, expected_aggregate};
-use crate::workload::MixEntry;
 
 /// What the checker made of one answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,12 +92,9 @@ pub struct AnswerChecker {
 }
 
 impl AnswerChecker {
-    /// Scans `records` once per aggregate entry of the mix.
-    pub fn new(records: Vec<Record>, mix: &[MixEntry]) -> Self {
-        let params: Vec<Option<Map<String, Value>>> = mix
-            .iter()
-            .map(|entry| (entry.query_type == "aggregate").then(|| entry.params.clone()))
-            .collect();
+    /// Scans `records` once per aggregate entry of the mix: `params` holds, in mix order, each
+    /// entry's aggregate params (`None` for an entry that is not an aggregate).
+    pub fn new(records: Vec<Record>, params: Vec<Option<Map<String, Value>>>) -> Self {
         let expected = params
             .iter()
             .map(|p| p.as_ref().map(|p| expected_aggregate(&records, p)))
@@ -225,16 +221,10 @@ mod tests {
             record("20200810", "OZONE"),
             record("20200811", "PM2.5"),
         ];
-        let mix = vec![MixEntry {
-            name: "count".to_string(),
-            query_type: "aggregate".to_string(),
-            weight: 1.0,
-            params: json!({"op": "count", "group_by": "parameter"})
-                .as_object()
-                .cloned()
-                .unwrap(),
-        }];
-        AnswerChecker::new(records, &mix)
+        let params = json!({"op": "count", "group_by": "parameter"})
+            .as_object()
+            .cloned();
+        AnswerChecker::new(records, vec![params])
     }
 
     fn row(group: &str, count: u64) -> Value {

@@ -294,11 +294,7 @@ fn status_and_query_exit_non_zero_without_an_answer() {
             .unwrap();
     // Free ports with nothing behind them.
     let config = tmp.path().join("nobody.json");
-    std::fs::write(
-        &config,
-        overlay_harness::cluster::ports::localize(&shipped, &Map::new()).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&config, common::free_port_config(&shipped, Map::new())).unwrap();
     let harness = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
             .args(args)

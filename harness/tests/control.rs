@@ -25,7 +25,7 @@ fn fault(kind: &str, peer: &str, delay_ms: i64) -> Fault {
 }
 
 async fn metrics(address: &str) -> overlay::proto::MetricsResponse {
-    overlay_harness::commands::metrics::fetch(address)
+    overlay_harness::client::fetch(address)
         .await
         .expect("metrics")
 }

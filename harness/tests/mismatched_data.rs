@@ -11,8 +11,8 @@ use common::{ask, small_dataset, workspace_root, Sandbox};
 use overlay::config::{ClusterConfig, NodeId};
 use overlay::partition::PartitionMap;
 use overlay::proto::{MetricsResponse, RecordFormat};
+use overlay_harness::client::fetch;
 use overlay_harness::client::QueryOutcome;
-use overlay_harness::commands::metrics::fetch;
 use serde_json::json;
 
 /// Days of D's slice that its cut-down folder keeps.

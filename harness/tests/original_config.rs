@@ -16,8 +16,8 @@ use overlay::proto::RecordFormat;
 use overlay::record::Record;
 use overlay_harness::checker::{compare_aggregate, expected_aggregate, load_dataset, matches};
 use overlay_harness::cluster::binary::node_binary;
-use overlay_harness::report::json::RunResults;
-use overlay_harness::runner::{run, RunOptions};
+use overlay_harness::results::RunResults;
+use overlay_harness::run::{run, RunOptions};
 use serde_json::{json, Map, Value};
 
 /// The original file, byte for byte.

@@ -36,10 +36,9 @@ async fn real_dataset_gives_the_documented_counts() {
     let mut files = Vec::new();
     let mut rows = 0;
     for id in ["A", "B", "C", "E", "D", "F"] {
-        let metrics =
-            overlay_harness::commands::metrics::fetch(sandbox.cluster.address(id).unwrap())
-                .await
-                .unwrap();
+        let metrics = overlay_harness::client::fetch(sandbox.cluster.address(id).unwrap())
+            .await
+            .unwrap();
         assert_eq!(metrics.rows_skipped, 0, "{id}");
         files.push(metrics.data_files_loaded);
         rows += metrics.rows_loaded;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::workspace_root;
-use overlay_harness::report::json::{
+use overlay_harness::results::{
     ProcessSnapshot, RunResults, StateChange, Step, StrategyRun, SCHEMA,
 };
 use overlay_harness::stats::{Outcome, Recorder, Sample};

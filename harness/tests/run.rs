@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use common::workspace_root;
 use overlay_harness::raw::read_rows;
-use overlay_harness::report::json::RunResults;
-use overlay_harness::runner::{run, RunOptions};
+use overlay_harness::results::RunResults;
+use overlay_harness::run::{run, RunOptions};
 
 fn options(workload: PathBuf, out: PathBuf, data: PathBuf) -> RunOptions {
     RunOptions {

@@ -5,8 +5,8 @@ mod common;
 
 use common::workspace_root;
 
-use overlay_harness::report::json::RunResults;
-use overlay_harness::runner::{run, RunOptions};
+use overlay_harness::results::RunResults;
+use overlay_harness::run::{run, RunOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queries_fail_over_to_a_team_leader_when_the_leader_dies() {

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::workspace_root;
-use overlay_harness::runner::{run, RunOptions};
+use overlay_harness::run::{run, RunOptions};
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);

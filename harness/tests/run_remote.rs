@@ -5,8 +5,8 @@
 mod common;
 
 use common::{small_dataset, Sandbox};
-use overlay_harness::report::json::RunResults;
-use overlay_harness::runner::{run, RunOptions};
+use overlay_harness::results::RunResults;
+use overlay_harness::run::{run, RunOptions};
 use serde_json::json;
 
 fn workload(config: &std::path::Path, faults: &str) -> String {

@@ -15,7 +15,7 @@ use serde_json::json;
 const COUNT_BY_DATE: &str = r#"{"op": "count", "group_by": "date"}"#;
 
 async fn metrics(address: &str) -> MetricsResponse {
-    overlay_harness::commands::metrics::fetch(address)
+    overlay_harness::client::fetch(address)
         .await
         .expect("metrics")
 }

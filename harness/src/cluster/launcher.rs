@@ -8,9 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use overlay::config::{ClusterConfig, NodeId};
+use overlay::config::{ClusterConfig, FairnessStrategy, NodeId};
 
-use crate::commands::metrics::fetch;
+use crate::client::fetch;
 
 /// Lines of a node's log shown when it fails to start.
 const LOG_TAIL_LINES: usize = 15;
@@ -56,10 +56,63 @@ pub struct LaunchOptions {
     pub node_binary: PathBuf,
     /// Where each node's log goes (`<id>.log`).
     pub log_dir: PathBuf,
-    /// Extra arguments for every node.
+    /// Settings every node gets, turned into its flags here.
+    pub settings: NodeSettings,
+    /// Further arguments for every node, passed as given (after those of `settings`).
     pub extra_args: Vec<String>,
     /// How long every node may take to answer.
     pub ready_timeout: Duration,
+}
+
+/// Node settings a launch gives every process, typed; [`NodeSettings::args`] spells them as
+/// `overlay-node` flags. `None` / `false`: the node's own default (or the config's).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeSettings {
+    /// `--fairness-strategy`.
+    pub fairness_strategy: Option<FairnessStrategy>,
+    /// `--max-active`.
+    pub max_active: Option<u32>,
+    /// `--per-team-limit`.
+    pub per_team_limit: Option<u32>,
+    /// `--hybrid-threshold`.
+    pub hybrid_threshold: Option<f64>,
+    /// `--events-file`: where each node writes its events (`{id}` stands for the node's id).
+    pub events_file: Option<PathBuf>,
+    /// `--enable-control`: serve the control service.
+    pub enable_control: bool,
+}
+
+impl NodeSettings {
+    /// The settings as `overlay-node` flags.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        let mut flag = |name: &str, value: Option<String>| {
+            if let Some(value) = value {
+                args.extend([name.to_string(), value]);
+            }
+        };
+        flag(
+            "--fairness-strategy",
+            self.fairness_strategy.map(|s| s.name().to_string()),
+        );
+        flag("--max-active", self.max_active.map(|v| v.to_string()));
+        flag(
+            "--per-team-limit",
+            self.per_team_limit.map(|v| v.to_string()),
+        );
+        flag(
+            "--hybrid-threshold",
+            self.hybrid_threshold.map(|v| v.to_string()),
+        );
+        flag(
+            "--events-file",
+            self.events_file.as_ref().map(|p| p.display().to_string()),
+        );
+        if self.enable_control {
+            args.push("--enable-control".to_string());
+        }
+        args
+    }
 }
 
 /// A node process this harness started.
@@ -148,6 +201,7 @@ impl LocalCluster {
             )
             .arg("--worker-threads")
             .arg(self.worker_threads().to_string())
+            .args(self.options.settings.args())
             .args(&self.options.extra_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

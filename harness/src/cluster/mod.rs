@@ -1,7 +1,8 @@
-//! Local clusters: finding the node binary, launching and stopping node processes, and
-//! picking free ports for tests.
+//! Local clusters: the config a run starts, finding the node binary, launching and stopping
+//! node processes, and picking free ports.
 
 pub mod binary;
+pub mod config;
 pub mod launcher;
 pub mod ports;
 pub mod state;

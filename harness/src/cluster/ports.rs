@@ -1,10 +1,9 @@
-//! Free loopback ports, and configs rewritten to use them (tests and throwaway clusters).
+//! Free loopback ports, outside the kernels' ephemeral ranges.
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use anyhow::{bail, Context};
-use serde_json::Value;
+use anyhow::bail;
 
 /// Where free ports are looked for: below the kernels' ephemeral ranges (Linux 32768+, BSD and
 /// macOS 49152+), so an outgoing connection of some other process cannot take a port between
@@ -38,33 +37,4 @@ pub fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
         );
     }
     Ok(ports)
-}
-
-/// The config text with every process moved to 127.0.0.1 on a fresh free port, plus the
-/// strategy settings in `strategies` merged in.
-pub fn localize(
-    config_text: &str,
-    strategies: &serde_json::Map<String, Value>,
-) -> anyhow::Result<String> {
-    let mut config: Value = serde_json::from_str(config_text).context("config is not JSON")?;
-    let processes = config
-        .get_mut("processes")
-        .and_then(Value::as_object_mut)
-        .context("config has no processes object")?;
-    let ports = free_ports(processes.len())?;
-    for (process, port) in processes.values_mut().zip(ports) {
-        if let Some(process) = process.as_object_mut() {
-            process.insert("host".to_string(), Value::from("127.0.0.1"));
-            process.insert("port".to_string(), Value::from(port));
-        }
-    }
-    if let Some(object) = config.as_object_mut() {
-        let block = object
-            .entry("strategies")
-            .or_insert_with(|| Value::Object(Default::default()));
-        if let Some(block) = block.as_object_mut() {
-            block.extend(strategies.clone());
-        }
-    }
-    Ok(serde_json::to_string_pretty(&config)?)
 }

@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use crate::cli::{ClusterRefArgs, ClusterUpArgs};
 use crate::cluster::binary::node_binary;
-use crate::cluster::launcher::{LaunchOptions, LocalCluster};
+use crate::cluster::launcher::{LaunchOptions, LocalCluster, NodeSettings};
 use crate::cluster::state::{cluster_dir, is_node_process, state_path, ClusterState};
 use crate::commands::metrics;
 
@@ -26,6 +26,7 @@ pub async fn up(args: ClusterUpArgs) -> anyhow::Result<()> {
         node_dataset_roots: Default::default(),
         node_binary: node_binary(true)?,
         log_dir: log_dir.clone(),
+        settings: NodeSettings::default(),
         extra_args: args.node_args.clone(),
         ready_timeout: Duration::from_secs(args.ready_timeout_s),
     })

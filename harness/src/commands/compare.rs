@@ -1,7 +1,7 @@
 //! `harness compare DIR DIR...`: several runs side by side, as a table and overlay charts.
 
 use crate::cli::CompareArgs;
-use crate::report::json::RunResults;
+use crate::results::RunResults;
 
 /// Runs the command.
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {

@@ -2,10 +2,9 @@
 
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 use crate::cli::GenerateArgs;
-use crate::data::generate::{generate, GenerateOptions, GenerateSummary};
+use crate::data::generate::GenerateOptions;
+use crate::data::progress::generate_with_progress;
 
 /// Runs the command.
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
@@ -26,28 +25,4 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// Generates a dataset, with a progress bar over the files when `show` is true.
-pub fn generate_with_progress(
-    options: &GenerateOptions,
-    show: bool,
-) -> anyhow::Result<GenerateSummary> {
-    let bar = if show {
-        ProgressBar::new(0)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} files")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_message(format!("generating {}", options.root.display()));
-    let summary = generate(options, |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
-    bar.finish_and_clear();
-    Ok(summary)
 }

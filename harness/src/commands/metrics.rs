@@ -2,17 +2,11 @@
 //! the per-team admission counters (with goodput since start and Jain's fairness index).
 
 use overlay::config::ClusterConfig;
-use overlay::proto::{MetricsRequest, MetricsResponse};
+use overlay::proto::MetricsResponse;
 
 use crate::cli::MetricsArgs;
-use crate::client::connect;
+use crate::client::fetch;
 use crate::fairness::{goodput_fairness, team_goodput};
-
-/// Fetches one node's metrics.
-pub async fn fetch(address: &str) -> anyhow::Result<MetricsResponse> {
-    let mut client = connect(address).await?;
-    Ok(client.get_metrics(MetricsRequest {}).await?.into_inner())
-}
 
 /// Runs the command.
 pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {

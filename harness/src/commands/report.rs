@@ -2,7 +2,7 @@
 //! `results.json`.
 
 use crate::cli::ReportArgs;
-use crate::report::json::RunResults;
+use crate::results::RunResults;
 
 /// Runs the command.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {

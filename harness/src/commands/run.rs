@@ -1,7 +1,7 @@
 //! `harness run`: a workload against a local or remote cluster, then its reports.
 
 use crate::cli::RunArgs;
-use crate::runner::{run as run_workload, RunOptions};
+use crate::run::{run as run_workload, RunOptions};
 
 /// Runs the command.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {

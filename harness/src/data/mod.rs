@@ -1,3 +1,4 @@
 //! Dataset tooling: a deterministic synthetic generator of AirNow-style CSV data.
 
 pub mod generate;
+pub mod progress;

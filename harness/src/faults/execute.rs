@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::{FaultAction, FaultEvent, FaultPlan, FiredEvent, Trigger};
 use crate::cluster::launcher::LocalCluster;
 use crate::control::ControlClient;
-use crate::load::driver::Stop;
+use crate::stop::Stop;
 
 /// An event as it happened.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

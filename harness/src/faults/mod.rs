@@ -20,7 +20,7 @@ pub mod simulate;
 pub mod step;
 pub mod windows;
 
-pub use phases::{classify_time, phase_durations, Phase, PhaseCounts, PhaseSample, PhaseTotals};
+pub use phases::{classify_time, phase_durations, Phase, PhaseCounts, PhaseTotals};
 pub use plan::{resolve, FaultContext};
 pub use windows::{FaultWindow, FiredEvent};
 

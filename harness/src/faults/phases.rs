@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::FaultWindow;
 use crate::latency::{new_histogram, record, LatencySummary};
-use crate::stats::{per_second, Outcome};
+use crate::stats::{per_second, Outcome, PhaseSample};
 
 /// Where a moment of a step lies relative to the fault windows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,21 +72,6 @@ pub fn phase_durations(windows: &[FaultWindow], step_end_s: f64) -> (f64, f64, f
         during += c - o;
     }
     (before, during, (end - before - during).max(0.0))
-}
-
-/// One finished query, as phase accounting needs it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct PhaseSample {
-    /// When it completed, seconds since the measured part started.
-    pub at_s: f64,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// A successful answer with days missing.
-    pub partial: bool,
-    /// It was sent again after a failed attempt.
-    pub retried: bool,
-    /// Its latency, µs.
-    pub latency_us: u64,
 }
 
 /// What the queries of one phase (or one window) did.

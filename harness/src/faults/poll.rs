@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::detect::NodeEvent;
 use super::{classify_time, FaultWindow, Phase};
-use crate::commands::metrics::fetch;
+use crate::client::fetch;
 
 /// Time between two looks at the cluster.
 const EVERY: Duration = Duration::from_millis(250);

@@ -15,8 +15,8 @@ use super::detect::{analyse, read_events, DetectionReport};
 use super::execute::{execute, restore, FaultTargets, FiredRecord};
 use super::poll::{events_from_looks, split_work, watch, Looks, RoutingWork};
 use super::{phase_durations, FaultPlan, FaultWindow, PhaseCounts, PhaseTotals};
-use crate::load::driver::Stop;
 use crate::stats::StepMeasure;
+use crate::stop::Stop;
 
 /// How long after the step the nodes' logs are read, so recoveries right at the end count.
 const SETTLE: Duration = Duration::from_millis(1500);

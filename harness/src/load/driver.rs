@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 use overlay::proto::overlay_node_client::OverlayNodeClient;
 use overlay::proto::MetricsRequest;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
 use super::arrival::{Schedule, Ticket};
@@ -19,6 +19,7 @@ use super::retry::{time_to_answer, AfterRejection, RetryPolicy};
 use crate::client::{connect, endpoint, node_client, run_query, ClientError};
 use crate::raw::{RawStep, RawWriter, RequestRow};
 use crate::stats::{Outcome, Recorder, Sample, StepMeasure};
+use crate::stop::Stop;
 use crate::verdict::{AnswerChecker, Verdict};
 use crate::workload::{LoadMode, StepLength};
 
@@ -99,28 +100,6 @@ impl Target {
             clients,
             fallbacks,
         })
-    }
-}
-
-/// A stop request (Ctrl-C) shared by the runner and the lanes.
-#[derive(Clone)]
-pub struct Stop(watch::Receiver<bool>);
-
-impl Stop {
-    /// A stop flag and the handle that raises it.
-    pub fn channel() -> (watch::Sender<bool>, Stop) {
-        let (tx, rx) = watch::channel(false);
-        (tx, Stop(rx))
-    }
-
-    /// True once stop was asked for.
-    pub fn is_set(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Waits until stop is asked for.
-    pub async fn wait(&mut self) {
-        let _ = self.0.wait_for(|&stop| stop).await;
     }
 }
 

@@ -8,9 +8,9 @@ use anyhow::anyhow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::json::{RunResults, StrategyRun};
 use crate::faults::detect::Detection;
 use crate::faults::step::StepFaults;
+use crate::results::{RunResults, StrategyRun};
 use crate::stats::{nines, per_second, percentile_curve, StepMeasure};
 
 /// DejaVu Sans (Bitstream Vera licence, see `harness/assets/DejaVuSans-LICENSE.txt`).

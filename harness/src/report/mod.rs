@@ -1,12 +1,11 @@
 //! Reports of a run: text per strategy, `results.json`, `summary.md` and charts.
 //!
-//! - [`json`] — the results model, saved and loaded as `results.json`.
+//! - `results.json` is the results model of [`crate::results`], saved by [`write_all`].
 //! - [`text`] — `benchmark_fairness_<strategy>.txt`.
 //! - [`summary`] — `summary.md` and the comparison table.
 //! - [`charts`] — PNG and SVG charts.
 
 pub mod charts;
-pub mod json;
 pub mod original;
 pub mod summary;
 pub mod text;
@@ -15,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use json::RunResults;
+use crate::results::RunResults;
 
 /// Writes every report file of a run into `dir` (results.json included); returns the files.
 pub fn write_all(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBuf>> {

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::json::{ProcessSnapshot, RunResults, StrategyRun};
+use crate::results::{ProcessSnapshot, RunResults, StrategyRun};
 
 /// Width of the rules.
 const WIDTH: usize = 120;
@@ -151,7 +151,7 @@ fn cut(line: &str) -> String {
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC), the original's timestamp shape.
 fn timestamp(unix_s: u64) -> String {
-    let id = crate::runner::run_id(unix_s);
+    let id = crate::utc::stamp(unix_s);
     let (date, time) = id.split_at(8);
     let time = &time[1..];
     format!(

@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use super::json::{RunResults, StrategyRun};
 use crate::fairness::demand::index_text;
+use crate::results::{RunResults, StrategyRun};
 
 /// The summary of one run, as Markdown.
 pub fn run_summary(results: &RunResults) -> String {

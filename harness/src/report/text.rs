@@ -5,9 +5,9 @@
 
 use std::io::{self, Write};
 
-use super::json::{RunResults, StrategyRun};
 use crate::fairness::demand::index_text;
 use crate::faults::step::Amplification;
+use crate::results::{RunResults, StrategyRun};
 use crate::stats::{per_second, StepMeasure};
 
 /// Log lines shown per node.

@@ -11,8 +11,8 @@ use overlay::config::NodeId;
 use overlay::proto::RecordFormat;
 use overlay_harness::client::{connect, run_query, QueryOutcome, QuerySpec};
 use overlay_harness::cluster::binary::node_binary;
-use overlay_harness::cluster::launcher::{LaunchOptions, LocalCluster};
-use overlay_harness::cluster::ports::localize;
+use overlay_harness::cluster::config::{derive, ConfigSettings};
+use overlay_harness::cluster::launcher::{LaunchOptions, LocalCluster, NodeSettings};
 use overlay_harness::data::generate::{generate, GenerateOptions};
 use serde_json::{Map, Value};
 use tempfile::TempDir;
@@ -69,11 +69,7 @@ impl Sandbox {
                 .expect("config");
         let strategies: Map<String, Value> = strategies.as_object().cloned().unwrap_or_default();
         let config_path = dir.path().join("cluster.json");
-        std::fs::write(
-            &config_path,
-            localize(&shipped, &strategies).expect("localize"),
-        )
-        .expect("write config");
+        std::fs::write(&config_path, free_port_config(&shipped, strategies)).expect("write config");
         let cluster = LocalCluster::start(LaunchOptions {
             config_path,
             dataset_root: dataset_root.to_path_buf(),
@@ -84,6 +80,7 @@ impl Sandbox {
             node_binary: node_binary(false)
                 .expect("overlay-node is built by cargo test --workspace"),
             log_dir: dir.path().join("logs"),
+            settings: NodeSettings::default(),
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             ready_timeout: Duration::from_secs(60),
         })
@@ -95,6 +92,18 @@ impl Sandbox {
     pub fn leader(&self) -> String {
         self.cluster.leader_address()
     }
+}
+
+/// The config `text` with every process on a free loopback port and `strategies` merged into
+/// its `strategies` block, as the nodes read it.
+pub fn free_port_config(text: &str, strategies: Map<String, Value>) -> String {
+    let settings = ConfigSettings {
+        strategies,
+        free_ports: true,
+    };
+    derive(text, &settings)
+        .and_then(|derived| derived.text())
+        .expect("derived config")
 }
 
 /// Runs one query against a node and drains it.
