@@ -57,24 +57,7 @@ pub async fn run(args: ControlArgs) -> anyhow::Result<()> {
                 println!("no faults");
             }
             for f in faults {
-                let peer = if f.peer.is_empty() {
-                    "everyone"
-                } else {
-                    &f.peer
-                };
-                println!(
-                    "{}  {:<9} peer {:<8} delay {} ms  probability {}  {}",
-                    f.id,
-                    f.kind,
-                    peer,
-                    f.delay_ms,
-                    f.probability,
-                    if f.remaining_s > 0.0 {
-                        format!("ends in {:.1} s", f.remaining_s)
-                    } else {
-                        "until cleared".to_string()
-                    }
-                );
+                println!("{}", fault_line(&f));
             }
         }
         ControlAction::Strategy { name } => {
@@ -87,4 +70,26 @@ pub async fn run(args: ControlArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// One active fault, as `control list` prints it.
+fn fault_line(f: &Fault) -> String {
+    let peer = if f.peer.is_empty() {
+        "everyone"
+    } else {
+        &f.peer
+    };
+    format!(
+        "{}  {:<9} peer {:<8} delay {} ms  probability {}  {}",
+        f.id,
+        f.kind,
+        peer,
+        f.delay_ms,
+        f.probability,
+        if f.remaining_s > 0.0 {
+            format!("ends in {:.1} s", f.remaining_s)
+        } else {
+            "until cleared".to_string()
+        }
+    )
 }

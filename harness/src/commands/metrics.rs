@@ -22,43 +22,13 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
     let mut unreachable = Vec::new();
     let total = targets.len();
     if !args.json {
-        println!(
-            "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9} {:>6} {:>9} {:>7} {:<16} {:<10}",
-            "id",
-            "role",
-            "team",
-            "status",
-            "active",
-            "peak",
-            "queue",
-            "avg ms",
-            "files",
-            "rows",
-            "days",
-            "fingerprint",
-            "strategy"
-        );
+        println!("{}", header_line());
     }
     for (name, address) in targets {
         match fetch(&address).await {
             Ok(m) if args.json => println!("{}", metrics_json(&m)),
             Ok(m) => {
-                println!(
-                    "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9.2} {:>6} {:>9} {:>7} {:<16} {:<10}",
-                    m.process_id,
-                    m.role,
-                    m.team,
-                    if m.is_healthy { "healthy" } else { "unhealthy" },
-                    m.active_requests,
-                    m.peak_active_requests,
-                    m.queue_size,
-                    m.avg_processing_time_ms,
-                    m.data_files_loaded,
-                    m.rows_loaded,
-                    format!("{}/{}", m.days_held.len(), m.days_assigned),
-                    m.data_fingerprint,
-                    m.fairness_strategy
-                );
+                println!("{}", node_line(&m));
                 fetched.push(m);
             }
             Err(err) if args.json => {
@@ -90,6 +60,46 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The node table's header.
+fn header_line() -> String {
+    format!(
+        "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9} {:>6} {:>9} {:>7} {:<16} {:<10}",
+        "id",
+        "role",
+        "team",
+        "status",
+        "active",
+        "peak",
+        "queue",
+        "avg ms",
+        "files",
+        "rows",
+        "days",
+        "fingerprint",
+        "strategy"
+    )
+}
+
+/// One node's row of the node table.
+fn node_line(m: &MetricsResponse) -> String {
+    format!(
+        "{:<4} {:<12} {:<6} {:<9} {:>6} {:>5} {:>6} {:>9.2} {:>6} {:>9} {:>7} {:<16} {:<10}",
+        m.process_id,
+        m.role,
+        m.team,
+        if m.is_healthy { "healthy" } else { "unhealthy" },
+        m.active_requests,
+        m.peak_active_requests,
+        m.queue_size,
+        m.avg_processing_time_ms,
+        m.data_files_loaded,
+        m.rows_loaded,
+        format!("{}/{}", m.days_held.len(), m.days_assigned),
+        m.data_fingerprint,
+        m.fairness_strategy
+    )
 }
 
 /// One line per node lacking some of its assigned days, naming them (answers needing them are

@@ -140,20 +140,9 @@ pub async fn run_with_faults(
     let mut notes = restore(plan, targets).await;
     tokio::time::sleep(SETTLE).await;
     let fired = fired.into_inner().unwrap_or_else(|p| p.into_inner());
-    notes.extend(fired.iter().filter_map(|f| {
-        f.error.as_ref().map(|e| {
-            format!(
-                "{} {} at {:.2} s failed: {e}",
-                f.fired.action.name(),
-                f.fired.target,
-                f.fired.at_s
-            )
-        })
-    }));
+    notes.extend(failure_notes(&fired));
     let fired_events: Vec<_> = fired.iter().map(|f| f.fired.clone()).collect();
     let windows = plan.windows(&fired_events, measure.elapsed_s);
-    let totals = PhaseTotals::tally(&windows, &measure.samples);
-    let (before_s, during_s, after_s) = phase_durations(&windows, measure.elapsed_s);
     let looks = looks.into_inner().unwrap_or_else(|p| p.into_inner());
     let node_events = match events_dir {
         Some(dir) => read_events(dir),
@@ -167,8 +156,39 @@ pub async fn run_with_faults(
         unix_ms(),
         measured_start_ms,
     );
-    let (work_during, work_outside) = split_work(&looks, &windows, measured_start_ms);
-    let faults = StepFaults {
+    let work = split_work(&looks, &windows, measured_start_ms);
+    let faults = figures(&measure, fired, windows, detection, work, notes);
+    (measure, faults)
+}
+
+/// One note per event that could not be fired.
+fn failure_notes(fired: &[FiredRecord]) -> impl Iterator<Item = String> + '_ {
+    fired.iter().filter_map(|f| {
+        f.error.as_ref().map(|e| {
+            format!(
+                "{} {} at {:.2} s failed: {e}",
+                f.fired.action.name(),
+                f.fired.target,
+                f.fired.at_s
+            )
+        })
+    })
+}
+
+/// The step's fault figures: the queries of each phase and window, what the nodes detected
+/// and the routing work (`work`: during the windows, outside them) per query.
+fn figures(
+    measure: &StepMeasure,
+    fired: Vec<FiredRecord>,
+    windows: Vec<FaultWindow>,
+    detection: DetectionReport,
+    work: (RoutingWork, RoutingWork),
+    notes: Vec<String>,
+) -> StepFaults {
+    let totals = PhaseTotals::tally(&windows, &measure.samples);
+    let (before_s, during_s, after_s) = phase_durations(&windows, measure.elapsed_s);
+    let (work_during, work_outside) = work;
+    StepFaults {
         per_window: totals
             .per_window
             .iter()
@@ -195,6 +215,5 @@ pub async fn run_with_faults(
             },
         },
         notes,
-    };
-    (measure, faults)
+    }
 }

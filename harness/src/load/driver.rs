@@ -3,24 +3,25 @@
 //! differ only in the schedule (and the closed loop's lane-to-team assignment); there is one
 //! driver.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
 use overlay::proto::overlay_node_client::OverlayNodeClient;
-use overlay::proto::MetricsRequest;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
 use super::arrival::{Schedule, Ticket};
-use super::mix::{Call, PreparedMix};
+use super::call::{attempt, Answer, Clients};
+use super::collector::collect;
+use super::mix::PreparedMix;
 use super::retry::{time_to_answer, AfterRejection, RetryPolicy};
-use crate::client::{connect, endpoint, node_client, run_query, ClientError};
-use crate::raw::{RawStep, RawWriter, RequestRow};
+use crate::client::{connect, endpoint, node_client, ClientError};
+use crate::raw::{RawStep, RawWriter};
 use crate::stats::{Outcome, Recorder, Sample, StepMeasure};
 use crate::stop::Stop;
-use crate::verdict::{AnswerChecker, Verdict};
+use crate::verdict::AnswerChecker;
 use crate::workload::{LoadMode, StepLength};
 
 /// Samples queued between the lanes and the collector (bounded: lanes wait when it is full).
@@ -28,9 +29,6 @@ const SAMPLE_QUEUE: usize = 16_384;
 
 /// How long opening a connection to a spare entry node may take.
 const SPARE_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
-
-/// How often a plain progress line is printed when stderr is not a terminal.
-const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// How long the lanes may take to finish after a stop is asked for.
 const STOP_GRACE: Duration = Duration::from_secs(3);
@@ -174,13 +172,6 @@ pub async fn run_step(
     recorder.finish(window.as_secs_f64())
 }
 
-/// One lane's connection to the entry node and its spares.
-struct Clients {
-    address: String,
-    client: OverlayNodeClient<Channel>,
-    fallbacks: Vec<(String, OverlayNodeClient<Channel>)>,
-}
-
 /// Turns the step's instants into Unix milliseconds for the raw rows.
 #[derive(Clone, Copy)]
 struct Clock {
@@ -318,218 +309,5 @@ async fn send(
         partial: answer.partial,
         retried: answer.retried,
         verdict: answer.verdict,
-    }
-}
-
-/// One attempt: through the entry node, and once through a spare when the entry node fails
-/// at the transport level.
-async fn attempt(
-    clients: &mut Clients,
-    mix: &PreparedMix,
-    query: usize,
-    team: usize,
-    ticket: &Ticket,
-    checker: Option<&AnswerChecker>,
-) -> Answer {
-    let call_spec = mix.call(query, team);
-    let first = call(&mut clients.client, call_spec, checker, query).await;
-    if !first.transport_error || clients.fallbacks.is_empty() {
-        return first;
-    }
-    // The entry node is gone: the same query once more through a team leader.
-    let spare = (ticket.query_draw * 1e6) as usize % clients.fallbacks.len();
-    let (address, client) = &mut clients.fallbacks[spare];
-    let mut answer = call(client, call_spec, checker, query).await;
-    answer.retried = true;
-    answer.entry_node = Some(address.clone());
-    answer
-}
-
-/// What one call returned, before timing.
-struct Answer {
-    outcome: Outcome,
-    records: u64,
-    error: Option<String>,
-    partial: bool,
-    retried: bool,
-    transport_error: bool,
-    verdict: Option<(Verdict, Option<String>)>,
-    /// The spare that answered, when not the entry node.
-    entry_node: Option<String>,
-}
-
-impl Answer {
-    fn failed(error: String, transport_error: bool) -> Self {
-        Answer {
-            outcome: Outcome::Failed,
-            records: 0,
-            error: Some(error),
-            partial: false,
-            retried: false,
-            transport_error,
-            verdict: None,
-            entry_node: None,
-        }
-    }
-}
-
-async fn call(
-    client: &mut OverlayNodeClient<Channel>,
-    call: &Call,
-    checker: Option<&AnswerChecker>,
-    query: usize,
-) -> Answer {
-    let outcome = match call {
-        Call::Metrics => {
-            return match client.get_metrics(MetricsRequest {}).await {
-                Ok(_) => Answer::failed(String::new(), false).succeeded(0),
-                Err(status) => Answer::failed(format!("GetMetrics: {}", status.code()), true),
-            }
-        }
-        Call::Query(spec) => run_query(client, spec).await,
-    };
-    match outcome {
-        Ok(outcome) if outcome.status == "ready" => {
-            let drained = &outcome.drained;
-            // A checked answer's rows are parsed for the verdict: count those rather than
-            // parse the chunks again.
-            let (verdict, records) = match checker.map(|checker| (checker, drained.json_rows())) {
-                Some((checker, Ok(rows))) => (
-                    Some(checker.verdict(query, &rows, outcome.partial, &outcome.missing_dates)),
-                    drained.typed_count() + rows.len(),
-                ),
-                Some((_, Err(err))) => (
-                    Some((
-                        Verdict::Wrong,
-                        Some(format!("unreadable aggregate rows: {err}")),
-                    )),
-                    drained.record_count(),
-                ),
-                None => (None, drained.record_count()),
-            };
-            Answer {
-                partial: outcome.partial,
-                verdict,
-                ..Answer::failed(String::new(), false)
-            }
-            .succeeded(records as u64)
-        }
-        Ok(outcome) if outcome.status.starts_with("rejected") => Answer {
-            outcome: Outcome::Rejected,
-            error: None,
-            ..Answer::failed(String::new(), false)
-        },
-        Ok(outcome) => Answer::failed(format!("status {}", outcome.status), false),
-        Err(err) => {
-            let transport = matches!(err, ClientError::Rpc { .. } | ClientError::Connect { .. });
-            Answer::failed(short_error(&err.to_string()), transport)
-        }
-    }
-}
-
-impl Answer {
-    fn succeeded(mut self, records: u64) -> Self {
-        self.outcome = Outcome::Ok;
-        self.records = records;
-        self.error = None;
-        self
-    }
-}
-
-/// Error texts are grouped by kind; uids and indexes would make each one distinct.
-fn short_error(text: &str) -> String {
-    text.split(|c: char| c.is_ascii_digit())
-        .collect::<Vec<_>>()
-        .join("#")
-        .chars()
-        .take(160)
-        .collect()
-}
-
-async fn collect(
-    mut rx: mpsc::Receiver<Option<Sample>>,
-    mix: Arc<PreparedMix>,
-    warmup_end: Instant,
-    progress: Option<ProgressBar>,
-    completed: Arc<AtomicU64>,
-    raw: Option<(Arc<RawWriter>, RawStep)>,
-    plain_progress: Option<String>,
-) -> (Recorder, Option<Instant>) {
-    let mut last_line = Instant::now();
-    let mut recorder = Recorder::new(mix.teams.clone(), mix.queries.clone());
-    let mut last_done = None;
-    let mut counts = [0u64; 3];
-    let mut last_shown = Instant::now();
-    while let Some(message) = rx.recv().await {
-        let Some(sample) = message else {
-            recorder.warmup();
-            continue;
-        };
-        counts[sample.outcome as usize] += 1;
-        completed.fetch_add(1, Ordering::Relaxed);
-        let done = warmup_end + Duration::from_secs_f64(sample.at_s);
-        if last_done.is_none_or(|last| done > last) {
-            last_done = Some(done);
-        }
-        if let Some((writer, step)) = &raw {
-            if let Err(err) = writer.write(&raw_row(&sample, &mix, step)) {
-                tracing::warn!("raw results: {err:#}");
-            }
-        }
-        recorder.add(sample);
-        if let Some(label) = &plain_progress {
-            if last_line.elapsed() >= PLAIN_PROGRESS_EVERY {
-                last_line = Instant::now();
-                eprintln!(
-                    "{label}: ok {} · rejected {} · failed {}",
-                    counts[0], counts[1], counts[2]
-                );
-            }
-        }
-        if let Some(bar) = &progress {
-            if last_shown.elapsed() > Duration::from_millis(250) {
-                last_shown = Instant::now();
-                bar.set_message(format!(
-                    "ok {} · rejected {} · failed {}",
-                    counts[0], counts[1], counts[2]
-                ));
-            }
-        }
-    }
-    if let Some((writer, _)) = &raw {
-        if let Err(err) = writer.flush() {
-            tracing::warn!("raw results: {err:#}");
-        }
-    }
-    (recorder, last_done)
-}
-
-fn raw_row(s: &Sample, mix: &PreparedMix, step: &RawStep) -> RequestRow {
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    RequestRow {
-        start_unix_ms: s.start_unix_ms,
-        due_unix_ms: s.due_unix_ms,
-        answer_ms: ms(s.answer),
-        latency_ms: ms(s.latency),
-        service_ms: ms(s.service),
-        status: match s.outcome {
-            Outcome::Ok => "ok",
-            Outcome::Rejected => "rejected",
-            Outcome::Failed => "failed",
-        }
-        .to_string(),
-        timed_out: s.timed_out,
-        team: mix.teams[s.team].clone(),
-        query: mix.queries[s.query].clone(),
-        strategy: step.strategy.clone(),
-        concurrency: step.concurrency,
-        repetition: step.repetition,
-        step: step.step,
-        entry_node: s.entry_node.clone(),
-        records: s.records,
-        partial: s.partial,
-        retried: s.retried,
-        attempts: s.attempts,
-        rejected_attempts: s.rejected_attempts,
     }
 }
