@@ -55,15 +55,3 @@ pub(super) fn machine() -> Machine {
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn run_ids_are_utc_timestamps() {
-        assert_eq!(run_id(0), "19700101-000000");
-        assert_eq!(run_id(951_782_400 + 3_661), "20000229-010101");
-        assert_eq!(run_id(1_735_689_599), "20241231-235959");
-    }
-}
