@@ -448,3 +448,37 @@ pub fn log_tail(path: &Path) -> String {
         Err(err) => format!("(cannot read {}: {err})", path.display()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_settings_become_the_nodes_flags_and_defaults_add_none() {
+        assert!(NodeSettings::default().args().is_empty());
+        let settings = NodeSettings {
+            fairness_strategy: Some(FairnessStrategy::FairQueue),
+            max_active: Some(8),
+            per_team_limit: Some(3),
+            hybrid_threshold: Some(0.8),
+            events_file: Some(PathBuf::from("events/events-{id}.jsonl")),
+            enable_control: true,
+        };
+        assert_eq!(
+            settings.args(),
+            [
+                "--fairness-strategy",
+                "fair_queue",
+                "--max-active",
+                "8",
+                "--per-team-limit",
+                "3",
+                "--hybrid-threshold",
+                "0.8",
+                "--events-file",
+                "events/events-{id}.jsonl",
+                "--enable-control",
+            ]
+        );
+    }
+}

@@ -121,6 +121,7 @@ async fn measure_strategy(
     settings.enable_control = faults.uses_control_service();
     let cluster = start_cluster(ctx, config_path, strategy, settings, node_args).await?;
     let startup_s = start.elapsed().as_secs_f64();
+    let up_ms = unix_ms();
     let config = ClusterConfig::load(config_path)?;
     let mut running = Running {
         strategy,
@@ -129,7 +130,7 @@ async fn measure_strategy(
         address: config.leader().address(),
         config,
         events_dir,
-        up_ms: unix_ms(),
+        up_ms,
     };
     if strategy != BASELINE {
         check_reported(ctx.workload, &mut running).await?;
