@@ -8,8 +8,25 @@ use crate::fairness::demand::index_text;
 
 /// The summary of one run, as Markdown.
 pub fn run_summary(results: &RunResults) -> String {
-    let w = &results.workload;
     let mut md = String::new();
+    heading(&mut md, results);
+    let _ = writeln!(md, "{}\n", LEGEND);
+    let _ = writeln!(md, "{TOP_HEADER}");
+    for run in results.all_runs() {
+        top_row(&mut md, results, run, None);
+    }
+    every_level(&mut md, results);
+    if let Some(base) = &results.baseline {
+        distance_from_one_hop(&mut md, results, base);
+    }
+    thresholds(&mut md, results);
+    links(&mut md, results);
+    md
+}
+
+/// Title, description, provenance, an early stop, and the heading of the top-level table.
+fn heading(md: &mut String, results: &RunResults) {
+    let w = &results.workload;
     let _ = writeln!(md, "# {} — run {}\n", w.name, results.run_id);
     if !w.description.is_empty() {
         let _ = writeln!(md, "{}\n", w.description);
@@ -38,11 +55,10 @@ pub fn run_summary(results: &RunResults) -> String {
     } else {
         let _ = writeln!(md, "## At the top concurrency ({top})\n");
     }
-    let _ = writeln!(md, "{}\n", LEGEND);
-    let _ = writeln!(md, "{TOP_HEADER}");
-    for run in results.all_runs() {
-        top_row(&mut md, results, run, None);
-    }
+}
+
+/// One row per run and level.
+fn every_level(md: &mut String, results: &RunResults) {
     let _ = writeln!(md, "\n## Every level\n");
     let _ = writeln!(
         md,
@@ -69,54 +85,65 @@ pub fn run_summary(results: &RunResults) -> String {
             );
         }
     }
-    if let Some(base) = &results.baseline {
-        let _ = writeln!(md, "\n## Distance from one hop\n");
-        let _ = writeln!(md, "`baseline` is a single node holding all the data, asked the same mix over one gRPC hop on loopback (at {}). Ratios are overlay / baseline of the time to answer (rejections, backoffs and timeouts included) at the lowest and the top level.\n", base.target);
-        let _ = writeln!(
-            md,
-            "| strategy | level | answer p50 × | answer p99 × | throughput × |"
-        );
-        let _ = writeln!(md, "|---|---:|---:|---:|---:|");
-        let base_levels = base.by_level();
-        // The lowest level is the clean one-hop distance; at the top, rejections shed load.
-        for pick in [base_levels.first(), base_levels.last()] {
-            let Some((level, base_m)) = pick else {
-                continue;
-            };
-            let bs = base_m.overall.answer.summary();
-            for run in &results.strategies {
-                if let Some((_, m)) = run.by_level().into_iter().find(|(c, _)| c == level) {
-                    let s = m.overall.answer.summary();
-                    let _ = writeln!(
-                        md,
-                        "| {} | {level} | {:.2} | {:.2} | {:.2} |",
-                        run.strategy,
-                        ratio(s.p50_ms, bs.p50_ms),
-                        ratio(s.p99_ms, bs.p99_ms),
-                        ratio(m.throughput(), base_m.throughput())
-                    );
-                }
-            }
-            if base_levels.len() == 1 {
-                break;
+}
+
+/// Each strategy over the one-hop baseline at the lowest and the top level.
+fn distance_from_one_hop(md: &mut String, results: &RunResults, base: &StrategyRun) {
+    let _ = writeln!(md, "\n## Distance from one hop\n");
+    let _ = writeln!(md, "`baseline` is a single node holding all the data, asked the same mix over one gRPC hop on loopback (at {}). Ratios are overlay / baseline of the time to answer (rejections, backoffs and timeouts included) at the lowest and the top level.\n", base.target);
+    let _ = writeln!(
+        md,
+        "| strategy | level | answer p50 × | answer p99 × | throughput × |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|");
+    let base_levels = base.by_level();
+    // The lowest level is the clean one-hop distance; at the top, rejections shed load.
+    for pick in [base_levels.first(), base_levels.last()] {
+        let Some((level, base_m)) = pick else {
+            continue;
+        };
+        let bs = base_m.overall.answer.summary();
+        for run in &results.strategies {
+            if let Some((_, m)) = run.by_level().into_iter().find(|(c, _)| c == level) {
+                let s = m.overall.answer.summary();
+                let _ = writeln!(
+                    md,
+                    "| {} | {level} | {:.2} | {:.2} | {:.2} |",
+                    run.strategy,
+                    ratio(s.p50_ms, bs.p50_ms),
+                    ratio(s.p99_ms, bs.p99_ms),
+                    ratio(m.throughput(), base_m.throughput())
+                );
             }
         }
-    }
-    if !results.thresholds.is_empty() {
-        let failed = results.thresholds.iter().filter(|c| !c.passed).count();
-        let _ = writeln!(
-            md,
-            "\n## Thresholds: {}\n",
-            if failed == 0 {
-                "all passed".to_string()
-            } else {
-                format!("{failed} of {} FAILED", results.thresholds.len())
-            }
-        );
-        for line in crate::thresholds::lines(&results.thresholds) {
-            let _ = writeln!(md, "- {line}");
+        if base_levels.len() == 1 {
+            break;
         }
     }
+}
+
+/// The thresholds' verdicts, when the workload set any.
+fn thresholds(md: &mut String, results: &RunResults) {
+    if results.thresholds.is_empty() {
+        return;
+    }
+    let failed = results.thresholds.iter().filter(|c| !c.passed).count();
+    let _ = writeln!(
+        md,
+        "\n## Thresholds: {}\n",
+        if failed == 0 {
+            "all passed".to_string()
+        } else {
+            format!("{failed} of {} FAILED", results.thresholds.len())
+        }
+    );
+    for line in crate::thresholds::lines(&results.thresholds) {
+        let _ = writeln!(md, "- {line}");
+    }
+}
+
+/// Links to the charts and the per-strategy reports.
+fn links(md: &mut String, results: &RunResults) {
     let _ = writeln!(md, "\n## Charts\n");
     for chart in super::charts::CHART_NAMES {
         let _ = writeln!(md, "- [{chart}]({chart}.svg) ([png]({chart}.png))");
@@ -134,7 +161,6 @@ pub fn run_summary(results: &RunResults) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    md
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
