@@ -12,6 +12,7 @@
 //! - [`verdict`]: verdicts on a run's aggregate answers against the harness's own scan.
 //! - [`faults`]: fault schedules: plan, windows, phases, execution and detection times.
 //! - [`workload`]: workload files (TOML), checked before anything starts.
+//! - [`input`]: what the workload's and the fault schedule's checks share (error, checker).
 //! - [`load`]: the load driver (closed and open loop), arrivals and the query mix.
 //! - [`provenance`]: the strategy and limits the nodes report, checked against the workload.
 //! - [`raw`]: `requests.csv` / `requests.jsonl`, one row per measured request.
@@ -29,6 +30,7 @@ pub mod control;
 pub mod data;
 pub mod fairness;
 pub mod faults;
+pub mod input;
 pub mod latency;
 pub mod load;
 pub mod provenance;

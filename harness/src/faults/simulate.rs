@@ -18,8 +18,7 @@
 use std::collections::BTreeMap;
 
 use super::{FaultAction, FaultEvent, FaultPlan, Trigger};
-use crate::workload::validate::Checker;
-use crate::workload::WorkloadError;
+use crate::input::{Checker, WorkloadError};
 
 /// What a node is doing at a point of the schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
