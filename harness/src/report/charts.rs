@@ -73,42 +73,42 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
 
 /// Latency, success latency and throughput per level, and the distribution at the top level.
 fn level_charts(dir: &Path, runs: &[&StrategyRun], top_level: u32) -> anyhow::Result<Vec<PathBuf>> {
-    let per_level = |title: &str, y: &str, log_y: bool| Axes {
-        title: title.into(),
-        x: "concurrency".into(),
-        y: y.into(),
-        log_y,
-        nines_x: false,
-        ..Default::default()
-    };
-    let mut files = Vec::new();
-    files.extend(line_chart(
-        &dir.join("latency_vs_concurrency"),
-        &per_level(
+    let per_level = [
+        (
+            "latency_vs_concurrency",
             "Time to answer (rejections, backoffs, timeouts included) vs concurrency",
             "ms (log)",
-            true,
+            LevelFigure::Answer,
         ),
-        &level_lines(runs, "", LevelFigure::Answer),
-    )?);
-    files.extend(line_chart(
-        &dir.join("success_latency_vs_concurrency"),
-        &per_level(
+        (
+            "success_latency_vs_concurrency",
             "Latency of answered attempts only (hides rejections) vs concurrency",
             "ms (log)",
-            true,
+            LevelFigure::Success,
         ),
-        &level_lines(runs, "", LevelFigure::Success),
-    )?);
-    files.extend(line_chart(
-        &dir.join("throughput_vs_concurrency"),
-        &per_level(
+        (
+            "throughput_vs_concurrency",
             "Throughput (successful queries/s) vs concurrency",
             "queries/s",
-            false,
+            LevelFigure::Throughput,
         ),
-        &level_lines(runs, "", LevelFigure::Throughput),
-    )?);
+    ];
+    let mut files = Vec::new();
+    for (name, title, y, figure) in per_level {
+        let axes = Axes {
+            title: title.into(),
+            x: "concurrency".into(),
+            y: y.into(),
+            log_y: figure != LevelFigure::Throughput,
+            nines_x: false,
+            ..Default::default()
+        };
+        files.extend(line_chart(
+            &dir.join(name),
+            &axes,
+            &level_lines(runs, "", figure),
+        )?);
+    }
     files.extend(line_chart(
         &dir.join("latency_distribution"),
         &Axes {

@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use super::json::{RunResults, StrategyRun};
-use crate::fairness::demand::index_text;
+use crate::fairness::demand::{index_text, StepFairness};
+use crate::stats::StepMeasure;
 
 /// The summary of one run, as Markdown.
 pub fn run_summary(results: &RunResults) -> String {
@@ -67,21 +68,13 @@ fn every_level(md: &mut String, results: &RunResults) {
     let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for run in results.all_runs() {
         for (level, m) in run.by_level() {
-            let a = m.overall.answer.summary();
             let f = results.fairness(level, &m);
             let _ = writeln!(
                 md,
-                "| {} | {level} | {:.1} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {} | {} | {} |",
+                "| {} | {level} | {} | {} |",
                 run.strategy,
-                m.throughput(),
-                a.p50_ms,
-                a.p99_ms,
-                m.overall.ok.summary().p99_ms,
-                success(m.overall.ok.count(), m.overall.total()),
-                m.overall.rejection_share() * 100.0,
-                index_text(f.demand_index),
-                index_text(f.plain_index),
-                served_shares(&f)
+                measure_cells(&m),
+                fairness_cells(&f)
             );
         }
     }
@@ -186,7 +179,7 @@ const LEGEND: &str = "Latency columns are the **time to answer**: from a request
 const TOP_HEADER: &str = "| strategy | ok/s | answer p50 ms | answer p99 ms | success p99 ms | answered % | rejected attempts % | unanswered | fair (demand) | Jain (plain) | served % of demand per team |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|";
 
 /// `team 97.0%, ...`: each team's served share of its own demand.
-fn served_shares(f: &crate::fairness::demand::StepFairness) -> String {
+fn served_shares(f: &StepFairness) -> String {
     f.teams
         .iter()
         .map(|t| format!("{} {:.1}%", t.team, t.served_share() * 100.0))
@@ -194,27 +187,45 @@ fn served_shares(f: &crate::fairness::demand::StepFairness) -> String {
         .join(", ")
 }
 
+/// One row of the top-level table: `run` at its highest level, named `label strategy`.
 fn top_row(md: &mut String, results: &RunResults, run: &StrategyRun, label: Option<&str>) {
     let Some((level, m)) = run.by_level().last().cloned() else {
         return;
     };
-    let a = m.overall.answer.summary();
     let f = results.fairness(level, &m);
     let name = label.map_or(run.strategy.clone(), |l| format!("{l} {}", run.strategy));
     let _ = writeln!(
         md,
-        "| {name} | {:.1} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {} | {} | {} | {} |",
+        "| {name} | {} | {} | {} |",
+        measure_cells(&m),
+        m.overall.unanswered(),
+        fairness_cells(&f)
+    );
+}
+
+/// The cells both tables give a measure: ok/s, answer p50 and p99, success p99, answered %,
+/// rejected attempts %.
+fn measure_cells(m: &StepMeasure) -> String {
+    let a = m.overall.answer.summary();
+    format!(
+        "{:.1} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1}",
         m.throughput(),
         a.p50_ms,
         a.p99_ms,
         m.overall.ok.summary().p99_ms,
         success(m.overall.ok.count(), m.overall.total()),
-        m.overall.rejection_share() * 100.0,
-        m.overall.unanswered(),
+        m.overall.rejection_share() * 100.0
+    )
+}
+
+/// The fairness cells: demand-aware index, plain index, served share per team.
+fn fairness_cells(f: &StepFairness) -> String {
+    format!(
+        "{} | {} | {}",
         index_text(f.demand_index),
         index_text(f.plain_index),
-        served_shares(&f)
-    );
+        served_shares(f)
+    )
 }
 
 /// Several runs side by side at their top concurrency.
