@@ -2,6 +2,7 @@
 //!
 //! - [`json`] — the results model, saved and loaded as `results.json`.
 //! - [`text`] — `benchmark_fairness_<strategy>.txt`.
+//! - [`original`] — the original system's sections of that file, in its exact format.
 //! - [`summary`] — `summary.md` and the comparison table.
 //! - [`charts`] — PNG and SVG charts.
 
