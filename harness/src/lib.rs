@@ -18,6 +18,7 @@
 //! - [`verdict`]: verdicts on a run's aggregate answers against the harness's own scan.
 //! - [`faults`]: fault schedules: plan, windows, phases, execution and detection times.
 //! - [`workload`]: workload files (TOML), checked before anything starts.
+//! - [`input`]: what the workload's and the fault schedule's checks share (error, checker).
 //! - [`load`]: the load driver (closed and open loop), arrivals and the query mix.
 //! - [`raw`]: `requests.csv` / `requests.jsonl`, one row per measured request.
 //! - [`stats`]: per-outcome histograms (success latency, time to answer), time series.
@@ -34,6 +35,7 @@ pub mod control;
 pub mod data;
 pub mod fairness;
 pub mod faults;
+pub mod input;
 pub mod latency;
 pub mod load;
 pub mod raw;

@@ -6,16 +6,40 @@
 use std::cmp::Ordering;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
+
 use super::{simulate, FaultAction, FaultEvent, FaultPlan, Trigger};
-use crate::workload::spec::FaultSpec;
-use crate::workload::validate::{within, Checker};
-use crate::workload::{ClusterMode, StepLength, WorkloadError};
+use crate::input::{within, Checker, ClusterMode, StepLength, WorkloadError};
 
 /// Longest `delay_ms` a `delay` may add (a minute).
 pub const MAX_DELAY_MS: i64 = 60_000;
 
 /// The `peer` of `delay` / `drop` that means the load generator's own queries.
 pub const CLIENT_PEER: &str = "client";
+
+/// `[[fault]]` as written in a workload file: one event of the fault schedule, checked by
+/// [`resolve`].
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// Seconds after the step's measured part starts (or give `after_requests`).
+    #[serde(alias = "at")]
+    pub at_s: Option<f64>,
+    /// Measured queries completed before the event fires (or give `at_s`).
+    pub after_requests: Option<i64>,
+    /// `kill`, `stop`, `pause`, `resume`, `restart`, `delay`, `drop`, `partition` or `clear`.
+    pub action: String,
+    /// A process id of the cluster config.
+    pub target: String,
+    /// Undo the event after this many seconds.
+    pub duration_s: Option<f64>,
+    /// `delay`: added latency, ms.
+    pub delay_ms: Option<i64>,
+    /// `partition`: the other node; `delay` / `drop`: whose traffic (an id or `client`).
+    pub peer: Option<String>,
+    /// `drop`: fraction of responses failed.
+    pub probability: Option<f64>,
+}
 
 /// What the rest of the workload says about where the faults go.
 #[derive(Clone, Debug)]

@@ -18,8 +18,7 @@
 use std::collections::BTreeMap;
 
 use super::{FaultAction, FaultEvent, FaultPlan, Trigger};
-use crate::workload::validate::Checker;
-use crate::workload::WorkloadError;
+use crate::input::{Checker, WorkloadError};
 
 /// What a node is doing at a point of the schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,73 +115,16 @@ fn apply<'p>(
 ) -> Result<(), String> {
     use FaultAction as A;
     if event.action.needs_control_service() {
-        let peer = event
-            .peer
-            .as_deref()
-            .filter(|_| event.action == A::Partition);
-        for id in std::iter::once(event.target.as_str()).chain(peer) {
-            let n = node(nodes, id);
-            let fix = match n.state {
-                State::Up => continue,
-                State::Down => "restart it first",
-                State::Paused => "resume it first",
-            };
-            let why = if id == event.target {
-                "so its control service cannot answer"
-            } else {
-                "so there is nothing to partition the target from"
-            };
-            return Err(format!("{}, {why}; {fix}", describe(id, n)));
-        }
+        reachable(nodes, event)?;
     }
     let n = node(nodes, &event.target);
-    let next = match (event.action, n.state) {
-        (A::Kill | A::Stop | A::Pause, State::Down) => {
-            return Err(format!(
-                "{} already; restart it first",
-                describe(&event.target, n)
-            ))
-        }
-        (A::Pause, State::Paused) => return Err(describe(&event.target, n)),
-        (A::Stop, State::Paused) => {
-            return Err(format!(
-                "{} and cannot stop gracefully; resume it first, or kill it",
-                describe(&event.target, n)
-            ))
-        }
-        (A::Resume, State::Up | State::Down) => {
-            return Err(format!(
-                "{}, not paused; resume follows a pause",
-                describe(&event.target, n)
-            ))
-        }
-        (A::Restart, State::Up | State::Paused) => {
-            return Err(format!(
-                "restart needs the node down: kill or stop it first ({})",
-                describe(&event.target, n)
-            ))
-        }
-        (A::Kill | A::Stop, _) => State::Down,
-        (A::Pause, State::Up) => State::Paused,
-        (A::Resume, State::Paused) | (A::Restart, State::Down) => State::Up,
-        (A::Delay | A::Drop | A::Partition | A::Clear, state) => state,
-    };
+    let next = transition(event, n)?;
     if next != n.state {
         n.state = next;
         n.since = Some(event);
     }
     if matches!(event.action, A::Kill | A::Stop) {
-        // The control faults it held lived in the process; a partition another node holds
-        // against it stays.
-        let ended: Vec<usize> = n
-            .faults
-            .iter()
-            .filter(|f| f.holder == event.target)
-            .map(|f| f.index)
-            .collect();
-        for other in nodes.values_mut() {
-            other.faults.retain(|f| !ended.contains(&f.index));
-        }
+        end_held_faults(nodes, event);
     }
     match event.action {
         A::Delay | A::Drop | A::Partition => {
@@ -201,6 +143,73 @@ fn apply<'p>(
         _ => {}
     }
     Ok(())
+}
+
+/// A control-service event needs its target up (and a partition's peer too).
+fn reachable<'p>(
+    nodes: &mut BTreeMap<&'p str, Node<'p>>,
+    event: &'p FaultEvent,
+) -> Result<(), String> {
+    let peer = event
+        .peer
+        .as_deref()
+        .filter(|_| event.action == FaultAction::Partition);
+    for id in std::iter::once(event.target.as_str()).chain(peer) {
+        let n = node(nodes, id);
+        let fix = match n.state {
+            State::Up => continue,
+            State::Down => "restart it first",
+            State::Paused => "resume it first",
+        };
+        let why = if id == event.target {
+            "so its control service cannot answer"
+        } else {
+            "so there is nothing to partition the target from"
+        };
+        return Err(format!("{}, {why}; {fix}", describe(id, n)));
+    }
+    Ok(())
+}
+
+/// The state `event` moves its target to, or why it cannot from the state it is in.
+fn transition(event: &FaultEvent, n: &Node<'_>) -> Result<State, String> {
+    use FaultAction as A;
+    let now = || describe(&event.target, n);
+    match (event.action, n.state) {
+        (A::Kill | A::Stop | A::Pause, State::Down) => {
+            Err(format!("{} already; restart it first", now()))
+        }
+        (A::Pause, State::Paused) => Err(now()),
+        (A::Stop, State::Paused) => Err(format!(
+            "{} and cannot stop gracefully; resume it first, or kill it",
+            now()
+        )),
+        (A::Resume, State::Up | State::Down) => {
+            Err(format!("{}, not paused; resume follows a pause", now()))
+        }
+        (A::Restart, State::Up | State::Paused) => Err(format!(
+            "restart needs the node down: kill or stop it first ({})",
+            now()
+        )),
+        (A::Kill | A::Stop, _) => Ok(State::Down),
+        (A::Pause, State::Up) => Ok(State::Paused),
+        (A::Resume, State::Paused) | (A::Restart, State::Down) => Ok(State::Up),
+        (A::Delay | A::Drop | A::Partition | A::Clear, state) => Ok(state),
+    }
+}
+
+/// A kill or stop ends the control faults its target held: they lived in the process. A
+/// partition another node holds against it stays.
+fn end_held_faults<'p>(nodes: &mut BTreeMap<&'p str, Node<'p>>, event: &'p FaultEvent) {
+    let ended: Vec<usize> = node(nodes, &event.target)
+        .faults
+        .iter()
+        .filter(|f| f.holder == event.target)
+        .map(|f| f.index)
+        .collect();
+    for other in nodes.values_mut() {
+        other.faults.retain(|f| !ended.contains(&f.index));
+    }
 }
 
 /// When the automatic undo of event `index` fires, if it has one.

@@ -2,6 +2,7 @@
 //!
 //! - `results.json` is the results model of [`crate::results`], saved by [`write_all`].
 //! - [`text`] — `benchmark_fairness_<strategy>.txt`.
+//! - [`original`] — the original system's sections of that file, in its exact format.
 //! - [`summary`] — `summary.md` and the comparison table.
 //! - [`charts`] — PNG and SVG charts.
 

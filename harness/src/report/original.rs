@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use crate::results::{ProcessSnapshot, RunResults, StrategyRun};
+use crate::stats::StepMeasure;
 
 /// Width of the rules.
 const WIDTH: usize = 120;
@@ -25,16 +26,43 @@ pub fn write_original(
     results: &RunResults,
     run: &StrategyRun,
 ) -> io::Result<()> {
-    let double = "=".repeat(WIDTH);
-    let single = "-".repeat(WIDTH);
-    let light = "\u{2500}".repeat(WIDTH);
+    let rules = Rules {
+        double: "=".repeat(WIDTH),
+        single: "-".repeat(WIDTH),
+        light: "\u{2500}".repeat(WIDTH),
+    };
     let total = run.total();
+    header(out, results, run, &total, &rules)?;
+    for (host, processes) in by_host(&run.processes) {
+        host_block(out, run, host, &processes, &rules)?;
+    }
+    summary(out, results, run, &total, &rules)
+}
+
+/// The original's three kinds of rule.
+struct Rules {
+    /// `====`: around the header and the summary.
+    double: String,
+    /// `----`: around a host's process table.
+    single: String,
+    /// `────`: around a host's recent logs.
+    light: String,
+}
+
+/// `BENCHMARK`: strategy, requests, the levels and when the run started.
+fn header(
+    out: &mut dyn Write,
+    results: &RunResults,
+    run: &StrategyRun,
+    total: &StepMeasure,
+    rules: &Rules,
+) -> io::Result<()> {
+    let double = &rules.double;
     let levels: Vec<String> = run
         .by_level()
         .iter()
         .map(|(level, _)| level.to_string())
         .collect();
-
     writeln!(out, "{double}\nBENCHMARK\n{double}")?;
     writeln!(out, "Fairness Strategy: {}", run.strategy)?;
     writeln!(
@@ -44,45 +72,64 @@ pub fn write_original(
         levels.join("/")
     )?;
     writeln!(out, "Started: {}", timestamp(results.started_unix_s))?;
-    writeln!(out, "{double}\n")?;
+    writeln!(out, "{double}\n")
+}
 
-    for (host, processes) in by_host(&run.processes) {
-        writeln!(out, "{single}\nHOST: {host}\n{single}")?;
+/// `HOST:` block: the host's process table, then its processes' recent logs.
+fn host_block(
+    out: &mut dyn Write,
+    run: &StrategyRun,
+    host: &str,
+    processes: &[&ProcessSnapshot],
+    rules: &Rules,
+) -> io::Result<()> {
+    let (single, light) = (&rules.single, &rules.light);
+    writeln!(out, "{single}\nHOST: {host}\n{single}")?;
+    writeln!(
+        out,
+        "{:<5}{:<13}{:<7}{:<9}{:<9}{:<9}{:<11}{:<9}{:<15}",
+        "ID", "Role", "Team", "Status", "Active", "Queue", "Avg(ms)", "Files", "State"
+    )?;
+    writeln!(out, "{single}")?;
+    for p in processes {
+        let (status, state) = if p.status == "healthy" {
+            ("online", "Ready")
+        } else {
+            ("offline", "Unavailable")
+        };
         writeln!(
             out,
             "{:<5}{:<13}{:<7}{:<9}{:<9}{:<9}{:<11}{:<9}{:<15}",
-            "ID", "Role", "Team", "Status", "Active", "Queue", "Avg(ms)", "Files", "State"
+            p.id,
+            p.role,
+            p.team,
+            status,
+            p.active,
+            p.queue,
+            format!("{:.2}", p.avg_ms),
+            p.files,
+            state
         )?;
-        writeln!(out, "{single}")?;
-        for p in &processes {
-            let (status, state) = if p.status == "healthy" {
-                ("online", "Ready")
-            } else {
-                ("offline", "Unavailable")
-            };
-            writeln!(
-                out,
-                "{:<5}{:<13}{:<7}{:<9}{:<9}{:<9}{:<11}{:<9}{:<15}",
-                p.id,
-                p.role,
-                p.team,
-                status,
-                p.active,
-                p.queue,
-                format!("{:.2}", p.avg_ms),
-                p.files,
-                state
-            )?;
-        }
-        writeln!(out, "\n{light}\nRECENT LOGS ({host}):\n{light}")?;
-        for p in &processes {
-            let lines = run.logs.get(&p.id).map(Vec::as_slice).unwrap_or_default();
-            for line in &lines[lines.len().saturating_sub(LOG_LINES_PER_NODE)..] {
-                writeln!(out, "  {}: {}", p.id, cut(line))?;
-            }
+    }
+    writeln!(out, "\n{light}\nRECENT LOGS ({host}):\n{light}")?;
+    for p in processes {
+        let lines = run.logs.get(&p.id).map(Vec::as_slice).unwrap_or_default();
+        for line in &lines[lines.len().saturating_sub(LOG_LINES_PER_NODE)..] {
+            writeln!(out, "  {}: {}", p.id, cut(line))?;
         }
     }
+    Ok(())
+}
 
+/// `BENCHMARK SUMMARY`: completion, counts, latency, throughput, records, final metrics.
+fn summary(
+    out: &mut dyn Write,
+    results: &RunResults,
+    run: &StrategyRun,
+    total: &StepMeasure,
+    rules: &Rules,
+) -> io::Result<()> {
+    let double = &rules.double;
     let ok = total.overall.ok.count();
     let requests = total.overall.total();
     let latency = total.overall.ok.summary();

@@ -3,13 +3,31 @@
 
 use std::fmt::Write;
 
-use crate::fairness::demand::index_text;
 use crate::results::{RunResults, StrategyRun};
+use crate::fairness::demand::{index_text, StepFairness};
+use crate::stats::StepMeasure;
 
 /// The summary of one run, as Markdown.
 pub fn run_summary(results: &RunResults) -> String {
-    let w = &results.workload;
     let mut md = String::new();
+    heading(&mut md, results);
+    let _ = writeln!(md, "{}\n", LEGEND);
+    let _ = writeln!(md, "{TOP_HEADER}");
+    for run in results.all_runs() {
+        top_row(&mut md, results, run, None);
+    }
+    every_level(&mut md, results);
+    if let Some(base) = &results.baseline {
+        distance_from_one_hop(&mut md, results, base);
+    }
+    thresholds(&mut md, results);
+    links(&mut md, results);
+    md
+}
+
+/// Title, description, provenance, an early stop, and the heading of the top-level table.
+fn heading(md: &mut String, results: &RunResults) {
+    let w = &results.workload;
     let _ = writeln!(md, "# {} — run {}\n", w.name, results.run_id);
     if !w.description.is_empty() {
         let _ = writeln!(md, "{}\n", w.description);
@@ -38,11 +56,10 @@ pub fn run_summary(results: &RunResults) -> String {
     } else {
         let _ = writeln!(md, "## At the top concurrency ({top})\n");
     }
-    let _ = writeln!(md, "{}\n", LEGEND);
-    let _ = writeln!(md, "{TOP_HEADER}");
-    for run in results.all_runs() {
-        top_row(&mut md, results, run, None);
-    }
+}
+
+/// One row per run and level.
+fn every_level(md: &mut String, results: &RunResults) {
     let _ = writeln!(md, "\n## Every level\n");
     let _ = writeln!(
         md,
@@ -51,72 +68,75 @@ pub fn run_summary(results: &RunResults) -> String {
     let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for run in results.all_runs() {
         for (level, m) in run.by_level() {
-            let a = m.overall.answer.summary();
             let f = results.fairness(level, &m);
             let _ = writeln!(
                 md,
-                "| {} | {level} | {:.1} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {} | {} | {} |",
+                "| {} | {level} | {} | {} |",
                 run.strategy,
-                m.throughput(),
-                a.p50_ms,
-                a.p99_ms,
-                m.overall.ok.summary().p99_ms,
-                success(m.overall.ok.count(), m.overall.total()),
-                m.overall.rejection_share() * 100.0,
-                index_text(f.demand_index),
-                index_text(f.plain_index),
-                served_shares(&f)
+                measure_cells(&m),
+                fairness_cells(&f)
             );
         }
     }
-    if let Some(base) = &results.baseline {
-        let _ = writeln!(md, "\n## Distance from one hop\n");
-        let _ = writeln!(md, "`baseline` is a single node holding all the data, asked the same mix over one gRPC hop on loopback (at {}). Ratios are overlay / baseline of the time to answer (rejections, backoffs and timeouts included) at the lowest and the top level.\n", base.target);
-        let _ = writeln!(
-            md,
-            "| strategy | level | answer p50 × | answer p99 × | throughput × |"
-        );
-        let _ = writeln!(md, "|---|---:|---:|---:|---:|");
-        let base_levels = base.by_level();
-        // The lowest level is the clean one-hop distance; at the top, rejections shed load.
-        for pick in [base_levels.first(), base_levels.last()] {
-            let Some((level, base_m)) = pick else {
-                continue;
-            };
-            let bs = base_m.overall.answer.summary();
-            for run in &results.strategies {
-                if let Some((_, m)) = run.by_level().into_iter().find(|(c, _)| c == level) {
-                    let s = m.overall.answer.summary();
-                    let _ = writeln!(
-                        md,
-                        "| {} | {level} | {:.2} | {:.2} | {:.2} |",
-                        run.strategy,
-                        ratio(s.p50_ms, bs.p50_ms),
-                        ratio(s.p99_ms, bs.p99_ms),
-                        ratio(m.throughput(), base_m.throughput())
-                    );
-                }
-            }
-            if base_levels.len() == 1 {
-                break;
+}
+
+/// Each strategy over the one-hop baseline at the lowest and the top level.
+fn distance_from_one_hop(md: &mut String, results: &RunResults, base: &StrategyRun) {
+    let _ = writeln!(md, "\n## Distance from one hop\n");
+    let _ = writeln!(md, "`baseline` is a single node holding all the data, asked the same mix over one gRPC hop on loopback (at {}). Ratios are overlay / baseline of the time to answer (rejections, backoffs and timeouts included) at the lowest and the top level.\n", base.target);
+    let _ = writeln!(
+        md,
+        "| strategy | level | answer p50 × | answer p99 × | throughput × |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|");
+    let base_levels = base.by_level();
+    // The lowest level is the clean one-hop distance; at the top, rejections shed load.
+    for pick in [base_levels.first(), base_levels.last()] {
+        let Some((level, base_m)) = pick else {
+            continue;
+        };
+        let bs = base_m.overall.answer.summary();
+        for run in &results.strategies {
+            if let Some((_, m)) = run.by_level().into_iter().find(|(c, _)| c == level) {
+                let s = m.overall.answer.summary();
+                let _ = writeln!(
+                    md,
+                    "| {} | {level} | {:.2} | {:.2} | {:.2} |",
+                    run.strategy,
+                    ratio(s.p50_ms, bs.p50_ms),
+                    ratio(s.p99_ms, bs.p99_ms),
+                    ratio(m.throughput(), base_m.throughput())
+                );
             }
         }
-    }
-    if !results.thresholds.is_empty() {
-        let failed = results.thresholds.iter().filter(|c| !c.passed).count();
-        let _ = writeln!(
-            md,
-            "\n## Thresholds: {}\n",
-            if failed == 0 {
-                "all passed".to_string()
-            } else {
-                format!("{failed} of {} FAILED", results.thresholds.len())
-            }
-        );
-        for line in crate::thresholds::lines(&results.thresholds) {
-            let _ = writeln!(md, "- {line}");
+        if base_levels.len() == 1 {
+            break;
         }
     }
+}
+
+/// The thresholds' verdicts, when the workload set any.
+fn thresholds(md: &mut String, results: &RunResults) {
+    if results.thresholds.is_empty() {
+        return;
+    }
+    let failed = results.thresholds.iter().filter(|c| !c.passed).count();
+    let _ = writeln!(
+        md,
+        "\n## Thresholds: {}\n",
+        if failed == 0 {
+            "all passed".to_string()
+        } else {
+            format!("{failed} of {} FAILED", results.thresholds.len())
+        }
+    );
+    for line in crate::thresholds::lines(&results.thresholds) {
+        let _ = writeln!(md, "- {line}");
+    }
+}
+
+/// Links to the charts and the per-strategy reports.
+fn links(md: &mut String, results: &RunResults) {
     let _ = writeln!(md, "\n## Charts\n");
     for chart in super::charts::CHART_NAMES {
         let _ = writeln!(md, "- [{chart}]({chart}.svg) ([png]({chart}.png))");
@@ -134,7 +154,6 @@ pub fn run_summary(results: &RunResults) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    md
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -160,7 +179,7 @@ const LEGEND: &str = "Latency columns are the **time to answer**: from a request
 const TOP_HEADER: &str = "| strategy | ok/s | answer p50 ms | answer p99 ms | success p99 ms | answered % | rejected attempts % | unanswered | fair (demand) | Jain (plain) | served % of demand per team |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|";
 
 /// `team 97.0%, ...`: each team's served share of its own demand.
-fn served_shares(f: &crate::fairness::demand::StepFairness) -> String {
+fn served_shares(f: &StepFairness) -> String {
     f.teams
         .iter()
         .map(|t| format!("{} {:.1}%", t.team, t.served_share() * 100.0))
@@ -168,27 +187,45 @@ fn served_shares(f: &crate::fairness::demand::StepFairness) -> String {
         .join(", ")
 }
 
+/// One row of the top-level table: `run` at its highest level, named `label strategy`.
 fn top_row(md: &mut String, results: &RunResults, run: &StrategyRun, label: Option<&str>) {
     let Some((level, m)) = run.by_level().last().cloned() else {
         return;
     };
-    let a = m.overall.answer.summary();
     let f = results.fairness(level, &m);
     let name = label.map_or(run.strategy.clone(), |l| format!("{l} {}", run.strategy));
     let _ = writeln!(
         md,
-        "| {name} | {:.1} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {} | {} | {} | {} |",
+        "| {name} | {} | {} | {} |",
+        measure_cells(&m),
+        m.overall.unanswered(),
+        fairness_cells(&f)
+    );
+}
+
+/// The cells both tables give a measure: ok/s, answer p50 and p99, success p99, answered %,
+/// rejected attempts %.
+fn measure_cells(m: &StepMeasure) -> String {
+    let a = m.overall.answer.summary();
+    format!(
+        "{:.1} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1}",
         m.throughput(),
         a.p50_ms,
         a.p99_ms,
         m.overall.ok.summary().p99_ms,
         success(m.overall.ok.count(), m.overall.total()),
-        m.overall.rejection_share() * 100.0,
-        m.overall.unanswered(),
+        m.overall.rejection_share() * 100.0
+    )
+}
+
+/// The fairness cells: demand-aware index, plain index, served share per team.
+fn fairness_cells(f: &StepFairness) -> String {
+    format!(
+        "{} | {} | {}",
         index_text(f.demand_index),
         index_text(f.plain_index),
-        served_shares(&f)
-    );
+        served_shares(f)
+    )
 }
 
 /// Several runs side by side at their top concurrency.

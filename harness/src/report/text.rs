@@ -2,13 +2,21 @@
 //! ([`super::original`]), then this report's own sections (header,
 //! per-host process table, recent logs, summary, final process metrics) plus per-team
 //! results, the fairness index, rejections and state transitions. Rendered into any `Write`.
+//!
+//! - [`tables`] — processes, the summary of all levels, records, the per-team table.
+//! - [`faults`] — correctness and the fault schedule's figures.
 
 use std::io::{self, Write};
 
-use crate::fairness::demand::index_text;
-use crate::faults::step::Amplification;
+mod faults;
+mod tables;
+
 use crate::results::{RunResults, StrategyRun};
-use crate::stats::{per_second, StepMeasure};
+use crate::fairness::demand::index_text;
+use crate::stats::StepMeasure;
+
+use faults::faults_section;
+use tables::{process_table, records, summary, teams};
 
 /// Log lines shown per node.
 const LOG_LINES: usize = 8;
@@ -21,8 +29,53 @@ pub fn write_strategy(
 ) -> io::Result<()> {
     super::original::write_original(out, results, run)?;
     writeln!(out)?;
-    let w = &results.workload;
     let rule = "=".repeat(78);
+    header(out, results, run, &rule)?;
+    process_table(out, run, "PROCESSES")?;
+    writeln!(out, "\nRECENT LOGS")?;
+    for (node, lines) in &run.logs {
+        for line in lines.iter().rev().take(LOG_LINES).rev() {
+            writeln!(out, "  [{node}] {line}")?;
+        }
+    }
+    let total = run.total();
+    writeln!(out, "\nSUMMARY (all levels)")?;
+    summary(out, &total, results.workload.timeout_s)?;
+    records(out, &total)?;
+    per_level(out, results, run)?;
+    if let Some((level, top)) = run.by_level().last() {
+        writeln!(out, "\nPER TEAM (concurrency {level})")?;
+        teams(out, top, results)?;
+        fairness(out, results, *level, top)?;
+    }
+    rejections(out, &total)?;
+    faults_section(out, run)?;
+    writeln!(out, "\nSTATE TRANSITIONS")?;
+    if run.state_transitions.is_empty() {
+        writeln!(out, "  none reported by the nodes")?;
+    }
+    for t in &run.state_transitions {
+        writeln!(out, "  {t}")?;
+    }
+    writeln!(out)?;
+    process_table(out, run, "FINAL PROCESS METRICS")?;
+    writeln!(out, "  admission counters per node and team:")?;
+    for p in &run.processes {
+        for t in &p.teams {
+            writeln!(out, "    {:<3} {:<8} admitted {:>8} rejected {:>8} completed {:>8} queued {:>4} avg wait {:>8.2} ms", p.id, t.team, t.admitted, t.rejected, t.completed, t.queued, t.avg_wait_ms)?;
+        }
+    }
+    writeln!(out, "{rule}")
+}
+
+/// The title and what was run: workload, run id, machine, cluster, load, tenants, mix.
+fn header(
+    out: &mut dyn Write,
+    results: &RunResults,
+    run: &StrategyRun,
+    rule: &str,
+) -> io::Result<()> {
+    let w = &results.workload;
     writeln!(out, "{rule}")?;
     writeln!(
         out,
@@ -88,18 +141,11 @@ pub fn write_strategy(
             "NOTE:         run stopped early ({why}); figures cover what was measured"
         )?;
     }
-    writeln!(out)?;
-    process_table(out, run, "PROCESSES")?;
-    writeln!(out, "\nRECENT LOGS")?;
-    for (node, lines) in &run.logs {
-        for line in lines.iter().rev().take(LOG_LINES).rev() {
-            writeln!(out, "  [{node}] {line}")?;
-        }
-    }
-    let total = run.total();
-    writeln!(out, "\nSUMMARY (all levels)")?;
-    summary(out, &total, w.timeout_s)?;
-    records(out, &total)?;
+    writeln!(out)
+}
+
+/// One row per concurrency level: counts, throughput, time to answer and both indexes.
+fn per_level(out: &mut dyn Write, results: &RunResults, run: &StrategyRun) -> io::Result<()> {
     writeln!(out, "\nPER CONCURRENCY LEVEL (time to answer: from first attempt, rejections and backoffs included, unanswered at the timeout)")?;
     writeln!(
         out,
@@ -135,46 +181,55 @@ pub fn write_strategy(
             index_text(fairness.plain_index)
         )?;
     }
-    writeln!(out, "  fair: demand-aware index (served ÷ weighted max-min fair share); Jain: plain index over goodput ÷ weight, which ignores demand")?;
-    if let Some((level, top)) = run.by_level().last() {
-        writeln!(out, "\nPER TEAM (concurrency {level})")?;
-        teams(out, top, results)?;
-        let f = results.fairness(*level, top);
-        writeln!(out, "\nFAIRNESS (concurrency {level})")?;
+    writeln!(out, "  fair: demand-aware index (served ÷ weighted max-min fair share); Jain: plain index over goodput ÷ weight, which ignores demand")
+}
+
+/// FAIRNESS at `level`: offered, served and fair share per team, capacity, both indexes.
+fn fairness(
+    out: &mut dyn Write,
+    results: &RunResults,
+    level: u32,
+    top: &StepMeasure,
+) -> io::Result<()> {
+    let f = results.fairness(level, top);
+    writeln!(out, "\nFAIRNESS (concurrency {level})")?;
+    writeln!(
+        out,
+        "  {:<8} {:>6} {:>10} {:>10} {:>10} {:>9} {:>12}",
+        "team", "weight", "offered/s", "served/s", "fair/s", "served %", "served÷fair"
+    )?;
+    for t in &f.teams {
         writeln!(
             out,
-            "  {:<8} {:>6} {:>10} {:>10} {:>10} {:>9} {:>12}",
-            "team", "weight", "offered/s", "served/s", "fair/s", "served %", "served÷fair"
-        )?;
-        for t in &f.teams {
-            writeln!(
-                out,
-                "  {:<8} {:>6} {:>10.2} {:>10.2} {:>10.2} {:>9.1} {:>12}",
-                t.team,
-                t.weight,
-                t.offered_per_s,
-                t.served_per_s,
-                t.fair_per_s,
-                t.served_share() * 100.0,
-                if t.fair_per_s > 0.0 {
-                    format!("{:.3}", t.served_per_s / t.fair_per_s)
-                } else {
-                    "-".to_string()
-                }
-            )?;
-        }
-        writeln!(
-            out,
-            "  capacity shared out: {:.2} requests/s (the most any strategy answered at this level)",
-            f.capacity_per_s
-        )?;
-        writeln!(out, "  demand-aware index (served ÷ weighted max-min fair share): {} (1 = every demand met, or capacity split max-min fairly by weight)", index_text(f.demand_index))?;
-        writeln!(
-            out,
-            "  plain Jain's index over goodput / weight (ignores demand): {}",
-            index_text(f.plain_index)
+            "  {:<8} {:>6} {:>10.2} {:>10.2} {:>10.2} {:>9.1} {:>12}",
+            t.team,
+            t.weight,
+            t.offered_per_s,
+            t.served_per_s,
+            t.fair_per_s,
+            t.served_share() * 100.0,
+            if t.fair_per_s > 0.0 {
+                format!("{:.3}", t.served_per_s / t.fair_per_s)
+            } else {
+                "-".to_string()
+            }
         )?;
     }
+    writeln!(
+        out,
+        "  capacity shared out: {:.2} requests/s (the most any strategy answered at this level)",
+        f.capacity_per_s
+    )?;
+    writeln!(out, "  demand-aware index (served ÷ weighted max-min fair share): {} (1 = every demand met, or capacity split max-min fairly by weight)", index_text(f.demand_index))?;
+    writeln!(
+        out,
+        "  plain Jain's index over goodput / weight (ignores demand): {}",
+        index_text(f.plain_index)
+    )
+}
+
+/// REJECTIONS over all levels: attempts, requests by outcome, the errors seen.
+fn rejections(out: &mut dyn Write, total: &StepMeasure) -> io::Result<()> {
     writeln!(out, "\nREJECTIONS")?;
     writeln!(
         out,
@@ -205,23 +260,7 @@ pub fn write_strategy(
     for (error, n) in &total.errors {
         writeln!(out, "  failure ×{n}: {error}")?;
     }
-    faults_section(out, run)?;
-    writeln!(out, "\nSTATE TRANSITIONS")?;
-    if run.state_transitions.is_empty() {
-        writeln!(out, "  none reported by the nodes")?;
-    }
-    for t in &run.state_transitions {
-        writeln!(out, "  {t}")?;
-    }
-    writeln!(out)?;
-    process_table(out, run, "FINAL PROCESS METRICS")?;
-    writeln!(out, "  admission counters per node and team:")?;
-    for p in &run.processes {
-        for t in &p.teams {
-            writeln!(out, "    {:<3} {:<8} admitted {:>8} rejected {:>8} completed {:>8} queued {:>4} avg wait {:>8.2} ms", p.id, t.team, t.admitted, t.rejected, t.completed, t.queued, t.avg_wait_ms)?;
-        }
-    }
-    writeln!(out, "{rule}")
+    Ok(())
 }
 
 fn load_text(results: &RunResults) -> String {
@@ -239,278 +278,4 @@ fn length_text(results: &RunResults) -> String {
         crate::workload::StepLength::Requests(n) => format!("{n} requests"),
         crate::workload::StepLength::Seconds(s) => format!("{s} s"),
     }
-}
-
-fn pct(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 * 100.0 / whole as f64
-    }
-}
-
-fn process_table(out: &mut dyn Write, run: &StrategyRun, title: &str) -> io::Result<()> {
-    writeln!(out, "{title}")?;
-    writeln!(
-        out,
-        "  {:<4} {:<21} {:<12} {:<6} {:<11} {:>6} {:>6} {:>9} {:>6} {:>9}",
-        "id", "host", "role", "team", "status", "active", "queue", "avg ms", "files", "served"
-    )?;
-    for p in &run.processes {
-        writeln!(
-            out,
-            "  {:<4} {:<21} {:<12} {:<6} {:<11} {:>6} {:>6} {:>9.2} {:>6} {:>9}",
-            p.id,
-            p.address,
-            p.role,
-            p.team,
-            p.status,
-            p.active,
-            p.queue,
-            p.avg_ms,
-            p.files,
-            p.queries_served
-        )?;
-    }
-    Ok(())
-}
-
-fn summary(out: &mut dyn Write, m: &StepMeasure, timeout_s: f64) -> io::Result<()> {
-    let total = m.overall.total();
-    let ok = m.overall.ok.count();
-    let s = m.overall.ok.summary();
-    let service = m.overall.service.summary();
-    writeln!(out, "  total requests:      {total}")?;
-    writeln!(out, "  successful:          {ok}")?;
-    writeln!(
-        out,
-        "  failed:              {} (rejected {}, errors {})",
-        total - ok,
-        m.overall.rejected.count(),
-        m.overall.failed.count()
-    )?;
-    writeln!(out, "  success rate:        {:.2}%", pct(ok, total))?;
-    let answer = m.overall.answer.summary();
-    writeln!(
-        out,
-        "  time to answer:      avg {:.2} · p50 {:.2} · p95 {:.2} · p99 {:.2} · max {:.2} ms (from first attempt, rejections and backoffs included; unanswered at the {} s timeout)",
-        answer.mean_ms, answer.p50_ms, answer.p95_ms, answer.p99_ms, answer.max_ms, timeout_s
-    )?;
-    writeln!(out, "  latency of answered attempts (success only):")?;
-    writeln!(out, "  avg latency:         {:.2} ms", s.mean_ms)?;
-    writeln!(out, "  min latency:         {:.2} ms", s.min_ms)?;
-    writeln!(out, "  max latency:         {:.2} ms", s.max_ms)?;
-    writeln!(out, "  p50 latency:         {:.2} ms", s.p50_ms)?;
-    writeln!(out, "  p95 latency:         {:.2} ms", s.p95_ms)?;
-    writeln!(out, "  p99 latency:         {:.2} ms", s.p99_ms)?;
-    writeln!(
-        out,
-        "  service time:        avg {:.2} ms · p99 {:.2} ms (from actual send)",
-        service.mean_ms, service.p99_ms
-    )?;
-    writeln!(
-        out,
-        "  throughput:          {:.2} successful queries/s over {:.2} s measured",
-        m.throughput(),
-        m.elapsed_s
-    )?;
-    writeln!(out, "  warm-up (excluded):  {} queries", m.warmup_queries)
-}
-
-fn records(out: &mut dyn Write, m: &StepMeasure) -> io::Result<()> {
-    writeln!(out, "  records total:       {}", m.overall.records)?;
-    for (name, c) in &m.queries {
-        let per = if c.ok > 0 {
-            c.records as f64 / c.ok as f64
-        } else {
-            0.0
-        };
-        writeln!(
-            out,
-            "  records {name}: {} ({per:.1} per query; ok {} rejected {} failed {})",
-            c.records, c.ok, c.rejected, c.failed
-        )?;
-    }
-    Ok(())
-}
-
-fn teams(out: &mut dyn Write, m: &StepMeasure, results: &RunResults) -> io::Result<()> {
-    writeln!(
-        out,
-        "  {:<8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>9} {:>9}",
-        "team",
-        "weight",
-        "requests",
-        "admitted",
-        "ok",
-        "rejected",
-        "failed",
-        "timeout",
-        "goodput/s",
-        "rej att %",
-        "answer99",
-        "ok p99"
-    )?;
-    for t in &results.workload.tenants {
-        let series = m.teams.get(&t.team).cloned().unwrap_or_default();
-        writeln!(
-            out,
-            "  {:<8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10.2} {:>9.1} {:>9.2} {:>9.2}",
-            t.team,
-            t.weight,
-            series.total(),
-            series.admitted(),
-            series.ok.count(),
-            series.rejected.count(),
-            series.failed.count(),
-            series.timed_out,
-            per_second(series.ok.count(), m.elapsed_s),
-            series.rejection_share() * 100.0,
-            series.answer.summary().p99_ms,
-            series.ok.summary().p99_ms
-        )?;
-    }
-    writeln!(out, "  admitted: attempts the node let in; rejected/failed: requests unanswered in the end; rej att %: rejected attempts of all attempts")
-}
-
-/// FAULTS AND DETECTION and CORRECTNESS: per step, what fired, what the clients saw before,
-/// during and after, how fast each observer noticed, false alarms, amplification, verdicts.
-fn faults_section(out: &mut dyn Write, run: &StrategyRun) -> io::Result<()> {
-    writeln!(
-        out,
-        "\nCORRECTNESS (aggregate answers vs the harness's own scan)"
-    )?;
-    for step in &run.steps {
-        let c = &step.measure.correctness;
-        writeln!(
-            out,
-            "  concurrency {:>4}: checked {} · correct {} · partial-and-declared {} · partial-but-silent {} · wrong {}{}",
-            step.concurrency,
-            c.checked,
-            c.correct,
-            c.partial_declared,
-            c.partial_silent,
-            c.wrong,
-            if c.failures() > 0 { "  << FAILURE" } else { "" }
-        )?;
-        for example in &c.examples {
-            writeln!(out, "    e.g. {example}")?;
-        }
-    }
-    let faulted: Vec<_> = run
-        .steps
-        .iter()
-        .filter_map(|s| s.faults.as_ref().map(|f| (s, f)))
-        .collect();
-    if faulted.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "\nFAULTS AND DETECTION TIMES")?;
-    for (step, f) in faulted {
-        writeln!(out, "  concurrency {}:", step.concurrency)?;
-        for e in &f.fired {
-            writeln!(
-                out,
-                "    {:>7.2} s  {:<9} {}{}{}",
-                e.fired.at_s,
-                e.fired.action.name(),
-                e.fired.target,
-                if e.fired.auto_undo {
-                    " (end of duration)"
-                } else {
-                    ""
-                },
-                e.error
-                    .as_deref()
-                    .map(|e| format!("  FAILED: {e}"))
-                    .unwrap_or_default()
-            )?;
-        }
-        writeln!(
-            out,
-            "    phase      seconds   ok/s    p99 ms   ok  failed  rejected  partial  retried"
-        )?;
-        let phases = [
-            ("before", &f.before),
-            ("during", &f.during),
-            ("after", &f.after),
-        ];
-        let windows = f
-            .windows
-            .iter()
-            .map(|w| w.label.as_str())
-            .zip(&f.per_window);
-        for (name, p) in phases.into_iter().chain(windows) {
-            writeln!(
-                out,
-                "    {name:<10} {:>6.1} {:>7.1} {:>8.1} {:>6} {:>6} {:>8} {:>8} {:>8}",
-                p.seconds, p.throughput, p.p99_ms, p.ok, p.failed, p.rejected, p.partial, p.retried
-            )?;
-        }
-        let ms = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0} ms"));
-        for d in &f.detection.detections {
-            writeln!(
-                out,
-                "    {} {}: {} suspected after {}, declared failed after {}, recovery seen after {}",
-                d.action.name(),
-                d.target,
-                d.observer,
-                ms(d.suspected_ms),
-                ms(d.detected_ms),
-                ms(d.recovered_ms)
-            )?;
-        }
-        writeln!(out, "    false alarms: {}", f.detection.false_alarms.len())?;
-        for alarm in &f.detection.false_alarms {
-            writeln!(out, "      {alarm}")?;
-        }
-        for (name, p) in [
-            ("during faults", &f.amplification.during),
-            ("outside faults", &f.amplification.outside),
-        ] {
-            let w = &p.work;
-            writeln!(
-                out,
-                "    amplification {name:<15} {:>6} queries · per query: {:.2} peer calls, {:.3} failed calls, {:.3} retried tasks, {:.3} failovers · {} unserved",
-                p.queries,
-                p.per_query(w.peer_calls),
-                p.per_query(w.peer_call_failures),
-                p.per_query(w.retries),
-                p.per_query(w.failovers),
-                w.unserved
-            )?;
-        }
-        hedge_lines(out, &f.amplification)?;
-        for note in &f.notes {
-            writeln!(out, "    note: {note}")?;
-        }
-    }
-    Ok(())
-}
-
-/// Hedging beside the amplification lines: hedges as a share of peer calls inside and
-/// outside the fault windows, how many won, calls cancelled, peers ejected.
-fn hedge_lines(out: &mut dyn Write, amplification: &Amplification) -> io::Result<()> {
-    let periods = [
-        ("during faults", &amplification.during.work),
-        ("outside faults", &amplification.outside.work),
-    ];
-    for (name, w) in periods {
-        writeln!(
-            out,
-            "    hedging       {name:<15} {:>6} hedges = {:.2}% of peer calls · {} won · {} calls cancelled · {} ejections",
-            w.hedges_sent,
-            pct(w.hedges_sent, w.peer_calls),
-            w.hedges_won,
-            w.calls_cancelled,
-            w.ejections
-        )?;
-    }
-    if periods.iter().all(|(_, w)| w.hedges_sent == 0) {
-        writeln!(
-            out,
-            "    hedging: none sent — no call was slow past its hedge delay, or no slice had a second holder (with replication 1 nothing is hedged)"
-        )?;
-    }
-    Ok(())
 }

@@ -4,7 +4,6 @@
 //! - [`check`] — errors naming file and key, range tests (shared with the fault plan's checks).
 //! - [`validate`] — checks naming file, key and allowed values; the resolved [`Workload`].
 
-pub mod check;
 pub mod spec;
 pub mod validate;
 

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+/// `[[fault]]` entries are read as the fault schedule defines them.
+pub use crate::faults::plan::FaultSpec;
+
 /// A whole workload file.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -124,7 +127,7 @@ fn default_data_path() -> PathBuf {
     PathBuf::from("data/synthetic")
 }
 /// `true`, the default of switches that are on unless turned off.
-pub(super) fn default_true() -> bool {
+pub(crate) fn default_true() -> bool {
     true
 }
 fn default_scale() -> f64 {
@@ -240,27 +243,4 @@ pub struct TenantSpec {
 
 fn default_tenant_weight() -> i64 {
     1
-}
-
-/// `[[fault]]`: one event of the fault schedule, checked by [`crate::faults`].
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaultSpec {
-    /// Seconds after the step's measured part starts (or give `after_requests`).
-    #[serde(alias = "at")]
-    pub at_s: Option<f64>,
-    /// Measured queries completed before the event fires (or give `at_s`).
-    pub after_requests: Option<i64>,
-    /// `kill`, `stop`, `pause`, `resume`, `restart`, `delay`, `drop`, `partition` or `clear`.
-    pub action: String,
-    /// A process id of the cluster config.
-    pub target: String,
-    /// Undo the event after this many seconds.
-    pub duration_s: Option<f64>,
-    /// `delay`: added latency, ms.
-    pub delay_ms: Option<i64>,
-    /// `partition`: the other node; `delay` / `drop`: whose traffic (an id or `client`).
-    pub peer: Option<String>,
-    /// `drop`: fraction of responses failed.
-    pub probability: Option<f64>,
 }

@@ -1,0 +1,163 @@
+//! What the fault schedule adds to the charts: fault windows as bands and the cluster's
+//! failure-handling events as markers on the timelines, and the time each observer took to
+//! declare a faulted node failed, as bars.
+
+use std::path::{Path, PathBuf};
+
+use super::bars::{bar_chart, Bars};
+use super::lines::{Band, Mark};
+use crate::faults::detect::Detection;
+use crate::faults::step::StepFaults;
+
+/// Fault windows as shaded bands, and the cluster's failure-handling events as markers
+/// (`B: failed C`, `A: circuit open E`, `C: recovered C`, ...).
+pub(super) fn fault_overlay(f: &StepFaults, step_end_s: f64) -> (Vec<Band>, Vec<Mark>) {
+    // A window nothing closed lasted until the step ended.
+    let bands = f
+        .windows
+        .iter()
+        .map(|w| {
+            (
+                w.start_s,
+                w.end_s.unwrap_or(step_end_s.max(w.start_s)),
+                w.label.clone(),
+            )
+        })
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let marks = f
+        .detection
+        .events
+        .iter()
+        .filter_map(|e| {
+            let what = match e.event.as_str() {
+                "neighbor_suspected" => "suspected",
+                "neighbor_failed" => "declared failed",
+                "neighbor_recovered" => "recovered",
+                "circuit_opened" => "circuit open",
+                "circuit_closed" => "circuit closed",
+                "failover" => "routed around",
+                "state_changed" => "state",
+                _ => return None,
+            };
+            // One marker per kind and subject per second keeps the chart readable.
+            seen.insert((e.at_s as i64, what, e.subject.clone()))
+                .then(|| (e.at_s, format!("{}: {what} {}", e.node, e.subject)))
+        })
+        .collect();
+    (bands, marks)
+}
+
+/// Detection times per fault (groups) and observer (bars): time to declare the faulted node
+/// failed, ms.
+pub(super) fn detection_bars(stem: &Path, faults: &StepFaults) -> anyhow::Result<Vec<PathBuf>> {
+    let d = &faults.detection.detections;
+    if d.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (groups, members, values) = detection_groups(d);
+    bar_chart(
+        stem,
+        &Bars {
+            title: "time to declare the faulted node failed, per observer".into(),
+            y: "ms".into(),
+            groups,
+            members,
+            values,
+        },
+    )
+}
+
+/// One group per fault (by its index, in the order they come, labelled "kill C" or, when two
+/// faults would read the same, "kill C (#2)"), one member per observer, and each observer's
+/// time to declare the node failed (0 when it did not).
+fn detection_groups(d: &[Detection]) -> (Vec<String>, Vec<String>, Vec<Vec<f64>>) {
+    let label = |x: &Detection| format!("{} {}", x.action.name(), x.target);
+    let mut faults: Vec<(usize, String)> = Vec::new();
+    for x in d {
+        if !faults.iter().any(|(index, _)| *index == x.index) {
+            faults.push((x.index, label(x)));
+        }
+    }
+    let repeated = |name: &str| faults.iter().filter(|(_, l)| l == name).count() > 1;
+    let groups = faults
+        .iter()
+        .map(|(index, name)| {
+            if repeated(name) {
+                format!("{name} (#{index})")
+            } else {
+                name.clone()
+            }
+        })
+        .collect();
+    let mut members: Vec<String> = d.iter().map(|x| x.observer.clone()).collect();
+    members.sort();
+    members.dedup();
+    let values = faults
+        .iter()
+        .map(|(index, _)| {
+            members
+                .iter()
+                .map(|m| {
+                    d.iter()
+                        .find(|x| x.index == *index && &x.observer == m)
+                        .and_then(|x| x.detected_ms)
+                        .unwrap_or(0.0)
+                })
+                .collect()
+        })
+        .collect();
+    (groups, members, values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::{FaultAction, FaultWindow};
+
+    fn detection(index: usize, observer: &str, detected_ms: f64) -> Detection {
+        Detection {
+            index,
+            action: FaultAction::Kill,
+            target: "C".to_string(),
+            observer: observer.to_string(),
+            suspected_ms: None,
+            detected_ms: Some(detected_ms),
+            recovered_ms: None,
+        }
+    }
+
+    #[test]
+    fn an_open_window_is_drawn_to_the_end_of_the_step() {
+        let window = |start_s: f64, end_s: Option<f64>| FaultWindow {
+            label: "kill C".to_string(),
+            action: FaultAction::Kill,
+            target: "C".to_string(),
+            peer: None,
+            start_s,
+            end_s,
+        };
+        let faults = StepFaults {
+            windows: vec![window(1.0, Some(2.5)), window(3.0, None)],
+            ..Default::default()
+        };
+        let (bands, _) = fault_overlay(&faults, 10.0);
+        let spans: Vec<(f64, f64)> = bands.iter().map(|b| (b.0, b.1)).collect();
+        assert_eq!(spans, [(1.0, 2.5), (3.0, 10.0)]);
+    }
+
+    #[test]
+    fn faults_that_read_the_same_stay_apart() {
+        let d = [
+            detection(0, "A", 300.0),
+            detection(0, "B", 400.0),
+            detection(2, "A", 350.0),
+        ];
+        let (groups, members, values) = detection_groups(&d);
+        assert_eq!(groups, ["kill C (#0)", "kill C (#2)"]);
+        assert_eq!(members, ["A", "B"]);
+        assert_eq!(values, [vec![300.0, 400.0], vec![350.0, 0.0]]);
+        let (groups, _, _) = detection_groups(&d[..2]);
+        assert_eq!(groups, ["kill C"]);
+    }
+}
