@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::results::{RunResults, StrategyRun};
 use crate::fairness::demand::{index_text, StepFairness};
+use crate::results::{RunResults, StrategyRun};
 use crate::stats::StepMeasure;
 
 /// The summary of one run, as Markdown.

@@ -11,8 +11,8 @@ use std::io::{self, Write};
 mod faults;
 mod tables;
 
-use crate::results::{RunResults, StrategyRun};
 use crate::fairness::demand::index_text;
+use crate::results::{RunResults, StrategyRun};
 use crate::stats::StepMeasure;
 
 use faults::faults_section;

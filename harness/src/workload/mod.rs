@@ -1,7 +1,6 @@
 //! Workload files: what to run, against which cluster, with which load.
 //!
 //! - [`spec`] — the TOML as written (unknown keys refused).
-//! - [`check`] — errors naming file and key, range tests (shared with the fault plan's checks).
 //! - [`validate`] — checks naming file, key and allowed values; the resolved [`Workload`].
 
 pub mod spec;
