@@ -6,16 +6,12 @@
 use std::cmp::Ordering;
 use std::path::Path;
 
+pub use overlay::fault::{CLIENT_PEER, MAX_DELAY_MS};
+
 use super::{simulate, FaultAction, FaultEvent, FaultPlan, Trigger};
 use crate::workload::spec::FaultSpec;
 use crate::workload::validate::{within, Checker};
 use crate::workload::{ClusterMode, StepLength, WorkloadError};
-
-/// Longest `delay_ms` a `delay` may add (a minute).
-pub const MAX_DELAY_MS: i64 = 60_000;
-
-/// The `peer` of `delay` / `drop` that means the load generator's own queries.
-pub const CLIENT_PEER: &str = "client";
 
 /// What the rest of the workload says about where the faults go.
 #[derive(Clone, Debug)]
