@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use anyhow::anyhow;
+use overlay::event::EventKind;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -483,14 +484,14 @@ fn fault_overlay(f: &StepFaults, step_end_s: f64) -> (Vec<Band>, Vec<Mark>) {
         .events
         .iter()
         .filter_map(|e| {
-            let what = match e.event.as_str() {
-                "neighbor_suspected" => "suspected",
-                "neighbor_failed" => "declared failed",
-                "neighbor_recovered" => "recovered",
-                "circuit_opened" => "circuit open",
-                "circuit_closed" => "circuit closed",
-                "failover" => "routed around",
-                "state_changed" => "state",
+            let what = match e.event {
+                EventKind::NeighborSuspected => "suspected",
+                EventKind::NeighborFailed => "declared failed",
+                EventKind::NeighborRecovered => "recovered",
+                EventKind::CircuitOpened => "circuit open",
+                EventKind::CircuitClosed => "circuit closed",
+                EventKind::Failover => "routed around",
+                EventKind::StateChanged => "state",
                 _ => return None,
             };
             // One marker per kind and subject per second keeps the chart readable.
