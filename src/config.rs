@@ -4,6 +4,11 @@
 //! Keys the original system did not have are optional and default to its behaviour. Keys this
 //! version does not know are reported as warnings rather than errors, so configs written for
 //! the original (or a newer version) still load; the node logs them.
+//!
+//! - `raw`: the file as written (serde structs, known keys, where a type error is).
+//! - `validate`: the raw file checked into a [`ClusterConfig`].
+//! - `tree`: the forwarding tree derived from the `neighbors` links, every process reached.
+//! - `hedge`: the `hedge` block (hedged calls, outlier ejection).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -18,6 +23,7 @@ use crate::date::DateKey;
 mod hedge;
 mod raw;
 mod tree;
+mod validate;
 
 pub use hedge::{Hedge, RawHedge};
 pub use raw::{RawConfig, RawHealth, RawProcess, RawStrategies, RawTeam};
@@ -353,7 +359,7 @@ impl ClusterConfig {
             path: PathBuf::new(),
             message: raw::locate_type_error(&value).unwrap_or_else(|| err.to_string()),
         })?;
-        raw::validate(raw, warnings).map_err(|message| ConfigError::Invalid {
+        validate::validate(raw, warnings).map_err(|message| ConfigError::Invalid {
             path: PathBuf::new(),
             message,
         })

@@ -5,6 +5,8 @@
 //! - [`date`]: `YYYYMMDD` day keys.
 //! - [`dataset`]: the on-disk layout of a dataset (day folders, hourly CSV files).
 //! - [`record`]: the record schema.
+//! - [`event`]: node lifecycle events (hook kinds, events-file lines).
+//! - [`fault`]: fault kinds, the `client` target and their limits (node and harness).
 //! - [`batch`]: columnar record batches and their JSON rendering.
 //! - [`query`]: the typed query model parsed from the original JSON params.
 //! - [`aggregate`]: aggregate partials and their merge.
@@ -15,6 +17,8 @@ pub mod batch;
 pub mod config;
 pub mod dataset;
 pub mod date;
+pub mod event;
+pub mod fault;
 pub mod partition;
 pub mod query;
 pub mod record;

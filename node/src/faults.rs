@@ -9,17 +9,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use overlay::config::{ClusterConfig, NodeId};
+use overlay::fault::{FaultAction, CLIENT_PEER, MAX_DELAY_MS, MAX_DURATION_MS};
 use overlay::proto::Fault;
 use tonic::Status;
-
-/// Longest delay a fault may add: beyond it every caller times out anyway.
-pub const MAX_DELAY_MS: i64 = 600_000;
-
-/// Longest `duration_ms` a fault may have (a week); 0 means until cleared.
-const MAX_DURATION_MS: i64 = 7 * 24 * 3600 * 1000;
-
-/// The `peer` of a fault on the client-facing service.
-pub const CLIENT: &str = "client";
 
 /// A fault request that makes no sense.
 #[derive(Debug, thiserror::Error)]
@@ -43,29 +35,11 @@ pub enum FaultError {
         /// As given.
         value: String,
         /// What is allowed.
-        allowed: &'static str,
+        allowed: String,
     },
     /// A partition needs a process id other than this node's.
     #[error("partition needs `peer` set to another process id (not '{0}')")]
     PartitionPeer(String),
-}
-
-/// What a fault does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Delay,
-    Drop,
-    Partition,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Delay => "delay",
-            Kind::Drop => "drop",
-            Kind::Partition => "partition",
-        }
-    }
 }
 
 /// Whose answer is being sent, or whom this node is about to call.
@@ -80,7 +54,8 @@ pub enum Traffic<'a> {
 #[derive(Clone, Debug)]
 struct ActiveFault {
     id: String,
-    kind: Kind,
+    /// One of [`FaultAction::INJECTED`].
+    kind: FaultAction,
     /// `None`: all traffic.
     peer: Option<String>,
     delay: Duration,
@@ -92,7 +67,7 @@ impl ActiveFault {
     fn applies_to(&self, traffic: Traffic<'_>) -> bool {
         match (&self.peer, traffic) {
             (None, _) => true,
-            (Some(peer), Traffic::Client) => peer == CLIENT,
+            (Some(peer), Traffic::Client) => peer == CLIENT_PEER,
             (Some(peer), Traffic::Peer(id)) => peer == id,
         }
     }
@@ -165,15 +140,15 @@ impl FaultTable {
             let matching = || faults.iter().filter(|f| f.applies_to(traffic));
             let delay: Duration = matching().map(|f| f.delay).sum();
             let refusal = matching().find_map(|fault| match fault.kind {
-                Kind::Partition => Some(format!(
+                FaultAction::Partition => Some(format!(
                     "partitioned: refusing {} (fault {})",
                     fault.peer.as_deref().unwrap_or_default(),
                     fault.id
                 )),
-                Kind::Drop if rand::random::<f64>() < fault.probability => {
+                FaultAction::Drop if rand::random::<f64>() < fault.probability => {
                     Some(format!("answer dropped by injected fault {}", fault.id))
                 }
-                Kind::Drop | Kind::Delay => None,
+                _ => None,
             });
             (delay, refusal)
         };
@@ -190,7 +165,7 @@ impl FaultTable {
         }
         self.live(Instant::now())
             .iter()
-            .find(|f| f.kind == Kind::Partition && f.peer.as_deref() == Some(peer.as_str()))
+            .find(|f| f.kind == FaultAction::Partition && f.peer.as_deref() == Some(peer.as_str()))
             .map(|f| format!("partitioned from {peer} (fault {})", f.id))
     }
 
@@ -212,15 +187,11 @@ fn validate(
     config: &ClusterConfig,
     own_id: &NodeId,
 ) -> Result<ActiveFault, FaultError> {
-    let kind = match fault.kind.as_str() {
-        "delay" => Kind::Delay,
-        "drop" => Kind::Drop,
-        "partition" => Kind::Partition,
-        other => return Err(FaultError::UnknownKind(other.to_string())),
-    };
+    let kind = FaultAction::injected_from_name(&fault.kind)
+        .ok_or_else(|| FaultError::UnknownKind(fault.kind.clone()))?;
     let peer = match fault.peer.as_str() {
         "" => None,
-        CLIENT => Some(CLIENT.to_string()),
+        CLIENT_PEER => Some(CLIENT_PEER.to_string()),
         id if config.process(&NodeId(id.to_string())).is_some() => Some(id.to_string()),
         other => {
             let known: Vec<&str> = config.processes.keys().map(NodeId::as_str).collect();
@@ -230,14 +201,14 @@ fn validate(
             });
         }
     };
-    if kind == Kind::Partition
+    if kind == FaultAction::Partition
         && peer
             .as_deref()
-            .is_none_or(|p| p == CLIENT || p == own_id.as_str())
+            .is_none_or(|p| p == CLIENT_PEER || p == own_id.as_str())
     {
         return Err(FaultError::PartitionPeer(fault.peer.clone()));
     }
-    let delay_allowed = if kind == Kind::Delay {
+    let delay_allowed = if kind == FaultAction::Delay {
         1..=MAX_DELAY_MS
     } else {
         0..=0
@@ -246,22 +217,23 @@ fn validate(
         return Err(FaultError::OutOfRange {
             field: "delay_ms",
             value: fault.delay_ms.to_string(),
-            allowed: "1..=600000 for delay, 0 otherwise",
+            allowed: format!("1..={MAX_DELAY_MS} for delay, 0 otherwise"),
         });
     }
-    if !(0.0..=1.0).contains(&fault.probability) || (kind != Kind::Drop && fault.probability != 0.0)
+    if !(0.0..=1.0).contains(&fault.probability)
+        || (kind != FaultAction::Drop && fault.probability != 0.0)
     {
         return Err(FaultError::OutOfRange {
             field: "probability",
             value: fault.probability.to_string(),
-            allowed: "(0, 1] for drop (0 means 1), unset otherwise",
+            allowed: "(0, 1] for drop (0 means 1), unset otherwise".to_string(),
         });
     }
     if !(0..=MAX_DURATION_MS).contains(&fault.duration_ms) {
         return Err(FaultError::OutOfRange {
             field: "duration_ms",
             value: fault.duration_ms.to_string(),
-            allowed: "0..=604800000 (a week; 0: until cleared)",
+            allowed: format!("0..={MAX_DURATION_MS} (a week; 0: until cleared)"),
         });
     }
     Ok(ActiveFault {
@@ -306,6 +278,10 @@ mod tests {
         let err = |f| inject(&table, f).unwrap_err().to_string();
         assert!(err(fault("delay", "", -5)).contains("delay_ms = -5"));
         assert!(err(fault("delay", "", 0)).contains("delay_ms = 0"));
+        let too_long = err(fault("delay", "", MAX_DELAY_MS + 1));
+        assert!(too_long.contains("delay_ms = 60001"), "{too_long}");
+        assert!(too_long.contains("1..=60000"), "{too_long}");
+        assert!(err(fault("kill", "", 0)).contains("unknown fault kind 'kill'"));
         assert!(err(fault("explode", "", 0)).contains("unknown fault kind 'explode'"));
         assert!(err(fault("drop", "Z", 0)).contains("unknown peer 'Z'"));
         assert!(err(fault("partition", "", 0)).contains("partition needs `peer`"));
@@ -320,6 +296,7 @@ mod tests {
         forever.duration_ms = i64::MAX;
         assert!(err(forever).contains("duration_ms = 9223372036854775807"));
         assert!(table.list().is_empty());
+        assert!(inject(&table, fault("delay", "", MAX_DELAY_MS)).is_ok());
     }
 
     #[tokio::test]

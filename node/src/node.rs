@@ -14,7 +14,7 @@ use crate::health::backoff::Backoff;
 use crate::health::monitor::StateMonitor;
 use crate::health::peers::PeerHealth;
 use crate::holdings::Holdings;
-use crate::hooks::HookManager;
+use crate::hooks::HookPool;
 use crate::listen::ConnectionLimits;
 use crate::logs::LogRing;
 use crate::metrics::QueryTimes;
@@ -62,7 +62,7 @@ pub struct Node {
     /// This node's own state.
     pub state: StateMonitor,
     /// Callbacks on lifecycle events.
-    pub hooks: Arc<HookManager>,
+    pub hooks: Arc<HookPool>,
     /// Faults injected through the control service.
     pub faults: FaultTable,
     /// Whether, and with which token, the control service accepts requests.

@@ -24,11 +24,11 @@ use crate::health::backoff::Backoff;
 use crate::health::breaker::BreakerSettings;
 use crate::health::checker::spawn_probes;
 use crate::health::monitor::{run_monitor, StateMonitor};
-use crate::health::orchestrator::Orchestrator;
 use crate::health::peers::PeerHealth;
+use crate::health::reroute::ReroutePlans;
 use crate::holdings::Holdings;
 use crate::hooks::builtin::{parse_kinds, JsonLinesHook, LogHook, DEFAULT_HOOK_EVENTS};
-use crate::hooks::{EventKind, HookManager, HookSettings};
+use crate::hooks::{EventKind, HookPool, HookSettings};
 use crate::listen::{bind, default_max_connections, incoming, raise_fd_limit, ConnectionLimits};
 use crate::logs::LogRing;
 use crate::node::{ControlSettings, Node};
@@ -114,7 +114,7 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
         queue_capacity: s.queue_capacity,
         queue_timeout: Duration::from_millis(s.queue_timeout_ms),
     };
-    let hooks = HookManager::new(id.as_str(), HookSettings::default());
+    let hooks = HookPool::new(id.as_str(), HookSettings::default());
     register_hooks(args, &id, &hooks)?;
     let peer_health = PeerHealth::new(
         id.clone(),
@@ -122,7 +122,7 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
         config.health.failure_threshold,
         &BreakerSettings::default(),
         hooks.clone(),
-        Orchestrator::new(id.clone(), config.clone(), partition.clone()),
+        ReroutePlans::new(id.clone(), &config, &partition),
     );
     Ok(Node {
         tail: TailTolerance::new(id.clone(), &config, hooks.clone()),
@@ -225,7 +225,7 @@ fn load_cluster_token(args: &NodeArgs, config: &ClusterConfig) -> anyhow::Result
 }
 
 /// Registers the built-in hooks the flags ask for.
-fn register_hooks(args: &NodeArgs, id: &NodeId, hooks: &HookManager) -> anyhow::Result<()> {
+fn register_hooks(args: &NodeArgs, id: &NodeId, hooks: &HookPool) -> anyhow::Result<()> {
     if let Some(path) = &args.events_file {
         let kinds = parse_kinds(&args.events).map_err(|err| anyhow::anyhow!("--events: {err}"))?;
         let path = PathBuf::from(path.to_string_lossy().replace("{id}", id.as_str()));

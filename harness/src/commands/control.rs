@@ -1,5 +1,6 @@
 //! `harness control`: one node's control service from the command line.
 
+use overlay::fault::FaultAction;
 use overlay::proto::Fault;
 
 use crate::cli::{ControlAction, ControlArgs};
@@ -8,8 +9,8 @@ use crate::control::ControlClient;
 /// Runs the command.
 pub async fn run(args: ControlArgs) -> anyhow::Result<()> {
     let mut control = ControlClient::new("the node", &args.node, &args.token)?;
-    let fault = |kind: &str, peer: &str, duration_s: f64| Fault {
-        kind: kind.to_string(),
+    let fault = |kind: FaultAction, peer: &str, duration_s: f64| Fault {
+        kind: kind.name().to_string(),
         peer: peer.to_string(),
         duration_ms: (duration_s * 1000.0).round() as i64,
         ..Default::default()
@@ -23,7 +24,7 @@ pub async fn run(args: ControlArgs) -> anyhow::Result<()> {
             let id = control
                 .inject(Fault {
                     delay_ms: ms,
-                    ..fault("delay", &peer, duration_s)
+                    ..fault(FaultAction::Delay, &peer, duration_s)
                 })
                 .await?;
             println!("fault {id}: answers delayed by {ms} ms");
@@ -36,14 +37,14 @@ pub async fn run(args: ControlArgs) -> anyhow::Result<()> {
             let id = control
                 .inject(Fault {
                     probability,
-                    ..fault("drop", &peer, duration_s)
+                    ..fault(FaultAction::Drop, &peer, duration_s)
                 })
                 .await?;
             println!("fault {id}: answers dropped with probability {probability}");
         }
         ControlAction::Partition { peer, duration_s } => {
             let id = control
-                .inject(fault("partition", &peer, duration_s))
+                .inject(fault(FaultAction::Partition, &peer, duration_s))
                 .await?;
             println!("fault {id}: {peer} refused both ways");
         }

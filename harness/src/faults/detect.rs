@@ -2,11 +2,12 @@
 //! the time each observer took to suspect and declare a faulted node failed, the time it took
 //! to see it recover, and every failure declaration no injected fault explains (a false alarm).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use overlay::event::{Event, EventKind};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::execute::FiredRecord;
 use super::FaultAction;
@@ -15,29 +16,10 @@ use super::FaultAction;
 /// (a node that just restarted may still be seen failed by a slow observer).
 const GRACE_MS: u64 = 5_000;
 
-/// One line of a node's event log.
-#[derive(Clone, Debug, Deserialize)]
-pub struct NodeEvent {
-    /// The event name (`neighbor_failed`, ...).
-    pub event: String,
-    /// The node that logged it.
-    pub node: String,
-    /// When, ms since the Unix epoch.
-    pub unix_ms: u64,
-    /// Event details (`neighbor`, `from`, `to`, ...).
-    #[serde(default)]
-    pub detail: Map<String, Value>,
-}
-
-impl NodeEvent {
-    fn neighbor(&self) -> Option<&str> {
-        self.detail.get("neighbor").and_then(Value::as_str)
-    }
-}
-
-/// Every event of every `*.jsonl` file in `dir`, oldest first (unreadable lines skipped).
-pub fn read_events(dir: &Path) -> Vec<NodeEvent> {
-    let mut events: Vec<NodeEvent> = std::fs::read_dir(dir)
+/// Every event of every `*.jsonl` file in `dir` (the nodes' `--events-file`), oldest first (unreadable lines, and events
+/// of kinds this version does not know, skipped).
+pub fn read_events(dir: &Path) -> Vec<Event> {
+    let mut events: Vec<Event> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
@@ -45,7 +27,7 @@ pub fn read_events(dir: &Path) -> Vec<NodeEvent> {
         .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
         .flat_map(|text| {
             text.lines()
-                .filter_map(|line| serde_json::from_str::<NodeEvent>(line).ok())
+                .filter_map(|line| serde_json::from_str::<Event>(line).ok())
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -81,7 +63,7 @@ pub struct ClusterEvent {
     /// Who logged it.
     pub node: String,
     /// What (`neighbor_failed`, `circuit_opened`, `state_changed`, ...).
-    pub event: String,
+    pub event: EventKind,
     /// About whom, or the new state.
     pub subject: String,
 }
@@ -119,96 +101,171 @@ fn undoes(event: &FiredRecord, fault: &FiredRecord) -> bool {
             || event.fired.action == FaultAction::Clear)
 }
 
+/// When one fault's effects are looked for.
+struct FaultSpan<'f> {
+    /// The fault.
+    fault: &'f FiredRecord,
+    /// What undid it, if anything did.
+    undo: Option<&'f FiredRecord>,
+    /// Declarations about the target until then are explained by the fault (the undo plus
+    /// [`GRACE_MS`]).
+    until: u64,
+    /// When the next fault on the same target fired: what observers log about the target
+    /// from then on is about that fault.
+    next_fault: u64,
+}
+
+impl<'f> FaultSpan<'f> {
+    /// The span of `fired[position]`.
+    fn of(fired: &'f [FiredRecord], position: usize) -> Self {
+        let fault = &fired[position];
+        let undo = fired.iter().find(|e| undoes(e, fault));
+        let next_fault = fired[position + 1..]
+            .iter()
+            .find(|f| f.fired.target == fault.fired.target && takes_node_away(f.fired.action))
+            .map_or(u64::MAX, |f| f.unix_ms);
+        Self {
+            fault,
+            undo,
+            until: undo.map_or(u64::MAX, |u| u.unix_ms.saturating_add(GRACE_MS)),
+            next_fault,
+        }
+    }
+
+    fn target(&self) -> &'f str {
+        self.fault.fired.target.as_str()
+    }
+}
+
+/// A span of time in which declarations about `target` are explained by a fault on it.
+struct Explained<'f> {
+    target: &'f str,
+    from_ms: u64,
+    until_ms: u64,
+}
+
 /// Reads what the nodes logged between `from_ms` and `to_ms` against what was fired;
 /// `measured_start_ms` is time zero of the step.
 pub fn analyse(
-    events: &[NodeEvent],
+    events: &[Event],
     fired: &[FiredRecord],
     from_ms: u64,
     to_ms: u64,
     measured_start_ms: u64,
 ) -> DetectionReport {
-    let events: Vec<&NodeEvent> = events
+    let events: Vec<&Event> = events
         .iter()
         .filter(|e| e.unix_ms >= from_ms && e.unix_ms <= to_ms)
         .collect();
     let mut detections = Vec::new();
-    let mut explained: Vec<(String, u64, u64)> = Vec::new();
-    for (position, fault) in fired.iter().enumerate() {
-        if !takes_node_away(fault.fired.action) {
+    let mut explained = Vec::new();
+    for (position, record) in fired.iter().enumerate() {
+        if !takes_node_away(record.fired.action) {
             continue;
         }
-        let target = fault.fired.target.as_str();
-        let undo = fired.iter().find(|e| undoes(e, fault));
-        let until = undo.map_or(u64::MAX, |u| u.unix_ms.saturating_add(GRACE_MS));
-        explained.push((target.to_string(), fault.unix_ms, until));
-        // What observers log about the target once the next fault on it has fired is about
-        // that fault.
-        let next_fault = fired[position + 1..]
-            .iter()
-            .find(|f| f.fired.target == target && takes_node_away(f.fired.action))
-            .map_or(u64::MAX, |f| f.unix_ms);
-        let first = |name: &str, since: u64, before: u64| -> BTreeMap<&str, f64> {
-            let mut seen = BTreeMap::new();
-            for e in events.iter().filter(|e| {
-                e.event == name
-                    && e.neighbor() == Some(target)
-                    && e.unix_ms >= since
-                    && e.unix_ms < before
-            }) {
-                seen.entry(e.node.as_str())
-                    .or_insert((e.unix_ms - since) as f64);
-            }
-            seen
-        };
-        // A node that was itself down when this fault began notices it only once it is back:
-        // that is not a detection time.
-        let away: Vec<&str> = fired
-            .iter()
-            .filter(|other| takes_node_away(other.fired.action) && other.unix_ms <= fault.unix_ms)
-            .filter(|other| {
-                !fired
-                    .iter()
-                    .any(|u| undoes(u, other) && u.unix_ms <= fault.unix_ms)
-            })
-            .map(|other| other.fired.target.as_str())
-            .filter(|t| *t != target)
-            .collect();
-        let noticed_before = until.min(next_fault);
-        let suspected = first("neighbor_suspected", fault.unix_ms, noticed_before);
-        let detected = first("neighbor_failed", fault.unix_ms, noticed_before);
-        // A restart is stamped once the node is ready, and quick observers may have seen it
-        // back by then: recoveries count from the fault on, timed from the undo (0 when seen
-        // before the undo was stamped).
-        let recovered = undo.map(|u| {
-            let mut from_fault = first("neighbor_recovered", fault.unix_ms, next_fault);
-            for ms in from_fault.values_mut() {
-                *ms = (*ms - (u.unix_ms - fault.unix_ms) as f64).max(0.0);
-            }
-            from_fault
+        let span = FaultSpan::of(fired, position);
+        explained.push(Explained {
+            target: span.target(),
+            from_ms: record.unix_ms,
+            until_ms: span.until,
         });
-        let observers: std::collections::BTreeSet<&str> =
-            suspected.keys().chain(detected.keys()).copied().collect();
-        for observer in observers.into_iter().filter(|o| !away.contains(o)) {
-            detections.push(Detection {
-                index: fault.fired.index,
-                action: fault.fired.action,
-                target: target.to_string(),
-                observer: observer.to_string(),
-                suspected_ms: suspected.get(observer).copied(),
-                detected_ms: detected.get(observer).copied(),
-                recovered_ms: recovered.as_ref().and_then(|r| r.get(observer).copied()),
-            });
-        }
+        detections.extend(observations(&events, fired, &span));
     }
-    let at_s = |ms: u64| (ms as f64 - measured_start_ms as f64) / 1000.0;
-    let false_alarms = events
+    DetectionReport {
+        detections,
+        false_alarms: false_alarms(&events, &explained, measured_start_ms),
+        events: timeline(&events, measured_start_ms),
+    }
+}
+
+/// How each observer saw the fault of `span`: suspicion, declaration and recovery times.
+fn observations(events: &[&Event], fired: &[FiredRecord], span: &FaultSpan<'_>) -> Vec<Detection> {
+    let (fault, target) = (span.fault, span.target());
+    let first = |kind, since, before| first_seen(events, kind, target, since, before);
+    let noticed_before = span.until.min(span.next_fault);
+    let suspected = first(EventKind::NeighborSuspected, fault.unix_ms, noticed_before);
+    let detected = first(EventKind::NeighborFailed, fault.unix_ms, noticed_before);
+    // A restart is stamped once the node is ready, and quick observers may have seen it
+    // back by then: recoveries count from the fault on, timed from the undo (0 when seen
+    // before the undo was stamped).
+    let recovered = span.undo.map(|u| {
+        let mut from_fault = first(EventKind::NeighborRecovered, fault.unix_ms, span.next_fault);
+        for ms in from_fault.values_mut() {
+            *ms = (*ms - (u.unix_ms - fault.unix_ms) as f64).max(0.0);
+        }
+        from_fault
+    });
+    let away = away_when(fired, fault);
+    let observers: BTreeSet<&str> = suspected.keys().chain(detected.keys()).copied().collect();
+    observers
+        .into_iter()
+        .filter(|o| !away.contains(o))
+        .map(|observer| Detection {
+            index: fault.fired.index,
+            action: fault.fired.action,
+            target: target.to_string(),
+            observer: observer.to_string(),
+            suspected_ms: suspected.get(observer).copied(),
+            detected_ms: detected.get(observer).copied(),
+            recovered_ms: recovered.as_ref().and_then(|r| r.get(observer).copied()),
+        })
+        .collect()
+}
+
+/// Per observer, ms from `since` to its first `kind` event about `target` before `before`.
+fn first_seen<'e>(
+    events: &[&'e Event],
+    kind: EventKind,
+    target: &str,
+    since: u64,
+    before: u64,
+) -> BTreeMap<&'e str, f64> {
+    let mut seen = BTreeMap::new();
+    for e in events.iter().filter(|e| {
+        e.kind == kind && e.neighbor() == Some(target) && e.unix_ms >= since && e.unix_ms < before
+    }) {
+        seen.entry(e.node.as_str())
+            .or_insert((e.unix_ms - since) as f64);
+    }
+    seen
+}
+
+/// The other nodes that were themselves down when `fault` began: one notices the fault only
+/// once it is back, which is not a detection time.
+fn away_when<'f>(fired: &'f [FiredRecord], fault: &FiredRecord) -> Vec<&'f str> {
+    fired
         .iter()
-        .filter(|e| e.event == "neighbor_failed")
+        .filter(|other| takes_node_away(other.fired.action) && other.unix_ms <= fault.unix_ms)
+        .filter(|other| {
+            !fired
+                .iter()
+                .any(|u| undoes(u, other) && u.unix_ms <= fault.unix_ms)
+        })
+        .map(|other| other.fired.target.as_str())
+        .filter(|t| *t != fault.fired.target)
+        .collect()
+}
+
+/// Seconds from time zero of the step.
+fn at_s(ms: u64, measured_start_ms: u64) -> f64 {
+    (ms as f64 - measured_start_ms as f64) / 1000.0
+}
+
+/// Failure declarations no fault explains: about, or by, a node with no fault on it then.
+fn false_alarms(
+    events: &[&Event],
+    explained: &[Explained<'_>],
+    measured_start_ms: u64,
+) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e.kind == EventKind::NeighborFailed)
         .filter(|e| {
             let about = e.neighbor().unwrap_or_default();
-            !explained.iter().any(|(target, start, end)| {
-                (target == about || target == &e.node) && e.unix_ms >= *start && e.unix_ms <= *end
+            !explained.iter().any(|x| {
+                (x.target == about || x.target == e.node)
+                    && e.unix_ms >= x.from_ms
+                    && e.unix_ms <= x.until_ms
             })
         })
         .map(|e| {
@@ -216,28 +273,27 @@ pub fn analyse(
                 "{} declared {} failed at {:.2} s with no fault injected on it",
                 e.node,
                 e.neighbor().unwrap_or("?"),
-                at_s(e.unix_ms)
+                at_s(e.unix_ms, measured_start_ms)
             )
         })
-        .collect();
-    let events = events
+        .collect()
+}
+
+/// The events on the step's time axis, each with whom it is about (or the new state).
+fn timeline(events: &[&Event], measured_start_ms: u64) -> Vec<ClusterEvent> {
+    events
         .iter()
         .map(|e| ClusterEvent {
-            at_s: at_s(e.unix_ms),
+            at_s: at_s(e.unix_ms, measured_start_ms),
             node: e.node.clone(),
-            event: e.event.clone(),
+            event: e.kind,
             subject: e
                 .neighbor()
                 .or_else(|| e.detail.get("to").and_then(Value::as_str))
                 .unwrap_or_default()
                 .to_string(),
         })
-        .collect();
-    DetectionReport {
-        detections,
-        false_alarms,
-        events,
-    }
+        .collect()
 }
 
 #[cfg(test)]
@@ -259,9 +315,9 @@ mod tests {
         }
     }
 
-    fn event(name: &str, node: &str, neighbor: &str, unix_ms: u64) -> NodeEvent {
+    fn event(kind: EventKind, node: &str, neighbor: &str, unix_ms: u64) -> Event {
         let line = format!(
-            r#"{{"event":"{name}","node":"{node}","unix_ms":{unix_ms},"detail":{{"neighbor":"{neighbor}"}}}}"#
+            r#"{{"event":"{kind}","node":"{node}","unix_ms":{unix_ms},"detail":{{"neighbor":"{neighbor}"}}}}"#
         );
         serde_json::from_str(&line).unwrap()
     }
@@ -273,12 +329,12 @@ mod tests {
             fired(0, FaultAction::Restart, "C", 6_000),
         ];
         let log = [
-            event("neighbor_suspected", "B", "C", 2_100),
-            event("neighbor_failed", "B", "C", 2_300),
-            event("neighbor_failed", "A", "C", 2_400),
-            event("neighbor_recovered", "A", "C", 6_200),
-            event("neighbor_recovered", "B", "C", 6_150),
-            event("neighbor_failed", "E", "F", 7_000),
+            event(EventKind::NeighborSuspected, "B", "C", 2_100),
+            event(EventKind::NeighborFailed, "B", "C", 2_300),
+            event(EventKind::NeighborFailed, "A", "C", 2_400),
+            event(EventKind::NeighborRecovered, "A", "C", 6_200),
+            event(EventKind::NeighborRecovered, "B", "C", 6_150),
+            event(EventKind::NeighborFailed, "E", "F", 7_000),
         ];
         let report = analyse(&log, &plan, 1_000, 10_000, 1_000);
         let b = report
@@ -309,8 +365,8 @@ mod tests {
             fired(0, FaultAction::Restart, "C", 9_000),
         ];
         let log = [
-            event("neighbor_failed", "E", "F", 2_800),
-            event("neighbor_failed", "C", "F", 9_500),
+            event(EventKind::NeighborFailed, "E", "F", 2_800),
+            event(EventKind::NeighborFailed, "C", "F", 9_500),
         ];
         let report = analyse(&log, &plan, 1_000, 12_000, 1_000);
         let observers: Vec<&str> = report
@@ -331,7 +387,7 @@ mod tests {
             fired(0, FaultAction::Restart, "C", 4_000),
             fired(1, FaultAction::Kill, "C", 8_000),
         ];
-        let log = [event("neighbor_failed", "B", "C", 8_300)];
+        let log = [event(EventKind::NeighborFailed, "B", "C", 8_300)];
         let report = analyse(&log, &plan, 1_000, 12_000, 1_000);
         let first: Vec<&Detection> = report.detections.iter().filter(|d| d.index == 0).collect();
         assert!(first.is_empty(), "{first:?}");
@@ -354,8 +410,8 @@ mod tests {
             fired(1, FaultAction::Restart, "C", 10_000),
         ];
         let log = [
-            event("neighbor_failed", "B", "C", 2_300),
-            event("neighbor_recovered", "B", "C", 10_100),
+            event(EventKind::NeighborFailed, "B", "C", 2_300),
+            event(EventKind::NeighborRecovered, "B", "C", 10_100),
         ];
         let report = analyse(&log, &plan, 1_000, 12_000, 1_000);
         let b = report
@@ -373,8 +429,8 @@ mod tests {
             fired(0, FaultAction::Restart, "C", 6_000),
         ];
         let log = [
-            event("neighbor_failed", "A", "C", 2_300),
-            event("neighbor_recovered", "A", "C", 5_950),
+            event(EventKind::NeighborFailed, "A", "C", 2_300),
+            event(EventKind::NeighborRecovered, "A", "C", 5_950),
         ];
         let report = analyse(&log, &plan, 1_000, 10_000, 1_000);
         assert_eq!(report.detections[0].recovered_ms, Some(0.0));
@@ -390,7 +446,7 @@ mod tests {
         .unwrap();
         std::fs::write(
             dir.path().join("events-A.jsonl"),
-            "{\"event\":\"state_changed\",\"node\":\"A\",\"unix_ms\":3,\"detail\":{\"to\":\"warning\"}}\n",
+            "{\"event\":\"state_changed\",\"node\":\"A\",\"unix_ms\":3,\"detail\":{\"to\":\"warning\"}}\n{\"event\":\"some_later_kind\",\"node\":\"A\",\"unix_ms\":4}\n",
         )
         .unwrap();
         let events = read_events(dir.path());

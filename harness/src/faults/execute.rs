@@ -170,18 +170,19 @@ async fn apply_to(
     }
     let mut control = control_client(targets, &event.target)?;
     let peer = event.peer.clone().unwrap_or_default();
-    let fault = |kind: &str| Fault {
-        kind: kind.to_string(),
+    let fault = |kind: FaultAction| Fault {
+        kind: kind.name().to_string(),
         peer: peer.clone(),
         delay_ms: event.delay_ms.unwrap_or(0) as i64,
         probability: event.probability.unwrap_or(0.0),
         ..Default::default()
     };
     let result = match event.action {
-        FaultAction::Delay => control.inject(fault("delay")).await.map(drop),
-        FaultAction::Drop => control.inject(fault("drop")).await.map(drop),
+        FaultAction::Delay | FaultAction::Drop => {
+            control.inject(fault(event.action)).await.map(drop)
+        }
         // The target alone refuses the peer both ways: a full partition.
-        FaultAction::Partition => control.inject(fault("partition")).await.map(|fault_id| {
+        FaultAction::Partition => control.inject(fault(event.action)).await.map(|fault_id| {
             partitions.push(HeldPartition {
                 holder: event.target.clone(),
                 peer,

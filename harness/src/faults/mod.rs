@@ -20,98 +20,10 @@ pub mod simulate;
 pub mod step;
 pub mod windows;
 
+pub use overlay::fault::FaultAction;
 pub use phases::{classify_time, phase_durations, Phase, PhaseCounts, PhaseTotals};
 pub use plan::{resolve, FaultContext};
 pub use windows::{FaultWindow, FiredEvent};
-
-/// What a fault event does to its target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultAction {
-    /// SIGKILL: the process dies at once.
-    Kill,
-    /// Graceful stop: SIGTERM locally, the control service remotely.
-    Stop,
-    /// SIGSTOP: the process hangs, its connections stay open.
-    Pause,
-    /// SIGCONT: a paused process carries on.
-    Resume,
-    /// Starts a killed or stopped node again with its original arguments.
-    Restart,
-    /// Control service: added latency on the node's answers.
-    Delay,
-    /// Control service: a fraction of the node's answers fail.
-    Drop,
-    /// Control service: the target and its peer refuse each other (the fault lives on the
-    /// target, which refuses the peer's calls and its own calls to the peer).
-    Partition,
-    /// Control service: removes every delay, drop and partition of the node, and lifts the
-    /// partitions other nodes hold against it.
-    Clear,
-}
-
-impl FaultAction {
-    /// Every action, in the order the documentation lists them.
-    pub const ALL: [FaultAction; 9] = [
-        FaultAction::Kill,
-        FaultAction::Stop,
-        FaultAction::Pause,
-        FaultAction::Resume,
-        FaultAction::Restart,
-        FaultAction::Delay,
-        FaultAction::Drop,
-        FaultAction::Partition,
-        FaultAction::Clear,
-    ];
-
-    /// The name used in workload files.
-    pub fn name(self) -> &'static str {
-        match self {
-            FaultAction::Kill => "kill",
-            FaultAction::Stop => "stop",
-            FaultAction::Pause => "pause",
-            FaultAction::Resume => "resume",
-            FaultAction::Restart => "restart",
-            FaultAction::Delay => "delay",
-            FaultAction::Drop => "drop",
-            FaultAction::Partition => "partition",
-            FaultAction::Clear => "clear",
-        }
-    }
-
-    /// The action called `name` in workload files.
-    pub fn from_name(name: &str) -> Option<FaultAction> {
-        FaultAction::ALL.into_iter().find(|a| a.name() == name)
-    }
-
-    /// Only the node's control service can do it (in both modes).
-    pub fn needs_control_service(self) -> bool {
-        matches!(
-            self,
-            FaultAction::Delay | FaultAction::Drop | FaultAction::Partition | FaultAction::Clear
-        )
-    }
-
-    /// Only signals to a process the harness started can do it (local mode).
-    pub fn is_signal_only(self) -> bool {
-        matches!(
-            self,
-            FaultAction::Kill | FaultAction::Pause | FaultAction::Resume | FaultAction::Restart
-        )
-    }
-
-    /// The action that undoes this one after `duration_s`, if any.
-    pub fn undo(self) -> Option<FaultAction> {
-        match self {
-            FaultAction::Kill | FaultAction::Stop => Some(FaultAction::Restart),
-            FaultAction::Pause => Some(FaultAction::Resume),
-            FaultAction::Delay | FaultAction::Drop | FaultAction::Partition => {
-                Some(FaultAction::Clear)
-            }
-            FaultAction::Resume | FaultAction::Restart | FaultAction::Clear => None,
-        }
-    }
-}
 
 /// When an event fires, counted from the start of the step's measured part.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -6,16 +6,11 @@
 use std::cmp::Ordering;
 use std::path::Path;
 
+pub use overlay::fault::{CLIENT_PEER, MAX_DELAY_MS};
 use serde::{Deserialize, Serialize};
 
 use super::{simulate, FaultAction, FaultEvent, FaultPlan, Trigger};
 use crate::input::{within, Checker, ClusterMode, StepLength, WorkloadError};
-
-/// Longest `delay_ms` a `delay` may add (a minute).
-pub const MAX_DELAY_MS: i64 = 60_000;
-
-/// The `peer` of `delay` / `drop` that means the load generator's own queries.
-pub const CLIENT_PEER: &str = "client";
 
 /// `[[fault]]` as written in a workload file: one event of the fault schedule, checked by
 /// [`resolve`].

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use overlay::config::ClusterConfig;
 use overlay::date::unix_ms;
+use overlay::event::{Event, EventKind};
 use overlay::proto::{NeighborHealth, RoutingStats};
 use serde::{Deserialize, Serialize};
 
-use super::detect::NodeEvent;
 use super::{classify_time, FaultWindow, Phase};
 use crate::client::fetch;
 
@@ -138,7 +138,7 @@ pub fn split_work(
 /// The neighbour-status changes the looks reveal, as event-log lines: a rise of a peer's
 /// `failures_detected` or `recoveries_detected`, or a turn to `suspected`, stamped with the
 /// time the observer recorded for the change.
-pub fn events_from_looks(looks: &Looks) -> Vec<NodeEvent> {
+pub fn events_from_looks(looks: &Looks) -> Vec<Event> {
     let mut events = Vec::new();
     for (observer, node) in looks {
         for pair in node.windows(2) {
@@ -147,25 +147,20 @@ pub fn events_from_looks(looks: &Looks) -> Vec<NodeEvent> {
                     continue;
                 };
                 let at = u64::try_from(after.last_change_unix_ms).unwrap_or(pair[1].unix_ms);
-                let mut push = |event: &str| {
-                    events.push(NodeEvent {
-                        event: event.to_string(),
-                        node: observer.clone(),
-                        unix_ms: at,
-                        detail: serde_json::Map::from_iter([(
-                            "neighbor".to_string(),
-                            serde_json::Value::from(after.id.clone()),
-                        )]),
-                    })
+                let mut push = |kind: EventKind| {
+                    let mut event =
+                        Event::new(kind, observer.as_str()).with("neighbor", after.id.as_str());
+                    event.unix_ms = at;
+                    events.push(event);
                 };
                 if after.failures_detected > before.failures_detected {
-                    push("neighbor_failed");
+                    push(EventKind::NeighborFailed);
                 }
                 if after.recoveries_detected > before.recoveries_detected {
-                    push("neighbor_recovered");
+                    push(EventKind::NeighborRecovered);
                 }
                 if after.status == "suspected" && before.status == "healthy" {
-                    push("neighbor_suspected");
+                    push(EventKind::NeighborSuspected);
                 }
             }
         }
@@ -231,13 +226,13 @@ mod tests {
             ],
         )]);
         let events = events_from_looks(&looks);
-        let kinds: Vec<(&str, u64)> = events
-            .iter()
-            .map(|e| (e.event.as_str(), e.unix_ms))
-            .collect();
+        let kinds: Vec<(EventKind, u64)> = events.iter().map(|e| (e.kind, e.unix_ms)).collect();
         assert_eq!(
             kinds,
-            [("neighbor_suspected", 1_240), ("neighbor_failed", 1_490)]
+            [
+                (EventKind::NeighborSuspected, 1_240),
+                (EventKind::NeighborFailed, 1_490)
+            ]
         );
     }
 
@@ -256,11 +251,11 @@ mod tests {
             ],
         )]);
         let events = events_from_looks(&looks);
-        let kinds: Vec<(&str, &str, u64)> = events
+        let kinds: Vec<(EventKind, &str, u64)> = events
             .iter()
-            .map(|e| (e.event.as_str(), e.node.as_str(), e.unix_ms))
+            .map(|e| (e.kind, e.node.as_str(), e.unix_ms))
             .collect();
-        assert_eq!(kinds, [("neighbor_recovered", "A", 2_240)]);
+        assert_eq!(kinds, [(EventKind::NeighborRecovered, "A", 2_240)]);
         assert_eq!(events[0].detail["neighbor"], "C");
     }
 }

@@ -4,13 +4,13 @@
 //! - [`monitor`]: samples the node's load into the tracker; logs, hooks, gRPC health status.
 //! - [`peers`]: every peer's health from probes and call outcomes, with a circuit breaker each.
 //! - [`checker`]: the periodic probes.
-//! - [`orchestrator`]: what the node does about a failed peer, said in the log.
+//! - [`reroute`]: what the node does about a failed peer, said in the log.
 //! - [`breaker`], [`backoff`]: pure building blocks for calls to peers.
 
 pub mod backoff;
 pub mod breaker;
 pub mod checker;
 pub mod monitor;
-pub mod orchestrator;
 pub mod peers;
+pub mod reroute;
 pub mod state;

@@ -18,8 +18,8 @@ use overlay::proto::NeighborHealth;
 use tokio::sync::watch;
 
 use super::breaker::{BreakerSettings, BreakerState, CircuitBreaker};
-use super::orchestrator::Orchestrator;
-use crate::hooks::{Event, EventKind, HookManager};
+use super::reroute::ReroutePlans;
+use crate::hooks::{Event, EventKind, HookPool};
 
 /// How often at most a "routed around" event is fired per peer.
 const ROUTED_AROUND_EVERY: Duration = Duration::from_secs(1);
@@ -79,8 +79,8 @@ pub struct PeerHealth {
     own_id: NodeId,
     failure_threshold: u32,
     peers: HashMap<NodeId, Mutex<PeerRecord>>,
-    hooks: Arc<HookManager>,
-    orchestrator: Orchestrator,
+    hooks: Arc<HookPool>,
+    reroute: ReroutePlans,
 }
 
 impl PeerHealth {
@@ -90,8 +90,8 @@ impl PeerHealth {
         peers: impl IntoIterator<Item = NodeId>,
         failure_threshold: u32,
         breaker: &BreakerSettings,
-        hooks: Arc<HookManager>,
-        orchestrator: Orchestrator,
+        hooks: Arc<HookPool>,
+        reroute: ReroutePlans,
     ) -> Self {
         let peers = peers
             .into_iter()
@@ -116,7 +116,7 @@ impl PeerHealth {
             failure_threshold: failure_threshold.max(1),
             peers,
             hooks,
-            orchestrator,
+            reroute,
         }
     }
 
@@ -188,7 +188,7 @@ impl PeerHealth {
         drop(record);
         if recovered {
             tracing::info!("[HealthChecker] {} detected recovery: {peer}", self.own_id);
-            self.orchestrator.handle_recovery(peer);
+            self.reroute.log_recovery(peer);
             self.fire(EventKind::NeighborRecovered, peer, |e| e);
         }
         if let Some((from, to)) = breaker_change {
@@ -247,7 +247,7 @@ impl PeerHealth {
                 "[HealthChecker] {} detected failure: {peer} ({failures} consecutive failures)",
                 self.own_id
             );
-            self.orchestrator.handle_failure(peer);
+            self.reroute.log_failure(peer);
             self.fire(EventKind::NeighborFailed, peer, |e| {
                 e.with("failures", failures)
                     .with("source", source)
@@ -352,8 +352,8 @@ mod tests {
             [NodeId("C".into())],
             2,
             &BreakerSettings::default(),
-            HookManager::new("A", HookSettings::default()),
-            Orchestrator::new(me, config, PartitionMap::default()),
+            HookPool::new("A", HookSettings::default()),
+            ReroutePlans::new(me, &config, &PartitionMap::default()),
         )
     }
 

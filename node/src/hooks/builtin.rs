@@ -32,7 +32,7 @@ pub fn parse_kinds(list: &str) -> Result<Vec<EventKind>, String> {
             let kind = entry.parse::<EventKind>().map_err(|_| {
                 format!(
                     "unknown hook event {entry:?} in {list:?}; valid: all, {}",
-                    super::valid_names()
+                    EventKind::valid_names()
                 )
             })?;
             vec![kind]
@@ -55,7 +55,7 @@ pub const DEFAULT_HOOK_EVENTS: [EventKind; 3] = [
 ];
 
 /// Logs each event: `[HookManager] {node} event {name} {detail-json}`, at info (`--log-events`)
-/// or, for the default hooks, at debug, since the manager's `Triggering` line already shows
+/// or, for the default hooks, at debug, since the pool's `Triggering` line already shows
 /// every firing in the log and in `recent_logs`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LogHook {

@@ -1,7 +1,7 @@
 //! Lifecycle hooks: callbacks registered per [`EventKind`] that run on a small bounded
 //! worker pool, so a slow, failing or panicking hook never delays or breaks a query.
 //!
-//! A node keeps one [`HookManager`] (in an `Arc`). [`HookManager::fire`] never blocks: it
+//! A node keeps one [`HookPool`] (in an `Arc`). [`HookPool::fire`] never blocks: it
 //! queues one job per hook listening to the event's kind (higher priority first, then FIFO)
 //! and drops jobs, counting them, when the queue is full. Each job runs under a timeout
 //! with panics caught. [`builtin`] holds the shipped hooks.
@@ -11,147 +11,27 @@ pub mod builtin;
 mod tests;
 
 pub use builtin::{parse_kinds, JsonLinesHook, LogHook, DEFAULT_FILE_EVENTS, DEFAULT_HOOK_EVENTS};
+pub use overlay::event::{Event, EventKind};
 
 use std::any::Any;
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 use tokio::sync::Notify;
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::timeout;
 
-/// Declares [`EventKind`] with its [`ALL`](EventKind::ALL) list and wire names.
-macro_rules! event_kinds {
-    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
-        /// The kind of a lifecycle event; hooks register for a set of kinds.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum EventKind {
-            $($(#[$doc])* $variant,)*
-        }
-
-        impl EventKind {
-            /// Every kind, in declaration order.
-            pub const ALL: [EventKind; 12] = [$(Self::$variant),*];
-
-            /// The snake_case wire name, e.g. `"neighbor_failed"`.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $name,)*
-                }
-            }
-        }
-    };
-}
-
-event_kinds! {
-    /// A query arrived at this node.
-    QueryStarted => "query_started",
-    /// A query finished successfully.
-    QueryCompleted => "query_completed",
-    /// A query finished with an error.
-    QueryFailed => "query_failed",
-    /// The node changed state (starting, serving, draining, ...).
-    StateChanged => "state_changed",
-    /// A neighbor missed heartbeats and is suspected down.
-    NeighborSuspected => "neighbor_suspected",
-    /// A neighbor was declared failed.
-    NeighborFailed => "neighbor_failed",
-    /// A failed or suspected neighbor answers again.
-    NeighborRecovered => "neighbor_recovered",
-    /// The node detected overload (admission or queue pressure).
-    OverloadDetected => "overload_detected",
-    /// A circuit breaker towards a neighbor opened.
-    CircuitOpened => "circuit_opened",
-    /// A circuit breaker towards a neighbor closed again.
-    CircuitClosed => "circuit_closed",
-    /// Work was redirected from a failed neighbor to another one.
-    Failover => "failover",
-    /// A neighbor much slower than its team was ejected: routed around for a while (not a
-    /// failure).
-    PeerEjected => "peer_ejected",
-}
-
-impl EventKind {
-    /// This kind's bit in a registration mask.
-    fn bit(self) -> u32 {
-        1 << (self as u32)
-    }
-
-    /// Per-query events, which can come by thousands per second (logged at debug only).
-    fn is_query(self) -> bool {
-        matches!(self, Self::QueryStarted | Self::QueryCompleted)
-    }
-}
-
-/// Every wire name, comma-separated (for error messages).
-fn valid_names() -> String {
-    let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.name()).collect();
-    names.join(", ")
-}
-
-impl fmt::Display for EventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for EventKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|kind| kind.name() == s)
-            .ok_or_else(|| format!("unknown event {s:?} (valid: {})", valid_names()))
-    }
-}
-
-impl Serialize for EventKind {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
-    }
-}
-
-/// One lifecycle event; serializes to
-/// `{"event":"neighbor_failed","node":"B","unix_ms":1700000000123,"detail":{...}}`.
-#[derive(Clone, Debug, Serialize)]
-pub struct Event {
-    /// What happened.
-    #[serde(rename = "event")]
-    pub kind: EventKind,
-    /// Id of the node that fired the event.
-    pub node: String,
-    /// Wall-clock time of the event, milliseconds since the Unix epoch.
-    pub unix_ms: u64,
-    /// Event-specific fields (query id, neighbor, reason, ...).
-    pub detail: serde_json::Map<String, serde_json::Value>,
-}
-
-impl Event {
-    /// An event of `kind` on `node`, stamped now, with no detail.
-    pub fn new(kind: EventKind, node: impl Into<String>) -> Self {
-        Self {
-            kind,
-            node: node.into(),
-            unix_ms: overlay::date::unix_ms(),
-            detail: serde_json::Map::new(),
-        }
-    }
-
-    /// Adds (or replaces) one detail field.
-    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
-        self.detail.insert(key.to_owned(), value.into());
-        self
-    }
+/// This kind's bit in a registration mask.
+fn bit(kind: EventKind) -> u32 {
+    1 << (kind as u32)
 }
 
 /// A callback run on events; it returns `Err(reason)` to report a failure.
@@ -218,7 +98,7 @@ const DROP_WARN_EVERY: Duration = Duration::from_secs(1);
 
 /// The bounded priority queue shared by the workers, and the counters it keeps.
 #[derive(Default)]
-struct Pool {
+struct Queue {
     jobs: BTreeMap<JobKey, Job>,
     next_seq: u64,
     closed: bool,
@@ -226,11 +106,11 @@ struct Pool {
     last_drop_warn: Option<Instant>,
 }
 
-/// State shared by the manager and its workers.
+/// State shared by the pool and its workers.
 struct Shared {
     node: String,
     settings: HookSettings,
-    pool: Mutex<Pool>,
+    queue: Mutex<Queue>,
     wake: Notify,
     /// Sorted by priority, highest first (ties in registration order).
     registrations: RwLock<Vec<Registration>>,
@@ -248,9 +128,9 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 impl Shared {
-    /// The pool, recovered if a holder panicked.
-    fn pool(&self) -> MutexGuard<'_, Pool> {
-        self.pool.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The queue, recovered if a holder panicked.
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The registrations, recovered if a writer panicked.
@@ -267,33 +147,33 @@ impl Shared {
         targets: Vec<(i32, Arc<dyn Hook>)>,
         event: Arc<Event>,
     ) -> (u64, u64, Option<u64>) {
-        let mut pool = self.pool();
+        let mut queue = self.queue();
         let (mut queued, mut dropped) = (0, 0);
         for (priority, hook) in targets {
-            if pool.closed || pool.jobs.len() >= self.settings.queue_capacity {
+            if queue.closed || queue.jobs.len() >= self.settings.queue_capacity {
                 dropped += 1;
                 continue;
             }
-            let key = (Reverse(priority), pool.next_seq);
-            pool.next_seq += 1;
-            pool.jobs.insert(key, (hook, Arc::clone(&event)));
+            let key = (Reverse(priority), queue.next_seq);
+            queue.next_seq += 1;
+            queue.jobs.insert(key, (hook, Arc::clone(&event)));
             queued += 1;
         }
-        pool.counts.triggered += queued;
-        pool.counts.dropped += dropped;
+        queue.counts.triggered += queued;
+        queue.counts.dropped += dropped;
         let warn = dropped > 0
-            && pool
+            && queue
                 .last_drop_warn
                 .is_none_or(|at| at.elapsed() >= DROP_WARN_EVERY);
         if warn {
-            pool.last_drop_warn = Some(Instant::now());
+            queue.last_drop_warn = Some(Instant::now());
         }
-        (queued, dropped, warn.then_some(pool.counts.dropped))
+        (queued, dropped, warn.then_some(queue.counts.dropped))
     }
 
     /// Marks the queue closed and wakes every idle worker so it can exit.
     fn close(&self) {
-        self.pool().closed = true;
+        self.queue().closed = true;
         self.wake.notify_waiters();
     }
 
@@ -305,11 +185,11 @@ impl Shared {
             // Registered before looking at the queue, so no wake-up is missed.
             notified.as_mut().enable();
             {
-                let mut pool = self.pool();
-                if let Some((_, job)) = pool.jobs.pop_first() {
+                let mut queue = self.queue();
+                if let Some((_, job)) = queue.jobs.pop_first() {
                     return Some(job);
                 }
-                if pool.closed {
+                if queue.closed {
                     return None;
                 }
             }
@@ -340,28 +220,28 @@ impl Shared {
         let kind = event.kind;
         let problem = match outcome {
             Ok(Ok(Ok(()))) => {
-                self.pool().counts.succeeded += 1;
+                self.queue().counts.succeeded += 1;
                 return;
             }
             Ok(Ok(Err(reason))) => format!("failed on {kind}: {reason}"),
             Ok(Err(payload)) => format!("panicked on {kind}: {}", panic_message(&*payload)),
             Err(_elapsed) => {
-                self.pool().counts.timed_out += 1;
+                self.queue().counts.timed_out += 1;
                 format!("timed out after {:?} on {kind}", self.settings.timeout)
             }
         };
-        self.pool().counts.failed += 1;
+        self.queue().counts.failed += 1;
         tracing::warn!("[HookManager] {} hook {} {problem}", self.node, hook.name());
     }
 }
 
 /// Runs registered hooks on a bounded pool of worker tasks; see the module docs.
-pub struct HookManager {
+pub struct HookPool {
     shared: Arc<Shared>,
     workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
-impl HookManager {
+impl HookPool {
     /// Starts `settings.workers` worker tasks.
     ///
     /// # Panics
@@ -375,7 +255,7 @@ impl HookManager {
         };
         let shared = Arc::new(Shared {
             node: node_id.into(),
-            pool: Mutex::new(Pool::default()),
+            queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
             registrations: RwLock::new(Vec::new()),
             wanted: AtomicU32::new(0),
@@ -392,7 +272,7 @@ impl HookManager {
 
     /// Registers `hook` for `kinds`; higher `priority` runs first when several jobs wait.
     pub fn register(&self, kinds: &[EventKind], priority: i32, hook: Arc<dyn Hook>) {
-        let mask = kinds.iter().fold(0, |mask, kind| mask | kind.bit());
+        let mask = kinds.iter().fold(0, |mask, kind| mask | bit(*kind));
         let events: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
         let (node, name, events) = (&self.shared.node, hook.name(), events.join(","));
         tracing::info!(
@@ -417,7 +297,7 @@ impl HookManager {
 
     /// True when some hook listens to `kind` (callers skip building unwanted events).
     pub fn wants(&self, kind: EventKind) -> bool {
-        self.shared.wanted.load(Ordering::Relaxed) & kind.bit() != 0
+        self.shared.wanted.load(Ordering::Relaxed) & bit(kind) != 0
     }
 
     /// Fires an event of `kind` from this node; `detail` fills it in, and runs only when some
@@ -439,7 +319,7 @@ impl HookManager {
             .shared
             .registrations()
             .iter()
-            .filter(|r| r.mask & kind.bit() != 0)
+            .filter(|r| r.mask & bit(kind) != 0)
             .map(|r| (r.priority, Arc::clone(&r.hook)))
             .collect();
         let callbacks = targets.len();
@@ -453,7 +333,7 @@ impl HookManager {
             tracing::warn!("[HookManager] {node} dropped {dropped} hook job(s) for {kind}: queue full ({capacity} waiting) or shut down; {total} dropped so far");
         }
         // The original system's line, which its tools look for, exactly.
-        if kind.is_query() {
+        if kind.is_per_query() {
             tracing::debug!("[HookManager] Triggering '{kind}' hook ({callbacks} callbacks)");
         } else {
             tracing::info!("[HookManager] Triggering '{kind}' hook ({callbacks} callbacks)");
@@ -465,7 +345,7 @@ impl HookManager {
         let registered = self.shared.registrations().len();
         HookCounts {
             registered,
-            ..self.shared.pool().counts
+            ..self.shared.queue().counts
         }
     }
 
@@ -486,25 +366,25 @@ impl HookManager {
         }
         aborts.iter().for_each(AbortHandle::abort);
         let abandoned = {
-            let mut pool = self.shared.pool();
-            let abandoned = pool.jobs.len() as u64;
-            pool.jobs.clear();
-            pool.counts.dropped += abandoned;
+            let mut queue = self.shared.queue();
+            let abandoned = queue.jobs.len() as u64;
+            queue.jobs.clear();
+            queue.counts.dropped += abandoned;
             abandoned
         };
         tracing::warn!("[HookManager] {node} hook workers aborted after {grace:?} grace; {abandoned} queued job(s) abandoned");
     }
 }
 
-impl Drop for HookManager {
+impl Drop for HookPool {
     fn drop(&mut self) {
         self.shared.close();
     }
 }
 
-impl fmt::Debug for HookManager {
+impl fmt::Debug for HookPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HookManager")
+        f.debug_struct("HookPool")
             .field("node", &self.shared.node)
             .field("settings", &self.shared.settings)
             .field("counts", &self.counts())

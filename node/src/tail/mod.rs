@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use self::budget::HedgeBudget;
 use self::eject::{allowed_ejections, median, EjectReason, EjectRules, Ejected, OutlierState};
 use self::window::LatencyWindow;
-use crate::hooks::{EventKind, HookManager};
+use crate::hooks::{EventKind, HookPool};
 
 /// What this node tracks of one peer.
 #[derive(Debug)]
@@ -59,13 +59,13 @@ pub struct TailTolerance {
     team_size: HashMap<String, usize>,
     peers: Mutex<HashMap<NodeId, PeerTail>>,
     budget: Mutex<HedgeBudget>,
-    hooks: Arc<HookManager>,
+    hooks: Arc<HookPool>,
     ejections: AtomicU64,
 }
 
 impl TailTolerance {
     /// State for every other process of `config`, with its `hedge` settings.
-    pub fn new(own_id: NodeId, config: &ClusterConfig, hooks: Arc<HookManager>) -> Self {
+    pub fn new(own_id: NodeId, config: &ClusterConfig, hooks: Arc<HookPool>) -> Self {
         let settings = config.hedge.clone();
         let rules = EjectRules {
             ratio: settings.eject_ratio,
@@ -340,7 +340,7 @@ mod tests {
         TailTolerance::new(
             NodeId("E".into()),
             &config,
-            HookManager::new("E", HookSettings::default()),
+            HookPool::new("E", HookSettings::default()),
         )
     }
 

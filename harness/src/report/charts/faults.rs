@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use overlay::event::EventKind;
+
 use super::bars::{bar_chart, Bars};
 use super::lines::{Band, Mark};
 use crate::faults::detect::Detection;
@@ -30,14 +32,14 @@ pub(super) fn fault_overlay(f: &StepFaults, step_end_s: f64) -> (Vec<Band>, Vec<
         .events
         .iter()
         .filter_map(|e| {
-            let what = match e.event.as_str() {
-                "neighbor_suspected" => "suspected",
-                "neighbor_failed" => "declared failed",
-                "neighbor_recovered" => "recovered",
-                "circuit_opened" => "circuit open",
-                "circuit_closed" => "circuit closed",
-                "failover" => "routed around",
-                "state_changed" => "state",
+            let what = match e.event {
+                EventKind::NeighborSuspected => "suspected",
+                EventKind::NeighborFailed => "declared failed",
+                EventKind::NeighborRecovered => "recovered",
+                EventKind::CircuitOpened => "circuit open",
+                EventKind::CircuitClosed => "circuit closed",
+                EventKind::Failover => "routed around",
+                EventKind::StateChanged => "state",
                 _ => return None,
             };
             // One marker per kind and subject per second keeps the chart readable.
