@@ -6,17 +6,15 @@
 //! could serve are reported as missing, by date and node, never dropped silently; so are the
 //! days a holder reports lacking on its disk (`SliceResult.missing_dates`).
 
-use std::sync::Arc;
-
 use overlay::aggregate::AggregatePartial;
 use overlay::partition::Slice;
-use overlay::proto::{SliceResult, SliceTask};
+use overlay::proto::{SliceErrorKind, SliceFailure, SliceResult, SliceTask};
 use overlay::query::{AggregateSpec, QueryKind};
 
+use super::context::QueryContext;
+use super::failure::kind;
 use super::merge::{merge_partials, next_round_shares, split_evenly, SliceProgress};
 use super::route::{serve_tasks, RouteContext};
-use super::slice_error;
-use crate::node::Node;
 use crate::results::{Answer, RecordPart};
 
 /// Most rounds a filter query runs: each round either meets the limit or exhausts at least
@@ -39,8 +37,8 @@ pub struct Coordinated {
 }
 
 /// Runs a parsed client query over the cluster.
-pub async fn coordinate(node: &Arc<Node>, ctx: &RouteContext) -> Coordinated {
-    let slices: Vec<&Slice> = node
+pub async fn coordinate(cx: &QueryContext, ctx: &RouteContext) -> Coordinated {
+    let slices: Vec<&Slice> = cx
         .partition
         .slices
         .iter()
@@ -52,8 +50,8 @@ pub async fn coordinate(node: &Arc<Node>, ctx: &RouteContext) -> Coordinated {
         })
         .collect();
     match &ctx.query.kind {
-        QueryKind::Filter { limit } => filter_rounds(node, ctx, &slices, *limit).await,
-        QueryKind::Aggregate(spec) => aggregate_once(node, ctx, &slices, spec).await,
+        QueryKind::Filter { limit } => filter_rounds(cx, ctx, &slices, *limit).await,
+        QueryKind::Aggregate(spec) => aggregate_once(cx, ctx, &slices, spec).await,
     }
 }
 
@@ -67,14 +65,14 @@ fn task(slice: &Slice, limit: u32, offset: u32) -> SliceTask {
 }
 
 async fn filter_rounds(
-    node: &Arc<Node>,
+    cx: &QueryContext,
     ctx: &RouteContext,
     slices: &[&Slice],
     limit: u32,
 ) -> Coordinated {
     let mut progress = vec![SliceProgress::default(); slices.len()];
     let mut parts: Vec<Vec<RecordPart>> = slices.iter().map(|_| Vec::new()).collect();
-    let mut errors: Vec<Option<String>> = vec![None; slices.len()];
+    let mut errors: Vec<Option<SliceFailure>> = vec![None; slices.len()];
     let mut lacking: Vec<Vec<String>> = vec![Vec::new(); slices.len()];
     let mut shares = split_evenly(limit, slices.len());
     let mut served_by = Vec::new();
@@ -89,9 +87,9 @@ async fn filter_rounds(
         if tasks.is_empty() {
             break;
         }
-        for mut result in serve_tasks(node, ctx, tasks).await {
+        for mut result in serve_tasks(cx, ctx, tasks).await {
             note_server(&mut served_by, &result);
-            let Some(index) = slices.iter().position(|s| s.owner.0 == result.owner) else {
+            let Some(index) = index_of(slices, &result) else {
                 continue;
             };
             if !result.missing_dates.is_empty() {
@@ -109,7 +107,7 @@ async fn filter_rounds(
             break;
         }
     }
-    let missing = missing(node, ctx, slices, &errors, &lacking);
+    let missing = missing(cx, ctx, slices, &errors, &lacking);
     coordinated(
         Answer::Records(parts.into_iter().flatten().collect()),
         missing,
@@ -121,11 +119,11 @@ fn absorb_records(
     result: SliceResult,
     progress: &mut SliceProgress,
     parts: &mut Vec<RecordPart>,
-    error: &mut Option<String>,
+    error: &mut Option<SliceFailure>,
 ) {
-    if !result.error.is_empty() {
+    if let Some(failure) = result.failure {
         progress.failed = true;
-        *error = Some(result.error);
+        *error = Some(failure);
         return;
     }
     // Batches are checked when a chunk first needs their rows (see `RecordPart::batch`); a
@@ -138,39 +136,39 @@ fn absorb_records(
 }
 
 async fn aggregate_once(
-    node: &Arc<Node>,
+    cx: &QueryContext,
     ctx: &RouteContext,
     slices: &[&Slice],
     spec: &AggregateSpec,
 ) -> Coordinated {
     let tasks = slices.iter().map(|slice| task(slice, 0, 0)).collect();
     let mut partials: Vec<AggregatePartial> = vec![AggregatePartial::default(); slices.len()];
-    let mut errors: Vec<Option<String>> = vec![None; slices.len()];
+    let mut errors: Vec<Option<SliceFailure>> = vec![None; slices.len()];
     let mut lacking: Vec<Vec<String>> = vec![Vec::new(); slices.len()];
     let mut served_by = Vec::new();
-    for mut result in serve_tasks(node, ctx, tasks).await {
+    for mut result in serve_tasks(cx, ctx, tasks).await {
         note_server(&mut served_by, &result);
-        let Some(index) = slices.iter().position(|s| s.owner.0 == result.owner) else {
+        let Some(index) = index_of(slices, &result) else {
             continue;
         };
         lacking[index] = std::mem::take(&mut result.missing_dates);
-        if !result.error.is_empty() {
-            errors[index] = Some(result.error);
+        if let Some(failure) = result.failure.take() {
+            errors[index] = Some(failure);
             continue;
         }
-        match serde_json::from_str::<AggregatePartial>(&result.aggregate_json) {
-            Ok(partial) => partials[index] = partial,
-            Err(err) => {
-                errors[index] = Some(format!(
-                    "{} sent an unreadable partial: {err}",
-                    result.served_by
-                ))
-            }
-        }
+        // A served slice without groups had no matching rows.
+        partials[index] = result.aggregate.take().map(Into::into).unwrap_or_default();
     }
-    let missing = missing(node, ctx, slices, &errors, &lacking);
+    let missing = missing(cx, ctx, slices, &errors, &lacking);
     let answer = Answer::Aggregate(merge_partials(&partials).rows(spec, &missing.dates));
     coordinated(answer, missing, served_by)
+}
+
+/// Where the result's slice sits among the query's slices.
+fn index_of(slices: &[&Slice], result: &SliceResult) -> Option<usize> {
+    slices
+        .iter()
+        .position(|slice| slice.owner.as_str() == result.owner)
 }
 
 fn note_server(served_by: &mut Vec<String>, result: &SliceResult) {
@@ -200,10 +198,10 @@ fn coordinated(answer: Answer, missing: Missing, served_by: Vec<String>) -> Coor
 /// and the slices served without some days because their holder lacks them (`lacking`, per
 /// slice, as the holder reported them): those days and owners are missing just the same.
 fn missing(
-    node: &Node,
+    cx: &QueryContext,
     ctx: &RouteContext,
     slices: &[&Slice],
-    errors: &[Option<String>],
+    errors: &[Option<SliceFailure>],
     lacking: &[Vec<String>],
 ) -> Missing {
     let mut missing_dates = Vec::new();
@@ -219,14 +217,15 @@ fn missing(
                 .filter(|day| lacking.contains(day))
                 .collect();
             if !lacking.is_empty() {
-                tracing::warn!(slice = %slice.owner, "[Coordinator] {}: the holder of the slice of {} lacks {} of its day(s): {}", node.id(), slice.owner, lacking.len(), lacking.join(", "));
+                tracing::warn!(slice = %slice.owner, "[Coordinator] {}: the holder of the slice of {} lacks {} of its day(s): {}", cx.id, slice.owner, lacking.len(), lacking.join(", "));
                 missing_nodes.push(slice.owner.0.clone());
                 missing_dates.extend(lacking);
             }
             continue;
         };
-        rejected_downstream |= error.starts_with(slice_error::REJECTED);
-        tracing::warn!(slice = %slice.owner, %error, "[Coordinator] {} could not serve the slice of {}", node.id(), slice.owner);
+        rejected_downstream |= kind(error) == SliceErrorKind::Rejected;
+        let error = &error.reason;
+        tracing::warn!(slice = %slice.owner, %error, "[Coordinator] {} could not serve the slice of {}", cx.id, slice.owner);
         missing_nodes.push(slice.owner.0.clone());
         missing_dates.extend(
             slice
