@@ -7,9 +7,10 @@
 //! days a holder reports lacking on its disk (`SliceResult.missing_dates`).
 
 use overlay::aggregate::AggregatePartial;
+use overlay::config::NodeId;
 use overlay::partition::Slice;
 use overlay::proto::{SliceErrorKind, SliceFailure, SliceResult, SliceTask};
-use overlay::query::{AggregateSpec, QueryKind};
+use overlay::query::{AggregateSpec, Filter, QueryKind};
 
 use super::context::QueryContext;
 use super::failure::kind;
@@ -107,7 +108,7 @@ async fn filter_rounds(
             break;
         }
     }
-    let missing = missing(cx, ctx, slices, &errors, &lacking);
+    let missing = missing(&cx.id, &ctx.query.filter, slices, &errors, &lacking);
     coordinated(
         Answer::Records(parts.into_iter().flatten().collect()),
         missing,
@@ -159,7 +160,7 @@ async fn aggregate_once(
         // A served slice without groups had no matching rows.
         partials[index] = result.aggregate.take().map(Into::into).unwrap_or_default();
     }
-    let missing = missing(cx, ctx, slices, &errors, &lacking);
+    let missing = missing(&cx.id, &ctx.query.filter, slices, &errors, &lacking);
     let answer = Answer::Aggregate(merge_partials(&partials).rows(spec, &missing.dates));
     coordinated(answer, missing, served_by)
 }
@@ -198,8 +199,8 @@ fn coordinated(answer: Answer, missing: Missing, served_by: Vec<String>) -> Coor
 /// and the slices served without some days because their holder lacks them (`lacking`, per
 /// slice, as the holder reported them): those days and owners are missing just the same.
 fn missing(
-    cx: &QueryContext,
-    ctx: &RouteContext,
+    me: &NodeId,
+    filter: &Filter,
     slices: &[&Slice],
     errors: &[Option<SliceFailure>],
     lacking: &[Vec<String>],
@@ -217,7 +218,7 @@ fn missing(
                 .filter(|day| lacking.contains(day))
                 .collect();
             if !lacking.is_empty() {
-                tracing::warn!(slice = %slice.owner, "[Coordinator] {}: the holder of the slice of {} lacks {} of its day(s): {}", cx.id, slice.owner, lacking.len(), lacking.join(", "));
+                tracing::warn!(slice = %slice.owner, "[Coordinator] {}: the holder of the slice of {} lacks {} of its day(s): {}", me, slice.owner, lacking.len(), lacking.join(", "));
                 missing_nodes.push(slice.owner.0.clone());
                 missing_dates.extend(lacking);
             }
@@ -225,13 +226,13 @@ fn missing(
         };
         rejected_downstream |= kind(error) == SliceErrorKind::Rejected;
         let error = &error.reason;
-        tracing::warn!(slice = %slice.owner, %error, "[Coordinator] {} could not serve the slice of {}", cx.id, slice.owner);
+        tracing::warn!(slice = %slice.owner, %error, "[Coordinator] {} could not serve the slice of {}", me, slice.owner);
         missing_nodes.push(slice.owner.0.clone());
         missing_dates.extend(
             slice
                 .dates
                 .iter()
-                .filter(|d| ctx.query.filter.accepts_date(**d))
+                .filter(|d| filter.accepts_date(**d))
                 .map(|d| d.to_string()),
         );
     }
@@ -239,5 +240,60 @@ fn missing(
         dates: missing_dates,
         nodes: missing_nodes,
         rejected_downstream,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::failure::failure;
+    use overlay::date::DateKey;
+
+    fn slice(owner: &str, days: &[u32]) -> Slice {
+        Slice {
+            owner: NodeId(owner.into()),
+            team: "pink".into(),
+            dates: days
+                .iter()
+                .map(|d| DateKey::from_u32(*d).unwrap())
+                .collect(),
+            holders: vec![NodeId(owner.into())],
+        }
+    }
+
+    #[test]
+    fn only_a_rejected_slice_makes_the_answer_rejected_and_missing_days_follow_the_filter() {
+        let (c, d, f) = (
+            slice("C", &[20200816, 20200817]),
+            slice("D", &[20200818]),
+            slice("F", &[20200819]),
+        );
+        let slices = [&c, &d, &f];
+        let filter = Filter {
+            date_end: DateKey::from_u32(20200816),
+            ..Default::default()
+        };
+        let unserved = failure(SliceErrorKind::Unserved, "no live holder");
+        let lacking = vec![Vec::new(), Vec::new(), vec!["20200819".to_string()]];
+        let me = NodeId("A".into());
+        let found = missing(
+            &me,
+            &filter,
+            &slices,
+            &[Some(unserved), None, None],
+            &lacking,
+        );
+        assert!(!found.rejected_downstream);
+        assert_eq!(found.nodes, ["C", "F"]);
+        assert_eq!(found.dates, ["20200816", "20200819"]);
+        let rejected = failure(SliceErrorKind::Rejected, "E: queue full");
+        let found = missing(
+            &me,
+            &filter,
+            &slices,
+            &[None, Some(rejected), None],
+            &lacking,
+        );
+        assert!(found.rejected_downstream);
     }
 }

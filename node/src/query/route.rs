@@ -252,7 +252,7 @@ fn settle_round(
     let mut again = Vec::new();
     for (hop, tasks, raced) in calls {
         for result in raced.served {
-            match task_to_take_back(cx, &tasks, &result) {
+            match task_to_take_back(&cx.id, &tasks, &result) {
                 Some(task) => {
                     cx.routing.add(Counted::Failover, 1);
                     rounds.served_here.push(task);
@@ -277,18 +277,14 @@ fn settle_round(
 /// relay that cannot reach the owner while the copy is on this node, which it must not call
 /// back) that this node holds a copy of: it serves the slice itself. A slice refused by
 /// admission control stays refused.
-fn task_to_take_back(
-    cx: &QueryContext,
-    tasks: &[SliceTask],
-    result: &SliceResult,
-) -> Option<SliceTask> {
+fn task_to_take_back(me: &NodeId, tasks: &[SliceTask], result: &SliceResult) -> Option<SliceTask> {
     match failure_kind(result) {
         None | Some(SliceErrorKind::Rejected) => return None,
         Some(_) => {}
     }
     tasks
         .iter()
-        .find(|t| t.owner == result.owner && t.holders.iter().any(|h| h == cx.id.as_str()))
+        .find(|t| t.owner == result.owner && t.holders.iter().any(|h| h == me.as_str()))
         .cloned()
 }
 
@@ -379,6 +375,26 @@ mod tests {
             hop.to_string(),
             avoided.iter().map(|a| a.to_string()).collect(),
         ))
+    }
+
+    #[test]
+    fn a_slice_a_peer_could_not_serve_is_taken_back_unless_admission_refused_it() {
+        let me = NodeId("A".into());
+        let tasks = [task(&["C", "A"]), task(&["D", "F"])];
+        let unserved = failed("C", SliceErrorKind::Unserved, "no live holder");
+        assert_eq!(
+            task_to_take_back(&me, &tasks, &unserved).map(|t| t.owner),
+            Some("C".to_string())
+        );
+        let rejected = failed("C", SliceErrorKind::Rejected, "B is full");
+        assert_eq!(task_to_take_back(&me, &tasks, &rejected), None);
+        let elsewhere = failed("D", SliceErrorKind::Unserved, "no live holder");
+        assert_eq!(task_to_take_back(&me, &tasks, &elsewhere), None);
+        let served = SliceResult {
+            owner: "C".into(),
+            ..Default::default()
+        };
+        assert_eq!(task_to_take_back(&me, &tasks, &served), None);
     }
 
     #[test]
