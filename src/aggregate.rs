@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::proto;
 use crate::query::{AggregateOp, AggregateSpec};
 use crate::record::is_missing;
 
@@ -138,6 +139,43 @@ pub struct AggregateRow {
     pub missing_dates: Option<Vec<String>>,
 }
 
+impl From<&AggregatePartial> for proto::AggregatePartial {
+    fn from(partial: &AggregatePartial) -> Self {
+        proto::AggregatePartial {
+            groups: partial
+                .groups
+                .iter()
+                .map(|(key, totals)| proto::GroupTotals {
+                    key: key.clone(),
+                    count: totals.count,
+                    sum: totals.sum,
+                    min: totals.min,
+                    max: totals.max,
+                    missing: totals.missing,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<proto::AggregatePartial> for AggregatePartial {
+    /// A group sent twice is merged, so nothing a peer sends is silently dropped.
+    fn from(wire: proto::AggregatePartial) -> Self {
+        let mut partial = AggregatePartial::default();
+        for group in wire.groups {
+            let totals = GroupTotals {
+                count: group.count,
+                sum: group.sum,
+                min: group.min,
+                max: group.max,
+                missing: group.missing,
+            };
+            partial.groups.entry(group.key).or_default().merge(&totals);
+        }
+        partial
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +191,17 @@ mod tests {
                 .add(*value);
         }
         partial
+    }
+
+    #[test]
+    fn partials_survive_the_wire_exactly() {
+        let sent = partial(&[("a", 0.1), ("a", 0.2), ("b", -999.0), ("c", 1e300)]);
+        let wire = proto::AggregatePartial::from(&sent);
+        assert_eq!(AggregatePartial::from(wire), sent);
+        assert_eq!(
+            AggregatePartial::from(proto::AggregatePartial::default()),
+            AggregatePartial::default()
+        );
     }
 
     #[test]

@@ -72,7 +72,21 @@ impl PartitionMap {
 
     /// The slice a node owns, if any.
     pub fn owned_by(&self, node: &NodeId) -> Option<&Slice> {
-        self.slices.iter().find(|slice| &slice.owner == node)
+        self.slice_of(node.as_str())
+    }
+
+    /// The slice whose owner is named `owner` (as slice tasks name it), if any.
+    pub fn slice_of(&self, owner: &str) -> Option<&Slice> {
+        self.slices
+            .iter()
+            .find(|slice| slice.owner.as_str() == owner)
+    }
+
+    /// The slice holding `day`, if any (slices do not overlap).
+    pub fn slice_holding(&self, day: DateKey) -> Option<&Slice> {
+        self.slices
+            .iter()
+            .find(|slice| slice.dates.binary_search(&day).is_ok())
     }
 
     /// Every slice a node holds (its own and its replicas), in map order.
@@ -223,6 +237,11 @@ mod tests {
         assert_eq!(map.slices[0].dates[0].to_string(), "20200810");
         let f = map.owned_by(&NodeId("F".into())).unwrap();
         assert_eq!(f.dates.last().unwrap().to_string(), "20200924");
+        assert_eq!(map.slice_of("F"), Some(f));
+        assert_eq!(map.slice_of("Z"), None);
+        let last: DateKey = "20200924".parse().unwrap();
+        assert_eq!(map.slice_holding(last), Some(f));
+        assert_eq!(map.slice_holding("20210101".parse().unwrap()), None);
         assert!(map
             .slices
             .iter()

@@ -10,8 +10,8 @@ use common::{ask, small_dataset, Sandbox};
 use overlay::proto::overlay_node_client::OverlayNodeClient;
 use overlay::proto::overlay_peer_client::OverlayPeerClient;
 use overlay::proto::{
-    ChunkRequest, MetricsRequest, QueryRequest, RecordFormat, ScanRequest, ShutdownRequest,
-    SliceTask,
+    ChunkRequest, MetricsRequest, PeerQuery, QueryRequest, RecordFormat, ScanRequest, ScanStatus,
+    ShutdownRequest, SliceErrorKind, SliceTask,
 };
 use overlay_harness::client::connect;
 use serde_json::json;
@@ -77,13 +77,11 @@ fn signed<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
 }
 
 fn scan_of_d(copies: usize, limit: u32) -> ScanRequest {
+    let query = overlay::query::Query::parse("filter", "").expect("an empty filter");
+    let mut query = PeerQuery::from(&query);
+    query.kind = Some(overlay::proto::peer_query::Kind::FilterLimit(limit));
     ScanRequest {
-        query_json: json!({
-            "filter": {},
-            "kind": {"filter": {"limit": limit}},
-            "team": null
-        })
-        .to_string(),
+        query: Some(query),
         hops: vec!["A".to_string()],
         slices: (0..copies)
             .map(|_| SliceTask {
@@ -177,7 +175,7 @@ async fn hostile_clients_are_refused_and_normal_clients_still_served() {
         .await
         .expect("a member may scan")
         .into_inner();
-    assert_eq!(answer.status, "ok");
+    assert_eq!(answer.scan_status, ScanStatus::Ok as i32);
     assert_eq!(answer.slices.len(), 1);
     assert!(answer.slices[0].rows <= overlay::query::LIMIT_CAP);
 
@@ -202,7 +200,9 @@ async fn hostile_clients_are_refused_and_normal_clients_still_served() {
         .await
         .unwrap()
         .into_inner();
-    assert!(answer.slices[0].error.contains("owns no slice"));
+    let failure = answer.slices[0].failure.as_ref().expect("refused");
+    assert_eq!(failure.kind, SliceErrorKind::UnknownSlice as i32);
+    assert!(failure.reason.contains("owns no slice"));
     assert!(answer.slices[0].owner.len() < 100);
     let mut stranger = scan_of_d(1, 10);
     stranger.hops = vec!["X".to_string()];
@@ -211,11 +211,8 @@ async fn hostile_clients_are_refused_and_normal_clients_still_served() {
         .await
         .unwrap()
         .into_inner();
-    assert!(
-        answer.status.starts_with("invalid_query:hops"),
-        "{}",
-        answer.status
-    );
+    assert_eq!(answer.scan_status, ScanStatus::InvalidRequest as i32);
+    assert!(answer.reason.starts_with("hops"), "{}", answer.reason);
 
     // Row 4: oversized hops are refused at once, not forwarded; hops naming nodes do not
     // make their days missing.

@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use overlay::config::NodeId;
 use tonic::metadata::{Ascii, MetadataMap, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
@@ -144,9 +145,64 @@ impl Interceptor for PeerGate {
     }
 }
 
+/// The control service's switch and optional token.
+#[derive(Clone, Debug, Default)]
+pub struct ControlSettings {
+    /// Off unless the node was started with `--enable-control`.
+    pub enabled: bool,
+    /// When set, every control request must carry it.
+    pub token: Option<String>,
+}
+
+impl ControlSettings {
+    /// Refuses a control request unless control is enabled on `node` and `token` matches
+    /// (compared in constant time).
+    pub fn authorize(&self, node: &NodeId, token: &str) -> Result<(), ControlRefusal> {
+        if !self.enabled {
+            return Err(ControlRefusal::Disabled(node.clone()));
+        }
+        match &self.token {
+            Some(expected) if !constant_time_eq(expected.as_bytes(), token.as_bytes()) => {
+                Err(ControlRefusal::WrongToken(node.clone()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Why a control request (or the original `Shutdown`) is refused before it is looked at.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ControlRefusal {
+    /// The node runs without `--enable-control`.
+    #[error("the control service of {0} is disabled; start the node with --enable-control")]
+    Disabled(NodeId),
+    /// The token is missing or wrong.
+    #[error("wrong or missing control token for {0}; pass the token the node was started with")]
+    WrongToken(NodeId),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_needs_the_flag_then_the_token() {
+        let node = NodeId("A".into());
+        let off = ControlSettings::default();
+        let refused = off.authorize(&node, "").unwrap_err();
+        assert_eq!(refused, ControlRefusal::Disabled(node.clone()));
+        assert!(refused.to_string().contains("--enable-control"));
+        let on = ControlSettings {
+            enabled: true,
+            token: Some("secret".into()),
+        };
+        assert_eq!(
+            on.authorize(&node, "").unwrap_err(),
+            ControlRefusal::WrongToken(node.clone())
+        );
+        assert!(on.authorize(&node, "secreT").is_err());
+        assert!(on.authorize(&node, "secret").is_ok());
+    }
 
     #[test]
     fn constant_time_eq_compares_whole_inputs() {

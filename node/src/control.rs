@@ -14,8 +14,54 @@ use overlay::proto::{
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
+use crate::auth::ControlRefusal;
+use crate::faults::FaultError;
 use crate::node::Node;
 use crate::service::request_shutdown;
+
+/// Why a control request failed; [`Status`] gets one code per variant.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// Control is off or the token is wrong.
+    #[error(transparent)]
+    Refused(#[from] ControlRefusal),
+    /// `InjectFault` without a fault.
+    #[error("fault is missing")]
+    MissingFault,
+    /// Nonsense fault parameters or an unknown neighbour.
+    #[error(transparent)]
+    BadFault(#[from] FaultError),
+    /// `ClearFaults` named a fault that is not active.
+    #[error("no active fault {0}")]
+    NoSuchFault(String),
+    /// `SetStrategy` named no strategy.
+    #[error("{0}")]
+    BadStrategy(String),
+}
+
+impl From<ControlError> for Status {
+    fn from(err: ControlError) -> Status {
+        let message = err.to_string();
+        match err {
+            ControlError::Refused(ControlRefusal::Disabled(_)) => {
+                Status::permission_denied(message)
+            }
+            ControlError::Refused(ControlRefusal::WrongToken(_)) => {
+                Status::unauthenticated(message)
+            }
+            ControlError::MissingFault
+            | ControlError::BadFault(_)
+            | ControlError::BadStrategy(_) => Status::invalid_argument(message),
+            ControlError::NoSuchFault(_) => Status::not_found(message),
+        }
+    }
+}
+
+impl From<ControlRefusal> for Status {
+    fn from(refusal: ControlRefusal) -> Status {
+        ControlError::Refused(refusal).into()
+    }
+}
 
 /// The control service of one node.
 #[derive(Debug, Clone)]
@@ -31,8 +77,8 @@ impl ControlService {
     }
 
     /// Refuses the request unless control is enabled and the token matches.
-    fn authorize(&self, token: &str) -> Result<(), Status> {
-        self.node.control.authorize(self.node.id(), token)
+    fn authorize(&self, token: &str) -> Result<(), ControlError> {
+        Ok(self.node.control.authorize(self.node.id(), token)?)
     }
 }
 
@@ -44,14 +90,12 @@ impl OverlayControl for ControlService {
     ) -> Result<Response<InjectFaultResponse>, Status> {
         let request = request.into_inner();
         self.authorize(&request.token)?;
-        let fault = request
-            .fault
-            .ok_or_else(|| Status::invalid_argument("fault is missing"))?;
+        let fault = request.fault.ok_or(ControlError::MissingFault)?;
         let node = &self.node;
         let id = node
             .faults
             .inject(&fault, &node.config, node.id())
-            .map_err(|err| Status::invalid_argument(err.to_string()))?;
+            .map_err(ControlError::from)?;
         tracing::warn!(
             "[Control] {} fault {id} injected: {} peer='{}' delay_ms={} probability={} duration_ms={}",
             node.id(),
@@ -73,7 +117,7 @@ impl OverlayControl for ControlService {
         let which = Some(request.fault_id.as_str()).filter(|id| !id.is_empty());
         let cleared = self.node.faults.clear(which);
         if let (Some(id), 0) = (which, cleared) {
-            return Err(Status::not_found(format!("no active fault {id}")));
+            return Err(ControlError::NoSuchFault(id.to_string()).into());
         }
         tracing::warn!("[Control] {} cleared {cleared} fault(s)", self.node.id());
         Ok(Response::new(ClearFaultsResponse {
@@ -100,7 +144,7 @@ impl OverlayControl for ControlService {
         let strategy: FairnessStrategy = request
             .strategy
             .parse()
-            .map_err(|err: String| Status::invalid_argument(err))?;
+            .map_err(ControlError::BadStrategy)?;
         let previous = self.node.admission.strategy();
         self.node.admission.set_strategy(strategy);
         tracing::info!(
@@ -127,5 +171,33 @@ impl OverlayControl for ControlService {
         Ok(Response::new(ShutdownResponse {
             status: "shutting_down".to_string(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use overlay::config::NodeId;
+
+    #[test]
+    fn each_refusal_has_its_code() {
+        let node = NodeId("A".into());
+        let code = |err: ControlError| Status::from(err).code();
+        assert_eq!(
+            code(ControlRefusal::Disabled(node.clone()).into()),
+            tonic::Code::PermissionDenied
+        );
+        assert_eq!(
+            code(ControlRefusal::WrongToken(node).into()),
+            tonic::Code::Unauthenticated
+        );
+        assert_eq!(
+            code(ControlError::MissingFault),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            code(ControlError::NoSuchFault("f1".into())),
+            tonic::Code::NotFound
+        );
     }
 }

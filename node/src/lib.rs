@@ -2,17 +2,19 @@
 //!
 //! - [`auth`]: the cluster secret on peer calls and the control token check.
 //! - [`cli`]: command-line options.
-//! - [`server`]: start-up (config, data, bind) and graceful shutdown.
+//! - [`server`]: start-up (config, data, bind, health registration) and graceful shutdown.
 //! - [`listen`]: binding, the connection cap, accept backoff and idle timeout.
 //! - [`node`]: the state one node holds, shared by its services.
-//! - [`service`]: the client-facing `OverlayNode` adapter (original wire protocol).
-//! - [`peer_service`]: the node-to-node `OverlayPeer` service.
-//! - [`query`]: coordinator, routing, local scans and pure merge.
+//! - [`service`]: the client-facing `OverlayNode` adapter (original wire protocol and statuses).
+//! - [`peer_service`]: the node-to-node `OverlayPeer` service (typed statuses).
+//! - [`query`]: coordinator, routing, peer calls, hedging, local scans and pure merge, over a
+//!   `QueryContext` rather than the whole node.
 //! - [`store`]: the columnar table of this node's slices: loading, scanning, aggregating.
 //! - [`results`]: answers kept for chunked retrieval (TTL and memory bound).
 //! - [`admission`]: per-team admission control (fairness strategies).
-//! - [`peers`]: clients to the other processes.
-//! - [`metrics`]: processing times and the `GetMetrics` answer.
+//! - [`peer_clients`]: gRPC clients to the other processes.
+//! - [`metrics`]: the `GetMetrics` answer.
+//! - [`times`]: processing times of the latest queries.
 //! - [`logs`]: recent log lines for `GetMetrics`.
 //! - [`health`]: the node's own state, peer health, probes, circuit breakers, failover plan.
 //! - [`hooks`]: callbacks on lifecycle events, run on a bounded pool.
@@ -35,11 +37,12 @@ pub mod listen;
 pub mod logs;
 pub mod metrics;
 pub mod node;
+pub mod peer_clients;
 pub mod peer_service;
-pub mod peers;
 pub mod query;
 pub mod results;
 pub mod server;
 pub mod service;
 pub mod store;
 pub mod tail;
+pub mod times;

@@ -8,21 +8,22 @@ use overlay::config::{ClusterConfig, NodeId, ProcessConfig, Role};
 use overlay::partition::PartitionMap;
 
 use crate::admission::Admission;
-use crate::auth::constant_time_eq;
+use crate::auth::ControlSettings;
 use crate::faults::FaultTable;
 use crate::health::backoff::Backoff;
 use crate::health::monitor::StateMonitor;
-use crate::health::peers::PeerHealth;
+use crate::health::peer_health::PeerHealth;
 use crate::holdings::Holdings;
 use crate::hooks::HookPool;
 use crate::listen::ConnectionLimits;
 use crate::logs::LogRing;
-use crate::metrics::QueryTimes;
-use crate::peers::Peers;
+use crate::peer_clients::PeerClients;
+use crate::query::context::QueryContext;
 use crate::query::counters::RoutingCounters;
 use crate::results::ResultStore;
 use crate::store::{LoadReport, Table};
 use crate::tail::TailTolerance;
+use crate::times::QueryTimes;
 
 /// The state of one node process.
 #[derive(Debug)]
@@ -30,15 +31,15 @@ pub struct Node {
     /// This process's entry in the config.
     pub me: ProcessConfig,
     /// The whole validated config.
-    pub config: ClusterConfig,
+    pub config: Arc<ClusterConfig>,
     /// Which node holds which days.
-    pub partition: PartitionMap,
+    pub partition: Arc<PartitionMap>,
     /// The rows of every slice this node holds.
-    pub table: Table,
+    pub table: Arc<Table>,
     /// What loading found.
     pub load_report: LoadReport,
     /// Which of its assigned days this node holds, and their fingerprint.
-    pub holdings: Holdings,
+    pub holdings: Arc<Holdings>,
     /// Where the data came from.
     pub dataset_root: PathBuf,
     /// Records per chunk unless a request asks otherwise.
@@ -48,7 +49,7 @@ pub struct Node {
     /// Answers kept for chunked retrieval.
     pub results: ResultStore,
     /// Clients to the other processes.
-    pub peers: Peers,
+    pub peer_clients: Arc<PeerClients>,
     /// Recent log lines for metrics.
     pub logs: LogRing,
     /// Recent processing times.
@@ -58,17 +59,17 @@ pub struct Node {
     /// Longest a query may take end to end before its branches are given up.
     pub query_deadline: Duration,
     /// What this node knows of its peers' health.
-    pub peer_health: PeerHealth,
+    pub peer_health: Arc<PeerHealth>,
     /// This node's own state.
-    pub state: StateMonitor,
+    pub state: Arc<StateMonitor>,
     /// Callbacks on lifecycle events.
     pub hooks: Arc<HookPool>,
     /// Faults injected through the control service.
-    pub faults: FaultTable,
+    pub faults: Arc<FaultTable>,
     /// Whether, and with which token, the control service accepts requests.
     pub control: ControlSettings,
     /// Extra routing work caused by failures.
-    pub routing: RoutingCounters,
+    pub routing: Arc<RoutingCounters>,
     /// Backoff between retries of a failed forward.
     pub retry_backoff: Backoff,
     /// The secret peer calls must carry; `None` when the cluster has none.
@@ -78,36 +79,17 @@ pub struct Node {
     /// Most concurrent streams on one connection.
     pub max_streams_per_connection: u32,
     /// Peers' answer times: hedge delays, the hedge budget, outlier ejection.
-    pub tail: TailTolerance,
+    pub tail: Arc<TailTolerance>,
 }
 
-/// The control service's switch and optional token.
-#[derive(Clone, Debug, Default)]
-pub struct ControlSettings {
-    /// Off unless the node was started with `--enable-control`.
-    pub enabled: bool,
-    /// When set, every control request must carry it.
-    pub token: Option<String>,
-}
-
-impl ControlSettings {
-    /// Refuses a control request unless control is enabled on `node` and `token` matches
-    /// (compared in constant time).
-    pub fn authorize(&self, node: &NodeId, token: &str) -> Result<(), tonic::Status> {
-        if !self.enabled {
-            return Err(tonic::Status::permission_denied(format!(
-                "the control service of {node} is disabled; start the node with --enable-control"
-            )));
-        }
-        match &self.token {
-            Some(expected) if !constant_time_eq(expected.as_bytes(), token.as_bytes()) => {
-                Err(tonic::Status::unauthenticated(format!(
-                    "wrong or missing control token for {node}; pass the token the node was started with"
-                )))
-            }
-            _ => Ok(()),
-        }
-    }
+/// A request named a team the config does not know.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("team '{team}' is not a team of this cluster (known: {known})")]
+pub struct UnknownTeam {
+    /// The team asked for, quoted.
+    pub team: String,
+    /// The config's teams.
+    pub known: String,
 }
 
 /// Shared handle to the node.
@@ -119,24 +101,41 @@ impl Node {
         &self.me.id
     }
 
+    /// The parts of this node the query path may touch.
+    pub fn query_context(&self) -> QueryContext {
+        QueryContext {
+            id: self.me.id.clone(),
+            config: self.config.clone(),
+            partition: self.partition.clone(),
+            table: self.table.clone(),
+            holdings: self.holdings.clone(),
+            peer_health: self.peer_health.clone(),
+            peer_clients: self.peer_clients.clone(),
+            faults: self.faults.clone(),
+            tail: self.tail.clone(),
+            routing: self.routing.clone(),
+            retry_backoff: self.retry_backoff.clone(),
+        }
+    }
+
     /// The team a request is admitted under: the one it names (the client's `team` param,
     /// or the team a parent forwarded with), else this node's own. A team the config does not
     /// know is refused with a reason listing the known ones, so admission state stays bounded
     /// by the config and a fresh name per query cannot escape `per_team_limit`.
-    pub fn team_of<'a>(&'a self, requested: Option<&'a str>) -> Result<&'a str, String> {
+    pub fn team_of<'a>(&'a self, requested: Option<&'a str>) -> Result<&'a str, UnknownTeam> {
         match requested.filter(|team| !team.is_empty()) {
             None => Ok(&self.me.team),
             Some(team) if self.config.team_date_bounds.contains_key(team) => Ok(team),
-            Some(team) => Err(format!(
-                "team '{}' is not a team of this cluster (known: {})",
-                overlay::query::quote(team),
-                self.config
+            Some(team) => Err(UnknownTeam {
+                team: overlay::query::quote(team),
+                known: self
+                    .config
                     .team_date_bounds
                     .keys()
                     .cloned()
                     .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+                    .join(", "),
+            }),
         }
     }
 
@@ -159,25 +158,6 @@ pub fn forwarding_team<'a>(role: Role, own_team: &'a str, request_team: &'a str)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn control_needs_the_flag_then_the_token() {
-        let node = NodeId("A".into());
-        let off = ControlSettings::default();
-        let refused = off.authorize(&node, "").unwrap_err();
-        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
-        assert!(refused.message().contains("--enable-control"));
-        let on = ControlSettings {
-            enabled: true,
-            token: Some("secret".into()),
-        };
-        assert_eq!(
-            on.authorize(&node, "").unwrap_err().code(),
-            tonic::Code::Unauthenticated
-        );
-        assert!(on.authorize(&node, "secreT").is_err());
-        assert!(on.authorize(&node, "secret").is_ok());
-    }
 
     #[test]
     fn team_leaders_forward_with_their_own_team() {

@@ -1,5 +1,6 @@
 //! The client-facing `OverlayNode` service: the thin adapter between the original wire
-//! protocol and the node's domain calls. Only this file knows JSON params and status strings.
+//! protocol and the node's domain calls. Only this file knows JSON params and status strings:
+//! a refused query is a [`QueryRefusal`], mapped to its original status here.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,15 +10,16 @@ use overlay::proto::{
     ChunkRequest, ChunkResponse, MetricsRequest, MetricsResponse, QueryRequest, QueryResponse,
     RecordFormat, ShutdownRequest, ShutdownResponse,
 };
-use overlay::query::{Query, MAX_CLIENT_ID_BYTES};
+use overlay::query::{Query, QueryError, MAX_CLIENT_ID_BYTES};
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
+use crate::admission::Rejection;
 use crate::auth::CONTROL_TOKEN_HEADER;
 use crate::faults::Traffic;
 use crate::hooks::{Event, EventKind};
-use crate::node::Node;
-use crate::query::coordinate::coordinate;
+use crate::node::{Node, UnknownTeam};
+use crate::query::coordinate::{coordinate, Coordinated};
 use crate::query::counters::Counted;
 use crate::query::route::RouteContext;
 use crate::results::{ChunkContent, ChunkLookup};
@@ -28,24 +30,76 @@ const MAX_CHUNK_SIZE: i32 = 10_000;
 /// Longest entry of a client's `hops`, in bytes (process ids are short names).
 pub const MAX_HOP_BYTES: usize = 64;
 
+/// Why a client query gets no answer; each maps to the original wire status in
+/// [`QueryRefusal::status`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QueryRefusal {
+    /// The request or its params are invalid (`invalid_query:<reason>`).
+    #[error("{0}")]
+    Invalid(String),
+    /// This node is already on the request's path (`loop_detected`).
+    #[error("loop detected")]
+    Loop,
+    /// Admission control refused the query here.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// Admission control refused part of the work further down (`rejected`).
+    #[error("rejected downstream")]
+    RejectedDownstream,
+}
+
+impl From<QueryError> for QueryRefusal {
+    fn from(err: QueryError) -> Self {
+        QueryRefusal::Invalid(err.to_string())
+    }
+}
+
+impl From<UnknownTeam> for QueryRefusal {
+    fn from(err: UnknownTeam) -> Self {
+        QueryRefusal::Invalid(err.to_string())
+    }
+}
+
+impl QueryRefusal {
+    /// The original status string: `invalid_query:<reason>`, `loop_detected`, `rejected`
+    /// (which clients compare exactly) or the fair-queue extensions `rejected:queue_full` and
+    /// `rejected:queue_timeout`.
+    pub fn status(&self) -> String {
+        match self {
+            QueryRefusal::Invalid(why) => format!("invalid_query:{why}"),
+            QueryRefusal::Loop => "loop_detected".to_string(),
+            QueryRefusal::Rejected(rejection) => rejection_status(*rejection).to_string(),
+            QueryRefusal::RejectedDownstream => "rejected".to_string(),
+        }
+    }
+}
+
+/// The original status of an admission refusal.
+pub fn rejection_status(rejection: Rejection) -> &'static str {
+    match rejection {
+        Rejection::AtLimit(_) => "rejected",
+        Rejection::QueueFull => "rejected:queue_full",
+        Rejection::QueueTimeout => "rejected:queue_timeout",
+    }
+}
+
 /// Checks what a client sent before any work or forwarding: `hops` no longer than the tree
 /// can be deep (it has this many processes) with short entries, and `client_id` within its cap.
-/// The reason becomes `invalid_query:<reason>`.
-fn check_request(request: &QueryRequest, processes: usize) -> Result<(), String> {
+fn check_request(request: &QueryRequest, processes: usize) -> Result<(), QueryRefusal> {
     if request.hops.len() > processes {
-        return Err(format!(
+        return Err(QueryRefusal::Invalid(format!(
             "hops has {} entries; a path through this cluster has at most {processes}",
             request.hops.len()
-        ));
+        )));
     }
     if let Some(hop) = request.hops.iter().find(|hop| hop.len() > MAX_HOP_BYTES) {
-        return Err(format!(
+        return Err(QueryRefusal::Invalid(format!(
             "hops entry '{}' is longer than {MAX_HOP_BYTES} bytes",
             overlay::query::quote(hop)
-        ));
+        )));
     }
-    overlay::query::check_len("client_id", &request.client_id, MAX_CLIENT_ID_BYTES)
-        .map_err(|err| err.to_string())
+    overlay::query::check_len("client_id", &request.client_id, MAX_CLIENT_ID_BYTES)?;
+    Ok(())
 }
 
 /// The `OverlayNode` service of one node.
@@ -55,101 +109,60 @@ pub struct NodeService {
     shutdown: watch::Sender<bool>,
 }
 
+/// A query that passed every check: what it asks, and the team it runs under.
+struct Parsed {
+    query: Query,
+    team: String,
+}
+
 impl NodeService {
     /// Wraps a node; a `Shutdown` call sets `shutdown` to true.
     pub fn new(node: Arc<Node>, shutdown: watch::Sender<bool>) -> Self {
         Self { node, shutdown }
     }
 
-    fn answer_status(&self, request: &QueryRequest, status: String) -> QueryResponse {
-        QueryResponse {
-            hops: request.hops.clone(),
-            status,
-            ..Default::default()
-        }
-    }
-}
-
-#[tonic::async_trait]
-impl OverlayNode for NodeService {
-    async fn query(
-        &self,
-        request: Request<QueryRequest>,
-    ) -> Result<Response<QueryResponse>, Status> {
-        let started = Instant::now();
-        let mut request = request.into_inner();
+    /// Checks the request and parses its query; the request loses what must not be echoed.
+    fn parse(&self, request: &mut QueryRequest) -> Result<Parsed, QueryRefusal> {
         let node = &self.node;
-        node.faults.on_answer(Traffic::Client).await?;
-        if let Err(why) = check_request(&request, node.config.processes.len()) {
+        if let Err(refusal) = check_request(request, node.config.processes.len()) {
             // Nothing of the oversized request is echoed.
             request.hops.clear();
             request.client_id.clear();
-            return Ok(Response::new(
-                self.answer_status(&request, format!("invalid_query:{why}")),
-            ));
+            return Err(refusal);
         }
         if request.hops.iter().any(|hop| hop == &node.id().0) {
-            return Ok(Response::new(
-                self.answer_status(&request, "loop_detected".to_string()),
-            ));
+            return Err(QueryRefusal::Loop);
         }
-        let query = match Query::parse(&request.query_type, &request.query_params) {
-            Ok(query) => query,
-            Err(err) => {
-                return Ok(Response::new(
-                    self.answer_status(&request, format!("invalid_query:{err}")),
-                ))
-            }
-        };
-        let team = match node.team_of(query.team.as_deref()) {
-            Ok(team) => team.to_string(),
-            Err(why) => {
-                return Ok(Response::new(
-                    self.answer_status(&request, format!("invalid_query:{why}")),
-                ))
-            }
-        };
-        // Admission before any work; the permit is released when this handler ends, on
-        // every path (answer, error, client cancellation dropping the future).
-        let mut permit = match node.admission.admit(&team, None).await {
-            Ok(permit) => permit,
-            Err(rejection) => {
-                return Ok(Response::new(
-                    self.answer_status(&request, rejection.status().to_string()),
-                ))
-            }
-        };
-        node.routing.add(Counted::Coordinated, 1);
-        fire_query_event(node, EventKind::QueryStarted, &request, &team, |e| e);
-        // Routing starts here: the client's hops are echoed in the answer but never reach the
-        // router, so a client cannot name nodes to be passed over (their days would go missing).
-        let mut hops = request.hops.clone();
-        hops.push(node.id().0.clone());
-        let ctx = RouteContext {
-            query_json: serde_json::to_string(&query).unwrap_or_default().into(),
-            query: Arc::new(query),
+        let query = Query::parse(&request.query_type, &request.query_params)?;
+        let team = node.team_of(query.team.as_deref())?.to_string();
+        Ok(Parsed { query, team })
+    }
+
+    /// Runs an admitted query over the cluster. Routing starts here: the client's hops are
+    /// echoed in the answer but never reach the router, so a client cannot name nodes to be
+    /// passed over (their days would go missing).
+    async fn answer(&self, parsed: Parsed) -> Coordinated {
+        let node = &self.node;
+        let route = RouteContext {
+            wire_query: Arc::new((&parsed.query).into()),
+            query: Arc::new(parsed.query),
             hops: vec![node.id().0.clone()],
-            team: node.forwarding_team(&team).to_string(),
+            team: node.forwarding_team(&parsed.team).to_string(),
             deadline: Instant::now() + node.query_deadline,
         };
-        let done = coordinate(node, &ctx).await;
-        // The answer's hops: the path to this node, then every node that served a slice.
-        for server in &done.served_by {
-            if !hops.contains(server) {
-                hops.push(server.clone());
-            }
-        }
-        if done.rejected_downstream {
-            fire_query_event(node, EventKind::QueryFailed, &request, &team, |e| {
-                e.with("status", "rejected")
-                    .with("missing_nodes", done.missing_nodes.clone())
-            });
-            return Ok(Response::new(QueryResponse {
-                hops,
-                status: "rejected".to_string(),
-                ..Default::default()
-            }));
-        }
+        coordinate(&node.query_context(), &route).await
+    }
+
+    /// Keeps a complete (or partial) answer for chunked retrieval and says where it is.
+    fn store(
+        &self,
+        request: &QueryRequest,
+        team: &str,
+        done: Coordinated,
+        hops: Vec<String>,
+        started: Instant,
+    ) -> QueryResponse {
+        let node = &self.node;
         let chunk_size = match request.chunk_size {
             size if size > 0 => size.min(MAX_CHUNK_SIZE) as usize,
             _ => node.chunk_size,
@@ -159,7 +172,6 @@ impl OverlayNode for NodeService {
         let (uid, total_chunks) = node.results.insert(done.answer, chunk_size, format);
         let took = started.elapsed();
         node.times.record(took);
-        permit.mark_succeeded();
         tracing::debug!(%uid, total_records, took_ms = took.as_millis() as u64, "query answered");
         let partial = !done.missing_nodes.is_empty() || !done.missing_dates.is_empty();
         let kind = if partial {
@@ -167,14 +179,14 @@ impl OverlayNode for NodeService {
         } else {
             EventKind::QueryCompleted
         };
-        fire_query_event(node, kind, &request, &team, |e| {
+        fire_query_event(node, kind, request, team, |e| {
             e.with("uid", uid.as_str())
                 .with("records", total_records)
                 .with("took_ms", took.as_secs_f64() * 1000.0)
                 .with("partial", partial)
                 .with("missing_nodes", done.missing_nodes.clone())
         });
-        Ok(Response::new(QueryResponse {
+        QueryResponse {
             uid,
             total_chunks: total_chunks as i32,
             total_records,
@@ -184,7 +196,68 @@ impl OverlayNode for NodeService {
             missing_dates: done.missing_dates,
             missing_nodes: done.missing_nodes,
             processing_us: took.as_micros() as i64,
-        }))
+        }
+    }
+}
+
+/// The answer to a refused query: its status and the hops as they stand.
+fn refused(hops: Vec<String>, refusal: &QueryRefusal) -> Response<QueryResponse> {
+    Response::new(QueryResponse {
+        hops,
+        status: refusal.status(),
+        ..Default::default()
+    })
+}
+
+/// The answer's hops: the path to this node, then every node that served a slice.
+fn answer_hops(request: &QueryRequest, me: &str, served_by: &[String]) -> Vec<String> {
+    let mut hops = request.hops.clone();
+    hops.push(me.to_string());
+    for server in served_by {
+        if !hops.contains(server) {
+            hops.push(server.clone());
+        }
+    }
+    hops
+}
+
+#[tonic::async_trait]
+impl OverlayNode for NodeService {
+    /// parse → admit → answer → store.
+    async fn query(
+        &self,
+        request: Request<QueryRequest>,
+    ) -> Result<Response<QueryResponse>, Status> {
+        let started = Instant::now();
+        let mut request = request.into_inner();
+        let node = &self.node;
+        node.faults.on_answer(Traffic::Client).await?;
+        let parsed = match self.parse(&mut request) {
+            Ok(parsed) => parsed,
+            Err(refusal) => return Ok(refused(request.hops, &refusal)),
+        };
+        let team = parsed.team.clone();
+        // Admission before any work; the permit is released when this handler ends, on
+        // every path (answer, error, client cancellation dropping the future).
+        let mut permit = match node.admission.admit(&team, None).await {
+            Ok(permit) => permit,
+            Err(rejection) => return Ok(refused(request.hops, &rejection.into())),
+        };
+        node.routing.add(Counted::Coordinated, 1);
+        fire_query_event(node, EventKind::QueryStarted, &request, &team, |e| e);
+        let done = self.answer(parsed).await;
+        let hops = answer_hops(&request, node.id().as_str(), &done.served_by);
+        if done.rejected_downstream {
+            let refusal = QueryRefusal::RejectedDownstream;
+            fire_query_event(node, EventKind::QueryFailed, &request, &team, |e| {
+                e.with("status", refusal.status())
+                    .with("missing_nodes", done.missing_nodes.clone())
+            });
+            return Ok(refused(hops, &refusal));
+        }
+        let response = self.store(&request, &team, done, hops, started);
+        permit.mark_succeeded();
+        Ok(Response::new(response))
     }
 
     async fn get_chunk(
@@ -287,4 +360,40 @@ fn fire_query_event(
                 .with("client_id", request.client_id.as_str()),
         )
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admission::RejectReason;
+
+    #[test]
+    fn refusals_keep_the_original_statuses() {
+        let status = |refusal: QueryRefusal| refusal.status();
+        assert_eq!(
+            status(Rejection::AtLimit(RejectReason::TotalLimit).into()),
+            "rejected"
+        );
+        assert_eq!(status(Rejection::QueueFull.into()), "rejected:queue_full");
+        assert_eq!(
+            status(Rejection::QueueTimeout.into()),
+            "rejected:queue_timeout"
+        );
+        assert_eq!(status(QueryRefusal::RejectedDownstream), "rejected");
+        assert_eq!(status(QueryRefusal::Loop), "loop_detected");
+        assert_eq!(
+            status(QueryRefusal::Invalid("limit must be".into())),
+            "invalid_query:limit must be"
+        );
+    }
+
+    #[test]
+    fn answer_hops_follow_the_path_then_the_servers() {
+        let request = QueryRequest {
+            hops: vec!["X".into()],
+            ..Default::default()
+        };
+        let served = ["B".to_string(), "A".to_string(), "B".to_string()];
+        assert_eq!(answer_hops(&request, "A", &served), ["X", "A", "B"]);
+    }
 }

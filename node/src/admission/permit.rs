@@ -90,36 +90,9 @@ pub enum Rejection {
     QueueTimeout,
 }
 
-impl Rejection {
-    /// The wire status: `"rejected"` for [`Rejection::AtLimit`] (the original
-    /// status, which clients compare exactly), `"rejected:queue_full"` and
-    /// `"rejected:queue_timeout"` for the fair-queue rejections.
-    pub fn status(&self) -> &'static str {
-        match self {
-            Rejection::AtLimit(_) => "rejected",
-            Rejection::QueueFull => "rejected:queue_full",
-            Rejection::QueueTimeout => "rejected:queue_timeout",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wire_status() {
-        assert_eq!(
-            Rejection::AtLimit(RejectReason::TotalLimit).status(),
-            "rejected"
-        );
-        assert_eq!(
-            Rejection::AtLimit(RejectReason::TeamLimit).status(),
-            "rejected"
-        );
-        assert_eq!(Rejection::QueueFull.status(), "rejected:queue_full");
-        assert_eq!(Rejection::QueueTimeout.status(), "rejected:queue_timeout");
-    }
 
     #[test]
     fn messages_name_the_limit() {

@@ -6,28 +6,42 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use overlay::config::NodeId;
+use overlay::config::{Health, NodeId};
 use overlay::proto::PingRequest;
 use tokio::task::JoinHandle;
 
-use super::peers::Evidence;
-use crate::node::Node;
-use crate::peers::PeerClient;
+use super::peer_health::{Evidence, PeerHealth};
+use crate::faults::FaultTable;
+use crate::peer_clients::{PeerClient, PeerClients};
+
+/// What the probes need of the node.
+#[derive(Clone, Debug)]
+pub struct Probing {
+    /// The probing node, named in every ping.
+    pub id: NodeId,
+    /// The config's health settings.
+    pub settings: Health,
+    /// Where probe outcomes go.
+    pub peer_health: Arc<PeerHealth>,
+    /// Faults injected here (a partition refuses probes to a peer).
+    pub faults: Arc<FaultTable>,
+}
 
 /// Starts one probe loop per watched peer; the loops end when the handles are aborted.
-pub fn spawn_probes(node: &Arc<Node>) -> Vec<JoinHandle<()>> {
-    node.peer_health
+pub fn spawn_probes(probing: &Probing, clients: &PeerClients) -> Vec<JoinHandle<()>> {
+    probing
+        .peer_health
         .peers()
         .into_iter()
         .filter_map(|peer| {
-            let client = node.peers.probe_client(&peer)?;
-            Some(tokio::spawn(probe_loop(node.clone(), peer, client)))
+            let client = clients.probe_client(&peer)?;
+            Some(tokio::spawn(probe_loop(probing.clone(), peer, client)))
         })
         .collect()
 }
 
-async fn probe_loop(node: Arc<Node>, peer: NodeId, mut client: PeerClient) {
-    let health = &node.config.health;
+async fn probe_loop(node: Probing, peer: NodeId, mut client: PeerClient) {
+    let health = &node.settings;
     let interval = Duration::from_millis(health.interval_ms.max(1));
     let timeout = Duration::from_millis(health.timeout_ms.max(1));
     let mut tick = tokio::time::interval(interval);
@@ -47,7 +61,7 @@ async fn probe_loop(node: Arc<Node>, peer: NodeId, mut client: PeerClient) {
 
 /// One probe: the round trip, or why it failed.
 async fn probe_once(
-    node: &Node,
+    node: &Probing,
     peer: &NodeId,
     client: &mut PeerClient,
     timeout: Duration,
@@ -57,7 +71,7 @@ async fn probe_once(
     }
     let started = Instant::now();
     let request = PingRequest {
-        from: node.id().0.clone(),
+        from: node.id.0.clone(),
     };
     // One bound for everything: connecting, sending, the peer answering.
     match tokio::time::timeout(timeout, client.ping(request)).await {

@@ -8,16 +8,12 @@ use std::time::{Duration, Instant};
 
 use overlay::config::StateThresholds;
 use overlay::date::unix_ms;
-use overlay::proto::overlay_node_server::OverlayNodeServer;
 use overlay::proto::{StateTime, StateTransition};
-use tonic::server::NamedService;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
 use super::state::{status_line, transition_line, LoadSample, NodeState, StateTracker, Transition};
-use crate::hooks::{Event, EventKind};
-use crate::node::Node;
-use crate::service::NodeService;
+use crate::hooks::{Event, EventKind, HookPool};
 
 /// How often the node samples its own load.
 const SAMPLE_EVERY: Duration = Duration::from_millis(500);
@@ -97,38 +93,44 @@ impl StateMonitor {
     }
 }
 
+/// What the self-watch reads and tells: the node's load, its state tracker, the hooks to
+/// fire on transitions and the standard health service names to update.
+pub struct SelfWatch {
+    /// This node's id, for log lines and events.
+    pub id: String,
+    /// The node's current load.
+    pub sample: Box<dyn Fn() -> LoadSample + Send + Sync>,
+    /// The node's state tracker.
+    pub state: Arc<StateMonitor>,
+    /// Where transition events go.
+    pub hooks: Arc<HookPool>,
+    /// The services the standard health service answers for (set where the server is built).
+    pub health_services: Vec<&'static str>,
+}
+
 /// Samples the node's load forever; abort the task to stop.
-pub async fn run_monitor(node: Arc<Node>, reporter: HealthReporter) {
+pub async fn run_monitor(watch: SelfWatch, reporter: HealthReporter) {
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_status = Instant::now();
     loop {
         tick.tick().await;
-        let sample = LoadSample {
-            avg_latency_ms: node.times.average_ms_within(LATENCY_WINDOW),
-            active: node.admission.total_active(),
-            queue: node.results.pending() as u32,
-        };
-        if let Some(t) = node.state.observe(sample) {
-            tracing::warn!("{}", transition_line(node.id().as_str(), &t));
+        if let Some(t) = watch.state.observe((watch.sample)()) {
+            tracing::warn!("{}", transition_line(&watch.id, &t));
             let status = serving_status(t.to);
-            for service in HEALTH_SERVICES {
-                reporter.set_service_status(service, status).await;
+            for service in &watch.health_services {
+                reporter.set_service_status(*service, status).await;
             }
-            for event in transition_events(node.id().as_str(), &t) {
-                node.hooks.fire(event);
+            for event in transition_events(&watch.id, &t) {
+                watch.hooks.fire(event);
             }
         }
         if last_status.elapsed() >= STATUS_EVERY {
             last_status = Instant::now();
-            tracing::info!("{}", node.state.status_line(node.id().as_str()));
+            tracing::info!("{}", watch.state.status_line(&watch.id));
         }
     }
 }
-
-/// The names the standard health service answers for: the server as a whole and the
-/// client-facing service.
-const HEALTH_SERVICES: [&str; 2] = ["", <OverlayNodeServer<NodeService> as NamedService>::NAME];
 
 /// What the standard health service says in a state: only a failing node stops serving.
 fn serving_status(state: NodeState) -> ServingStatus {
@@ -178,7 +180,6 @@ mod tests {
             };
             assert_eq!(serving_status(state), expected, "{state}");
         }
-        assert_eq!(HEALTH_SERVICES[1], "OverlayNode");
     }
 
     #[test]

@@ -6,17 +6,16 @@
 //! could serve are reported as missing, by date and node, never dropped silently; so are the
 //! days a holder reports lacking on its disk (`SliceResult.missing_dates`).
 
-use std::sync::Arc;
-
 use overlay::aggregate::AggregatePartial;
+use overlay::config::NodeId;
 use overlay::partition::Slice;
-use overlay::proto::{SliceResult, SliceTask};
-use overlay::query::{AggregateSpec, QueryKind};
+use overlay::proto::{SliceErrorKind, SliceFailure, SliceResult, SliceTask};
+use overlay::query::{AggregateSpec, Filter, QueryKind};
 
+use super::context::QueryContext;
+use super::failure::kind;
 use super::merge::{merge_partials, next_round_shares, split_evenly, SliceProgress};
 use super::route::{serve_tasks, RouteContext};
-use super::slice_error;
-use crate::node::Node;
 use crate::results::{Answer, RecordPart};
 
 /// Most rounds a filter query runs: each round either meets the limit or exhausts at least
@@ -39,8 +38,8 @@ pub struct Coordinated {
 }
 
 /// Runs a parsed client query over the cluster.
-pub async fn coordinate(node: &Arc<Node>, ctx: &RouteContext) -> Coordinated {
-    let slices: Vec<&Slice> = node
+pub async fn coordinate(cx: &QueryContext, ctx: &RouteContext) -> Coordinated {
+    let slices: Vec<&Slice> = cx
         .partition
         .slices
         .iter()
@@ -52,8 +51,8 @@ pub async fn coordinate(node: &Arc<Node>, ctx: &RouteContext) -> Coordinated {
         })
         .collect();
     match &ctx.query.kind {
-        QueryKind::Filter { limit } => filter_rounds(node, ctx, &slices, *limit).await,
-        QueryKind::Aggregate(spec) => aggregate_once(node, ctx, &slices, spec).await,
+        QueryKind::Filter { limit } => filter_rounds(cx, ctx, &slices, *limit).await,
+        QueryKind::Aggregate(spec) => aggregate_once(cx, ctx, &slices, spec).await,
     }
 }
 
@@ -67,14 +66,14 @@ fn task(slice: &Slice, limit: u32, offset: u32) -> SliceTask {
 }
 
 async fn filter_rounds(
-    node: &Arc<Node>,
+    cx: &QueryContext,
     ctx: &RouteContext,
     slices: &[&Slice],
     limit: u32,
 ) -> Coordinated {
     let mut progress = vec![SliceProgress::default(); slices.len()];
     let mut parts: Vec<Vec<RecordPart>> = slices.iter().map(|_| Vec::new()).collect();
-    let mut errors: Vec<Option<String>> = vec![None; slices.len()];
+    let mut errors: Vec<Option<SliceFailure>> = vec![None; slices.len()];
     let mut lacking: Vec<Vec<String>> = vec![Vec::new(); slices.len()];
     let mut shares = split_evenly(limit, slices.len());
     let mut served_by = Vec::new();
@@ -89,9 +88,9 @@ async fn filter_rounds(
         if tasks.is_empty() {
             break;
         }
-        for mut result in serve_tasks(node, ctx, tasks).await {
+        for mut result in serve_tasks(cx, ctx, tasks).await {
             note_server(&mut served_by, &result);
-            let Some(index) = slices.iter().position(|s| s.owner.0 == result.owner) else {
+            let Some(index) = index_of(slices, &result) else {
                 continue;
             };
             if !result.missing_dates.is_empty() {
@@ -109,7 +108,7 @@ async fn filter_rounds(
             break;
         }
     }
-    let missing = missing(node, ctx, slices, &errors, &lacking);
+    let missing = missing(&cx.id, &ctx.query.filter, slices, &errors, &lacking);
     coordinated(
         Answer::Records(parts.into_iter().flatten().collect()),
         missing,
@@ -121,11 +120,11 @@ fn absorb_records(
     result: SliceResult,
     progress: &mut SliceProgress,
     parts: &mut Vec<RecordPart>,
-    error: &mut Option<String>,
+    error: &mut Option<SliceFailure>,
 ) {
-    if !result.error.is_empty() {
+    if let Some(failure) = result.failure {
         progress.failed = true;
-        *error = Some(result.error);
+        *error = Some(failure);
         return;
     }
     // Batches are checked when a chunk first needs their rows (see `RecordPart::batch`); a
@@ -138,39 +137,39 @@ fn absorb_records(
 }
 
 async fn aggregate_once(
-    node: &Arc<Node>,
+    cx: &QueryContext,
     ctx: &RouteContext,
     slices: &[&Slice],
     spec: &AggregateSpec,
 ) -> Coordinated {
     let tasks = slices.iter().map(|slice| task(slice, 0, 0)).collect();
     let mut partials: Vec<AggregatePartial> = vec![AggregatePartial::default(); slices.len()];
-    let mut errors: Vec<Option<String>> = vec![None; slices.len()];
+    let mut errors: Vec<Option<SliceFailure>> = vec![None; slices.len()];
     let mut lacking: Vec<Vec<String>> = vec![Vec::new(); slices.len()];
     let mut served_by = Vec::new();
-    for mut result in serve_tasks(node, ctx, tasks).await {
+    for mut result in serve_tasks(cx, ctx, tasks).await {
         note_server(&mut served_by, &result);
-        let Some(index) = slices.iter().position(|s| s.owner.0 == result.owner) else {
+        let Some(index) = index_of(slices, &result) else {
             continue;
         };
         lacking[index] = std::mem::take(&mut result.missing_dates);
-        if !result.error.is_empty() {
-            errors[index] = Some(result.error);
+        if let Some(failure) = result.failure.take() {
+            errors[index] = Some(failure);
             continue;
         }
-        match serde_json::from_str::<AggregatePartial>(&result.aggregate_json) {
-            Ok(partial) => partials[index] = partial,
-            Err(err) => {
-                errors[index] = Some(format!(
-                    "{} sent an unreadable partial: {err}",
-                    result.served_by
-                ))
-            }
-        }
+        // A served slice without groups had no matching rows.
+        partials[index] = result.aggregate.take().map(Into::into).unwrap_or_default();
     }
-    let missing = missing(node, ctx, slices, &errors, &lacking);
+    let missing = missing(&cx.id, &ctx.query.filter, slices, &errors, &lacking);
     let answer = Answer::Aggregate(merge_partials(&partials).rows(spec, &missing.dates));
     coordinated(answer, missing, served_by)
+}
+
+/// Where the result's slice sits among the query's slices.
+fn index_of(slices: &[&Slice], result: &SliceResult) -> Option<usize> {
+    slices
+        .iter()
+        .position(|slice| slice.owner.as_str() == result.owner)
 }
 
 fn note_server(served_by: &mut Vec<String>, result: &SliceResult) {
@@ -200,10 +199,10 @@ fn coordinated(answer: Answer, missing: Missing, served_by: Vec<String>) -> Coor
 /// and the slices served without some days because their holder lacks them (`lacking`, per
 /// slice, as the holder reported them): those days and owners are missing just the same.
 fn missing(
-    node: &Node,
-    ctx: &RouteContext,
+    me: &NodeId,
+    filter: &Filter,
     slices: &[&Slice],
-    errors: &[Option<String>],
+    errors: &[Option<SliceFailure>],
     lacking: &[Vec<String>],
 ) -> Missing {
     let mut missing_dates = Vec::new();
@@ -219,20 +218,21 @@ fn missing(
                 .filter(|day| lacking.contains(day))
                 .collect();
             if !lacking.is_empty() {
-                tracing::warn!(slice = %slice.owner, "[Coordinator] {}: the holder of the slice of {} lacks {} of its day(s): {}", node.id(), slice.owner, lacking.len(), lacking.join(", "));
+                tracing::warn!(slice = %slice.owner, "[Coordinator] {}: the holder of the slice of {} lacks {} of its day(s): {}", me, slice.owner, lacking.len(), lacking.join(", "));
                 missing_nodes.push(slice.owner.0.clone());
                 missing_dates.extend(lacking);
             }
             continue;
         };
-        rejected_downstream |= error.starts_with(slice_error::REJECTED);
-        tracing::warn!(slice = %slice.owner, %error, "[Coordinator] {} could not serve the slice of {}", node.id(), slice.owner);
+        rejected_downstream |= kind(error) == SliceErrorKind::Rejected;
+        let error = &error.reason;
+        tracing::warn!(slice = %slice.owner, %error, "[Coordinator] {} could not serve the slice of {}", me, slice.owner);
         missing_nodes.push(slice.owner.0.clone());
         missing_dates.extend(
             slice
                 .dates
                 .iter()
-                .filter(|d| ctx.query.filter.accepts_date(**d))
+                .filter(|d| filter.accepts_date(**d))
                 .map(|d| d.to_string()),
         );
     }
@@ -240,5 +240,60 @@ fn missing(
         dates: missing_dates,
         nodes: missing_nodes,
         rejected_downstream,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::failure::failure;
+    use overlay::date::DateKey;
+
+    fn slice(owner: &str, days: &[u32]) -> Slice {
+        Slice {
+            owner: NodeId(owner.into()),
+            team: "pink".into(),
+            dates: days
+                .iter()
+                .map(|d| DateKey::from_u32(*d).unwrap())
+                .collect(),
+            holders: vec![NodeId(owner.into())],
+        }
+    }
+
+    #[test]
+    fn only_a_rejected_slice_makes_the_answer_rejected_and_missing_days_follow_the_filter() {
+        let (c, d, f) = (
+            slice("C", &[20200816, 20200817]),
+            slice("D", &[20200818]),
+            slice("F", &[20200819]),
+        );
+        let slices = [&c, &d, &f];
+        let filter = Filter {
+            date_end: DateKey::from_u32(20200816),
+            ..Default::default()
+        };
+        let unserved = failure(SliceErrorKind::Unserved, "no live holder");
+        let lacking = vec![Vec::new(), Vec::new(), vec!["20200819".to_string()]];
+        let me = NodeId("A".into());
+        let found = missing(
+            &me,
+            &filter,
+            &slices,
+            &[Some(unserved), None, None],
+            &lacking,
+        );
+        assert!(!found.rejected_downstream);
+        assert_eq!(found.nodes, ["C", "F"]);
+        assert_eq!(found.dates, ["20200816", "20200819"]);
+        let rejected = failure(SliceErrorKind::Rejected, "E: queue full");
+        let found = missing(
+            &me,
+            &filter,
+            &slices,
+            &[None, Some(rejected), None],
+            &lacking,
+        );
+        assert!(found.rejected_downstream);
     }
 }

@@ -16,9 +16,12 @@ use overlay::config::NodeId;
 use overlay::proto::{SliceResult, SliceTask};
 use tokio::time::Instant;
 
+use super::failure::is_served;
+use super::peer_call::CallError;
+
 /// One leg of a hedged call: its answer, or why it failed.
 pub type LegFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Vec<SliceResult>, String>> + Send + 'a>>;
+    Pin<Box<dyn Future<Output = Result<Vec<SliceResult>, CallError>> + Send + 'a>>;
 
 /// Where a hedge goes.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,7 +48,7 @@ pub struct Raced {
     /// One result per slice answered, whichever leg answered it first.
     pub served: Vec<SliceResult>,
     /// The first call's error and the slices no leg answered, when it failed.
-    pub failed: Option<(String, Vec<SliceTask>)>,
+    pub failed: Option<(CallError, Vec<SliceTask>)>,
     /// How long the first call took, when it answered.
     pub primary_took: Option<Duration>,
     /// The first call was cancelled: hedges answered all its slices first.
@@ -62,6 +65,139 @@ pub struct Raced {
     pub hedge_answers: Vec<(NodeId, Duration)>,
 }
 
+/// A leg's outcome, tagged with its index (0: the first call; hedge `i` is index `i + 1`).
+type Tagged<'a> =
+    Pin<Box<dyn Future<Output = (usize, Result<Vec<SliceResult>, CallError>)> + Send + 'a>>;
+
+fn tag<'a>(index: usize, call: LegFuture<'a>) -> Tagged<'a> {
+    Box::pin(async move { (index, call.await) })
+}
+
+/// The bookkeeping of one race: which legs run, which slices are covered and by whom.
+struct Race<'t> {
+    tasks: &'t [SliceTask],
+    started: Instant,
+    raced: Raced,
+    /// Per hedge leg (index − 1): its target, its slices, when it started.
+    hedges: Vec<(Target, BTreeSet<String>, Instant)>,
+    /// Legs still running, by index.
+    running: BTreeSet<usize>,
+    /// The first answer per slice owner.
+    covered: BTreeMap<String, SliceResult>,
+    primary_error: Option<CallError>,
+}
+
+impl<'t> Race<'t> {
+    fn new(tasks: &'t [SliceTask]) -> Self {
+        Race {
+            tasks,
+            started: Instant::now(),
+            raced: Raced::default(),
+            hedges: Vec::new(),
+            running: BTreeSet::from([0]),
+            covered: BTreeMap::new(),
+            primary_error: None,
+        }
+    }
+
+    fn primary_running(&self) -> bool {
+        self.running.contains(&0)
+    }
+
+    /// Takes one leg's outcome.
+    fn on_answer(&mut self, index: usize, outcome: Result<Vec<SliceResult>, CallError>) {
+        let primary_running = self.primary_running();
+        self.running.remove(&index);
+        if index == 0 {
+            match outcome {
+                Ok(results) => {
+                    self.raced.primary_took = Some(self.started.elapsed());
+                    for result in results {
+                        self.covered.entry(result.owner.clone()).or_insert(result);
+                    }
+                }
+                Err(why) => self.primary_error = Some(why),
+            }
+            return;
+        }
+        let Ok(results) = outcome else { return };
+        let (target, _, leg_started) = &self.hedges[index - 1];
+        if let Target::Peer(peer) = target {
+            self.raced
+                .hedge_answers
+                .push((peer.clone(), leg_started.elapsed()));
+        }
+        let mut won = false;
+        for result in results.into_iter().filter(is_served) {
+            if !self.covered.contains_key(&result.owner) {
+                won |= primary_running;
+                self.covered.insert(result.owner.clone(), result);
+            }
+        }
+        self.raced.hedges_won += u32::from(won);
+        self.raced.beaten_by_peer |= won && matches!(target, Target::Peer(_));
+    }
+
+    /// Starts the hedge legs; returns them tagged for the race.
+    fn start_hedges<'a>(&mut self, legs: Vec<HedgeLeg<'a>>) -> Vec<Tagged<'a>> {
+        legs.into_iter()
+            .map(|leg| {
+                let owners = leg.tasks.iter().map(|t| t.owner.clone()).collect();
+                self.hedges.push((leg.target, owners, Instant::now()));
+                self.running.insert(self.hedges.len());
+                self.raced.hedges_sent += 1;
+                tag(self.hedges.len(), leg.call)
+            })
+            .collect()
+    }
+
+    /// True when every slice is answered, or the first call is over and no running hedge
+    /// can answer what is left.
+    fn is_over(&self) -> bool {
+        let uncovered: Vec<&SliceTask> = self
+            .tasks
+            .iter()
+            .filter(|t| !self.covered.contains_key(&t.owner))
+            .collect();
+        if uncovered.is_empty() {
+            return true;
+        }
+        if self.primary_running() {
+            return false;
+        }
+        !self.running.iter().any(|&index| {
+            let owners = &self.hedges[index - 1].1;
+            uncovered.iter().any(|t| owners.contains(&t.owner))
+        })
+    }
+
+    /// What the race came to, the legs still running being dropped (cancelled).
+    fn finish(mut self) -> Raced {
+        self.raced.primary_lost = self.primary_running();
+        self.raced.cancelled = self.running.len() as u32;
+        if let Some(why) = self.primary_error.take() {
+            let unanswered: Vec<SliceTask> = self
+                .tasks
+                .iter()
+                .filter(|t| !self.covered.contains_key(&t.owner))
+                .cloned()
+                .collect();
+            if !unanswered.is_empty() {
+                self.raced.failed = Some((why, unanswered));
+            }
+        }
+        // In the order of the tasks, as the unhedged call answered.
+        let mut served: Vec<SliceResult> = self
+            .tasks
+            .iter()
+            .filter_map(|t| self.covered.remove(&t.owner))
+            .collect();
+        served.extend(std::mem::take(&mut self.covered).into_values());
+        self.raced.served = served;
+        self.raced
+    }
+}
+
 /// Runs `primary` for `tasks`; if it has not answered after `delay` (`None`: never hedge),
 /// starts the legs `plan` returns (none: no hedge). Returns once every slice is answered, or
 /// the first call failed and no hedge left running can answer the rest.
@@ -71,20 +207,9 @@ pub async fn race<'a>(
     delay: Option<Duration>,
     plan: impl FnOnce() -> Vec<HedgeLeg<'a>>,
 ) -> Raced {
-    type Tagged<'a> =
-        Pin<Box<dyn Future<Output = (usize, Result<Vec<SliceResult>, String>)> + Send + 'a>>;
-    let tag = |index: usize, call: LegFuture<'a>| -> Tagged<'a> {
-        Box::pin(async move { (index, call.await) })
-    };
-    let started = Instant::now();
-    let mut raced = Raced::default();
+    let mut race = Race::new(tasks);
     let mut legs: FuturesUnordered<Tagged<'a>> = FuturesUnordered::new();
     legs.push(tag(0, primary));
-    // Per hedge leg (index − 1): its target, its slices, when it started; and which legs run.
-    let mut hedges: Vec<(Target, BTreeSet<String>, Instant)> = Vec::new();
-    let mut running: BTreeSet<usize> = BTreeSet::from([0]);
-    let mut covered: BTreeMap<String, SliceResult> = BTreeMap::new();
-    let mut primary_error: Option<String> = None;
     let mut plan = Some(plan);
     let timer = async {
         match delay {
@@ -94,84 +219,20 @@ pub async fn race<'a>(
     };
     tokio::pin!(timer);
     loop {
-        let primary_running = running.contains(&0);
         tokio::select! {
-            Some((index, outcome)) = legs.next() => {
-                running.remove(&index);
-                if index == 0 {
-                    match outcome {
-                        Ok(results) => {
-                            raced.primary_took = Some(started.elapsed());
-                            for result in results {
-                                covered.entry(result.owner.clone()).or_insert(result);
-                            }
-                        }
-                        Err(why) => primary_error = Some(why),
-                    }
-                } else if let Ok(results) = outcome {
-                    let (target, _, leg_started) = &hedges[index - 1];
-                    if let Target::Peer(peer) = target {
-                        raced.hedge_answers.push((peer.clone(), leg_started.elapsed()));
-                    }
-                    let mut won = false;
-                    for result in results.into_iter().filter(|r| r.error.is_empty()) {
-                        if !covered.contains_key(&result.owner) {
-                            won |= primary_running;
-                            covered.insert(result.owner.clone(), result);
-                        }
-                    }
-                    raced.hedges_won += u32::from(won);
-                    raced.beaten_by_peer |= won && matches!(target, Target::Peer(_));
-                }
-            }
-            () = &mut timer, if plan.is_some() && primary_running => {
-                for leg in plan.take().map(|plan| plan()).unwrap_or_default() {
-                    hedges.push((leg.target, leg.tasks.iter().map(|t| t.owner.clone()).collect(), Instant::now()));
-                    running.insert(hedges.len());
-                    legs.push(tag(hedges.len(), leg.call));
-                    raced.hedges_sent += 1;
-                }
+            Some((index, outcome)) = legs.next() => race.on_answer(index, outcome),
+            () = &mut timer, if plan.is_some() && race.primary_running() => {
+                let planned = plan.take().map(|plan| plan()).unwrap_or_default();
+                legs.extend(race.start_hedges(planned));
             }
             else => break,
         }
-        let uncovered: Vec<&SliceTask> = tasks
-            .iter()
-            .filter(|t| !covered.contains_key(&t.owner))
-            .collect();
-        if uncovered.is_empty() {
+        if race.is_over() {
             break;
         }
-        if !running.contains(&0) {
-            // The first call is over: wait only for hedges that can still answer the rest.
-            let hoped = running.iter().any(|&index| {
-                let owners = &hedges[index - 1].1;
-                uncovered.iter().any(|t| owners.contains(&t.owner))
-            });
-            if !hoped {
-                break;
-            }
-        }
     }
-    raced.primary_lost = running.contains(&0);
-    raced.cancelled = running.len() as u32;
     drop(legs);
-    if let Some(why) = primary_error {
-        let unanswered: Vec<SliceTask> = tasks
-            .iter()
-            .filter(|t| !covered.contains_key(&t.owner))
-            .cloned()
-            .collect();
-        if !unanswered.is_empty() {
-            raced.failed = Some((why, unanswered));
-        }
-    }
-    // In the order of the tasks, as the unhedged call answered.
-    raced.served = tasks
-        .iter()
-        .filter_map(|t| covered.remove(&t.owner))
-        .collect();
-    raced.served.extend(covered.into_values());
-    raced
+    race.finish()
 }
 
 #[cfg(test)]
@@ -205,7 +266,11 @@ mod tests {
     fn fail(after: Duration) -> LegFuture<'static> {
         Box::pin(async move {
             tokio::time::sleep(after).await;
-            Err("reset".to_string())
+            Err(CallError::Transport {
+                peer: NodeId("D".into()),
+                code: tonic::Code::Unavailable,
+                message: "reset".to_string(),
+            })
         })
     }
 
@@ -274,8 +339,8 @@ mod tests {
         assert_eq!(raced.served[0].served_by, "E");
         let (why, left) = raced.failed.expect("F was answered by nobody");
         assert_eq!(
-            (why.as_str(), left.len(), left[0].owner.as_str()),
-            ("reset", 1, "F")
+            (why.to_string().as_str(), left.len(), left[0].owner.as_str()),
+            ("D: reset", 1, "F")
         );
         // Without a hedge the failure comes back at once.
         let raced = race(&tasks, fail(5 * MS), Some(10 * MS), Vec::new).await;
@@ -286,11 +351,11 @@ mod tests {
     async fn a_hedge_with_an_error_result_does_not_win() {
         let tasks = [task("D")];
         let refused: LegFuture<'static> = Box::pin(async {
-            Ok(vec![SliceResult {
-                owner: "D".into(),
-                error: "rejected".into(),
-                ..Default::default()
-            }])
+            Ok(vec![crate::query::failure::failed(
+                "D",
+                overlay::proto::SliceErrorKind::Rejected,
+                "E is full",
+            )])
         });
         let raced = race(&tasks, answer(60 * MS, &["D"], "D"), Some(10 * MS), || {
             vec![leg("F", &["D"], refused)]

@@ -15,36 +15,37 @@ use overlay::config::{ClusterConfig, NodeId};
 use overlay::proto::{SliceResult, SliceTask};
 use tokio::time::Instant;
 
+use super::context::QueryContext;
 use super::counters::Counted;
 use super::hedge::{race, HedgeLeg, LegFuture, Raced, Target};
 use super::local::serve_local_cancellable;
-use super::route::{call_peer, path_from, wait_changed, RouteContext};
-use crate::node::Node;
+use super::peer_call::{call_peer, wait_changed, CallError};
+use super::route::{path_from, RouteContext};
 
 /// Calls `hop` for `tasks`, hedging when it is slow; `avoid` says which peers a hedge must not
 /// go to.
 pub async fn hedged_call<'a>(
-    node: &'a Arc<Node>,
-    ctx: &'a RouteContext,
+    cx: &'a QueryContext,
+    route: &'a RouteContext,
     hop: &'a NodeId,
     tasks: &'a [SliceTask],
     avoid: &'a (dyn Fn(&NodeId) -> bool + Sync),
 ) -> Raced {
-    let tail = &node.tail;
+    let tail = &cx.tail;
     tail.on_call();
     let hedgeable = tail.enabled()
         && tasks
             .iter()
-            .all(|t| alternative(&node.config, node.id(), t, hop, avoid).is_some());
+            .all(|t| alternative(&cx.config, &cx.id, t, hop, avoid).is_some());
     let hedged = Arc::new(AtomicBool::new(false));
     let primary: LegFuture<'a> = if hedgeable {
-        Box::pin(watched_call(node, ctx, hop, tasks, hedged.clone()))
+        Box::pin(watched_call(cx, route, hop, tasks, hedged.clone()))
     } else {
-        Box::pin(call_peer(node, ctx, hop, tasks))
+        Box::pin(call_peer(cx, route, hop, tasks))
     };
     let delay = tail.hedge_delay(hop);
     let raced = race(tasks, primary, delay, || {
-        let legs = plan_hedges(node, ctx, hop, tasks, avoid);
+        let legs = plan_hedges(cx, route, hop, tasks, avoid);
         hedged.store(!legs.is_empty(), Ordering::Relaxed);
         legs
     })
@@ -60,14 +61,14 @@ pub async fn hedged_call<'a>(
     for (peer, took) in &raced.hedge_answers {
         tail.record_answer(peer, *took);
     }
-    let routing = &node.routing;
+    let routing = &cx.routing;
     routing.add(Counted::HedgeSent, u64::from(raced.hedges_sent));
     routing.add(Counted::HedgeWon, u64::from(raced.hedges_won));
     routing.add(Counted::CallCancelled, u64::from(raced.cancelled));
     if raced.hedges_won > 0 {
         tracing::debug!(
             "[Router] {} hedged a slow call to {hop}: the hedge answered first",
-            node.id()
+            cx.id
         );
     }
     raced
@@ -81,48 +82,48 @@ const LATE_CAPS: u32 = 2;
 /// unhedged (the budget was spent), and given up as soon as the peer is ejected, so its slices go to the
 /// next holder in the router's next round instead of waiting for the health checker.
 async fn watched_call(
-    node: &Arc<Node>,
-    ctx: &RouteContext,
+    cx: &QueryContext,
+    route: &RouteContext,
     hop: &NodeId,
     tasks: &[SliceTask],
     hedged: Arc<AtomicBool>,
-) -> Result<Vec<SliceResult>, String> {
-    let mut ejected = node.tail.ejection_signal(hop);
+) -> Result<Vec<SliceResult>, CallError> {
+    let mut ejected = cx.tail.ejection_signal(hop);
     let started = Instant::now();
     let late = async {
-        tokio::time::sleep(node.tail.delay_cap() * LATE_CAPS).await;
+        tokio::time::sleep(cx.tail.delay_cap() * LATE_CAPS).await;
         if !hedged.load(Ordering::Relaxed) {
-            node.tail.record_late(hop, started.elapsed());
+            cx.tail.record_late(hop, started.elapsed());
         }
         std::future::pending::<()>().await
     };
     tokio::select! {
-        outcome = call_peer(node, ctx, hop, tasks) => outcome,
-        Some(()) = wait_changed(&mut ejected) => Err(format!("{hop} was ejected as slow during the call")),
-        () = late => Err(format!("{hop} never answered")),
+        outcome = call_peer(cx, route, hop, tasks) => outcome,
+        Some(()) = wait_changed(&mut ejected) => Err(CallError::Ejected(hop.clone())),
+        () = late => Err(CallError::NeverAnswered(hop.clone())),
     }
 }
 
 /// The hedge legs for a slow call: one per other way, when every slice has one and the budget
 /// pays for them; otherwise none.
 fn plan_hedges<'a>(
-    node: &'a Arc<Node>,
-    ctx: &'a RouteContext,
+    cx: &'a QueryContext,
+    route: &'a RouteContext,
     hop: &NodeId,
     tasks: &[SliceTask],
     avoid: &(dyn Fn(&NodeId) -> bool + Sync),
 ) -> Vec<HedgeLeg<'a>> {
     let mut by_target: BTreeMap<Target, Vec<SliceTask>> = BTreeMap::new();
     for task in tasks {
-        match alternative(&node.config, node.id(), task, hop, avoid) {
+        match alternative(&cx.config, &cx.id, task, hop, avoid) {
             Some(target) => {
-                let hedged = for_holder(node, task, &target, hop);
+                let hedged = for_holder(cx, task, &target, hop);
                 by_target.entry(target).or_default().push(hedged);
             }
             None => return Vec::new(),
         }
     }
-    if by_target.is_empty() || !node.tail.try_hedge(by_target.len() as u32) {
+    if by_target.is_empty() || !cx.tail.try_hedge(by_target.len() as u32) {
         return Vec::new();
     }
     by_target
@@ -130,13 +131,13 @@ fn plan_hedges<'a>(
         .map(|(target, tasks)| {
             let call: LegFuture<'a> = match &target {
                 Target::Peer(peer) => {
-                    node.tail.on_call();
+                    cx.tail.on_call();
                     let (peer, tasks) = (peer.clone(), tasks.clone());
-                    Box::pin(async move { call_peer(node, ctx, &peer, &tasks).await })
+                    Box::pin(async move { call_peer(cx, route, &peer, &tasks).await })
                 }
                 Target::Local => {
-                    let (node, query, tasks) = (node.clone(), ctx.query.clone(), tasks.clone());
-                    Box::pin(async move { Ok(serve_local_cancellable(node, query, tasks).await) })
+                    let (cx, query, tasks) = (cx.clone(), route.query.clone(), tasks.clone());
+                    Box::pin(async move { Ok(serve_local_cancellable(cx, query, tasks).await) })
                 }
             };
             HedgeLeg {
@@ -151,14 +152,14 @@ fn plan_hedges<'a>(
 /// The task as the hedge sends it: naming only the holder the hedge is meant for, so that
 /// holder serves its copy itself rather than forwarding it back to the slow owner (which it may
 /// not know to be slow).
-fn for_holder(node: &Node, task: &SliceTask, target: &Target, hop: &NodeId) -> SliceTask {
+fn for_holder(cx: &QueryContext, task: &SliceTask, target: &Target, hop: &NodeId) -> SliceTask {
     let Target::Peer(way) = target else {
         return task.clone();
     };
     let holder = task.holders.iter().find(|h| {
         let h = NodeId((*h).clone());
-        &h != node.id() && {
-            let path = path_from(&node.config, node.id(), &h);
+        h != cx.id && {
+            let path = path_from(&cx.config, &cx.id, &h);
             path.contains(way) && !path.contains(hop)
         }
     });

@@ -8,28 +8,32 @@
 
 use std::sync::Arc;
 
-use overlay::proto::{SliceResult, SliceTask};
+use overlay::proto::{SliceErrorKind, SliceResult, SliceTask};
 use overlay::query::{Query, QueryKind};
 
+use super::context::QueryContext;
 use super::counters::Counted;
+use super::failure::{failed, failure};
 use crate::cancel::{Cancel, CancelOnDrop};
-use crate::node::Node;
 
 /// Most rows a filter scan may read inline: at roughly 10 ns per row read, a scan that reads
 /// a whole slice this size holds an async worker for about 5 ms at worst. The largest slice of
 /// the real data (13 days) has about 355,000 rows.
 const INLINE_SCAN_MAX_ROWS: usize = 500_000;
 
+/// The reason of a scan stopped because its caller went away.
+const CALLER_GONE: &str = "cancelled: the caller has gone";
+
 /// Serves tasks for slices this node holds, stopping the scans if this future is dropped
 /// unfinished (its caller has gone). Each task's slice must be held here.
 pub async fn serve_local_cancellable(
-    node: Arc<Node>,
+    cx: QueryContext,
     query: Arc<Query>,
     tasks: Vec<SliceTask>,
 ) -> Vec<SliceResult> {
     let cancel = Cancel::default();
     let guard = CancelOnDrop::new(cancel.clone(), || {});
-    let results = serve_local(node, query, tasks, cancel).await;
+    let results = serve_local(cx, query, tasks, cancel).await;
     guard.finish();
     results
 }
@@ -37,81 +41,71 @@ pub async fn serve_local_cancellable(
 /// Serves tasks for slices this node holds. Each task's slice must be held here. Scans stop
 /// between days once `cancel` is raised.
 pub async fn serve_local(
-    node: Arc<Node>,
+    cx: QueryContext,
     query: Arc<Query>,
     tasks: Vec<SliceTask>,
     cancel: Cancel,
 ) -> Vec<SliceResult> {
-    if scans_inline(&node, &query, &tasks) {
+    if scans_inline(&cx, &query, &tasks) {
         return tasks
             .iter()
-            .map(|task| scan_one(&node, &query, task, &cancel))
+            .map(|task| scan_one(&cx, &query, task, &cancel))
             .collect();
     }
     let owners: Vec<String> = tasks.iter().map(|t| t.owner.clone()).collect();
     let scanned = tokio::task::spawn_blocking(move || {
         tasks
             .iter()
-            .map(|task| scan_one(&node, &query, task, &cancel))
+            .map(|task| scan_one(&cx, &query, task, &cancel))
             .collect()
     });
     match scanned.await {
         Ok(results) => results,
         Err(err) => owners
             .into_iter()
-            .map(|owner| SliceResult {
-                owner,
-                error: format!("local scan failed: {err}"),
-                ..Default::default()
+            .map(|owner| {
+                let why = format!("local scan failed: {err}");
+                failed(&owner, SliceErrorKind::ScanFailed, why)
             })
             .collect(),
     }
 }
 
 /// True for filter queries whose slices are small enough to read on the async worker.
-fn scans_inline(node: &Node, query: &Query, tasks: &[SliceTask]) -> bool {
+fn scans_inline(cx: &QueryContext, query: &Query, tasks: &[SliceTask]) -> bool {
     if !matches!(query.kind, QueryKind::Filter { .. }) {
         return false;
     }
     let rows: usize = tasks
         .iter()
-        .filter_map(|task| {
-            node.partition
-                .slices
-                .iter()
-                .find(|s| s.owner.0 == task.owner)
-        })
+        .filter_map(|task| cx.partition.slice_of(&task.owner))
         .flat_map(|slice| slice.dates.iter())
-        .map(|date| node.table.rows_of(*date))
+        .map(|date| cx.table.rows_of(*date))
         .sum();
     rows <= INLINE_SCAN_MAX_ROWS
 }
 
-fn scan_one(node: &Node, query: &Query, task: &SliceTask, cancel: &Cancel) -> SliceResult {
+fn scan_one(cx: &QueryContext, query: &Query, task: &SliceTask, cancel: &Cancel) -> SliceResult {
     let mut result = SliceResult {
         owner: task.owner.clone(),
-        served_by: node.id().0.clone(),
+        served_by: cx.id.0.clone(),
         ..Default::default()
     };
-    let Some(slice) = node
-        .partition
-        .slices
-        .iter()
-        .find(|s| s.owner.0 == task.owner)
-    else {
-        result.error = format!("{} has no slice owned by {}", node.id(), task.owner);
+    let Some(slice) = cx.partition.slice_of(&task.owner) else {
+        let why = format!("{} has no slice owned by {}", cx.id, task.owner);
+        result.failure = Some(failure(SliceErrorKind::UnknownSlice, why));
         return result;
     };
-    result.missing_dates = node
+    result.missing_dates = cx
         .holdings
         .lacking_of(&slice.dates, |day| query.filter.accepts_date(day));
     if cancel.is_cancelled() {
-        result.error = "cancelled: the caller has gone".to_string();
+        result.failure = Some(failure(SliceErrorKind::Cancelled, CALLER_GONE));
         return result;
     }
     match &query.kind {
         QueryKind::Filter { .. } => {
-            let scanned = node.table.scan_encoded_until(
+            let scanned = cx.table.scan_encoded_until(
                 &query.filter,
                 &slice.dates,
                 task.offset,
@@ -123,17 +117,17 @@ fn scan_one(node: &Node, query: &Query, task: &SliceTask, cancel: &Cancel) -> Sl
             result.batch = scanned.encoded.into();
         }
         QueryKind::Aggregate(spec) => {
-            let partial =
-                node.table
-                    .aggregate_until(&query.filter, spec, &slice.dates, Some(cancel));
+            let partial = cx
+                .table
+                .aggregate_until(&query.filter, spec, &slice.dates, Some(cancel));
             result.exhausted = true;
-            result.aggregate_json = serde_json::to_string(&partial).unwrap_or_default();
+            result.aggregate = Some((&partial).into());
         }
     }
     if cancel.is_cancelled() {
         // Stopped part-way (or finished just as the caller left): nobody reads it.
-        node.routing.add(Counted::ScanStopped, 1);
-        result.error = "cancelled: the caller has gone".to_string();
+        cx.routing.add(Counted::ScanStopped, 1);
+        result.failure = Some(failure(SliceErrorKind::Cancelled, CALLER_GONE));
     }
     result
 }

@@ -19,29 +19,27 @@ use std::time::Instant;
 
 use futures::future::join_all;
 use overlay::config::{ClusterConfig, NodeId};
-use overlay::proto::{ScanRequest, SliceResult, SliceTask};
+use overlay::proto::{PeerQuery, SliceErrorKind, SliceResult, SliceTask};
 use overlay::query::Query;
 
-use tokio::sync::watch;
-
+use super::context::QueryContext;
 use super::counters::Counted;
+use super::failure::{failed, failure_kind};
+use super::hedge::Raced;
 use super::hedging::hedged_call;
 use super::local::serve_local_cancellable;
-use super::slice_error;
-use crate::health::peers::Evidence;
-use crate::node::Node;
 
-/// One query's context as it is routed.
+/// One query's route as it is served: what is asked, by whom, and until when.
 #[derive(Clone, Debug)]
 pub struct RouteContext {
     /// The parsed query.
     pub query: Arc<Query>,
-    /// The query in its canonical JSON form, as sent to peers.
-    pub query_json: Arc<str>,
+    /// The query as sent to peers, encoded once per query.
+    pub wire_query: Arc<PeerQuery>,
     /// The path so far, this node included.
     pub hops: Vec<String>,
     /// The team the work is forwarded with, i.e. admitted under by the next node (see
-    /// [`Node::forwarding_team`]).
+    /// `Node::forwarding_team`).
     pub team: String,
     /// When the whole query gives up.
     pub deadline: Instant,
@@ -49,15 +47,15 @@ pub struct RouteContext {
 
 /// Serves every task, locally or through peers; returns one result per task.
 pub async fn serve_tasks(
-    node: &Arc<Node>,
-    ctx: &RouteContext,
+    cx: &QueryContext,
+    route: &RouteContext,
     tasks: Vec<SliceTask>,
 ) -> Vec<SliceResult> {
     let (local, remote): (Vec<SliceTask>, Vec<SliceTask>) =
-        tasks.into_iter().partition(|task| serves_here(node, task));
+        tasks.into_iter().partition(|task| serves_here(cx, task));
     let (mut results, remote_results) = tokio::join!(
-        serve_here(node, ctx, local),
-        serve_remote(node, ctx, remote)
+        serve_here(cx, route, local),
+        serve_remote(cx, route, remote)
     );
     results.extend(remote_results);
     results
@@ -66,166 +64,228 @@ pub async fn serve_tasks(
 /// Whether this node serves a task itself: it owns the slice, or it holds a copy and the
 /// owner is down. Otherwise the owner serves it (workers do the work even where a relay or
 /// the coordinator holds a replica), and replicas step in only when it fails.
-fn serves_here(node: &Node, task: &SliceTask) -> bool {
-    let me = node.id().as_str();
+fn serves_here(cx: &QueryContext, task: &SliceTask) -> bool {
+    let me = cx.id.as_str();
     if task.owner == me {
         return true;
     }
     let owner = NodeId(task.owner.clone());
     let holds_copy = task.holders.iter().any(|h| h == me);
-    if holds_copy && !node.peer_health.is_available(&owner) {
-        node.routing.add(Counted::Failover, 1);
-        node.peer_health.note_routed_around(&owner, node.id());
+    if holds_copy && !cx.peer_health.is_available(&owner) {
+        cx.routing.add(Counted::Failover, 1);
+        cx.peer_health.note_routed_around(&owner, &cx.id);
         return true;
     }
     // An ejected (slow, not failed) owner is passed by too, without counting a failover.
-    holds_copy && node.tail.is_ejected(&owner)
+    holds_copy && cx.tail.is_ejected(&owner)
 }
 
 /// Serves tasks from this node's own table.
 async fn serve_here(
-    node: &Arc<Node>,
-    ctx: &RouteContext,
+    cx: &QueryContext,
+    route: &RouteContext,
     tasks: Vec<SliceTask>,
 ) -> Vec<SliceResult> {
     if tasks.is_empty() {
         Vec::new()
     } else {
-        serve_local_cancellable(node.clone(), ctx.query.clone(), tasks).await
+        serve_local_cancellable(cx.clone(), route.query.clone(), tasks).await
     }
 }
 
+/// What the rounds of one `serve_remote` have learnt so far.
+#[derive(Default)]
+struct Rounds {
+    /// Results final for this node (served, or unserved with a reason).
+    results: Vec<SliceResult>,
+    /// Peers a call failed to in this query: not asked again.
+    failed_in_query: HashSet<NodeId>,
+    /// The latest call error per slice owner, the reason given when the slice stays unserved.
+    last_error: BTreeMap<String, String>,
+    /// Tasks this node ends up serving from its own copy.
+    served_here: Vec<SliceTask>,
+}
+
+/// Serves tasks through peers, round after round: plan where each task goes, call every
+/// hop at once, settle the answers; tasks of failed calls go into the next round.
 async fn serve_remote(
-    node: &Arc<Node>,
-    ctx: &RouteContext,
+    cx: &QueryContext,
+    route: &RouteContext,
     mut pending: Vec<SliceTask>,
 ) -> Vec<SliceResult> {
-    let mut results = Vec::new();
-    let on_path: HashSet<NodeId> = ctx.hops.iter().map(|h| NodeId(h.clone())).collect();
-    let mut failed_in_query: HashSet<NodeId> = HashSet::new();
-    let mut last_error: BTreeMap<String, String> = BTreeMap::new();
-    let mut served_here = Vec::new();
+    let on_path: HashSet<NodeId> = route.hops.iter().map(|h| NodeId(h.clone())).collect();
+    let mut rounds = Rounds::default();
     let mut attempt = 0u32;
     while !pending.is_empty() {
-        if Instant::now() >= ctx.deadline {
+        if Instant::now() >= route.deadline {
             // Nothing more can be asked in time: the rest is unserved, not retried.
-            node.routing.add(Counted::Unserved, pending.len() as u64);
-            results.extend(
-                pending
-                    .drain(..)
-                    .map(|task| unserved(&task, "query deadline passed".to_string())),
-            );
+            cx.routing.add(Counted::Unserved, pending.len() as u64);
+            rounds.results.extend(pending.drain(..).map(|task| {
+                failed(
+                    &task.owner,
+                    SliceErrorKind::Unserved,
+                    "query deadline passed",
+                )
+            }));
             break;
         }
         if attempt > 0 {
-            node.routing.add(Counted::Retry, pending.len() as u64);
-            let pause = node.retry_backoff.delay_random(attempt - 1);
-            let left = ctx.deadline.saturating_duration_since(Instant::now());
-            tokio::time::sleep(pause.min(left)).await;
+            back_off(cx, route, attempt, pending.len()).await;
         }
         attempt += 1;
-        // Each peer is judged once per round: asking `usable` claims a half-open breaker's
-        // single trial, and every task of the round for that peer goes in the one call.
-        let mut judged: HashMap<NodeId, bool> = HashMap::new();
-        let mut blocked = |peer: &NodeId| {
-            *judged.entry(peer.clone()).or_insert_with(|| {
-                on_path.contains(peer)
-                    || failed_in_query.contains(peer)
-                    || !node.peer_health.usable(peer)
-            })
+        let by_hop = plan_round(cx, &on_path, &mut rounds, std::mem::take(&mut pending));
+        let excluded: HashSet<NodeId> = on_path.union(&rounds.failed_in_query).cloned().collect();
+        let calls = call_round(cx, route, &excluded, by_hop).await;
+        pending = settle_round(cx, &mut rounds, calls);
+    }
+    let Rounds {
+        mut results,
+        served_here,
+        ..
+    } = rounds;
+    results.extend(serve_here(cx, route, served_here).await);
+    results
+}
+
+/// Waits before round `attempt` (counting its tasks as retries), never past the deadline.
+async fn back_off(cx: &QueryContext, route: &RouteContext, attempt: u32, tasks: usize) {
+    cx.routing.add(Counted::Retry, tasks as u64);
+    let pause = cx.retry_backoff.delay_random(attempt - 1);
+    let left = route.deadline.saturating_duration_since(Instant::now());
+    tokio::time::sleep(pause.min(left)).await;
+}
+
+/// Picks the hop of every pending task. A task with no usable way is served from this node's
+/// copy when it holds one, else it is final as unserved.
+fn plan_round(
+    cx: &QueryContext,
+    on_path: &HashSet<NodeId>,
+    rounds: &mut Rounds,
+    pending: Vec<SliceTask>,
+) -> BTreeMap<NodeId, Vec<SliceTask>> {
+    // Each peer is judged once per round: asking `usable` claims a half-open breaker's
+    // single trial, and every task of the round for that peer goes in the one call.
+    let mut judged: HashMap<NodeId, bool> = HashMap::new();
+    let failed_in_query = &rounds.failed_in_query;
+    let mut blocked = |peer: &NodeId| {
+        *judged.entry(peer.clone()).or_insert_with(|| {
+            on_path.contains(peer) || failed_in_query.contains(peer) || !cx.peer_health.usable(peer)
+        })
+    };
+    let mut by_hop: BTreeMap<NodeId, Vec<SliceTask>> = BTreeMap::new();
+    let mut homeless = Vec::new();
+    for task in pending {
+        // Ejected peers (latency outliers) are passed by while another way exists.
+        let choice = next_hop(&cx.config, &cx.id, &task, &mut |peer| {
+            blocked(peer) || cx.tail.is_ejected(peer)
+        })
+        .or_else(|| next_hop(&cx.config, &cx.id, &task, &mut blocked));
+        let Some(choice) = choice else {
+            homeless.push(task);
+            continue;
         };
-        let mut by_hop: BTreeMap<NodeId, Vec<SliceTask>> = BTreeMap::new();
-        for task in pending.drain(..) {
-            // Ejected peers (latency outliers) are passed by while another way exists.
-            let choice = next_hop(&node.config, node.id(), &task, &mut |peer| {
-                blocked(peer) || node.tail.is_ejected(peer)
-            })
-            .or_else(|| next_hop(&node.config, node.id(), &task, &mut blocked));
-            match choice {
-                Some(choice) => {
-                    let failed_over = choice
-                        .avoided
-                        .iter()
-                        .find(|a| !on_path.contains(a) && !node.tail.is_ejected(a));
-                    if let Some(avoided) = failed_over {
-                        node.routing.add(Counted::Failover, 1);
-                        node.peer_health.note_routed_around(avoided, &choice.hop);
-                    }
-                    by_hop.entry(choice.hop).or_default().push(task);
+        let failed_over = choice
+            .avoided
+            .iter()
+            .find(|a| !on_path.contains(a) && !cx.tail.is_ejected(a));
+        if let Some(avoided) = failed_over {
+            cx.routing.add(Counted::Failover, 1);
+            cx.peer_health.note_routed_around(avoided, &choice.hop);
+        }
+        by_hop.entry(choice.hop).or_default().push(task);
+    }
+    for task in homeless {
+        place_without_peer(cx, rounds, task);
+    }
+    by_hop
+}
+
+/// A task no peer can take: this node serves its copy when it holds one, else the task is
+/// unserved with the latest reason known for it.
+fn place_without_peer(cx: &QueryContext, rounds: &mut Rounds, task: SliceTask) {
+    if task.holders.iter().any(|h| h == cx.id.as_str()) {
+        cx.routing.add(Counted::Failover, 1);
+        cx.peer_health
+            .note_routed_around(&NodeId(task.owner.clone()), &cx.id);
+        rounds.served_here.push(task);
+        return;
+    }
+    cx.routing.add(Counted::Unserved, 1);
+    let why = rounds
+        .last_error
+        .remove(&task.owner)
+        .unwrap_or_else(|| "no live holder".to_string());
+    rounds
+        .results
+        .push(failed(&task.owner, SliceErrorKind::Unserved, why));
+}
+
+/// Calls every hop of the round at once, each call hedged when slow. A hedge goes to a holder
+/// not `excluded` for this query, up as far as this node knows.
+async fn call_round(
+    cx: &QueryContext,
+    route: &RouteContext,
+    excluded: &HashSet<NodeId>,
+    by_hop: BTreeMap<NodeId, Vec<SliceTask>>,
+) -> Vec<(NodeId, Vec<SliceTask>, Raced)> {
+    let avoid = |peer: &NodeId| {
+        excluded.contains(peer) || !cx.peer_health.is_available(peer) || cx.tail.is_ejected(peer)
+    };
+    let calls = by_hop.into_iter().map(|(hop, tasks)| {
+        let avoid = &avoid;
+        async move {
+            let raced = hedged_call(cx, route, &hop, &tasks, avoid).await;
+            (hop, tasks, raced)
+        }
+    });
+    join_all(calls).await
+}
+
+/// Takes the answers of a round: served slices are final, slices a peer could not serve but
+/// this node holds are taken back, and the tasks of failed calls are returned for the next
+/// round (their hop excluded from now on).
+fn settle_round(
+    cx: &QueryContext,
+    rounds: &mut Rounds,
+    calls: Vec<(NodeId, Vec<SliceTask>, Raced)>,
+) -> Vec<SliceTask> {
+    let mut again = Vec::new();
+    for (hop, tasks, raced) in calls {
+        for result in raced.served {
+            match task_to_take_back(&cx.id, &tasks, &result) {
+                Some(task) => {
+                    cx.routing.add(Counted::Failover, 1);
+                    rounds.served_here.push(task);
                 }
-                // No peer left, but this node holds a copy: it serves the slice itself.
-                None if task.holders.iter().any(|h| h == node.id().as_str()) => {
-                    node.routing.add(Counted::Failover, 1);
-                    node.peer_health
-                        .note_routed_around(&NodeId(task.owner.clone()), node.id());
-                    served_here.push(task);
-                }
-                None => {
-                    node.routing.add(Counted::Unserved, 1);
-                    let why = last_error
-                        .remove(&task.owner)
-                        .unwrap_or_else(|| "no live holder".to_string());
-                    results.push(unserved(&task, why));
-                }
+                None => rounds.results.push(result),
             }
         }
-        // A hedge goes to a holder not excluded for this query, up as far as this node knows.
-        let excluded: HashSet<NodeId> = on_path.union(&failed_in_query).cloned().collect();
-        let avoid = |peer: &NodeId| {
-            excluded.contains(peer)
-                || !node.peer_health.is_available(peer)
-                || node.tail.is_ejected(peer)
-        };
-        let calls = by_hop.into_iter().map(|(hop, tasks)| {
-            let avoid = &avoid;
-            async move {
-                let raced = hedged_call(node, ctx, &hop, &tasks, avoid).await;
-                (hop, tasks, raced)
+        if let Some((why, failed)) = raced.failed {
+            let why = why.to_string();
+            tracing::warn!(peer = %hop, error = %why, "[Router] {} forward to {hop} failed", cx.id);
+            rounds.failed_in_query.insert(hop);
+            for task in &failed {
+                rounds.last_error.insert(task.owner.clone(), why.clone());
             }
-        });
-        for (hop, tasks, raced) in join_all(calls).await {
-            for result in raced.served {
-                match task_to_take_back(node, &tasks, &result) {
-                    Some(task) => {
-                        node.routing.add(Counted::Failover, 1);
-                        served_here.push(task);
-                    }
-                    None => results.push(result),
-                }
-            }
-            if let Some((why, failed)) = raced.failed {
-                tracing::warn!(peer = %hop, error = %why, "[Router] {} forward to {hop} failed", node.id());
-                failed_in_query.insert(hop);
-                for task in &failed {
-                    last_error.insert(task.owner.clone(), why.clone());
-                }
-                pending.extend(failed);
-            }
+            again.extend(failed);
         }
     }
-    results.extend(serve_here(node, ctx, served_here).await);
-    results
+    again
 }
 
 /// A slice the peer could not serve (its holders are down or unreachable from there, say a
 /// relay that cannot reach the owner while the copy is on this node, which it must not call
-/// back) that this node holds a copy of: it serves the slice itself.
-fn task_to_take_back(node: &Node, tasks: &[SliceTask], result: &SliceResult) -> Option<SliceTask> {
-    if result.error.is_empty() || result.error.starts_with(slice_error::REJECTED) {
-        return None;
+/// back) that this node holds a copy of: it serves the slice itself. A slice refused by
+/// admission control stays refused.
+fn task_to_take_back(me: &NodeId, tasks: &[SliceTask], result: &SliceResult) -> Option<SliceTask> {
+    match failure_kind(result) {
+        None | Some(SliceErrorKind::Rejected) => return None,
+        Some(_) => {}
     }
     tasks
         .iter()
-        .find(|t| t.owner == result.owner && t.holders.iter().any(|h| h == node.id().as_str()))
+        .find(|t| t.owner == result.owner && t.holders.iter().any(|h| h == me.as_str()))
         .cloned()
-}
-
-fn unserved(task: &SliceTask, why: String) -> SliceResult {
-    SliceResult {
-        owner: task.owner.clone(),
-        error: why,
-        ..Default::default()
-    }
 }
 
 /// Where a task goes next, and which nodes on the normal way were passed over.
@@ -283,86 +343,6 @@ pub(super) fn path_from(config: &ClusterConfig, me: &NodeId, target: &NodeId) ->
     vec![target.clone()]
 }
 
-/// One Scan call to `hop` for `tasks`, given up when the health checker declares the peer
-/// failed meanwhile.
-pub(super) async fn call_peer(
-    node: &Arc<Node>,
-    ctx: &RouteContext,
-    hop: &NodeId,
-    tasks: &[SliceTask],
-) -> Result<Vec<SliceResult>, String> {
-    let health = &node.peer_health;
-    if let Some(why) = node.faults.refuses_call_to(hop) {
-        health.record_failure(hop, Evidence::Call, &why);
-        return Err(why);
-    }
-    let mut client = node
-        .peers
-        .client(hop)
-        .ok_or_else(|| format!("{hop} is not in the config"))?;
-    let remaining = ctx.deadline.saturating_duration_since(Instant::now());
-    if remaining.is_zero() {
-        return Err("query deadline passed".to_string());
-    }
-    let mut request = tonic::Request::new(ScanRequest {
-        query_json: ctx.query_json.to_string(),
-        hops: ctx.hops.clone(),
-        slices: tasks.to_vec(),
-        team: ctx.team.clone(),
-        deadline_ms: remaining.as_millis().min(u128::from(u32::MAX)) as u32,
-    });
-    request.set_timeout(remaining);
-    node.routing.add(Counted::PeerCall, 1);
-    let mut declared_failed = health.failure_signal(hop);
-    let outcome = tokio::select! {
-        outcome = client.scan(request) => outcome,
-        // A hung peer is given up as soon as the health checker declares it failed.
-        Some(()) = wait_changed(&mut declared_failed) => {
-            node.routing.add(Counted::PeerCallFailure, 1);
-            return Err(format!("{hop} was declared failed during the call"));
-        }
-    };
-    let response = match outcome {
-        Ok(response) => {
-            health.record_success(hop, Evidence::Call, None);
-            response.into_inner()
-        }
-        Err(status) => {
-            node.routing.add(Counted::PeerCallFailure, 1);
-            let why = format!("{hop}: {}", status.message());
-            if is_peer_failure(&status) {
-                health.record_failure(hop, Evidence::Call, &why);
-            }
-            return Err(why);
-        }
-    };
-    match response.status.as_str() {
-        "ok" => Ok(response.slices),
-        status if status.starts_with(slice_error::REJECTED) => Ok(tasks
-            .iter()
-            .map(|task| unserved(task, format!("{}: {hop} {status}", slice_error::REJECTED)))
-            .collect()),
-        other => Err(format!("{hop} answered {other}")),
-    }
-}
-
-/// Resolves when the watched value changes; never when there is nothing to watch.
-pub(super) async fn wait_changed(receiver: &mut Option<watch::Receiver<u64>>) -> Option<()> {
-    match receiver {
-        Some(receiver) => receiver.changed().await.ok(),
-        None => std::future::pending().await,
-    }
-}
-
-/// Whether a failed call says something about the peer (it is down, refuses or broke the
-/// connection), as opposed to the query (its deadline passed) or our own cancellation.
-fn is_peer_failure(status: &tonic::Status) -> bool {
-    matches!(
-        status.code(),
-        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,6 +375,26 @@ mod tests {
             hop.to_string(),
             avoided.iter().map(|a| a.to_string()).collect(),
         ))
+    }
+
+    #[test]
+    fn a_slice_a_peer_could_not_serve_is_taken_back_unless_admission_refused_it() {
+        let me = NodeId("A".into());
+        let tasks = [task(&["C", "A"]), task(&["D", "F"])];
+        let unserved = failed("C", SliceErrorKind::Unserved, "no live holder");
+        assert_eq!(
+            task_to_take_back(&me, &tasks, &unserved).map(|t| t.owner),
+            Some("C".to_string())
+        );
+        let rejected = failed("C", SliceErrorKind::Rejected, "B is full");
+        assert_eq!(task_to_take_back(&me, &tasks, &rejected), None);
+        let elsewhere = failed("D", SliceErrorKind::Unserved, "no live holder");
+        assert_eq!(task_to_take_back(&me, &tasks, &elsewhere), None);
+        let served = SliceResult {
+            owner: "C".into(),
+            ..Default::default()
+        };
+        assert_eq!(task_to_take_back(&me, &tasks, &served), None);
     }
 
     #[test]

@@ -24,12 +24,12 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// A client per peer process, and a second one on its own connection for health probes (so
 /// probes never queue behind large answers on a busy connection).
 #[derive(Clone, Debug, Default)]
-pub struct Peers {
+pub struct PeerClients {
     clients: HashMap<NodeId, PeerClient>,
     probes: HashMap<NodeId, PeerClient>,
 }
 
-impl Peers {
+impl PeerClients {
     /// Lazy clients to every process but `own_id` (no connection is opened until first use),
     /// each sending `auth`'s secret.
     pub fn new(

@@ -1,0 +1,219 @@
+//! Starting a node: load config and data ([`build`]), bind, register the health service,
+//! serve until told to stop.
+
+mod build;
+
+pub use build::build_node;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use overlay::config::NodeId;
+use overlay::proto::overlay_control_server::OverlayControlServer;
+use overlay::proto::overlay_node_server::OverlayNodeServer;
+use overlay::proto::overlay_peer_server::OverlayPeerServer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::server::NamedService;
+use tonic::service::interceptor::InterceptedService;
+use tonic_health::server::HealthReporter;
+
+use crate::auth::PeerGate;
+use crate::control::ControlService;
+use crate::health::checker::{spawn_probes, Probing};
+use crate::health::monitor::{run_monitor, SelfWatch, LATENCY_WINDOW};
+use crate::health::state::LoadSample;
+use crate::listen::{bind, incoming};
+use crate::node::Node;
+use crate::peer_clients::MAX_MESSAGE_BYTES;
+use crate::peer_service::PeerService;
+use crate::service::NodeService;
+
+/// How long queries in flight may still run after a stop request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// How often the server pings an open connection, and how long it waits for the answer
+/// before closing it.
+const HTTP2_KEEPALIVE: Duration = Duration::from_secs(20);
+const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often answers past their TTL are swept away.
+const EXPIRY_SWEEP: Duration = Duration::from_secs(5);
+
+/// Serves a built node on its configured address until `stop` resolves or a Shutdown call.
+pub async fn serve(
+    node: Node,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = bind(&node.me.host, node.me.port, node.me.id.as_str()).await?;
+    serve_on(Arc::new(node), listener, stop).await
+}
+
+/// Serves on an already-bound listener.
+pub async fn serve_on(
+    node: Arc<Node>,
+    listener: TcpListener,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    register_health(&health_reporter).await;
+    let background = spawn_background(&node, health_reporter);
+    tracing::info!(
+        "[Server] {} ({} of team {}) serving on {} with strategy {}",
+        node.me.id,
+        node.me.role,
+        node.me.team,
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        node.admission.strategy()
+    );
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        tokio::select! {
+            () = stop => {}
+            _ = shutdown_rx.wait_for(|stop| *stop) => {}
+        }
+        tracing::info!("[Server] stopping: no new connections, draining queries in flight");
+        let _ = signalled_tx.send(());
+    };
+    let server = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
+        .max_concurrent_streams(node.max_streams_per_connection)
+        .initial_stream_window_size(4 * 1024 * 1024)
+        .initial_connection_window_size(16 * 1024 * 1024)
+        .add_routes(node_routes(&node, shutdown_tx).add_service(health_service))
+        .serve_with_incoming_shutdown(
+            incoming(listener, node.connections, node.me.id.0.clone()),
+            shutdown,
+        );
+    let result = run_until_grace(server, signalled_rx, &node.me.id).await;
+    for task in background {
+        task.abort();
+    }
+    node.hooks.shutdown(Duration::from_millis(500)).await;
+    tracing::info!("[Server] {} stopped", node.me.id);
+    result.context("gRPC server failed")
+}
+
+/// The names the standard health service answers for: the server as a whole and the
+/// client-facing service. The self-watch turns them NOT_SERVING while the node is failing.
+const HEALTH_SERVICES: [&str; 2] = ["", <OverlayNodeServer<NodeService> as NamedService>::NAME];
+
+/// Marks every name of [`HEALTH_SERVICES`] serving.
+async fn register_health(reporter: &HealthReporter) {
+    for service in HEALTH_SERVICES {
+        reporter
+            .set_service_status(service, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+}
+
+/// The node's own services: `OverlayNode`, `OverlayPeer` (behind the cluster secret) and
+/// `OverlayControl`; a Shutdown call on either of the two that take one sets `shutdown`.
+fn node_routes(node: &Arc<Node>, shutdown: watch::Sender<bool>) -> tonic::service::Routes {
+    let node_service = OverlayNodeServer::new(NodeService::new(node.clone(), shutdown.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let peer_service = InterceptedService::new(
+        OverlayPeerServer::new(PeerService::new(node.clone()))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        PeerGate::new(node.cluster_token.clone()),
+    );
+    let control_service = OverlayControlServer::new(ControlService::new(node.clone(), shutdown));
+    tonic::service::Routes::new(node_service)
+        .add_service(peer_service)
+        .add_service(control_service)
+}
+
+/// The node's background tasks: answer expiry, the self-watch and the peer probes.
+fn spawn_background(node: &Arc<Node>, reporter: HealthReporter) -> Vec<JoinHandle<()>> {
+    let sampled = node.clone();
+    let watch = SelfWatch {
+        id: node.me.id.0.clone(),
+        sample: Box::new(move || LoadSample {
+            avg_latency_ms: sampled.times.average_ms_within(LATENCY_WINDOW),
+            active: sampled.admission.total_active(),
+            queue: sampled.results.pending() as u32,
+        }),
+        state: node.state.clone(),
+        hooks: node.hooks.clone(),
+        health_services: HEALTH_SERVICES.to_vec(),
+    };
+    let probing = Probing {
+        id: node.me.id.clone(),
+        settings: node.config.health.clone(),
+        peer_health: node.peer_health.clone(),
+        faults: node.faults.clone(),
+    };
+    let mut background = vec![
+        tokio::spawn(expire_answers(node.clone())),
+        tokio::spawn(run_monitor(watch, reporter)),
+    ];
+    background.extend(spawn_probes(&probing, &node.peer_clients));
+    background
+}
+
+/// Runs the server until it ends, or until [`SHUTDOWN_GRACE`] after the stop signal:
+/// graceful shutdown waits for every connection to close, and clients (other nodes among
+/// them) keep theirs open, so queries in flight get a bounded grace period, then we stop.
+async fn run_until_grace(
+    server: impl std::future::Future<Output = Result<(), tonic::transport::Error>>,
+    signalled: tokio::sync::oneshot::Receiver<()>,
+    id: &NodeId,
+) -> Result<(), tonic::transport::Error> {
+    let grace_over = async {
+        if signalled.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result,
+        () = grace_over => {
+            tracing::info!("[Server] {id} connections still open after {SHUTDOWN_GRACE:?}; closing them");
+            Ok(())
+        }
+    }
+}
+
+async fn expire_answers(node: Arc<Node>) {
+    let mut tick = tokio::time::interval(EXPIRY_SWEEP);
+    loop {
+        tick.tick().await;
+        let expired = node.results.expire();
+        if expired > 0 {
+            tracing::debug!(expired, "expired unread answers");
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn termination_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
