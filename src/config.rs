@@ -209,7 +209,9 @@ pub struct Strategies {
     pub replication_factor: u32,
     /// Seconds an unread answer is kept.
     pub result_ttl_s: u64,
-    /// Most bytes of answers kept for chunked retrieval on one node.
+    /// Most bytes of answers kept for chunked retrieval on one node (written as the file's
+    /// `result_cache_mb`).
+    #[serde(rename = "result_cache_mb", serialize_with = "as_mib")]
     pub result_cache_bytes: u64,
     /// Most answers kept for chunked retrieval on one node, however small.
     pub result_cache_entries: u64,
@@ -412,7 +414,8 @@ impl ClusterConfig {
         self.processes.values().map(|p| p.team.clone()).collect()
     }
 
-    /// The config as JSON text in the original shape (for reports and reproduction).
+    /// The config as JSON in the file's own shape, every setting explicit: read back, it is
+    /// this config again.
     pub fn to_json(&self) -> Value {
         let mut processes = Map::new();
         for p in self.processes.values() {
@@ -421,7 +424,7 @@ impl ClusterConfig {
                 serde_json::to_value(p).unwrap_or(Value::Null),
             );
         }
-        serde_json::json!({
+        let mut json = serde_json::json!({
             "strategies": self.strategies,
             "health": self.health,
             "state": self.state,
@@ -430,8 +433,20 @@ impl ClusterConfig {
                 (team.clone(), serde_json::json!({ "date_bounds": [lo, hi] }))
             }).collect::<Map<String, Value>>(),
             "processes": processes,
-        })
+        });
+        if let (Some(file), Some(object)) = (&self.cluster_token_file, json.as_object_mut()) {
+            object.insert(
+                "cluster_token_file".to_string(),
+                Value::from(file.to_string_lossy().into_owned()),
+            );
+        }
+        json
     }
+}
+
+/// Writes a byte count as whole MiB, the unit the file gives it in.
+fn as_mib<S: serde::Serializer>(bytes: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(bytes / (1 << 20))
 }
 
 #[cfg(test)]

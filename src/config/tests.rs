@@ -491,3 +491,19 @@ fn duplicate_ids_are_refused() {
     assert!(message.contains("process C: field id"), "{message}");
     assert!(message.contains("listed twice"), "{message}");
 }
+
+#[test]
+fn the_json_form_reads_back_as_the_same_config() {
+    let configs = [
+        SHIPPED,
+        include_str!("../../configs/two_hosts_config.json"),
+        include_str!("../../configs/overload_config.json"),
+        include_str!("../../configs/original/one_host_config.json"),
+        include_str!("../../configs/original/two_hosts_config.json"),
+    ];
+    for text in configs {
+        let config = ClusterConfig::from_json(text).unwrap();
+        let again = ClusterConfig::from_json(&config.to_json().to_string()).unwrap();
+        assert_eq!(again, config, "{}", config.to_json());
+    }
+}

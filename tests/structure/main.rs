@@ -46,7 +46,9 @@ fn sources() -> Vec<Source> {
         let mut files = Vec::new();
         collect_rs(&root.join(dir), &mut files);
         for file in files {
-            let rel = file.strip_prefix(root.join(dir)).expect("under the crate root");
+            let rel = file
+                .strip_prefix(root.join(dir))
+                .expect("under the crate root");
             if is_test_file(rel) {
                 continue;
             }
@@ -139,7 +141,10 @@ fn no_function_is_over_the_limit() {
             }
         }
     }
-    report(&problems, "function(s) too long; give each job its own function");
+    report(
+        &problems,
+        "function(s) too long; give each job its own function",
+    );
 }
 
 #[test]
@@ -177,10 +182,17 @@ fn only_the_binary_imports_the_harness_commands() {
         .filter(|s| s.crate_name == "overlay-harness")
         .filter(|s| !matches!(s.module.first().map(String::as_str), Some("commands")))
         .filter(|s| !(s.module.is_empty() || s.module == ["cli"]))
-        .filter(|s| scan::modules_named(&s.code, &s.module).iter().any(|m| m == "commands"))
+        .filter(|s| {
+            scan::modules_named(&s.code, &s.module)
+                .iter()
+                .any(|m| m == "commands")
+        })
         .map(|s| s.path.clone())
         .collect();
-    report(&problems, "library file(s) import harness/src/commands, the top layer");
+    report(
+        &problems,
+        "library file(s) import harness/src/commands, the top layer",
+    );
 }
 
 #[test]
@@ -208,7 +220,10 @@ fn the_peer_protocol_carries_no_json_or_status_strings() {
             todo.push(ty.clone());
         }
     }
-    report(&problems, "OverlayPeer field(s) carrying JSON or status strings");
+    report(
+        &problems,
+        "OverlayPeer field(s) carrying JSON or status strings",
+    );
 }
 
 /// Each message of a proto file with its fields as (type, name), nested messages flattened.
@@ -246,7 +261,13 @@ fn service_messages(proto: &str, service: &str) -> Vec<String> {
     body.split(['(', ')'])
         .skip(1)
         .step_by(2)
-        .map(|inside| inside.trim().trim_start_matches("stream ").trim().to_owned())
+        .map(|inside| {
+            inside
+                .trim()
+                .trim_start_matches("stream ")
+                .trim()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -278,8 +299,7 @@ fn circles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
             }
             if self.low[v] == self.index[v] {
                 let at = self.stack.iter().rposition(|&x| x == v).unwrap_or(0);
-                let component: Vec<String> =
-                    self.stack.drain(at..).map(str::to_owned).collect();
+                let component: Vec<String> = self.stack.drain(at..).map(str::to_owned).collect();
                 if component.len() > 1 {
                     self.found.push(component);
                 }
@@ -309,7 +329,9 @@ fn circles_are_found_and_chains_are_not() {
     let graph = |edges: &[(&str, &str)]| {
         let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (a, b) in edges {
-            g.entry((*a).to_owned()).or_default().insert((*b).to_owned());
+            g.entry((*a).to_owned())
+                .or_default()
+                .insert((*b).to_owned());
         }
         g
     };

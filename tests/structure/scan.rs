@@ -225,8 +225,7 @@ pub(crate) fn modules_named(code: &str, me: &[String]) -> Vec<String> {
         }
     }
     for (at, _) in code.match_indices("super::") {
-        if at > 0 && (is_ident_byte(code.as_bytes()[at - 1]) || code[..at].ends_with("super::"))
-        {
+        if at > 0 && (is_ident_byte(code.as_bytes()[at - 1]) || code[..at].ends_with("super::")) {
             continue;
         }
         let mut rest = &code[at..];

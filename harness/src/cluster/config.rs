@@ -1,19 +1,20 @@
-//! The cluster config a run (or a test) starts: a config file with settings merged into its
-//! `strategies` block and, on request, every process moved to a free loopback port; and the
-//! one-node baseline config. The only place a config's JSON is derived from another.
+//! The cluster config a run (or a test) starts: a config file, checked, with the run's
+//! settings set on its typed form (the tenants' team weights; on request every process on a
+//! free loopback port), written back in the file's own shape; and the one-node baseline
+//! config. The only place one config is derived from another.
 
-use anyhow::Context;
+use std::collections::BTreeMap;
+
 use overlay::config::ClusterConfig;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use super::ports::free_ports;
 
 /// How the derived config differs from its source file.
 #[derive(Clone, Debug, Default)]
 pub struct ConfigSettings {
-    /// Keys of the config's own `strategies` block, set over what the file has (for a run:
-    /// the tenants' `team_weights`).
-    pub strategies: Map<String, Value>,
+    /// Replaces the file's `strategies.team_weights` (for a run: the tenants' weights).
+    pub team_weights: Option<BTreeMap<String, u32>>,
     /// Every process moved to 127.0.0.1 on a fresh free port.
     pub free_ports: bool,
 }
@@ -21,7 +22,7 @@ pub struct ConfigSettings {
 /// A derived config: the JSON the nodes read (and `results.json` records) and its checked form.
 #[derive(Clone, Debug)]
 pub struct DerivedConfig {
-    /// The config as written for the nodes.
+    /// The config as written for the nodes: the file's shape, every setting explicit.
     pub json: Value,
     /// The same, checked and resolved.
     pub config: ClusterConfig,
@@ -34,50 +35,40 @@ impl DerivedConfig {
     }
 }
 
-/// The config in `text` with `settings` applied, checked.
+/// The config in `text` (a config file's contents) with `settings` applied, checked again as
+/// the nodes will read it.
 pub fn derive(text: &str, settings: &ConfigSettings) -> anyhow::Result<DerivedConfig> {
-    let mut json: Value = serde_json::from_str(text).context("config is not JSON")?;
+    let mut config = ClusterConfig::from_json(text)
+        .map_err(|e| anyhow::anyhow!("the cluster config is invalid: {e}"))?;
+    if let Some(weights) = &settings.team_weights {
+        config.strategies.team_weights = weights.clone();
+    }
     if settings.free_ports {
-        move_to_free_ports(&mut json)?;
+        let ports = free_ports(config.processes.len())?;
+        for (process, port) in config.processes.values_mut().zip(ports) {
+            process.host = "127.0.0.1".to_string();
+            process.port = port;
+        }
     }
-    if let Some(block) = json.as_object_mut().and_then(|o| {
-        o.entry("strategies")
-            .or_insert_with(|| json!({}))
-            .as_object_mut()
-    }) {
-        block.extend(settings.strategies.clone());
-    }
-    checked(json)
+    checked(config)
 }
 
 /// One leader holding every day for `team`, no neighbours, on a free port: the one-hop
 /// reference a run's baseline measures.
 pub fn baseline(team: &str) -> anyhow::Result<DerivedConfig> {
     let port = free_ports(1)?[0];
-    checked(json!({
+    let text = serde_json::json!({
         "strategies": {"fairness_strategy": "strict", "max_active": 100000, "per_team_limit": 100000},
         "teams": {team: {"date_bounds": ["20200810", "20200924"]}},
         "processes": {"A": {"id": "A", "role": "leader", "team": team, "host": "127.0.0.1", "port": port, "neighbors": []}}
-    }))
+    });
+    derive(&text.to_string(), &ConfigSettings::default())
 }
 
-/// Every process of the config on 127.0.0.1, each on a fresh free port.
-fn move_to_free_ports(json: &mut Value) -> anyhow::Result<()> {
-    let processes = json
-        .get_mut("processes")
-        .and_then(Value::as_object_mut)
-        .context("config has no processes object")?;
-    let ports = free_ports(processes.len())?;
-    for (process, port) in processes.values_mut().zip(ports) {
-        if let Some(process) = process.as_object_mut() {
-            process.insert("host".to_string(), Value::from("127.0.0.1"));
-            process.insert("port".to_string(), Value::from(port));
-        }
-    }
-    Ok(())
-}
-
-fn checked(json: Value) -> anyhow::Result<DerivedConfig> {
+/// Writes `config` in the file's shape and reads it back, so what is returned is exactly what
+/// the nodes will read.
+fn checked(config: ClusterConfig) -> anyhow::Result<DerivedConfig> {
+    let json = config.to_json();
     let config = ClusterConfig::from_json(&json.to_string())
         .map_err(|e| anyhow::anyhow!("the derived cluster config is invalid: {e}"))?;
     Ok(DerivedConfig { json, config })
@@ -93,24 +84,23 @@ mod tests {
     }
 
     #[test]
-    fn settings_are_merged_into_the_strategies_block() {
-        let mut strategies = Map::new();
-        strategies.insert("team_weights".to_string(), json!({"green": 3, "pink": 1}));
-        let derived = derive(
-            &shipped(),
-            &ConfigSettings {
-                strategies,
-                free_ports: false,
-            },
-        )
-        .unwrap();
+    fn the_team_weights_are_set_and_nothing_else_changes() {
+        let settings = ConfigSettings {
+            team_weights: Some(BTreeMap::from([
+                ("green".to_string(), 3),
+                ("pink".to_string(), 1),
+            ])),
+            free_ports: false,
+        };
+        let derived = derive(&shipped(), &settings).unwrap();
         assert_eq!(derived.json["strategies"]["team_weights"]["green"], 3);
         assert_eq!(
             derived.config.strategies.team_weights.get("green"),
             Some(&3)
         );
-        let original: Value = serde_json::from_str(&shipped()).unwrap();
-        assert_eq!(derived.json["processes"], original["processes"]);
+        let mut expected = ClusterConfig::from_json(&shipped()).unwrap();
+        expected.strategies.team_weights = derived.config.strategies.team_weights.clone();
+        assert_eq!(derived.config, expected);
     }
 
     #[test]
@@ -132,13 +122,13 @@ mod tests {
 
     #[test]
     fn a_config_that_is_not_json_or_has_no_processes_is_refused() {
-        assert!(derive("{", &ConfigSettings::default()).is_err());
-        let settings = ConfigSettings {
-            free_ports: true,
-            ..Default::default()
-        };
-        let err = derive("{}", &settings).unwrap_err();
-        assert!(err.to_string().contains("processes"), "{err}");
+        for text in ["{", "{}"] {
+            let err = derive(text, &ConfigSettings::default()).unwrap_err();
+            assert!(
+                err.to_string().contains("cluster config is invalid"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use overlay::config::NodeId;
-use serde_json::{Map, Value};
 
 use super::RunOptions;
 use crate::checker::load_dataset;
@@ -74,15 +73,13 @@ pub(super) fn ensure_data(w: &Workload, progress: bool) -> anyhow::Result<()> {
 pub(super) fn cluster_config(w: &Workload) -> anyhow::Result<DerivedConfig> {
     let text = std::fs::read_to_string(&w.config)
         .with_context(|| format!("cannot read {}", w.config.display()))?;
-    let weights: Map<String, Value> = w
-        .tenants
-        .iter()
-        .map(|t| (t.team.clone(), Value::from(t.weight)))
-        .collect();
-    let mut strategies = Map::new();
-    strategies.insert("team_weights".to_string(), Value::Object(weights));
     let settings = ConfigSettings {
-        strategies,
+        team_weights: Some(
+            w.tenants
+                .iter()
+                .map(|t| (t.team.clone(), t.weight))
+                .collect(),
+        ),
         free_ports: w.free_ports && w.mode == ClusterMode::Local,
     };
     derive(&text, &settings)

@@ -94,14 +94,24 @@ impl Sandbox {
     }
 }
 
-/// The config `text` with every process on a free loopback port and `strategies` merged into
-/// its `strategies` block, as the nodes read it.
+/// The config `text` with `strategies` written into its `strategies` block (as a user editing
+/// the file would) and every process on a free loopback port, as the nodes read it.
 pub fn free_port_config(text: &str, strategies: Map<String, Value>) -> String {
+    let mut file: Value = serde_json::from_str(text).expect("config is JSON");
+    let block = file
+        .as_object_mut()
+        .expect("config is an object")
+        .entry("strategies")
+        .or_insert_with(|| Value::Object(Map::new()));
+    block
+        .as_object_mut()
+        .expect("strategies is an object")
+        .extend(strategies);
     let settings = ConfigSettings {
-        strategies,
         free_ports: true,
+        ..Default::default()
     };
-    derive(text, &settings)
+    derive(&file.to_string(), &settings)
         .and_then(|derived| derived.text())
         .expect("derived config")
 }
