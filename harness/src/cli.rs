@@ -112,7 +112,7 @@ pub enum ControlAction {
 pub struct RunArgs {
     /// Workload file, e.g. workloads/fairness_sweep.toml.
     pub workload: PathBuf,
-    /// Reports root; the run goes to <out>/<workload>/<run-id>/ with a `latest` link.
+    /// Reports root; the run goes to `<out>/<workload>/<run-id>/` with a `latest` link.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
     /// Strategies to sweep instead of the workload's (comma-separated).

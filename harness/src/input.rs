@@ -1,7 +1,7 @@
 //! What the checks of a workload file and of its fault schedule share, below both (the
 //! workload resolves its `[[fault]]` entries by calling [`crate::faults`], which in turn needs
-//! these and nothing else of the workload): the error naming file and key, the [`Checker`]
-//! that builds it, [`within`], and the two workload settings the schedule is checked against
+//! these and nothing else of the workload): the error naming file and key, the `Checker`
+//! that builds it, `within`, and the two workload settings the schedule is checked against
 //! ([`ClusterMode`], [`StepLength`]).
 
 use std::path::Path;

@@ -3,6 +3,9 @@
 //! Parsing is the only place where a query can be invalid; everything downstream works on a
 //! [`Query`]. The error messages become the wire status `invalid_query:<reason>`, so they name
 //! the offending key and say what is allowed.
+//!
+//! - `parse`: the original JSON params → [`Query`], every key checked.
+//! - [`wire`]: the query as the typed peer protocol carries it, and back (checked again).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,13 +1,13 @@
 //! Charts as PNG and SVG, drawn with plotters and the embedded DejaVu Sans (no system fonts,
 //! no fontconfig). One function per chart: data in, files out, no state.
 //!
-//! - [`frame`] — font, palette, canvas, both backends, bounds and number labels.
-//! - [`lines`] — line charts with fault bands, event markers and a legend.
-//! - [`bars`] — grouped bar charts.
-//! - [`levels`] — the lines per concurrency level and the percentile curves.
-//! - [`timeline`] — throughput and latency over time, node states over a run.
-//! - [`faults`] — fault windows and events on the timelines, detection times as bars.
-//! - [`compare`] — the overlay charts of several runs.
+//! - `frame` — font, palette, canvas, both backends, bounds and number labels.
+//! - `lines` — line charts with fault bands, event markers and a legend.
+//! - `bars` — grouped bar charts.
+//! - `levels` — the lines per concurrency level and the percentile curves.
+//! - `timeline` — throughput and latency over time, node states over a run.
+//! - `faults` — fault windows and events on the timelines, detection times as bars.
+//! - `compare` — the overlay charts of several runs.
 //!
 //! This file draws every chart of one run ([`render_run`]).
 

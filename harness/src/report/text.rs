@@ -3,8 +3,8 @@
 //! per-host process table, recent logs, summary, final process metrics) plus per-team
 //! results, the fairness index, rejections and state transitions. Rendered into any `Write`.
 //!
-//! - [`tables`] — processes, the summary of all levels, records, the per-team table.
-//! - [`faults`] — correctness and the fault schedule's figures.
+//! - `tables` — processes, the summary of all levels, records, the per-team table.
+//! - `faults` — correctness and the fault schedule's figures.
 
 use std::io::{self, Write};
 

@@ -1,11 +1,11 @@
 //! Checks a [`WorkloadSpec`] and resolves it into a [`Workload`]; every error names the file,
 //! the key and what is allowed, and nothing has started when it is reported.
 //!
-//! - [`resolved`] — the resolved [`Workload`] and its parts.
-//! - [`sweep`] — strategies and concurrency levels.
-//! - [`tenants`] — teams, shares or rates, weights.
-//! - [`load`] — closed or open loop, step length, rate.
-//! - [`mix`] — the query mix.
+//! - `resolved` — the resolved [`Workload`] and its parts.
+//! - `sweep` — strategies and concurrency levels.
+//! - `tenants` — teams, shares or rates, weights.
+//! - `load` — closed or open loop, step length, rate.
+//! - `mix` — the query mix.
 //!
 //! The `[[fault]]` entries are resolved by [`crate::faults::resolve`]; what both checks share
 //! (the error, the checker, the cluster mode and step length) lives in [`crate::input`].

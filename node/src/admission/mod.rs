@@ -6,6 +6,11 @@
 //! [`Permit`] while it runs, and dropping the permit frees the slot. On
 //! failure the [`Rejection`] says why (the services map it to their wire statuses).
 //!
+//! Files: `strategy` (the strategies and the pure decision), `state` (the lock-protected
+//! state and its transitions), `queue` and `wait` (`fair_queue`: per-team FIFOs by smooth
+//! weighted round robin, and the waiting half), `permit` ([`Permit`], [`Rejection`]),
+//! `limits` ([`AdmissionLimits`]), `counters` (per-team bookkeeping, the metrics snapshot).
+//!
 //! # Vocabulary
 //!
 //! * `total_active`: admitted queries not yet released, all teams.

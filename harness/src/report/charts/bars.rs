@@ -18,7 +18,7 @@ pub struct Bars {
     pub groups: Vec<String>,
     /// Member names (bars within a group, coloured).
     pub members: Vec<String>,
-    /// values[group][member].
+    /// `values[group][member]`.
     pub values: Vec<Vec<f64>>,
 }
 
