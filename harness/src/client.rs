@@ -403,4 +403,39 @@ mod tests {
             Err(ClientError::Connect { .. })
         ));
     }
+
+    #[test]
+    fn tls_files_are_checked_naming_the_flag() {
+        assert!(ClientTls::load(&TlsFiles::default()).unwrap().is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "plain text").unwrap();
+        let missing = dir.path().join("missing.pem");
+        for (files, expected) in [
+            (
+                TlsFiles {
+                    ca: Some(missing.clone()),
+                    ..TlsFiles::default()
+                },
+                "--tls-ca",
+            ),
+            (
+                TlsFiles {
+                    ca: Some(junk.clone()),
+                    ..TlsFiles::default()
+                },
+                "not a PEM file",
+            ),
+            (
+                TlsFiles {
+                    cert: Some(junk.clone()),
+                    ..TlsFiles::default()
+                },
+                "--tls-cert needs --tls-key",
+            ),
+        ] {
+            let err = format!("{:#}", ClientTls::load(&files).unwrap_err());
+            assert!(err.contains(expected), "{err}");
+        }
+    }
 }
