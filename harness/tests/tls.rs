@@ -164,6 +164,34 @@ async fn assert_refused(address: &str, tls: Option<&ClientTls>, who: &str) {
     }
 }
 
+/// `harness metrics --node` answers with the TLS flags (given as env vars for the
+/// certificate, as flags for the CA) and fails without them.
+fn assert_cli_metrics(pki: &Pki, leader: &str) {
+    let harness = |tls: bool| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_harness"));
+        command.args(["metrics", "--node", leader]);
+        command.env_remove("OVERLAY_TLS_CA");
+        if tls {
+            command.arg("--tls-ca").arg(pki.path("ca.pem"));
+            command.env("OVERLAY_TLS_CERT", pki.path("client.pem"));
+            command.env("OVERLAY_TLS_KEY", pki.path("client.key"));
+        } else {
+            command.env_remove("OVERLAY_TLS_CERT");
+            command.env_remove("OVERLAY_TLS_KEY");
+        }
+        command.output().expect("harness runs")
+    };
+    let served = harness(true);
+    assert!(
+        served.status.success(),
+        "{}",
+        String::from_utf8_lossy(&served.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&served.stdout);
+    assert!(stdout.contains('A'), "{stdout}");
+    assert!(!harness(false).status.success());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mutual_tls_cluster_answers_members_and_refuses_strangers() {
     let pki = make_pki();
@@ -196,6 +224,7 @@ async fn a_mutual_tls_cluster_answers_members_and_refuses_strangers() {
     assert_refused(&leader, None, "a plaintext client").await;
 
     assert_eq!(count(&leader, Some(&good)).await, Ok(expected));
+    assert_cli_metrics(&pki, &leader);
     cluster.stop();
 }
 
