@@ -41,6 +41,43 @@ pub enum Command {
     Control(ControlArgs),
 }
 
+/// TLS to nodes that serve it (`overlay-node --tls-cert/--tls-key`, mutual with `--tls-ca`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsArgs {
+    /// PEM CA certificate that signed the nodes' certificates; connect over TLS (https).
+    #[arg(long, env = "OVERLAY_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// PEM client certificate, for nodes that require one (mutual TLS); needs --tls-key.
+    #[arg(long, env = "OVERLAY_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "OVERLAY_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The files, for [`crate::client::ClientTls::load`].
+    pub fn files(&self) -> crate::client::TlsFiles {
+        crate::client::TlsFiles {
+            ca: self.tls_ca.clone(),
+            cert: self.tls_cert.clone(),
+            key: self.tls_key.clone(),
+        }
+    }
+}
+
+impl Command {
+    /// The TLS flags of the commands that take them (`query`, `metrics`, `control`).
+    pub fn tls(&self) -> Option<&TlsArgs> {
+        match self {
+            Command::Query(args) => Some(&args.tls),
+            Command::Metrics(args) => Some(&args.tls),
+            Command::Control(args) => Some(&args.tls),
+            _ => None,
+        }
+    }
+}
+
 /// `harness control`
 #[derive(Debug, Args)]
 pub struct ControlArgs {
@@ -50,6 +87,9 @@ pub struct ControlArgs {
     /// The node's control token, if it has one.
     #[arg(long, env = "OVERLAY_CONTROL_TOKEN", default_value = "")]
     pub token: String,
+    /// TLS to the node.
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// What to do.
     #[command(subcommand)]
     pub action: ControlAction,
@@ -213,6 +253,9 @@ pub struct QueryArgs {
     /// Queries in flight at once when repeating.
     #[arg(long, default_value_t = 1)]
     pub concurrency: u32,
+    /// TLS to the node.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// `harness metrics`
@@ -227,6 +270,9 @@ pub struct MetricsArgs {
     /// Print the raw metrics as JSON.
     #[arg(long)]
     pub json: bool,
+    /// TLS to the nodes.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// `harness cluster ...`

@@ -1,7 +1,11 @@
 //! A native client of the `OverlayNode` service: one query, drained to the last chunk, and a
-//! node's metrics.
+//! node's metrics; plaintext, or TLS (mutual when a certificate is given) to nodes that serve it.
 
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
 
 use overlay::batch::{decode_batch, to_records};
 use overlay::proto::overlay_node_client::OverlayNodeClient;
@@ -9,7 +13,7 @@ use overlay::proto::{
     ChunkRequest, MetricsRequest, MetricsResponse, QueryRequest, RecordBatch, RecordFormat,
 };
 use overlay::record::Record;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// Largest message the client accepts (a typed chunk of 10,000 records is a few MB).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -17,24 +21,120 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// How long opening a connection to a node may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Largest PEM file read for TLS (a certificate chain is a few KB).
+const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
+/// The TLS settings of every connection this process opens with [`endpoint`] (set once by
+/// the command line's `--tls-*` flags; unset: plaintext).
+static PROCESS_TLS: OnceLock<ClientTls> = OnceLock::new();
+
+/// The files of a TLS client (or of nodes a launch starts with TLS): the CA that signed the
+/// nodes' certificates, and this side's certificate and key for nodes that require one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TlsFiles {
+    /// PEM CA certificate(s) trusted for the nodes' certificates (`--tls-ca`).
+    pub ca: Option<PathBuf>,
+    /// PEM certificate presented to nodes (`--tls-cert`).
+    pub cert: Option<PathBuf>,
+    /// Its PEM private key (`--tls-key`).
+    pub key: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    /// Whether any file is given.
+    pub fn any(&self) -> bool {
+        self.ca.is_some() || self.cert.is_some() || self.key.is_some()
+    }
+}
+
+/// A TLS client's settings, loaded from [`TlsFiles`]: connections go to `https://host:port`
+/// and check the node's certificate against the CA for the host of the address.
+#[derive(Clone, Debug)]
+pub struct ClientTls {
+    config: ClientTlsConfig,
+}
+
+impl ClientTls {
+    /// The settings the files ask for (`None` without any). A certificate needs its key and
+    /// the other way round; each file must exist and hold PEM (errors name the flag).
+    pub fn load(files: &TlsFiles) -> anyhow::Result<Option<Self>> {
+        if !files.any() {
+            return Ok(None);
+        }
+        let mut config = ClientTlsConfig::new();
+        if let Some(ca) = &files.ca {
+            config = config.ca_certificate(Certificate::from_pem(read_pem("--tls-ca", ca)?));
+        }
+        match (&files.cert, &files.key) {
+            (Some(cert), Some(key)) => {
+                let cert = read_pem("--tls-cert", cert)?;
+                let key = read_pem("--tls-key", key)?;
+                config = config.identity(Identity::from_pem(cert, key));
+            }
+            (None, None) => {}
+            (Some(_), None) => anyhow::bail!("--tls-cert needs --tls-key as well"),
+            (None, Some(_)) => anyhow::bail!("--tls-key needs --tls-cert as well"),
+        }
+        Ok(Some(Self { config }))
+    }
+}
+
+/// Makes every connection of this process that [`endpoint`] opens use `tls` (the command
+/// line's `--tls-*` flags). Only the first call counts.
+pub fn use_tls(tls: ClientTls) {
+    let _ = PROCESS_TLS.set(tls);
+}
+
+fn read_pem(flag: &str, path: &Path) -> anyhow::Result<Vec<u8>> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("{flag} {}: cannot read it", path.display()))?
+        .len();
+    anyhow::ensure!(
+        size <= MAX_PEM_BYTES,
+        "{flag} {}: {size} bytes; a PEM file is at most {MAX_PEM_BYTES}",
+        path.display()
+    );
+    let pem = std::fs::read(path)
+        .with_context(|| format!("{flag} {}: cannot read it", path.display()))?;
+    anyhow::ensure!(
+        pem.windows(11).any(|w| w == b"-----BEGIN "),
+        "{flag} {}: not a PEM file (no -----BEGIN line)",
+        path.display()
+    );
+    Ok(pem)
+}
+
 /// The endpoint of a node at `host:port` (or a full `http://` URL), with the settings every
-/// connection of the harness shares: a connect timeout, no Nagle delay, and HTTP/2 windows
-/// large enough for typed chunks of thousands of records.
+/// connection of the harness shares: a connect timeout, no Nagle delay, HTTP/2 windows large
+/// enough for typed chunks of thousands of records, and the process's TLS (see [`use_tls`]).
 pub fn endpoint(address: &str) -> Result<Endpoint, ClientError> {
-    let url = if address.contains("://") {
-        address.to_string()
-    } else {
-        format!("http://{address}")
+    endpoint_with(address, PROCESS_TLS.get())
+}
+
+/// As [`endpoint`], with `tls` instead of the process's TLS settings (`None`: plaintext).
+pub fn endpoint_with(address: &str, tls: Option<&ClientTls>) -> Result<Endpoint, ClientError> {
+    let bare = address.split_once("://").map_or(address, |(_, rest)| rest);
+    let url = match (tls, address.contains("://")) {
+        (Some(_), _) => format!("https://{bare}"),
+        (None, true) => address.to_string(),
+        (None, false) => format!("http://{address}"),
     };
-    Ok(Endpoint::from_shared(url)
-        .map_err(|err| ClientError::Connect {
-            address: address.to_string(),
-            message: format!("not a node address: {err}"),
-        })?
+    let bad = |err: &dyn std::fmt::Display| ClientError::Connect {
+        address: address.to_string(),
+        message: format!("not a node address: {err}"),
+    };
+    let mut endpoint = Endpoint::from_shared(url)
+        .map_err(|err| bad(&err))?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
         .initial_stream_window_size(4 * 1024 * 1024)
-        .initial_connection_window_size(16 * 1024 * 1024))
+        .initial_connection_window_size(16 * 1024 * 1024);
+    if let Some(tls) = tls {
+        endpoint = endpoint
+            .tls_config(tls.config.clone())
+            .map_err(|err| bad(&err))?;
+    }
+    Ok(endpoint)
 }
 
 /// A client of the `OverlayNode` service over `channel` that takes the largest chunks.
@@ -46,7 +146,15 @@ pub fn node_client(channel: Channel) -> OverlayNodeClient<Channel> {
 
 /// Connects to a node at `host:port` (or a full `http://` URL).
 pub async fn connect(address: &str) -> Result<OverlayNodeClient<Channel>, ClientError> {
-    let channel = endpoint(address)?
+    connect_with(address, PROCESS_TLS.get()).await
+}
+
+/// As [`connect`], with `tls` instead of the process's TLS settings.
+pub async fn connect_with(
+    address: &str,
+    tls: Option<&ClientTls>,
+) -> Result<OverlayNodeClient<Channel>, ClientError> {
+    let channel = endpoint_with(address, tls)?
         .connect()
         .await
         .map_err(|err| ClientError::Connect {
@@ -58,7 +166,12 @@ pub async fn connect(address: &str) -> Result<OverlayNodeClient<Channel>, Client
 
 /// Fetches one node's metrics (`GetMetrics`).
 pub async fn fetch(address: &str) -> anyhow::Result<MetricsResponse> {
-    let mut client = connect(address).await?;
+    fetch_with(address, PROCESS_TLS.get()).await
+}
+
+/// As [`fetch`], with `tls` instead of the process's TLS settings.
+pub async fn fetch_with(address: &str, tls: Option<&ClientTls>) -> anyhow::Result<MetricsResponse> {
+    let mut client = connect_with(address, tls).await?;
     Ok(client.get_metrics(MetricsRequest {}).await?.into_inner())
 }
 
@@ -289,5 +402,40 @@ mod tests {
             endpoint("not an address"),
             Err(ClientError::Connect { .. })
         ));
+    }
+
+    #[test]
+    fn tls_files_are_checked_naming_the_flag() {
+        assert!(ClientTls::load(&TlsFiles::default()).unwrap().is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "plain text").unwrap();
+        let missing = dir.path().join("missing.pem");
+        for (files, expected) in [
+            (
+                TlsFiles {
+                    ca: Some(missing.clone()),
+                    ..TlsFiles::default()
+                },
+                "--tls-ca",
+            ),
+            (
+                TlsFiles {
+                    ca: Some(junk.clone()),
+                    ..TlsFiles::default()
+                },
+                "not a PEM file",
+            ),
+            (
+                TlsFiles {
+                    cert: Some(junk.clone()),
+                    ..TlsFiles::default()
+                },
+                "--tls-cert needs --tls-key",
+            ),
+        ] {
+            let err = format!("{:#}", ClientTls::load(&files).unwrap_err());
+            assert!(err.contains(expected), "{err}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use overlay_harness::cli::{Cli, ClusterCommand, Command, DataCommand};
+use overlay_harness::client::{use_tls, ClientTls};
 use overlay_harness::commands;
 use tracing_subscriber::EnvFilter;
 
@@ -20,7 +21,13 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
         )
         .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    if let Some(tls) = cli.command.tls() {
+        if let Some(tls) = ClientTls::load(&tls.files())? {
+            use_tls(tls);
+        }
+    }
+    match cli.command {
         Command::Data(DataCommand::Generate(args)) => commands::data::run(args),
         Command::Query(args) => commands::query::run(args).await,
         Command::Metrics(args) => commands::metrics::run(args).await,

@@ -97,6 +97,18 @@ pub struct NodeArgs {
     /// secret. Without one, peer calls are not authenticated and the node warns at start-up.
     #[arg(long)]
     pub cluster_token_file: Option<PathBuf>,
+    /// PEM certificate (chain) this node presents: with --tls-key, every service (clients,
+    /// peers, control, health) is served over TLS only, and peer calls use TLS too. It must
+    /// name the host the config gives this process (an IP SAN for an address).
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA certificate(s): with it, every client must present a certificate this CA
+    /// signed (mutual TLS), and peer calls trust it as their root (needs --tls-cert).
+    #[arg(long)]
+    pub tls_ca: Option<PathBuf>,
     /// Most client and peer connections open at once; further ones are closed as soon as
     /// accepted (default: the open-file limit, raised to its hard maximum at start-up, less 512).
     #[arg(long)]

@@ -22,6 +22,7 @@
 //! - [`control`]: the `OverlayControl` service (off unless enabled).
 //! - [`holdings`]: which of its assigned days this node actually holds, and their fingerprint.
 //! - [`tail`]: tail tolerance — per-peer hedge delays, the hedge budget, outlier ejection.
+//! - [`tls`]: the optional (mutual) TLS files, checked, as server and peer-client settings.
 //! - [`cancel`]: the flag that stops a scan whose caller has gone.
 
 pub mod admission;
@@ -46,3 +47,4 @@ pub mod service;
 pub mod store;
 pub mod tail;
 pub mod times;
+pub mod tls;

@@ -76,6 +76,8 @@ pub struct Node {
     pub cluster_token: Option<Arc<str>>,
     /// Caps on accepted connections.
     pub connections: ConnectionLimits,
+    /// TLS on every service, mutual with a client CA (`None`: plaintext).
+    pub tls: Option<crate::tls::NodeTls>,
     /// Most concurrent streams on one connection.
     pub max_streams_per_connection: u32,
     /// Peers' answer times: hedge delays, the hedge budget, outlier ejection.

@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use overlay::config::{ClusterConfig, NodeId};
+use overlay::config::{ClusterConfig, NodeId, ProcessConfig};
 use overlay::proto::overlay_peer_client::OverlayPeerClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::auth::ClusterAuth;
+use crate::tls::NodeTls;
 
 /// A client to one peer; every call carries the cluster secret (see [`ClusterAuth`]).
 pub type PeerClient = OverlayPeerClient<InterceptedService<Channel, ClusterAuth>>;
@@ -29,19 +30,33 @@ pub struct PeerClients {
     probes: HashMap<NodeId, PeerClient>,
 }
 
+/// The endpoint of a peer: `http://host:port`, or `https://` with the node's TLS settings.
+fn peer_endpoint(
+    process: &ProcessConfig,
+    tls: Option<&NodeTls>,
+) -> Result<Endpoint, tonic::transport::Error> {
+    match tls {
+        None => Endpoint::from_shared(process.endpoint()),
+        Some(tls) => Endpoint::from_shared(format!("https://{}", process.address()))?
+            .tls_config(tls.client_config()),
+    }
+}
+
 impl PeerClients {
     /// Lazy clients to every process but `own_id` (no connection is opened until first use),
-    /// each sending `auth`'s secret.
+    /// each sending `auth`'s secret, over TLS with `tls`'s identity and trust when given
+    /// (the server name checked is the peer's config host).
     pub fn new(
         config: &ClusterConfig,
         own_id: &NodeId,
         auth: &ClusterAuth,
+        tls: Option<&NodeTls>,
     ) -> Result<Self, tonic::transport::Error> {
         let probe_timeout = Duration::from_millis(config.health.timeout_ms.max(1));
         let mut clients = HashMap::new();
         let mut probes = HashMap::new();
         for process in config.processes.values().filter(|p| &p.id != own_id) {
-            let channel = Endpoint::from_shared(process.endpoint())?
+            let channel = peer_endpoint(process, tls)?
                 .connect_timeout(CONNECT_TIMEOUT)
                 .tcp_nodelay(true)
                 .initial_stream_window_size(4 * 1024 * 1024)
@@ -51,7 +66,7 @@ impl PeerClients {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES);
             clients.insert(process.id.clone(), client);
-            let probe_channel = Endpoint::from_shared(process.endpoint())?
+            let probe_channel = peer_endpoint(process, tls)?
                 .connect_timeout(probe_timeout.min(CONNECT_TIMEOUT))
                 .tcp_nodelay(true)
                 .connect_lazy();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use overlay::config::{ClusterConfig, FairnessStrategy, NodeId};
 
-use crate::client::fetch;
+use crate::client::{fetch_with, ClientTls, TlsFiles};
 
 /// Lines of a node's log shown when it fails to start.
 const LOG_TAIL_LINES: usize = 15;
@@ -80,6 +80,10 @@ pub struct NodeSettings {
     pub events_file: Option<PathBuf>,
     /// `--enable-control`: serve the control service.
     pub enable_control: bool,
+    /// `--tls-cert`, `--tls-key`, `--tls-ca`: serve TLS (mutual with a CA). The launcher's own
+    /// readiness checks then connect with the same files (the node certificate as client
+    /// identity), so it must name the configured hosts.
+    pub tls: TlsFiles,
 }
 
 impl NodeSettings {
@@ -108,6 +112,14 @@ impl NodeSettings {
             "--events-file",
             self.events_file.as_ref().map(|p| p.display().to_string()),
         );
+        let mut path = |name: &str, value: &Option<PathBuf>| {
+            if let Some(value) = value {
+                args.extend([name.to_string(), value.display().to_string()]);
+            }
+        };
+        path("--tls-cert", &self.tls.cert);
+        path("--tls-key", &self.tls.key);
+        path("--tls-ca", &self.tls.ca);
         if self.enable_control {
             args.push("--enable-control".to_string());
         }
@@ -136,6 +148,8 @@ pub struct LocalCluster {
     /// The processes by id.
     pub nodes: BTreeMap<NodeId, NodeProcess>,
     options: LaunchOptions,
+    /// How the launcher itself connects to the nodes (TLS when the launch asks for it).
+    client_tls: Option<ClientTls>,
 }
 
 impl LocalCluster {
@@ -165,6 +179,7 @@ impl LocalCluster {
         let mut cluster = LocalCluster {
             config: config.clone(),
             nodes: BTreeMap::new(),
+            client_tls: ClientTls::load(&options.settings.tls)?,
             options,
         };
         for process in config.processes.values() {
@@ -243,7 +258,8 @@ impl LocalCluster {
                     self.kill_all();
                     bail!("node {id} exited during start-up ({exit}); last log lines:\n{tail}");
                 }
-                if !answers(&self.nodes[&id].address, settled).await {
+                let address = &self.nodes[&id].address;
+                if !answers(address, self.client_tls.as_ref(), settled).await {
                     still.push(id);
                 }
             }
@@ -425,8 +441,8 @@ impl Drop for LocalCluster {
 
 /// Whether the node answers (and, when `settled`, has seen every peer it probes answer and
 /// sees none as failed).
-async fn answers(address: &str, settled: bool) -> bool {
-    match fetch(address).await {
+async fn answers(address: &str, tls: Option<&ClientTls>, settled: bool) -> bool {
+    match fetch_with(address, tls).await {
         Ok(metrics) => {
             !settled
                 || metrics
@@ -463,6 +479,11 @@ mod tests {
             hybrid_threshold: Some(0.8),
             events_file: Some(PathBuf::from("events/events-{id}.jsonl")),
             enable_control: true,
+            tls: TlsFiles {
+                ca: Some(PathBuf::from("ca.pem")),
+                cert: Some(PathBuf::from("node.pem")),
+                key: Some(PathBuf::from("node.key")),
+            },
         };
         assert_eq!(
             settings.args(),
@@ -477,6 +498,12 @@ mod tests {
                 "0.8",
                 "--events-file",
                 "events/events-{id}.jsonl",
+                "--tls-cert",
+                "node.pem",
+                "--tls-key",
+                "node.key",
+                "--tls-ca",
+                "ca.pem",
                 "--enable-control",
             ]
         );

@@ -87,6 +87,7 @@ pub async fn status(args: ClusterRefArgs) -> anyhow::Result<()> {
         node: None,
         config: args.config,
         json: false,
+        tls: Default::default(),
     })
     .await
 }

@@ -28,10 +28,16 @@ use crate::peer_clients::PeerClients;
 use crate::results::ResultStore;
 use crate::store::{LoadReport, Table};
 use crate::tail::TailTolerance;
+use crate::tls::NodeTls;
 
 /// Loads everything the node needs; fails with a message naming the file or setting at fault.
 pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> {
     let (config, me) = load_config(args)?;
+    let tls = NodeTls::load(
+        args.tls_cert.as_deref(),
+        args.tls_key.as_deref(),
+        args.tls_ca.as_deref(),
+    )?;
     let data = load_data(args, &config).await?;
     let cluster_token = load_cluster_token(args, &config)?;
     let hooks = HookPool::new(me.id.as_str(), HookSettings::default());
@@ -72,8 +78,10 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
             &config,
             &me.id,
             &ClusterAuth::new(cluster_token.as_deref()),
+            tls.as_ref(),
         )?),
         cluster_token,
+        tls,
         connections: ConnectionLimits {
             max_connections: args
                 .max_connections

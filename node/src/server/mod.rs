@@ -62,7 +62,7 @@ pub async fn serve_on(
     register_health(&health_reporter).await;
     let background = spawn_background(&node, health_reporter);
     tracing::info!(
-        "[Server] {} ({} of team {}) serving on {} with strategy {}",
+        "[Server] {} ({} of team {}) serving on {} with strategy {}{}",
         node.me.id,
         node.me.role,
         node.me.team,
@@ -70,7 +70,12 @@ pub async fn serve_on(
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_default(),
-        node.admission.strategy()
+        node.admission.strategy(),
+        match &node.tls {
+            Some(tls) if tls.mutual() => " over mutual TLS",
+            Some(_) => " over TLS",
+            None => "",
+        }
     );
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
@@ -81,7 +86,15 @@ pub async fn serve_on(
         tracing::info!("[Server] stopping: no new connections, draining queries in flight");
         let _ = signalled_tx.send(());
     };
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &node.tls {
+        // The handshake runs on each connection `incoming` yields, so the connection cap,
+        // the idle timeout and the accept backoff hold under TLS as well.
+        builder = builder
+            .tls_config(tls.server_config())
+            .context("the --tls-cert/--tls-key/--tls-ca files are not usable")?;
+    }
+    let server = builder
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE))
         .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
