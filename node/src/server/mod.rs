@@ -1,4 +1,4 @@
-//! Starting a node: load config and data ([`build`]), bind, register the health service,
+//! Starting a node: load config and data (`build`), bind, register the health service,
 //! serve until told to stop.
 
 mod build;
