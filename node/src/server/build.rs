@@ -33,6 +33,7 @@ use crate::tail::TailTolerance;
 pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> {
     let (config, me) = load_config(args)?;
     let data = load_data(args, &config).await?;
+    warn_unresolvable_peers(&config, &me.id).await;
     let cluster_token = load_cluster_token(args, &config)?;
     let hooks = HookPool::new(me.id.as_str(), HookSettings::default());
     register_hooks(args, &me.id, &hooks)?;
@@ -147,30 +148,74 @@ async fn load_data(args: &NodeArgs, config: &ClusterConfig) -> anyhow::Result<Lo
         .with_context(|| format!("cannot list day folders in {}", root.display()))?;
     // The map comes from the config alone, so every node agrees on it whatever its disk holds.
     let partition = PartitionMap::from_config(config);
-    let my_dates = partition.dates_held_by(&id);
+    // An empty root is one warning (below), not one per assigned day.
+    let my_dates = match available.is_empty() {
+        true => Vec::new(),
+        false => partition.dates_held_by(&id),
+    };
     let load_root = root.clone();
     let (table, load_report) =
         tokio::task::spawn_blocking(move || Table::load(&load_root, &my_dates))
             .await
             .context("loader thread failed")??;
-    for warning in &load_report.warnings {
-        tracing::warn!("{warning}");
-    }
-    tracing::info!(
-        "[Loader] {id} loaded {} rows from {} files in {} ms ({} rows skipped)",
-        load_report.rows_loaded,
-        load_report.files_loaded,
-        started.elapsed().as_millis(),
-        load_report.rows_skipped,
-    );
+    log_load_report(&id, &load_report, started);
     let holdings = Holdings::survey(root, &partition.dates_held_by(&id), &table);
-    warn_missing_days(&id, config, &available, &holdings);
+    warn_missing_days(&id, config, root, &available, &holdings);
     Ok(LoadedData {
         partition,
         table,
         load_report,
         holdings,
     })
+}
+
+/// Logs what the load found: its warnings, one line per reason rows were skipped for (with
+/// the count and the first such row), and the totals.
+fn log_load_report(id: &NodeId, report: &LoadReport, started: Instant) {
+    for warning in &report.warnings {
+        tracing::warn!("{warning}");
+    }
+    for rows in &report.skipped {
+        tracing::warn!(
+            "[Loader] {id} skipped {} row(s) as {}; first at {}",
+            rows.count,
+            rows.reason.name(),
+            rows.first
+        );
+    }
+    tracing::info!(
+        "[Loader] {id} loaded {} rows from {} files in {} ms ({} rows skipped)",
+        report.rows_loaded,
+        report.files_loaded,
+        started.elapsed().as_millis(),
+        report.rows_skipped,
+    );
+}
+
+/// How long resolving one peer's host may take at start-up before it is reported.
+const PEER_RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Warns, naming the process and host, about every peer whose host does not resolve now. The
+/// node still starts: the name may resolve by the time the peer is called.
+async fn warn_unresolvable_peers(config: &ClusterConfig, own: &NodeId) {
+    let peers = config.processes.values().filter(|p| &p.id != own);
+    let checks = peers.map(|peer| async move {
+        let lookup = tokio::net::lookup_host(peer.address());
+        let why = match tokio::time::timeout(PEER_RESOLVE_TIMEOUT, lookup).await {
+            Ok(Ok(mut addresses)) => match addresses.next() {
+                Some(_) => return,
+                None => "no addresses".to_string(),
+            },
+            Ok(Err(err)) => err.to_string(),
+            Err(_) => format!("no answer within {} s", PEER_RESOLVE_TIMEOUT.as_secs()),
+        };
+        tracing::warn!(
+            "[Server] {own}: peer {} at host '{}' does not resolve ({why}); calls to it fail until it does",
+            peer.id,
+            peer.host
+        );
+    });
+    futures::future::join_all(checks).await;
 }
 
 /// The admission limits of the config's `strategies` block.
@@ -191,6 +236,7 @@ fn admission_limits(config: &ClusterConfig) -> AdmissionLimits {
 fn warn_missing_days(
     id: &NodeId,
     config: &ClusterConfig,
+    root: &std::path::Path,
     available: &[overlay::date::DateKey],
     holdings: &Holdings,
 ) {
@@ -205,7 +251,10 @@ fn warn_missing_days(
         }
     }
     if available.is_empty() {
-        tracing::warn!("[Loader] {id} found no day folders in its dataset root: it holds no data, and answers coordinated here will lack every day");
+        tracing::warn!(
+            "[Loader] {id}: dataset root {} has no day folders (YYYYMMDD/): it holds no data, and answers coordinated here will lack every day",
+            root.display()
+        );
     } else if !absent.is_empty() {
         tracing::warn!(
             "[Loader] {id}: the dataset root lacks {} day(s) of the config's team bounds: {}",
