@@ -227,9 +227,8 @@ async fn broken_rows_are_skipped_and_sigterm_stops_the_node() {
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
         .port()
 }
 
