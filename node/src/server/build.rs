@@ -148,17 +148,15 @@ async fn load_data(args: &NodeArgs, config: &ClusterConfig) -> anyhow::Result<Lo
         .with_context(|| format!("cannot list day folders in {}", root.display()))?;
     // The map comes from the config alone, so every node agrees on it whatever its disk holds.
     let partition = PartitionMap::from_config(config);
-    // An empty root is one warning (below), not one per assigned day.
-    let my_dates = match available.is_empty() {
-        true => Vec::new(),
-        false => partition.dates_held_by(&id),
-    };
+    let my_dates = partition.dates_held_by(&id);
     let load_root = root.clone();
     let (table, load_report) =
         tokio::task::spawn_blocking(move || Table::load(&load_root, &my_dates))
             .await
             .context("loader thread failed")??;
-    log_load_report(&id, &load_report, started);
+    // An empty root is one warning (in `warn_missing_days`), not a list of missing folders.
+    let empty_root = available.is_empty() && load_report.files_loaded == 0;
+    log_load_report(&id, root, &load_report, started, empty_root);
     let holdings = Holdings::survey(root, &partition.dates_held_by(&id), &table);
     warn_missing_days(&id, config, root, &available, &holdings);
     Ok(LoadedData {
@@ -171,9 +169,28 @@ async fn load_data(args: &NodeArgs, config: &ClusterConfig) -> anyhow::Result<Lo
 
 /// Logs what the load found: its warnings, one line per reason rows were skipped for (with
 /// the count and the first such row), and the totals.
-fn log_load_report(id: &NodeId, report: &LoadReport, started: Instant) {
+fn log_load_report(
+    id: &NodeId,
+    root: &std::path::Path,
+    report: &LoadReport,
+    started: Instant,
+    empty_root: bool,
+) {
     for warning in &report.warnings {
         tracing::warn!("{warning}");
+    }
+    if !report.days_missing.is_empty() && !empty_root {
+        let days: Vec<String> = report
+            .days_missing
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        tracing::warn!(
+            "[Loader] {id}: {} assigned day folder(s) missing or unreadable under {}: {}",
+            days.len(),
+            root.display(),
+            days.join(", ")
+        );
     }
     for rows in &report.skipped {
         tracing::warn!(
@@ -250,7 +267,7 @@ fn warn_missing_days(
             day = day.next_day();
         }
     }
-    if available.is_empty() {
+    if available.is_empty() && holdings.held.is_empty() {
         tracing::warn!(
             "[Loader] {id}: dataset root {} has no day folders (YYYYMMDD/): it holds no data, and answers coordinated here will lack every day",
             root.display()
