@@ -1,6 +1,6 @@
 //! The `GetMetrics` answer, every field filled from live state.
 
-use overlay::proto::{HookStats, MetricsResponse, StrategyRejections, TeamAdmission};
+use overlay::proto::{HookStats, MetricsResponse, SkippedRows, StrategyRejections, TeamAdmission};
 
 use crate::admission::TeamCounters;
 use crate::health::state::NodeState;
@@ -70,6 +70,16 @@ pub fn snapshot(node: &Node) -> MetricsResponse {
             .map(ToString::to_string)
             .collect(),
         data_fingerprint: node.holdings.fingerprint.clone(),
+        skipped_rows: node
+            .load_report
+            .skipped
+            .iter()
+            .map(|rows| SkippedRows {
+                reason: rows.reason.name().to_string(),
+                count: wide(rows.count),
+                first: rows.first.clone(),
+            })
+            .collect(),
     }
 }
 

@@ -68,6 +68,7 @@ async fn start_node(
     data: &Path,
     port: u16,
     extra: &[&str],
+    stderr: Stdio,
 ) -> (
     std::process::Child,
     OverlayNodeClient<tonic::transport::Channel>,
@@ -78,7 +79,7 @@ async fn start_node(
         .arg("--dataset-root")
         .arg(data)
         .args(extra)
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("node starts");
     let address = format!("http://127.0.0.1:{port}");
@@ -112,6 +113,7 @@ async fn no_default_hooks_registers_none() {
         &dir.path().join("data"),
         port,
         &["--no-default-hooks"],
+        Stdio::null(),
     )
     .await;
     let metrics = client.get_metrics(MetricsRequest {}).await;
@@ -126,14 +128,24 @@ async fn broken_rows_are_skipped_and_sigterm_stops_the_node() {
     let day = dir.path().join("data/20200810");
     std::fs::create_dir_all(&day).unwrap();
     let good = r#""41.75613","-124.20347","2020-08-10T01:00","PM2.5","17.3","UG/M3","18.0","62","2","Rangely, CO","Agency","840060150007","840060150007""#;
-    std::fs::write(day.join("20200810-01.csv"), format!("{good}\n{good}\n\"1\",\"2\",\"3\"\n\"41.7\",\"-124.2\",\"2020-08-10T01:00\",\"PM2.5\",\"abc\"")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let impossible = [
+        good.replace("41.75613", "999"),
+        good.replace("T01:00", "T03:00"),
+        good.replace("-124.20347", "-999"),
+        good.replace("2020-08-10T01:00", "2020-08-32T01:00"),
+        good.replace("\"62\"", "\"-7\""),
+    ];
+    let rows = format!(
+        "{good}\n{}\n{good}\n\"1\",\"2\",\"3\"\n\"41.7\",\"-124.2\",\"2020-08-10T01:00\",\"PM2.5\",\"abc\"",
+        impossible.join("\n")
+    );
+    std::fs::write(day.join("20200810-01.csv"), rows).unwrap();
+    let port = free_port();
     let config = single_node_config(dir.path(), port);
-    let (mut child, mut client) = start_node(&config, &dir.path().join("data"), port, &[]).await;
+    let log = dir.path().join("stderr.log");
+    let stderr = Stdio::from(std::fs::File::create(&log).unwrap());
+    let data = dir.path().join("data");
+    let (mut child, mut client) = start_node(&config, &data, port, &[], stderr).await;
     let metrics = client
         .get_metrics(MetricsRequest {})
         .await
@@ -145,8 +157,34 @@ async fn broken_rows_are_skipped_and_sigterm_stops_the_node() {
             metrics.rows_skipped,
             metrics.data_files_loaded
         ),
-        (2, 2, 1)
+        (2, 7, 1)
     );
+    let csv = day.join("20200810-01.csv").display().to_string();
+    let by_reason: Vec<(&str, i64, &str)> = metrics
+        .skipped_rows
+        .iter()
+        .map(|rows| (rows.reason.as_str(), rows.count, rows.first.as_str()))
+        .collect();
+    let first = |line: usize, why: &str| format!("{csv}:{line}: {why}");
+    assert_eq!(
+        by_reason,
+        [
+            ("malformed", 2, first(8, "has 3 fields, expected 13").as_str()),
+            ("coordinates", 2, first(2, "latitude 999 is outside [-90, 90]").as_str()),
+            ("timestamp", 2, first(3, "timestamp '2020-08-10T03:00' is not a time of this file (expected 2020-08-10T01:MM)").as_str()),
+            ("schema", 1, first(6, "aqi '-7' is impossible (allowed: 0 or more, or -999)").as_str()),
+        ]
+    );
+    let filter = client
+        .query(QueryRequest {
+            query_type: "filter".into(),
+            query_params: "{}".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((filter.status.as_str(), filter.total_records), ("ready", 2));
     // The original's default hooks are registered without any flag.
     assert_eq!(metrics.hooks.expect("hook stats").registered, 1);
     let answer = client
@@ -173,4 +211,103 @@ async fn broken_rows_are_skipped_and_sigterm_stops_the_node() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "graceful exit, got {status}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    for reason in ["malformed", "coordinates", "timestamp", "schema"] {
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|line| line.contains(&format!("row(s) as {reason}; first at {csv}:")))
+            .collect();
+        assert_eq!(lines.len(), 1, "{reason}: {log}");
+    }
+    assert!(
+        log.contains("A skipped 2 row(s) as coordinates; first at"),
+        "{log}"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Runs the node to its exit; its exit code and stderr.
+fn exit_of(args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(NODE).args(args).output().expect("node runs");
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    (output.status.code(), stderr)
+}
+
+#[test]
+fn an_unresolvable_host_and_a_file_as_root_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("nowhere.json");
+    std::fs::write(
+        &config,
+        r#"{"processes": {"A": {"id": "A", "role": "leader", "team": "green", "host": "no-such-host.invalid", "port": 1, "neighbors": []}}}"#,
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let started = Instant::now();
+    let (code, stderr) = exit_of(&[config, "A", "--dataset-root", dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("host 'no-such-host.invalid' does not resolve"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("in use"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let (code, stderr) = exit_of(&[config, "A", "--dataset-root", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "dataset root {} is a file, not a folder",
+            file.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("does not exist"), "{stderr}");
+}
+
+#[tokio::test]
+async fn an_empty_root_and_an_unresolvable_peer_warn_once_and_the_node_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("empty");
+    std::fs::create_dir_all(&data).unwrap();
+    let port = free_port();
+    let config = dir.path().join("peer.json");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{"processes": {{
+                "A": {{"id": "A", "role": "leader", "team": "green", "host": "127.0.0.1", "port": {port}, "neighbors": ["B"]}},
+                "B": {{"id": "B", "role": "team_leader", "team": "green", "host": "no-such-host.invalid", "port": 1, "neighbors": []}}
+            }}}}"#
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("stderr.log");
+    let stderr = Stdio::from(std::fs::File::create(&log).unwrap());
+    let (mut child, mut client) = start_node(&config, &data, port, &[], stderr).await;
+    let metrics = client.get_metrics(MetricsRequest {}).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(metrics.unwrap().into_inner().rows_loaded, 0);
+    let log = std::fs::read_to_string(&log).unwrap();
+    let empty: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("has no day folders"))
+        .collect();
+    assert_eq!(empty.len(), 1, "{log}");
+    assert!(empty[0].contains("WARN") && empty[0].contains(&data.display().to_string()));
+    assert!(!log.contains("missing or unreadable under"), "{log}");
+    let peer: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("peer B at host 'no-such-host.invalid' does not resolve"))
+        .collect();
+    assert_eq!(peer.len(), 1, "{log}");
+    assert!(peer[0].contains("WARN"), "{log}");
 }

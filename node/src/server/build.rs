@@ -39,6 +39,7 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
         args.tls_ca.as_deref(),
     )?;
     let data = load_data(args, &config).await?;
+    warn_unresolvable_peers(&config, &me.id).await;
     let cluster_token = load_cluster_token(args, &config)?;
     let hooks = HookPool::new(me.id.as_str(), HookSettings::default());
     register_hooks(args, &me.id, &hooks)?;
@@ -161,24 +162,85 @@ async fn load_data(args: &NodeArgs, config: &ClusterConfig) -> anyhow::Result<Lo
         tokio::task::spawn_blocking(move || Table::load(&load_root, &my_dates))
             .await
             .context("loader thread failed")??;
-    for warning in &load_report.warnings {
-        tracing::warn!("{warning}");
-    }
-    tracing::info!(
-        "[Loader] {id} loaded {} rows from {} files in {} ms ({} rows skipped)",
-        load_report.rows_loaded,
-        load_report.files_loaded,
-        started.elapsed().as_millis(),
-        load_report.rows_skipped,
-    );
+    // An empty root is one warning (in `warn_missing_days`), not a list of missing folders.
+    let empty_root = available.is_empty() && load_report.files_loaded == 0;
+    log_load_report(&id, root, &load_report, started, empty_root);
     let holdings = Holdings::survey(root, &partition.dates_held_by(&id), &table);
-    warn_missing_days(&id, config, &available, &holdings);
+    warn_missing_days(&id, config, root, &available, &holdings);
     Ok(LoadedData {
         partition,
         table,
         load_report,
         holdings,
     })
+}
+
+/// Logs what the load found: its warnings, one line per reason rows were skipped for (with
+/// the count and the first such row), and the totals.
+fn log_load_report(
+    id: &NodeId,
+    root: &std::path::Path,
+    report: &LoadReport,
+    started: Instant,
+    empty_root: bool,
+) {
+    for warning in &report.warnings {
+        tracing::warn!("{warning}");
+    }
+    if !report.days_missing.is_empty() && !empty_root {
+        let days: Vec<String> = report
+            .days_missing
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        tracing::warn!(
+            "[Loader] {id}: {} assigned day folder(s) missing or unreadable under {}: {}",
+            days.len(),
+            root.display(),
+            days.join(", ")
+        );
+    }
+    for rows in &report.skipped {
+        tracing::warn!(
+            "[Loader] {id} skipped {} row(s) as {}; first at {}",
+            rows.count,
+            rows.reason.name(),
+            rows.first
+        );
+    }
+    tracing::info!(
+        "[Loader] {id} loaded {} rows from {} files in {} ms ({} rows skipped)",
+        report.rows_loaded,
+        report.files_loaded,
+        started.elapsed().as_millis(),
+        report.rows_skipped,
+    );
+}
+
+/// How long resolving one peer's host may take at start-up before it is reported.
+const PEER_RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Warns, naming the process and host, about every peer whose host does not resolve now. The
+/// node still starts: the name may resolve by the time the peer is called.
+async fn warn_unresolvable_peers(config: &ClusterConfig, own: &NodeId) {
+    let peers = config.processes.values().filter(|p| &p.id != own);
+    let checks = peers.map(|peer| async move {
+        let lookup = tokio::net::lookup_host(peer.address());
+        let why = match tokio::time::timeout(PEER_RESOLVE_TIMEOUT, lookup).await {
+            Ok(Ok(mut addresses)) => match addresses.next() {
+                Some(_) => return,
+                None => "no addresses".to_string(),
+            },
+            Ok(Err(err)) => err.to_string(),
+            Err(_) => format!("no answer within {} s", PEER_RESOLVE_TIMEOUT.as_secs()),
+        };
+        tracing::warn!(
+            "[Server] {own}: peer {} at host '{}' does not resolve ({why}); calls to it fail until it does",
+            peer.id,
+            peer.host
+        );
+    });
+    futures::future::join_all(checks).await;
 }
 
 /// The admission limits of the config's `strategies` block.
@@ -199,6 +261,7 @@ fn admission_limits(config: &ClusterConfig) -> AdmissionLimits {
 fn warn_missing_days(
     id: &NodeId,
     config: &ClusterConfig,
+    root: &std::path::Path,
     available: &[overlay::date::DateKey],
     holdings: &Holdings,
 ) {
@@ -212,8 +275,11 @@ fn warn_missing_days(
             day = day.next_day();
         }
     }
-    if available.is_empty() {
-        tracing::warn!("[Loader] {id} found no day folders in its dataset root: it holds no data, and answers coordinated here will lack every day");
+    if available.is_empty() && holdings.held.is_empty() {
+        tracing::warn!(
+            "[Loader] {id}: dataset root {} has no day folders (YYYYMMDD/): it holds no data, and answers coordinated here will lack every day",
+            root.display()
+        );
     } else if !absent.is_empty() {
         tracing::warn!(
             "[Loader] {id}: the dataset root lacks {} day(s) of the config's team bounds: {}",

@@ -11,7 +11,8 @@ use overlay::dataset::{date_dir, list_day_files};
 use overlay::date::DateKey;
 
 use super::builder::TableBuilder;
-use super::parse::parse_row;
+use super::parse::{parse_row, SkipReason};
+use super::plausible::{check_row, FileTime};
 use super::table::Table;
 
 /// Warnings kept in a [`LoadReport`]: enough to diagnose a broken file, few enough for a log
@@ -32,12 +33,15 @@ pub struct LoadReport {
     pub files_loaded: usize,
     /// Rows stored.
     pub rows_loaded: u64,
-    /// Broken rows skipped.
+    /// Broken or impossible rows skipped, in all.
     pub rows_skipped: u64,
+    /// The skipped rows by reason, in [`SkipReason::ALL`] order; only reasons that occurred.
+    pub skipped: Vec<SkippedRows>,
     /// Files that could not be opened or read to the end (rows read before a read error are
     /// kept).
     pub files_failed: usize,
-    /// Requested days whose folder is missing or unreadable; these days are not held.
+    /// Requested days whose folder is missing or unreadable; these days are not held (listed
+    /// here, not among the warnings).
     pub days_missing: Vec<DateKey>,
     /// The first [`MAX_WARNINGS`] problems, each naming its file (and line, for a row).
     pub warnings: Vec<String>,
@@ -48,6 +52,38 @@ impl LoadReport {
     fn warn(&mut self, warning: impl FnOnce() -> String) {
         if self.warnings.len() < MAX_WARNINGS {
             self.warnings.push(warning());
+        }
+    }
+}
+
+/// The rows skipped for one reason, and the first of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkippedRows {
+    /// Why they were skipped.
+    pub reason: SkipReason,
+    /// How many.
+    pub count: u64,
+    /// The first one: `file:line: why`.
+    pub first: String,
+}
+
+impl LoadReport {
+    /// Counts a skipped row under `reason`, keeping the first of each reason.
+    fn skip(&mut self, reason: SkipReason, first: impl FnOnce() -> String) {
+        self.rows_skipped += 1;
+        match self
+            .skipped
+            .binary_search_by_key(&reason, |rows| rows.reason)
+        {
+            Ok(at) => self.skipped[at].count += 1,
+            Err(at) => self.skipped.insert(
+                at,
+                SkippedRows {
+                    reason,
+                    count: 1,
+                    first: first(),
+                },
+            ),
         }
     }
 }
@@ -64,7 +100,16 @@ pub enum StoreError {
         /// The root looked for.
         root: PathBuf,
     },
-    /// The dataset root exists but cannot be listed (not a folder, or no permission).
+    /// The dataset root is a file.
+    #[error(
+        "dataset root {} is a file, not a folder of YYYYMMDD/ day folders; pass --dataset-root with the folder",
+        root.display()
+    )]
+    NotAFolder {
+        /// The root.
+        root: PathBuf,
+    },
+    /// The dataset root exists but cannot be listed (e.g. no permission).
     #[error("dataset folder {} cannot be read: {source}", root.display())]
     UnreadableRoot {
         /// The root.
@@ -76,9 +121,9 @@ pub enum StoreError {
 
 impl Table {
     /// Loads the given days from a dataset root (`root/<YYYYMMDD>/*.csv`, files sorted by name,
-    /// rows in file order). Broken rows are skipped and counted with a warning (file:line and
-    /// why); an unreadable or truncated file never aborts the load; a missing day folder is a
-    /// warning. Only a missing or unreadable root is an error.
+    /// rows in file order). Broken or impossible rows (see `plausible`) are skipped and counted
+    /// by reason, with the first of each (file:line and why); an unreadable or truncated file never aborts the load; a missing day folder is a
+    /// warning. Only a missing, unreadable or non-folder root is an error.
     pub fn load(root: &Path, dates: &[DateKey]) -> Result<(Table, LoadReport), StoreError> {
         check_root(root)?;
         let started = Instant::now();
@@ -92,10 +137,7 @@ impl Table {
                 Ok(files) => days.push((date, files)),
                 Err(err) => {
                     let dir = date_dir(root, date);
-                    tracing::warn!(dir = %dir.display(), error = %err, "day folder missing");
-                    report.warn(|| {
-                        format!("{}: day folder missing or unreadable: {err}", dir.display())
-                    });
+                    tracing::debug!(dir = %dir.display(), error = %err, "day folder missing");
                     report.days_missing.push(date);
                 }
             }
@@ -124,6 +166,11 @@ impl Table {
 }
 
 fn check_root(root: &Path) -> Result<(), StoreError> {
+    if root.exists() && !root.is_dir() {
+        return Err(StoreError::NotAFolder {
+            root: root.to_path_buf(),
+        });
+    }
     match std::fs::read_dir(root) {
         Ok(_) => Ok(()),
         Err(err) if err.kind() == ErrorKind::NotFound => Err(StoreError::MissingRoot {
@@ -163,6 +210,7 @@ fn load_file(builder: &mut TableBuilder, date: DateKey, path: &Path, report: &mu
         .flexible(true)
         .buffer_capacity(READ_BUFFER_BYTES)
         .from_reader(file);
+    let time = FileTime::of(date, path);
     let mut record = ByteRecord::new();
     loop {
         match reader.read_byte_record(&mut record) {
@@ -176,14 +224,18 @@ fn load_file(builder: &mut TableBuilder, date: DateKey, path: &Path, report: &mu
             }
         }
         let stored = parse_row(&record)
-            .map_err(|err| err.to_string())
-            .and_then(|row| builder.try_push(date, &row).map_err(|err| err.to_string()));
+            .and_then(|row| check_row(&row, &time).map(|()| row))
+            .map_err(|err| (err.reason(), err.to_string()))
+            .and_then(|row| {
+                builder
+                    .try_push(date, &row)
+                    .map_err(|err| (SkipReason::Schema, err.to_string()))
+            });
         match stored {
             Ok(()) => report.rows_loaded += 1,
-            Err(why) => {
-                report.rows_skipped += 1;
+            Err((reason, why)) => {
                 let line = record.position().map_or(0, |position| position.line());
-                report.warn(|| format!("{}:{line}: row skipped: {why}", path.display()));
+                report.skip(reason, || format!("{}:{line}: {why}", path.display()));
             }
         }
     }
@@ -210,6 +262,11 @@ mod tests {
         )
     }
 
+    /// The line with another timestamp.
+    fn at(line: String, timestamp: &str) -> String {
+        line.replace("2020-08-10T01:00", timestamp)
+    }
+
     fn write(root: &Path, relative: &str, text: &str) {
         let path = root.join(relative);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -226,7 +283,7 @@ mod tests {
             line("Rangely, CO", "PM2.5", "17.3"),
             twelve,
             line("Bad value", "PM2.5", "abc"),
-            line("Missing", "OZONE", "-999"),
+            line("Missing", "OZONE", "-999").replace("UG/M3", "PPB"),
             truncated.to_string(),
         ]
         .concat();
@@ -235,11 +292,12 @@ mod tests {
         write(
             root,
             "20200810/20200810-05.csv",
-            &line("Later, CA", "PM10", "5"),
+            &at(line("Later, CA", "PM10", "5"), "2020-08-10T05:00"),
         );
         write(root, "20200810/notes.txt", "not a csv file");
         fs::create_dir_all(root.join("20200815/20200815-01.csv")).unwrap(); // unreadable "file"
-        write(root, "20200815/20200815-03.csv", &line("Kept", "CO", "0.4"));
+        let kept = at(line("Kept", "CO", "0.4"), "2020-08-15T03:00").replace("UG/M3", "PPM");
+        write(root, "20200815/20200815-03.csv", &kept);
         write(root, "20200816", "a file where a day folder should be");
 
         let dates = [day(20200816), day(20200810), day(20200814), day(20200815)];
@@ -257,33 +315,21 @@ mod tests {
         assert_eq!(table.row(0).unwrap().aqi, 62);
         assert_eq!(table.row(3).unwrap().date, 20200815);
 
-        let warnings = report.warnings.join("\n");
         let csv = root.join("20200810/20200810-01.csv").display().to_string();
-        assert!(
-            warnings.contains(&format!("{csv}:2: row skipped: has 12 fields")),
-            "{warnings}"
+        assert_eq!(
+            report.skipped,
+            vec![SkippedRows {
+                reason: SkipReason::Malformed,
+                count: 3,
+                first: format!("{csv}:2: has 12 fields, expected 13"),
+            }]
         );
-        assert!(
-            warnings.contains(&format!("{csv}:3: row skipped: value 'abc'")),
-            "{warnings}"
-        );
-        assert!(
-            warnings.contains(&format!("{csv}:5: row skipped: has 6 fields")),
-            "{warnings}"
-        );
+        let warnings = report.warnings.join("\n");
         assert!(
             warnings.contains("20200815-01.csv: read failed"),
             "{warnings}"
         );
-        assert!(
-            warnings.contains("20200814: day folder missing"),
-            "{warnings}"
-        );
-        assert!(
-            warnings.contains("20200816: day folder missing"),
-            "{warnings}"
-        );
-        assert_eq!(report.warnings.len(), 6);
+        assert_eq!(report.warnings.len(), 1, "{warnings}");
 
         let pm = Filter {
             parameter: Some("PM2.5".into()),
@@ -301,7 +347,64 @@ mod tests {
         assert_eq!(table.rows(), 0);
         assert_eq!(table.dates(), vec![day(20200810)]);
         assert_eq!(report.rows_skipped, MAX_WARNINGS as u64 + 10);
-        assert_eq!(report.warnings.len(), MAX_WARNINGS);
+        assert_eq!(report.skipped[0].count, MAX_WARNINGS as u64 + 10);
+        assert!(report.skipped[0]
+            .first
+            .ends_with(":1: value 'oops' is not a finite number"));
+        assert!(report.warnings.is_empty());
+    }
+
+    #[test]
+    fn impossible_rows_are_counted_by_reason_with_the_first_of_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = line("Good", "PM2.5", "1.0");
+        let rows = [
+            good.clone(),
+            good.replace("\"41.75613\"", "\"999\""),
+            at(good.clone(), "2020-08-10T03:00"),
+            at(good.clone(), "not a time"),
+            good.replace("\"41.75613\"", "\"-91\""),
+            good.replace("\"62.0\"", "\"-5\""),
+            good.replace("\"1.0\"", "\"one\""),
+        ]
+        .concat();
+        write(dir.path(), "20200810/20200810-01.csv", &rows);
+        let (table, report) = Table::load(dir.path(), &[day(20200810)]).unwrap();
+        assert_eq!((table.rows(), report.rows_skipped), (1, 6));
+        let counts: Vec<(&str, u64, &str)> = report
+            .skipped
+            .iter()
+            .map(|rows| (rows.reason.name(), rows.count, rows.first.as_str()))
+            .collect();
+        let csv = dir.path().join("20200810/20200810-01.csv");
+        let at_line = |n: usize, why: &str| format!("{}:{n}: {why}", csv.display());
+        assert_eq!(counts.len(), 4, "{counts:?}");
+        assert_eq!(
+            (counts[0].0, counts[0].1, counts[0].2),
+            (
+                "malformed",
+                1,
+                at_line(7, "value 'one' is not a finite number").as_str()
+            )
+        );
+        assert_eq!(
+            (counts[1].0, counts[1].1, counts[1].2),
+            (
+                "coordinates",
+                2,
+                at_line(2, "latitude 999 is outside [-90, 90]").as_str()
+            )
+        );
+        assert_eq!((counts[2].0, counts[2].1), ("timestamp", 2));
+        assert!(
+            counts[2].2.contains(":3: timestamp '2020-08-10T03:00'"),
+            "{counts:?}"
+        );
+        assert_eq!((counts[3].0, counts[3].1), ("schema", 1));
+        assert!(
+            counts[3].2.contains(":6: aqi '-5' is impossible"),
+            "{counts:?}"
+        );
     }
 
     #[test]
@@ -317,7 +420,8 @@ mod tests {
         let file = dir.path().join("file");
         fs::write(&file, "").unwrap();
         let err = Table::load(&file, &[]).unwrap_err();
-        assert!(matches!(err, StoreError::UnreadableRoot { .. }), "{err}");
+        assert!(matches!(err, StoreError::NotAFolder { .. }), "{err}");
+        assert!(err.to_string().contains("is a file, not a folder"), "{err}");
         let (table, report) = Table::load(dir.path(), &[]).unwrap();
         assert_eq!((table.rows(), report), (0, LoadReport::default()));
     }

@@ -3,7 +3,8 @@
 //!
 //! - `table`: the columnar [`Table`] (34 bytes a row; sites and strings held once).
 //! - `builder`: [`TableBuilder`], interning strings and sites while rows are pushed.
-//! - `parse` / `loader`: CSV rows → table rows; [`Table::load`] and its [`LoadReport`].
+//! - `parse` / `plausible` / `loader`: CSV rows → checked table rows; [`Table::load`] and its
+//!   [`LoadReport`] (skipped rows counted by [`SkipReason`]).
 //! - `select`: a query filter compiled against the table (days, parameter code, site box).
 //! - `scan`: [`Table::scan`], matching rows paged into a record batch ([`ScanOutcome`]).
 //! - `aggregate`: [`Table::aggregate`], an aggregate partial over matching rows.
@@ -16,6 +17,7 @@ mod aggregate;
 mod builder;
 mod loader;
 mod parse;
+mod plausible;
 mod scan;
 mod select;
 mod table;
@@ -24,6 +26,7 @@ mod table;
 mod fixture;
 
 pub use builder::{PushError, TableBuilder};
-pub use loader::{LoadReport, StoreError, MAX_WARNINGS};
+pub use loader::{LoadReport, SkippedRows, StoreError, MAX_WARNINGS};
+pub use parse::SkipReason;
 pub use scan::{EncodedScan, ScanOutcome};
 pub use table::Table;

@@ -5,7 +5,7 @@ use overlay::batch::RowRef;
 use overlay::record::CSV_COLUMNS;
 
 /// Why a CSV row is broken. The text names the field and quotes the bad value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub(crate) enum RowError {
     /// Not 13 fields (a short, long or truncated line).
     #[error("has {found} fields, expected {}", CSV_COLUMNS.len())]
@@ -38,6 +38,83 @@ pub(crate) enum RowError {
     /// The timestamp is empty.
     #[error("timestamp is empty")]
     EmptyTimestamp,
+    /// A latitude or longitude off the globe.
+    #[error("{field} {value} is outside [-{bound}, {bound}]")]
+    OffTheGlobe {
+        /// `latitude` or `longitude`.
+        field: &'static str,
+        /// Its value.
+        value: f64,
+        /// The largest magnitude allowed.
+        bound: f64,
+    },
+    /// A timestamp that is not a time of the file's day (and hour).
+    #[error("timestamp '{text}' is not a time of this file (expected {expected})")]
+    WrongTime {
+        /// The timestamp (its first 40 characters).
+        text: String,
+        /// The form this file's timestamps take.
+        expected: String,
+    },
+    /// A field value the record schema rules out.
+    #[error("{field} '{text}' is impossible (allowed: {allowed})")]
+    OutOfSchema {
+        /// The field's name.
+        field: &'static str,
+        /// Its value (at most 40 characters).
+        text: String,
+        /// What the schema allows.
+        allowed: String,
+    },
+}
+
+/// Why a row was skipped, as counted in the load report and `GetMetrics`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipReason {
+    /// Not a CSV row of 13 fields with numbers where numbers belong and UTF-8 text.
+    Malformed,
+    /// A latitude outside [-90, 90] or a longitude outside [-180, 180].
+    Coordinates,
+    /// A missing or unparsable timestamp, or one of another day or hour than its file's.
+    Timestamp,
+    /// A pollutant, unit, AQI or category the record schema rules out (or that the table
+    /// cannot store).
+    Schema,
+}
+
+impl SkipReason {
+    /// Every reason, in report order.
+    pub const ALL: [SkipReason; 4] = [
+        SkipReason::Malformed,
+        SkipReason::Coordinates,
+        SkipReason::Timestamp,
+        SkipReason::Schema,
+    ];
+
+    /// The reason's name in logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            SkipReason::Malformed => "malformed",
+            SkipReason::Coordinates => "coordinates",
+            SkipReason::Timestamp => "timestamp",
+            SkipReason::Schema => "schema",
+        }
+    }
+}
+
+impl RowError {
+    /// The reason a row with this error is counted under.
+    pub(crate) fn reason(&self) -> SkipReason {
+        match self {
+            RowError::FieldCount { .. }
+            | RowError::NotANumber { .. }
+            | RowError::NotAnInteger { .. }
+            | RowError::NotUtf8 { .. } => SkipReason::Malformed,
+            RowError::OffTheGlobe { .. } => SkipReason::Coordinates,
+            RowError::EmptyTimestamp | RowError::WrongTime { .. } => SkipReason::Timestamp,
+            RowError::OutOfSchema { .. } => SkipReason::Schema,
+        }
+    }
 }
 
 /// Parses a record of the 13 CSV columns ([`CSV_COLUMNS`]). The row's `date` is left 0: it
