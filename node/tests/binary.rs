@@ -20,9 +20,9 @@ fn single_node_config(dir: &Path, port: u16) -> std::path::PathBuf {
 }
 
 fn run_to_error(args: &[&str]) -> String {
-    let output = Command::new(NODE).args(args).output().expect("node runs");
-    assert!(!output.status.success(), "expected failure for {args:?}");
-    String::from_utf8_lossy(&output.stderr).to_string()
+    let (code, stderr) = exit_of(args);
+    assert_ne!(code, Some(0), "expected failure for {args:?}");
+    stderr
 }
 
 #[test]
@@ -62,6 +62,32 @@ fn bad_start_up_input_is_named_with_a_fix() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("--dataset-root"));
 }
 
+/// A node process this test started, killed and reaped when dropped, so a failing assertion
+/// never leaves it running.
+struct NodeProcess(std::process::Child);
+
+impl std::ops::Deref for NodeProcess {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for NodeProcess {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts a node of `config` and waits until it answers.
 async fn start_node(
     config: &Path,
@@ -69,19 +95,18 @@ async fn start_node(
     port: u16,
     extra: &[&str],
     stderr: Stdio,
-) -> (
-    std::process::Child,
-    OverlayNodeClient<tonic::transport::Channel>,
-) {
-    let mut child = Command::new(NODE)
-        .arg(config)
-        .arg("A")
-        .arg("--dataset-root")
-        .arg(data)
-        .args(extra)
-        .stderr(stderr)
-        .spawn()
-        .expect("node starts");
+) -> (NodeProcess, OverlayNodeClient<tonic::transport::Channel>) {
+    let mut child = NodeProcess(
+        Command::new(NODE)
+            .arg(config)
+            .arg("A")
+            .arg("--dataset-root")
+            .arg(data)
+            .args(extra)
+            .stderr(stderr)
+            .spawn()
+            .expect("node starts"),
+    );
     let address = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
     loop {
@@ -232,11 +257,31 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Runs the node to its exit; its exit code and stderr.
+/// Runs the node to its exit (killed, and the test failed, if it runs past 30 s); its exit
+/// code and stderr.
 fn exit_of(args: &[&str]) -> (Option<i32>, String) {
-    let output = Command::new(NODE).args(args).output().expect("node runs");
-    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
-    (output.status.code(), stderr)
+    let log = tempfile::NamedTempFile::new().expect("temp file");
+    let mut child = NodeProcess(
+        Command::new(NODE)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log.reopen().expect("temp file")))
+            .spawn()
+            .expect("node runs"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("node status") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node {args:?} did not exit within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read_to_string(log.path()).unwrap_or_default();
+    (status.code(), stderr)
 }
 
 #[test]
