@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 use std::path::Path;
 
-pub use overlay::fault::{CLIENT_PEER, MAX_DELAY_MS};
+use overlay::fault::{CLIENT_PEER, MAX_DELAY_MS};
 use serde::{Deserialize, Serialize};
 
 use super::{simulate, FaultAction, FaultEvent, FaultPlan, Trigger};

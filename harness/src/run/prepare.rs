@@ -14,10 +14,10 @@ use crate::cluster::config::{derive, ConfigSettings, DerivedConfig};
 use crate::control::ControlClient;
 use crate::data::generate::GenerateOptions;
 use crate::data::progress::generate_with_progress;
-use crate::faults::plan::CLIENT_PEER;
 use crate::verdict::AnswerChecker;
 use crate::workload::validate::{parse, validate};
 use crate::workload::{ClusterMode, Workload};
+use overlay::fault::CLIENT_PEER;
 
 /// Where the control token of a remote cluster's nodes comes from.
 const CONTROL_TOKEN_VAR: &str = "OVERLAY_CONTROL_TOKEN";
