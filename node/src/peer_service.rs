@@ -137,8 +137,11 @@ fn check_hops(node: &Node, hops: &[String]) -> Result<(), ScanRefusal> {
 }
 
 /// The tasks of a Scan as this node will serve them: one per slice of the partition map (a
-/// slice listed twice is served once), each with the map's holders (not the caller's) and its
-/// limit capped as for clients. Tasks naming no slice of the map come back as errors.
+/// slice listed twice is served once), each with its limit capped as for clients and with the
+/// map's holders — or those of them the caller named, when it named some (a hedge names only
+/// the holder it is for, so that holder serves its copy instead of forwarding the slice back
+/// to the slow owner). A caller can narrow the holders, never add one. Tasks naming no slice of
+/// the map come back as errors.
 fn checked_tasks(node: &Node, tasks: Vec<SliceTask>) -> (Vec<SliceTask>, Vec<SliceResult>) {
     let mut seen: HashSet<String> = HashSet::new();
     let mut kept = Vec::new();
@@ -155,11 +158,25 @@ fn checked_tasks(node: &Node, tasks: Vec<SliceTask>) -> (Vec<SliceTask>, Vec<Sli
         if !seen.insert(task.owner.clone()) {
             continue;
         }
-        task.holders = slice.holders.iter().map(|h| h.0.clone()).collect();
+        task.holders = narrowed_holders(&slice.holders, &task.holders);
         task.limit = task.limit.min(LIMIT_CAP);
         kept.push(task);
     }
     (kept, refused)
+}
+
+/// The map's `holders` the caller `named`, in map order; all of them when it named none of them.
+fn narrowed_holders(holders: &[NodeId], named: &[String]) -> Vec<String> {
+    let kept: Vec<String> = holders
+        .iter()
+        .filter(|h| named.contains(&h.0))
+        .map(|h| h.0.clone())
+        .collect();
+    if kept.is_empty() {
+        holders.iter().map(|h| h.0.clone()).collect()
+    } else {
+        kept
+    }
 }
 
 #[tonic::async_trait]
@@ -312,6 +329,22 @@ mod tests {
         assert_eq!(bad.scan_status, ScanStatus::InvalidRequest as i32);
         assert!(bad.reason.contains("hops names"));
         assert_eq!(ScanRefusal::NoQuery.status(), ScanStatus::InvalidRequest);
+    }
+
+    #[test]
+    fn a_caller_may_narrow_a_slices_holders_but_never_add_one() {
+        let map = [NodeId("D".into()), NodeId("F".into())];
+        let named = |names: &[&str]| -> Vec<String> {
+            narrowed_holders(
+                &map,
+                &names.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(named(&["F"]), ["F"]);
+        assert_eq!(named(&["F", "D"]), ["D", "F"], "map order");
+        assert_eq!(named(&["F", "Z"]), ["F"], "a non-holder is dropped");
+        assert_eq!(named(&[]), ["D", "F"]);
+        assert_eq!(named(&["Z"]), ["D", "F"]);
     }
 
     #[test]

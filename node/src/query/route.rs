@@ -61,12 +61,13 @@ pub async fn serve_tasks(
     results
 }
 
-/// Whether this node serves a task itself: it owns the slice, or it holds a copy and the
+/// Whether this node serves a task itself: it owns the slice, the caller asked this copy
+/// alone (a hedge: the owner is not among the task's holders), or it holds a copy and the
 /// owner is down. Otherwise the owner serves it (workers do the work even where a relay or
 /// the coordinator holds a replica), and replicas step in only when it fails.
 fn serves_here(cx: &QueryContext, task: &SliceTask) -> bool {
     let me = cx.id.as_str();
-    if task.owner == me {
+    if task.owner == me || task.holders == [me] {
         return true;
     }
     let owner = NodeId(task.owner.clone());
@@ -89,7 +90,7 @@ async fn serve_here(
     if tasks.is_empty() {
         Vec::new()
     } else {
-        serve_local_cancellable(cx.clone(), route.query.clone(), tasks).await
+        serve_local_cancellable(cx.clone(), route, tasks).await
     }
 }
 
