@@ -19,6 +19,7 @@ pub struct RoutingCounters {
     calls_cancelled: AtomicU64,
     calls_abandoned: AtomicU64,
     scans_stopped: AtomicU64,
+    hedges_free: AtomicU64,
 }
 
 /// One kind of routing work.
@@ -44,8 +45,10 @@ pub enum Counted {
     CallCancelled,
     /// A call to this node whose caller went away before the answer.
     CallAbandoned,
-    /// A scan stopped part-way because its caller had gone.
+    /// A local serve (the scans of one call's slices) stopped because its caller had gone.
     ScanStopped,
+    /// A hedge sent free of the budget because the peer was suspected (silent or ejected).
+    HedgeFree,
 }
 
 impl RoutingCounters {
@@ -63,6 +66,7 @@ impl RoutingCounters {
             Counted::CallCancelled => &self.calls_cancelled,
             Counted::CallAbandoned => &self.calls_abandoned,
             Counted::ScanStopped => &self.scans_stopped,
+            Counted::HedgeFree => &self.hedges_free,
         };
         counter.fetch_add(n, Ordering::Relaxed);
     }
@@ -85,6 +89,7 @@ impl RoutingCounters {
             ejections: i64::try_from(ejections).unwrap_or(i64::MAX),
             ejected_now: i32::try_from(ejected_now).unwrap_or(i32::MAX),
             scans_stopped: get(&self.scans_stopped),
+            hedges_free: get(&self.hedges_free),
         }
     }
 }

@@ -3,6 +3,11 @@
 //! wins, and a leg no longer needed is dropped, which cancels the call (the peer sees its
 //! caller go, stops the scan and frees the permit).
 //!
+//! Two things start the hedge. After the hedge delay it is a speculation, paid from the
+//! hedge budget (which may refuse). Once the peer is suspected (it went silent, or was
+//! ejected) it is no longer a speculation: the call is hedged at once, free of the budget, so
+//! that a budget spent by ordinary slow calls never leaves the calls of a hung peer waiting.
+//!
 //! [`race`] is the timing logic alone, over any futures, so it is tested with paused time;
 //! the router supplies the legs and does the bookkeeping.
 
@@ -18,6 +23,36 @@ use tokio::time::Instant;
 
 use super::failure::is_served;
 use super::peer_call::CallError;
+
+/// How a hedge is paid for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pay {
+    /// A speculation: from the hedge budget, which may refuse.
+    Budget,
+    /// The peer is suspected: free of the budget.
+    Free,
+}
+
+/// A future that resolves when the peer called is suspected (never, for none).
+pub type Suspicion<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// When a call is hedged.
+pub struct HedgeWhen<'a> {
+    /// After this long unanswered, hedge within the budget; `None`: never speculatively.
+    pub delay: Option<Duration>,
+    /// Resolves once the peer is suspected: hedge at once, free of the budget.
+    pub suspected: Suspicion<'a>,
+}
+
+impl HedgeWhen<'_> {
+    /// Hedged after `delay` only (`None`: never hedged).
+    pub fn after(delay: Option<Duration>) -> Self {
+        HedgeWhen {
+            delay,
+            suspected: Box::pin(std::future::pending()),
+        }
+    }
+}
 
 /// One leg of a hedged call: its answer, or why it failed.
 pub type LegFuture<'a> =
@@ -57,6 +92,8 @@ pub struct Raced {
     pub beaten_by_peer: bool,
     /// Hedge legs sent.
     pub hedges_sent: u32,
+    /// Of them, legs sent free of the budget because the peer was suspected.
+    pub hedges_free: u32,
     /// Hedge legs that answered a slice before the first call did.
     pub hedges_won: u32,
     /// Legs dropped unfinished (the first call or hedges).
@@ -139,7 +176,10 @@ impl<'t> Race<'t> {
     }
 
     /// Starts the hedge legs; returns them tagged for the race.
-    fn start_hedges<'a>(&mut self, legs: Vec<HedgeLeg<'a>>) -> Vec<Tagged<'a>> {
+    fn start_hedges<'a>(&mut self, legs: Vec<HedgeLeg<'a>>, pay: Pay) -> Vec<Tagged<'a>> {
+        if pay == Pay::Free {
+            self.raced.hedges_free += legs.len() as u32;
+        }
         legs.into_iter()
             .map(|leg| {
                 let owners = leg.tasks.iter().map(|t| t.owner.clone()).collect();
@@ -198,32 +238,40 @@ impl<'t> Race<'t> {
     }
 }
 
-/// Runs `primary` for `tasks`; if it has not answered after `delay` (`None`: never hedge),
-/// starts the legs `plan` returns (none: no hedge). Returns once every slice is answered, or
-/// the first call failed and no hedge left running can answer the rest.
+/// Runs `primary` for `tasks`, hedging it with the legs `plan` returns (none: no hedge) once
+/// `when` says so: after its delay, paid from the budget (once; a refusal is final), or as
+/// soon as the peer is suspected, free (once, unless already hedged). Returns once every slice
+/// is answered, or the first call failed and no hedge left running can answer the rest.
 pub async fn race<'a>(
     tasks: &[SliceTask],
     primary: LegFuture<'a>,
-    delay: Option<Duration>,
-    plan: impl FnOnce() -> Vec<HedgeLeg<'a>>,
+    when: HedgeWhen<'a>,
+    mut plan: impl FnMut(Pay) -> Vec<HedgeLeg<'a>>,
 ) -> Raced {
     let mut race = Race::new(tasks);
     let mut legs: FuturesUnordered<Tagged<'a>> = FuturesUnordered::new();
     legs.push(tag(0, primary));
-    let mut plan = Some(plan);
+    let (mut speculated, mut suspected) = (false, false);
     let timer = async {
-        match delay {
+        match when.delay {
             Some(delay) => tokio::time::sleep(delay).await,
             None => std::future::pending().await,
         }
     };
     tokio::pin!(timer);
+    let mut suspicion = when.suspected;
     loop {
+        let hedged = race.raced.hedges_sent > 0;
+        let waiting = !hedged && race.primary_running();
         tokio::select! {
             Some((index, outcome)) = legs.next() => race.on_answer(index, outcome),
-            () = &mut timer, if plan.is_some() && race.primary_running() => {
-                let planned = plan.take().map(|plan| plan()).unwrap_or_default();
-                legs.extend(race.start_hedges(planned));
+            () = &mut timer, if waiting && !speculated => {
+                speculated = true;
+                legs.extend(race.start_hedges(plan(Pay::Budget), Pay::Budget));
+            }
+            () = &mut suspicion, if waiting && !suspected => {
+                suspected = true;
+                legs.extend(race.start_hedges(plan(Pay::Free), Pay::Free));
             }
             else => break,
         }
@@ -285,9 +333,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_fast_call_is_never_hedged() {
         let tasks = [task("D")];
-        let raced = race(&tasks, answer(5 * MS, &["D"], "D"), Some(20 * MS), || {
-            panic!("no hedge before the delay")
-        })
+        let raced = race(
+            &tasks,
+            answer(5 * MS, &["D"], "D"),
+            HedgeWhen::after(Some(20 * MS)),
+            |_| panic!("no hedge before the delay"),
+        )
         .await;
         assert_eq!(raced.served[0].served_by, "D");
         assert_eq!((raced.hedges_sent, raced.cancelled), (0, 0));
@@ -298,9 +349,12 @@ mod tests {
     async fn a_slow_call_is_hedged_after_the_delay_and_loses() {
         let tasks = [task("D")];
         let begun = Instant::now();
-        let raced = race(&tasks, answer(200 * MS, &["D"], "D"), Some(20 * MS), || {
-            vec![leg("F", &["D"], answer(3 * MS, &["D"], "F"))]
-        })
+        let raced = race(
+            &tasks,
+            answer(200 * MS, &["D"], "D"),
+            HedgeWhen::after(Some(20 * MS)),
+            |_| vec![leg("F", &["D"], answer(3 * MS, &["D"], "F"))],
+        )
         .await;
         assert_eq!(begun.elapsed(), 23 * MS, "the hedge's answer ends the race");
         assert_eq!(raced.served[0].served_by, "F");
@@ -316,9 +370,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_first_call_answering_first_cancels_the_hedge() {
         let tasks = [task("D")];
-        let raced = race(&tasks, answer(30 * MS, &["D"], "D"), Some(20 * MS), || {
-            vec![leg("F", &["D"], answer(50 * MS, &["D"], "F"))]
-        })
+        let raced = race(
+            &tasks,
+            answer(30 * MS, &["D"], "D"),
+            HedgeWhen::after(Some(20 * MS)),
+            |_| vec![leg("F", &["D"], answer(50 * MS, &["D"], "F"))],
+        )
         .await;
         assert_eq!(raced.served[0].served_by, "D");
         assert!(!raced.primary_lost);
@@ -331,9 +388,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_failed_first_call_waits_for_its_hedge_or_reports_what_is_left() {
         let tasks = [task("D"), task("F")];
-        let raced = race(&tasks, fail(40 * MS), Some(10 * MS), || {
-            vec![leg("E", &["D"], answer(50 * MS, &["D"], "E"))]
-        })
+        let raced = race(
+            &tasks,
+            fail(40 * MS),
+            HedgeWhen::after(Some(10 * MS)),
+            |_| vec![leg("E", &["D"], answer(50 * MS, &["D"], "E"))],
+        )
         .await;
         assert_eq!(raced.served.len(), 1);
         assert_eq!(raced.served[0].served_by, "E");
@@ -343,23 +403,86 @@ mod tests {
             ("D: reset", 1, "F")
         );
         // Without a hedge the failure comes back at once.
-        let raced = race(&tasks, fail(5 * MS), Some(10 * MS), Vec::new).await;
+        let raced = race(
+            &tasks,
+            fail(5 * MS),
+            HedgeWhen::after(Some(10 * MS)),
+            |_| Vec::new(),
+        )
+        .await;
         assert_eq!(raced.failed.map(|(_, left)| left.len()), Some(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_suspected_peer_is_hedged_free_when_the_budget_refused() {
+        let tasks = [task("D")];
+        let begun = Instant::now();
+        let suspected = Box::pin(tokio::time::sleep(50 * MS));
+        let when = HedgeWhen {
+            delay: Some(10 * MS),
+            suspected,
+        };
+        let mut asked = Vec::new();
+        let raced = race(&tasks, answer(900 * MS, &["D"], "D"), when, |pay| {
+            asked.push((pay, begun.elapsed()));
+            match pay {
+                Pay::Budget => Vec::new(),
+                Pay::Free => vec![leg("F", &["D"], answer(3 * MS, &["D"], "F"))],
+            }
+        })
+        .await;
+        assert_eq!(asked, [(Pay::Budget, 10 * MS), (Pay::Free, 50 * MS)]);
+        assert_eq!(begun.elapsed(), 53 * MS);
+        assert_eq!(raced.served[0].served_by, "F");
+        assert_eq!((raced.hedges_sent, raced.hedges_free), (1, 1));
+        assert!(raced.primary_lost);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_already_hedged_is_not_hedged_again_when_suspected() {
+        let tasks = [task("D")];
+        let when = HedgeWhen {
+            delay: Some(10 * MS),
+            suspected: Box::pin(tokio::time::sleep(20 * MS)),
+        };
+        let mut plans = 0;
+        let raced = race(&tasks, answer(40 * MS, &["D"], "D"), when, |_| {
+            plans += 1;
+            vec![leg("F", &["D"], answer(100 * MS, &["D"], "F"))]
+        })
+        .await;
+        assert_eq!(plans, 1);
+        assert_eq!(raced.served[0].served_by, "D");
+        assert_eq!((raced.hedges_sent, raced.hedges_free), (1, 0));
+        // Suspected before the delay: hedged at once, free, and not again at the delay.
+        let when = HedgeWhen {
+            delay: Some(30 * MS),
+            suspected: Box::pin(tokio::time::sleep(5 * MS)),
+        };
+        let raced = race(&tasks, answer(400 * MS, &["D"], "D"), when, |pay| {
+            assert_eq!(pay, Pay::Free);
+            vec![leg("F", &["D"], answer(100 * MS, &["D"], "F"))]
+        })
+        .await;
+        assert_eq!((raced.hedges_sent, raced.hedges_free), (1, 1));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_hedge_with_an_error_result_does_not_win() {
         let tasks = [task("D")];
-        let refused: LegFuture<'static> = Box::pin(async {
+        let mut refused: Option<LegFuture<'static>> = Some(Box::pin(async {
             Ok(vec![crate::query::failure::failed(
                 "D",
                 overlay::proto::SliceErrorKind::Rejected,
                 "E is full",
             )])
-        });
-        let raced = race(&tasks, answer(60 * MS, &["D"], "D"), Some(10 * MS), || {
-            vec![leg("F", &["D"], refused)]
-        })
+        }));
+        let raced = race(
+            &tasks,
+            answer(60 * MS, &["D"], "D"),
+            HedgeWhen::after(Some(10 * MS)),
+            |_| vec![leg("F", &["D"], refused.take().expect("planned once"))],
+        )
         .await;
         assert_eq!(raced.served[0].served_by, "D");
         assert_eq!((raced.hedges_sent, raced.hedges_won), (1, 0));

@@ -2,10 +2,14 @@
 //! hedge costs from the budget, and what the race teaches about each peer's answer times.
 //!
 //! A call is hedged only when every one of its slices has another way — a further holder not
-//! reached through the same first hop, or this node's own copy — so that the first call can be
-//! cancelled once the hedges have answered. A relay's call carrying its own slice (which only
-//! it holds on that way) is therefore never hedged here; the relay hedges its own calls to the
-//! holders below it.
+//! reached through the same first hop, the holder itself past a relay that is the hop (as
+//! failover passes a failed relay), or this node's own copy — so that the first call can be
+//! cancelled once the hedges have answered. A coordinator's call to a team leader is thus
+//! hedged by asking the slices' holders below it directly.
+//!
+//! The hedge is a speculation after the peer's hedge delay, within the budget; once the peer
+//! is suspected (silent for `eject_ratio` times its median answer time, or ejected) every call
+//! still waiting on it is hedged at once, free of the budget.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +21,7 @@ use tokio::time::Instant;
 
 use super::context::QueryContext;
 use super::counters::Counted;
-use super::hedge::{race, HedgeLeg, LegFuture, Raced, Target};
+use super::hedge::{race, HedgeLeg, HedgeWhen, LegFuture, Pay, Raced, Suspicion, Target};
 use super::local::serve_local_cancellable;
 use super::peer_call::{call_peer, wait_changed, CallError};
 use super::route::{path_from, RouteContext};
@@ -43,10 +47,17 @@ pub async fn hedged_call<'a>(
     } else {
         Box::pin(call_peer(cx, route, hop, tasks))
     };
-    let delay = tail.hedge_delay(hop);
-    let raced = race(tasks, primary, delay, || {
-        let legs = plan_hedges(cx, route, hop, tasks, avoid);
-        hedged.store(!legs.is_empty(), Ordering::Relaxed);
+    let when = HedgeWhen {
+        delay: tail.hedge_delay(hop),
+        suspected: if hedgeable {
+            suspicion(cx, hop, Instant::now())
+        } else {
+            Box::pin(std::future::pending())
+        },
+    };
+    let raced = race(tasks, primary, when, |pay| {
+        let legs = plan_hedges(cx, route, hop, tasks, avoid, pay);
+        hedged.fetch_or(!legs.is_empty(), Ordering::Relaxed);
         legs
     })
     .await;
@@ -63,6 +74,7 @@ pub async fn hedged_call<'a>(
     }
     let routing = &cx.routing;
     routing.add(Counted::HedgeSent, u64::from(raced.hedges_sent));
+    routing.add(Counted::HedgeFree, u64::from(raced.hedges_free));
     routing.add(Counted::HedgeWon, u64::from(raced.hedges_won));
     routing.add(Counted::CallCancelled, u64::from(raced.cancelled));
     if raced.hedges_won > 0 {
@@ -79,8 +91,7 @@ pub async fn hedged_call<'a>(
 const LATE_CAPS: u32 = 2;
 
 /// A call that could be hedged: reported late when it overruns [`LATE_CAPS`] hedge caps
-/// unhedged (the budget was spent), and given up as soon as the peer is ejected, so its slices go to the
-/// next holder in the router's next round instead of waiting for the health checker.
+/// unhedged, which counts toward ejecting the peer.
 async fn watched_call(
     cx: &QueryContext,
     route: &RouteContext,
@@ -88,7 +99,6 @@ async fn watched_call(
     tasks: &[SliceTask],
     hedged: Arc<AtomicBool>,
 ) -> Result<Vec<SliceResult>, CallError> {
-    let mut ejected = cx.tail.ejection_signal(hop);
     let started = Instant::now();
     let late = async {
         tokio::time::sleep(cx.tail.delay_cap() * LATE_CAPS).await;
@@ -99,19 +109,41 @@ async fn watched_call(
     };
     tokio::select! {
         outcome = call_peer(cx, route, hop, tasks) => outcome,
-        Some(()) = wait_changed(&mut ejected) => Err(CallError::Ejected(hop.clone())),
         () = late => Err(CallError::NeverAnswered(hop.clone())),
     }
 }
 
-/// The hedge legs for a slow call: one per other way, when every slice has one and the budget
-/// pays for them; otherwise none.
+/// Resolves once `hop` is suspected while a call sent to it at `sent` waits: it was ejected,
+/// or it has been silent long enough (see `TailTolerance::suspect_at`), checked again
+/// whenever it answers another call meanwhile.
+fn suspicion<'a>(cx: &'a QueryContext, hop: &'a NodeId, sent: Instant) -> Suspicion<'a> {
+    let mut ejected = cx.tail.ejection_signal(hop);
+    Box::pin(async move {
+        let silent = async {
+            while let Some(at) = cx.tail.suspect_at(hop, sent) {
+                if Instant::now() >= at {
+                    return;
+                }
+                tokio::time::sleep_until(at).await;
+            }
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            Some(()) = wait_changed(&mut ejected) => {}
+            () = silent => {}
+        }
+    })
+}
+
+/// The hedge legs for a slow call: one per other way, when every slice has one and the hedge
+/// is paid for (free, or from the budget); otherwise none.
 fn plan_hedges<'a>(
     cx: &'a QueryContext,
     route: &'a RouteContext,
     hop: &NodeId,
     tasks: &[SliceTask],
     avoid: &(dyn Fn(&NodeId) -> bool + Sync),
+    pay: Pay,
 ) -> Vec<HedgeLeg<'a>> {
     let mut by_target: BTreeMap<Target, Vec<SliceTask>> = BTreeMap::new();
     for task in tasks {
@@ -123,7 +155,8 @@ fn plan_hedges<'a>(
             None => return Vec::new(),
         }
     }
-    if by_target.is_empty() || !cx.tail.try_hedge(by_target.len() as u32) {
+    let paid = pay == Pay::Free || cx.tail.try_hedge(by_target.len() as u32);
+    if by_target.is_empty() || !paid {
         return Vec::new();
     }
     by_target
@@ -136,8 +169,8 @@ fn plan_hedges<'a>(
                     Box::pin(async move { call_peer(cx, route, &peer, &tasks).await })
                 }
                 Target::Local => {
-                    let (cx, query, tasks) = (cx.clone(), route.query.clone(), tasks.clone());
-                    Box::pin(async move { Ok(serve_local_cancellable(cx, query, tasks).await) })
+                    let (cx, tasks) = (cx.clone(), tasks.clone());
+                    Box::pin(async move { Ok(serve_local_cancellable(cx, route, tasks).await) })
                 }
             };
             HedgeLeg {
@@ -158,10 +191,7 @@ fn for_holder(cx: &QueryContext, task: &SliceTask, target: &Target, hop: &NodeId
     };
     let holder = task.holders.iter().find(|h| {
         let h = NodeId((*h).clone());
-        h != cx.id && {
-            let path = path_from(&cx.config, &cx.id, &h);
-            path.contains(way) && !path.contains(hop)
-        }
+        h != cx.id && way_around(&cx.config, &cx.id, &h, hop).contains(way)
     });
     SliceTask {
         holders: holder.map_or_else(|| task.holders.clone(), |h| vec![h.clone()]),
@@ -169,9 +199,9 @@ fn for_holder(cx: &QueryContext, task: &SliceTask, target: &Target, hop: &NodeId
     }
 }
 
-/// Another way for `task` than through `hop`: the first further holder not reached through
-/// `hop` (through the first of its path not avoided), or this node's own copy, in the
-/// slice's holder order. `None` when there is none.
+/// Another way for `task` than through `hop`: this node's own copy when it holds one (no call
+/// at all), else the first holder's way around `hop` (through the first of it not avoided), in
+/// the slice's holder order. `None` when there is none.
 pub fn alternative(
     config: &ClusterConfig,
     me: &NodeId,
@@ -179,19 +209,27 @@ pub fn alternative(
     hop: &NodeId,
     avoid: &dyn Fn(&NodeId) -> bool,
 ) -> Option<Target> {
+    if task.holders.iter().any(|h| h == me.as_str()) {
+        return Some(Target::Local);
+    }
     for holder in task.holders.iter().map(|h| NodeId(h.clone())) {
-        if &holder == me {
-            return Some(Target::Local);
-        }
-        let path = path_from(config, me, &holder);
-        if path.contains(hop) {
-            continue;
-        }
-        if let Some(way) = path.into_iter().find(|p| !avoid(p)) {
+        let way = way_around(config, me, &holder, hop);
+        if let Some(way) = way.into_iter().find(|p| !avoid(p)) {
             return Some(Target::Peer(way));
         }
     }
     None
+}
+
+/// The way from `me` to `holder` that does not pass through `hop`: the path to it, or, when
+/// `hop` lies on that path, the part below `hop` (the holder asked directly past a relay, as
+/// failover does for a failed relay). Empty when `hop` is the holder.
+fn way_around(config: &ClusterConfig, me: &NodeId, holder: &NodeId, hop: &NodeId) -> Vec<NodeId> {
+    let mut path = path_from(config, me, holder);
+    if let Some(at) = path.iter().position(|p| p == hop) {
+        path.drain(..=at);
+    }
+    path
 }
 
 #[cfg(test)]
@@ -229,10 +267,30 @@ mod tests {
     }
 
     #[test]
-    fn a_relay_already_on_every_way_gives_no_hedge() {
-        // From A, both holders of D's slice lie below E.
-        assert_eq!(other_way("A", &["D", "F"], "E", &[]), None);
+    fn a_call_to_a_relay_is_hedged_straight_to_the_holders_below_it() {
+        // From A, both holders of D's slice lie below E: D is asked directly, past E.
+        assert_eq!(other_way("A", &["D", "F"], "E", &[]), peer("D"));
+        assert_eq!(other_way("A", &["D", "F"], "E", &["D"]), peer("F"));
+        // E's own slice: its copy on D.
+        assert_eq!(other_way("A", &["E", "D"], "E", &[]), peer("D"));
+        assert_eq!(other_way("A", &["E", "D"], "E", &["D"]), None);
         // C's copy is on A itself.
         assert_eq!(other_way("A", &["C", "A"], "B", &[]), Some(Target::Local));
+    }
+
+    #[test]
+    fn a_hedge_names_only_the_holder_it_goes_to() {
+        let config = config();
+        let way = |me: &str, holder: &str, hop: &str| -> Vec<String> {
+            let (me, holder, hop) = (NodeId(me.into()), NodeId(holder.into()), NodeId(hop.into()));
+            way_around(&config, &me, &holder, &hop)
+                .into_iter()
+                .map(|n| n.0)
+                .collect()
+        };
+        assert_eq!(way("A", "D", "E"), ["D"]);
+        assert_eq!(way("A", "E", "E"), Vec::<String>::new());
+        assert_eq!(way("E", "F", "D"), ["F"]);
+        assert_eq!(way("A", "F", "B"), ["E", "F"]);
     }
 }

@@ -161,6 +161,30 @@ impl TailTolerance {
         }
     }
 
+    /// When a call to `peer` sent at `sent` and still unanswered makes the peer suspected:
+    /// once the peer has said nothing — no answer to this call nor to any other since the
+    /// later of `sent` and its last answer — for `eject_ratio` times its recent median answer
+    /// time (and never before its hedge delay). A hung peer stops answering every call at
+    /// once; a merely busy one keeps answering others, and a cluster-wide slowdown raises the
+    /// median with it. `None` when hedging is off or the peer has too few recent answers to
+    /// judge.
+    pub fn suspect_at(&self, peer: &NodeId, sent: Instant) -> Option<Instant> {
+        if !self.enabled() {
+            return None;
+        }
+        let floor = Duration::from_millis(self.settings.delay_floor_ms);
+        let cap = Duration::from_millis(self.settings.delay_cap_ms);
+        let now = Instant::now();
+        let peers = lock(&self.peers);
+        let tail = peers.get(peer)?;
+        let median = tail.window.quantile(now, 0.5)?;
+        let silence = median
+            .mul_f64(self.rules.ratio)
+            .max(tail.window.hedge_delay(now, floor, cap));
+        let since = tail.last_answer.map_or(sent, |at| at.max(sent));
+        Some(since + silence)
+    }
+
     /// The most a hedge delay can be: a hedgeable call unanswered this long is late.
     pub fn delay_cap(&self) -> Duration {
         Duration::from_millis(self.settings.delay_cap_ms)
@@ -414,6 +438,38 @@ mod tests {
         tokio::time::advance(Duration::from_secs(1)).await;
         stale.record_late(&id("D"), 200 * MS);
         assert!(!stale.is_ejected(&id("D")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_silent_for_ratio_times_its_median_is_suspected() {
+        let t = tail(|_| {});
+        let sent = Instant::now();
+        // Nothing known of D: no suspicion, only the budgeted hedge.
+        assert_eq!(t.suspect_at(&id("D"), sent), None);
+        for _ in 0..10 {
+            t.record_answer(&id("D"), 10 * MS);
+        }
+        // Median 10 ms, ratio 5: 50 ms of silence (more than the 10 ms hedge delay).
+        let sent = Instant::now();
+        assert_eq!(t.suspect_at(&id("D"), sent), Some(sent + 50 * MS));
+        // An answer to another call restarts the silence: a busy peer is not suspected.
+        tokio::time::advance(30 * MS).await;
+        t.record_answer(&id("D"), 10 * MS);
+        assert_eq!(t.suspect_at(&id("D"), sent), Some(Instant::now() + 50 * MS));
+        // A call sent after the last answer counts from its own sending.
+        tokio::time::advance(20 * MS).await;
+        let later = Instant::now();
+        assert_eq!(t.suspect_at(&id("D"), later), Some(later + 50 * MS));
+        // Slow answers raise the bar with them (a cluster-wide slowdown hedges nothing more).
+        for _ in 0..40 {
+            t.record_answer(&id("D"), 80 * MS);
+        }
+        assert_eq!(
+            t.suspect_at(&id("D"), Instant::now()),
+            Some(Instant::now() + 400 * MS)
+        );
+        let off = tail(|h| h.enabled = false);
+        assert_eq!(off.suspect_at(&id("D"), Instant::now()), None);
     }
 
     #[tokio::test(start_paused = true)]
