@@ -1,5 +1,5 @@
-//! Fault kinds and their limits, shared by the node (which injects `delay`, `drop` and
-//! `partition` through its control service) and the harness (which schedules every kind in
+//! Fault kinds and their limits, shared by the node (which injects `delay`, `stall`, `drop`
+//! and `partition` through its control service) and the harness (which schedules every kind in
 //! workload files): one enum and one set of limits, so the two cannot disagree.
 //!
 //! The names are what workload files, the `Fault.kind` field of the control protocol and
@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The `peer` of a `delay` or `drop` that means the clients of the `OverlayNode` service (the
+/// The `peer` of a `delay`, `stall` or `drop` that means the clients of the `OverlayNode` service (the
 /// load generator's own queries) rather than another node.
 pub const CLIENT_PEER: &str = "client";
 
@@ -32,8 +32,11 @@ pub enum FaultAction {
     Resume,
     /// Starts a killed or stopped node again with its original arguments.
     Restart,
-    /// Control service: added latency on the node's answers.
+    /// Control service: added latency on the node's answers, before admission.
     Delay,
+    /// Control service: added latency inside the node's work, after admission with the
+    /// permit held (a slow disk, a pause inside the scan); ends early when the caller goes.
+    Stall,
     /// Control service: a fraction of the node's answers fail.
     Drop,
     /// Control service: the target and its peer refuse each other (the fault lives on the
@@ -46,21 +49,23 @@ pub enum FaultAction {
 
 impl FaultAction {
     /// Every action, in the order the documentation lists them.
-    pub const ALL: [FaultAction; 9] = [
+    pub const ALL: [FaultAction; 10] = [
         FaultAction::Kill,
         FaultAction::Stop,
         FaultAction::Pause,
         FaultAction::Resume,
         FaultAction::Restart,
         FaultAction::Delay,
+        FaultAction::Stall,
         FaultAction::Drop,
         FaultAction::Partition,
         FaultAction::Clear,
     ];
 
     /// The actions a node holds as a fault (`InjectFault`'s `Fault.kind`).
-    pub const INJECTED: [FaultAction; 3] = [
+    pub const INJECTED: [FaultAction; 4] = [
         FaultAction::Delay,
+        FaultAction::Stall,
         FaultAction::Drop,
         FaultAction::Partition,
     ];
@@ -74,6 +79,7 @@ impl FaultAction {
             FaultAction::Resume => "resume",
             FaultAction::Restart => "restart",
             FaultAction::Delay => "delay",
+            FaultAction::Stall => "stall",
             FaultAction::Drop => "drop",
             FaultAction::Partition => "partition",
             FaultAction::Clear => "clear",
@@ -85,12 +91,12 @@ impl FaultAction {
         FaultAction::ALL.into_iter().find(|a| a.name() == name)
     }
 
-    /// The injected fault called `name` (`delay`, `drop` or `partition`).
+    /// The injected fault called `name` (`delay`, `stall`, `drop` or `partition`).
     pub fn injected_from_name(name: &str) -> Option<FaultAction> {
         FaultAction::from_name(name).filter(|a| a.is_injected())
     }
 
-    /// A node holds it as a fault: `delay`, `drop` or `partition`.
+    /// A node holds it as a fault: `delay`, `stall`, `drop` or `partition`.
     pub fn is_injected(self) -> bool {
         FaultAction::INJECTED.contains(&self)
     }
@@ -113,9 +119,10 @@ impl FaultAction {
         match self {
             FaultAction::Kill | FaultAction::Stop => Some(FaultAction::Restart),
             FaultAction::Pause => Some(FaultAction::Resume),
-            FaultAction::Delay | FaultAction::Drop | FaultAction::Partition => {
-                Some(FaultAction::Clear)
-            }
+            FaultAction::Delay
+            | FaultAction::Stall
+            | FaultAction::Drop
+            | FaultAction::Partition => Some(FaultAction::Clear),
             FaultAction::Resume | FaultAction::Restart | FaultAction::Clear => None,
         }
     }

@@ -98,11 +98,15 @@ pub struct ControlArgs {
 /// `harness control --node ADDR ...`
 #[derive(Debug, Subcommand)]
 pub enum ControlAction {
-    /// Add latency to the node's answers: `delay --ms 200 [--peer client|ID]`.
+    /// Add latency to the node's answers: `delay --ms 200 [--peer client|ID] [--stall]`.
     Delay {
         /// Milliseconds added.
         #[arg(long, allow_negative_numbers = true)]
         ms: i64,
+        /// Add it inside the work, after admission with the permit held (a `stall` fault),
+        /// rather than before admission.
+        #[arg(long)]
+        stall: bool,
         /// Whose traffic: `client`, a process id, or everyone when left out.
         #[arg(long, default_value = "")]
         peer: String,
@@ -170,6 +174,11 @@ pub struct RunArgs {
     /// Format of the per-request raw results: `requests.csv` or `requests.jsonl`.
     #[arg(long, value_enum, default_value = "csv")]
     pub raw: crate::raw::RawFormat,
+    /// Extra argument for every node of a local cluster, after the workload's
+    /// `cluster.node_args`; repeat it for several (e.g. `--node-arg=--no-hedge` measures the
+    /// same workload with hedging off).
+    #[arg(long = "node-arg", allow_hyphen_values = true)]
+    pub node_args: Vec<String>,
 }
 
 /// `harness report`

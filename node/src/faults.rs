@@ -1,6 +1,11 @@
 //! Faults injected through the control service: added latency, failed answers and refused
 //! neighbours, applied where this node answers a client or a peer, and where it calls a peer.
 //!
+//! Latency comes in two stages: a `delay` acts on the answer before admission (the request
+//! waits without holding a permit, like a slow link), a `stall` inside the work after admission
+//! (the permit is held, like a slow disk or a pause in the scan; see `query::local`), so a
+//! caller that gives up shows the work stopped and the permit released.
+//!
 //! The table is empty in normal operation, and every check starts with one atomic load, so a
 //! node without faults pays nothing for the feature.
 
@@ -16,8 +21,8 @@ use tonic::Status;
 /// A fault request that makes no sense.
 #[derive(Debug, thiserror::Error)]
 pub enum FaultError {
-    /// Not delay, drop or partition.
-    #[error("unknown fault kind '{0}' (known: delay, drop, partition)")]
+    /// Not delay, stall, drop or partition.
+    #[error("unknown fault kind '{0}' (known: delay, stall, drop, partition)")]
     UnknownKind(String),
     /// A peer that is not in the config.
     #[error("unknown peer '{peer}' (known: client, {known})")]
@@ -138,7 +143,10 @@ impl FaultTable {
         let (delay, refusal) = {
             let faults = self.live(Instant::now());
             let matching = || faults.iter().filter(|f| f.applies_to(traffic));
-            let delay: Duration = matching().map(|f| f.delay).sum();
+            let delay: Duration = matching()
+                .filter(|f| f.kind == FaultAction::Delay)
+                .map(|f| f.delay)
+                .sum();
             let refusal = matching().find_map(|fault| match fault.kind {
                 FaultAction::Partition => Some(format!(
                     "partitioned: refusing {} (fault {})",
@@ -156,6 +164,18 @@ impl FaultTable {
             tokio::time::sleep(delay).await;
         }
         refusal.map_or(Ok(()), |why| Err(Status::unavailable(why)))
+    }
+
+    /// How long the `stall` faults hold work done for `traffic` (zero without one).
+    pub fn stall_for(&self, traffic: Traffic<'_>) -> Duration {
+        if !self.any.load(Ordering::Acquire) {
+            return Duration::ZERO;
+        }
+        self.live(Instant::now())
+            .iter()
+            .filter(|f| f.kind == FaultAction::Stall && f.applies_to(traffic))
+            .map(|f| f.delay)
+            .sum()
     }
 
     /// Why this node must not call `peer` now (a partition), if it must not.
@@ -208,7 +228,7 @@ fn validate(
     {
         return Err(FaultError::PartitionPeer(fault.peer.clone()));
     }
-    let delay_allowed = if kind == FaultAction::Delay {
+    let delay_allowed = if matches!(kind, FaultAction::Delay | FaultAction::Stall) {
         1..=MAX_DELAY_MS
     } else {
         0..=0
@@ -217,7 +237,7 @@ fn validate(
         return Err(FaultError::OutOfRange {
             field: "delay_ms",
             value: fault.delay_ms.to_string(),
-            allowed: format!("1..={MAX_DELAY_MS} for delay, 0 otherwise"),
+            allowed: format!("1..={MAX_DELAY_MS} for delay and stall, 0 otherwise"),
         });
     }
     if !(0.0..=1.0).contains(&fault.probability)
@@ -316,6 +336,36 @@ mod tests {
         assert!(table.on_answer(Traffic::Peer("C")).await.is_ok());
         assert_eq!(table.clear(None), 1);
         assert!(table.refuses_call_to(&NodeId("A".into())).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stall_holds_the_work_not_the_answer() {
+        let table = FaultTable::default();
+        assert_eq!(table.stall_for(Traffic::Peer("E")), Duration::ZERO);
+        let err = inject(&table, fault("stall", "E", 0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("delay_ms = 0") && err.contains("delay and stall"),
+            "{err}"
+        );
+        inject(&table, fault("stall", "E", 300)).unwrap();
+        inject(&table, fault("stall", "", 100)).unwrap();
+        assert_eq!(
+            table.stall_for(Traffic::Peer("E")),
+            Duration::from_millis(400)
+        );
+        assert_eq!(
+            table.stall_for(Traffic::Peer("A")),
+            Duration::from_millis(100)
+        );
+        // The answer itself is not delayed: pings and admission go on as usual.
+        let started = tokio::time::Instant::now();
+        table.on_answer(Traffic::Peer("E")).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert_eq!(table.list()[0].kind, "stall");
+        table.clear(None);
+        assert_eq!(table.stall_for(Traffic::Peer("E")), Duration::ZERO);
     }
 
     #[tokio::test]

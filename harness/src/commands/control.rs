@@ -18,16 +18,22 @@ pub async fn run(args: ControlArgs) -> anyhow::Result<()> {
     match args.action {
         ControlAction::Delay {
             ms,
+            stall,
             peer,
             duration_s,
         } => {
+            let (kind, what) = if stall {
+                (FaultAction::Stall, "work stalled")
+            } else {
+                (FaultAction::Delay, "answers delayed")
+            };
             let id = control
                 .inject(Fault {
                     delay_ms: ms,
-                    ..fault(FaultAction::Delay, &peer, duration_s)
+                    ..fault(kind, &peer, duration_s)
                 })
                 .await?;
-            println!("fault {id}: answers delayed by {ms} ms");
+            println!("fault {id}: {what} by {ms} ms");
         }
         ControlAction::Drop {
             peer,

@@ -178,7 +178,7 @@ async fn apply_to(
         ..Default::default()
     };
     let result = match event.action {
-        FaultAction::Delay | FaultAction::Drop => {
+        FaultAction::Delay | FaultAction::Stall | FaultAction::Drop => {
             control.inject(fault(event.action)).await.map(drop)
         }
         // The target alone refuses the peer both ways: a full partition.

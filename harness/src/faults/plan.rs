@@ -289,18 +289,22 @@ fn check_delay(
     delay_ms: Option<i64>,
 ) -> Result<Option<u64>, WorkloadError> {
     let key = format!("fault[{index}].delay_ms");
-    match (action, delay_ms) {
-        (FaultAction::Delay, None) => c.fail(
+    let latency = matches!(action, FaultAction::Delay | FaultAction::Stall);
+    match (latency, delay_ms) {
+        (true, None) => c.fail(
             &key,
-            format!("action = \"delay\" needs the added latency in ms (1 to {MAX_DELAY_MS})"),
+            format!("action = \"{action}\" needs the added latency in ms (1 to {MAX_DELAY_MS})"),
         ),
-        (FaultAction::Delay, Some(ms)) if !(1..=MAX_DELAY_MS).contains(&ms) => c.fail(
+        (true, Some(ms)) if !(1..=MAX_DELAY_MS).contains(&ms) => c.fail(
             &key,
             format!("is {ms}; it must be ms from 1 to {MAX_DELAY_MS}"),
         ),
-        (FaultAction::Delay, Some(ms)) => Ok(Some(ms as u64)),
-        (_, None) => Ok(None),
-        (_, Some(_)) => c.fail(&key, "applies to action = \"delay\" only; remove it"),
+        (true, Some(ms)) => Ok(Some(ms as u64)),
+        (false, None) => Ok(None),
+        (false, Some(_)) => c.fail(
+            &key,
+            "applies to action = \"delay\" or \"stall\" only; remove it",
+        ),
     }
 }
 
@@ -326,12 +330,17 @@ fn check_peer(
     };
     match action {
         FaultAction::Partition => c.one_of(&key, peer, &ctx.ids)?,
-        FaultAction::Delay | FaultAction::Drop => {
+        FaultAction::Delay | FaultAction::Stall | FaultAction::Drop => {
             let mut allowed = ctx.ids.clone();
             allowed.push(CLIENT_PEER);
             c.one_of(&key, peer, &allowed)?;
         }
-        _ => return c.fail(&key, "applies to partition, delay and drop only; remove it"),
+        _ => {
+            return c.fail(
+                &key,
+                "applies to partition, delay, stall and drop only; remove it",
+            )
+        }
     }
     if *peer == spec.target {
         return c.fail(

@@ -194,7 +194,7 @@ fn transition(event: &FaultEvent, n: &Node<'_>) -> Result<State, String> {
         (A::Kill | A::Stop, _) => Ok(State::Down),
         (A::Pause, State::Up) => Ok(State::Paused),
         (A::Resume, State::Paused) | (A::Restart, State::Down) => Ok(State::Up),
-        (A::Delay | A::Drop | A::Partition | A::Clear, state) => Ok(state),
+        (A::Delay | A::Stall | A::Drop | A::Partition | A::Clear, state) => Ok(state),
     }
 }
 

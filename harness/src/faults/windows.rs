@@ -59,12 +59,12 @@ impl FaultWindow {
             A::Kill | A::Stop => {
                 same && matches!(
                     self.action,
-                    A::Kill | A::Stop | A::Pause | A::Delay | A::Drop | A::Partition
+                    A::Kill | A::Stop | A::Pause | A::Delay | A::Stall | A::Drop | A::Partition
                 )
             }
             A::Pause | A::Resume => same && self.action == A::Pause,
             A::Restart => same && matches!(self.action, A::Kill | A::Stop | A::Pause),
-            A::Delay | A::Drop => {
+            A::Delay | A::Stall | A::Drop => {
                 same && self.action == fired.action && self.peer.as_deref() == peer
             }
             A::Partition => self.action == A::Partition && self.pair_is(&fired.target, peer),
@@ -94,12 +94,12 @@ fn label(action: FaultAction, target: &str, planned: Option<&FaultEvent>) -> Str
     match (action, planned) {
         (FaultAction::Partition, _) => format!("partition {target}|{}", peer.unwrap_or("?")),
         (
-            FaultAction::Delay,
+            FaultAction::Delay | FaultAction::Stall,
             Some(FaultEvent {
                 delay_ms: Some(ms), ..
             }),
         ) => {
-            format!("delay {target}{towards} {ms} ms")
+            format!("{} {target}{towards} {ms} ms", action.name())
         }
         (
             FaultAction::Drop,
@@ -110,7 +110,7 @@ fn label(action: FaultAction, target: &str, planned: Option<&FaultEvent>) -> Str
         ) if *p < 1.0 => {
             format!("drop {target}{towards} {} %", (p * 1000.0).round() / 10.0)
         }
-        (FaultAction::Delay | FaultAction::Drop, _) => {
+        (FaultAction::Delay | FaultAction::Stall | FaultAction::Drop, _) => {
             format!("{} {target}{towards}", action.name())
         }
         _ => format!("{} {target}", action.name()),

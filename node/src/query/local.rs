@@ -4,7 +4,9 @@
 //! thread, so they run inline; aggregates (and filters over very large slices, which a sparse
 //! filter may read to the end) go to the blocking pool so they never stall the async workers.
 //! A scan checks its [`Cancel`] between days: once the caller has gone (cancelled, hedge lost,
-//! deadline passed) it stops and the remaining days are not read.
+//! deadline passed) it stops and the remaining days are not read. An injected `stall` fault
+//! holds the work here, after admission and with the permit held, as a slow disk or a pause
+//! inside the work would; it too ends when the caller goes.
 
 use std::sync::Arc;
 
@@ -14,7 +16,9 @@ use overlay::query::{Query, QueryKind};
 use super::context::QueryContext;
 use super::counters::Counted;
 use super::failure::{failed, failure};
+use super::route::RouteContext;
 use crate::cancel::{Cancel, CancelOnDrop};
+use crate::faults::Traffic;
 
 /// Most rows a filter scan may read inline: at roughly 10 ns per row read, a scan that reads
 /// a whole slice this size holds an async worker for about 5 ms at worst. The largest slice of
@@ -24,18 +28,35 @@ const INLINE_SCAN_MAX_ROWS: usize = 500_000;
 /// The reason of a scan stopped because its caller went away.
 const CALLER_GONE: &str = "cancelled: the caller has gone";
 
-/// Serves tasks for slices this node holds, stopping the scans if this future is dropped
-/// unfinished (its caller has gone). Each task's slice must be held here.
+/// Serves tasks for slices this node holds for `route`, stopping the scans if this future is
+/// dropped unfinished (its caller has gone; counted as a stopped scan). Each task's slice must
+/// be held here.
 pub async fn serve_local_cancellable(
     cx: QueryContext,
-    query: Arc<Query>,
+    route: &RouteContext,
     tasks: Vec<SliceTask>,
 ) -> Vec<SliceResult> {
     let cancel = Cancel::default();
-    let guard = CancelOnDrop::new(cancel.clone(), || {});
-    let results = serve_local(cx, query, tasks, cancel).await;
+    let routing = cx.routing.clone();
+    let guard = CancelOnDrop::new(cancel.clone(), move || {
+        routing.add(Counted::ScanStopped, 1);
+    });
+    let stall = cx.faults.stall_for(caller(route));
+    if !stall.is_zero() {
+        tokio::time::sleep(stall).await;
+    }
+    let results = serve_local(cx, route.query.clone(), tasks, cancel).await;
     guard.finish();
     results
+}
+
+/// Whose work a route is: the peer just before this node on its path, or a client when this
+/// node is the coordinator.
+fn caller(route: &RouteContext) -> Traffic<'_> {
+    match route.hops.len().checked_sub(2).map(|at| &route.hops[at]) {
+        Some(peer) => Traffic::Peer(peer),
+        None => Traffic::Client,
+    }
 }
 
 /// Serves tasks for slices this node holds. Each task's slice must be held here. Scans stop
@@ -125,8 +146,8 @@ fn scan_one(cx: &QueryContext, query: &Query, task: &SliceTask, cancel: &Cancel)
         }
     }
     if cancel.is_cancelled() {
-        // Stopped part-way (or finished just as the caller left): nobody reads it.
-        cx.routing.add(Counted::ScanStopped, 1);
+        // Stopped part-way (or finished just as the caller left; counted by the guard that
+        // raised the flag): nobody reads it.
         result.failure = Some(failure(SliceErrorKind::Cancelled, CALLER_GONE));
     }
     result
