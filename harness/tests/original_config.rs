@@ -179,6 +179,7 @@ async fn the_original_one_host_file_runs_unchanged() {
         build_node: false,
         progress: false,
         raw: Default::default(),
+        node_args: Vec::new(),
     })
     .await
     .expect("harness run on the original file");
@@ -245,6 +246,7 @@ async fn unusable_links_are_refused_by_node_and_harness_before_anything_starts()
         build_node: false,
         progress: false,
         raw: Default::default(),
+        node_args: Vec::new(),
     })
     .await
     .expect_err("harness run refuses the config");

@@ -20,6 +20,7 @@ fn options(workload: PathBuf, out: PathBuf, data: PathBuf) -> RunOptions {
         build_node: false,
         progress: false,
         raw: Default::default(),
+        node_args: Vec::new(),
     }
 }
 

@@ -29,6 +29,7 @@ async fn queries_fail_over_to_a_team_leader_when_the_leader_dies() {
         build_node: false,
         progress: false,
         raw: Default::default(),
+        node_args: Vec::new(),
     })
     .await
     .expect("run");

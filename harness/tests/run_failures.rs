@@ -44,6 +44,7 @@ fn options(dir: &Path, workload: PathBuf) -> RunOptions {
         build_node: false,
         progress: false,
         raw: Default::default(),
+        node_args: Vec::new(),
     }
 }
 

@@ -74,6 +74,7 @@ fn options(workload: std::path::PathBuf, out: std::path::PathBuf) -> RunOptions 
         build_node: false,
         progress: false,
         raw: Default::default(),
+        node_args: Vec::new(),
     }
 }
 

@@ -15,6 +15,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         build_node: true,
         progress: !args.quiet,
         raw: args.raw,
+        node_args: args.node_args,
     })
     .await?;
     println!(

@@ -59,6 +59,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Format of the raw per-request results (`requests.csv` by default).
     pub raw: crate::raw::RawFormat,
+    /// Passed to every node after the workload's `cluster.node_args` (e.g. `--no-hedge`).
+    pub node_args: Vec<String>,
 }
 
 /// Runs a workload; returns the run folder. An error after measuring started still leaves

@@ -36,6 +36,9 @@ pub fn resolve(options: &RunOptions) -> anyhow::Result<Workload> {
     if let Some(path) = &options.data_path {
         spec.data.path = path.clone();
     }
+    spec.cluster
+        .node_args
+        .extend(options.node_args.iter().cloned());
     Ok(validate(&options.workload, spec)?)
 }
 
