@@ -120,20 +120,31 @@ pub fn lacking_lines(nodes: &[MetricsResponse]) -> String {
         .collect()
 }
 
-/// Per node: peer calls, and the tail-tolerance counters — hedges sent and won, calls
-/// cancelled (hedges lost) and abandoned (the caller went away), scans stopped, ejections.
+/// Per node: peer calls, and the tail-tolerance counters — hedges sent (and of them sent free,
+/// the peer suspected) and won, calls cancelled (hedges lost) and abandoned (the caller went
+/// away), scans stopped, ejections.
 pub fn tail_table(nodes: &[MetricsResponse]) -> String {
     let mut out = format!(
-        "{:<4} {:>10} {:>8} {:>8} {:>10} {:>10} {:>8} {:>10} {:>8}\n",
-        "id", "calls", "hedges", "won", "cancelled", "abandoned", "stopped", "ejections", "ejected"
+        "{:<4} {:>10} {:>8} {:>6} {:>8} {:>10} {:>10} {:>8} {:>10} {:>8}\n",
+        "id",
+        "calls",
+        "hedges",
+        "free",
+        "won",
+        "cancelled",
+        "abandoned",
+        "stopped",
+        "ejections",
+        "ejected"
     );
     for m in nodes {
         let r = m.routing.unwrap_or_default();
         out += &format!(
-            "{:<4} {:>10} {:>8} {:>8} {:>10} {:>10} {:>8} {:>10} {:>8}\n",
+            "{:<4} {:>10} {:>8} {:>6} {:>8} {:>10} {:>10} {:>8} {:>10} {:>8}\n",
             m.process_id,
             r.peer_calls,
             r.hedges_sent,
+            r.hedges_free,
             r.hedges_won,
             r.calls_cancelled,
             r.calls_abandoned,
@@ -244,7 +255,7 @@ pub fn metrics_json(m: &MetricsResponse) -> serde_json::Value {
         "routing": m.routing.as_ref().map(|r| serde_json::json!({
             "peer_calls": r.peer_calls, "peer_call_failures": r.peer_call_failures,
             "retries": r.retries, "failovers": r.failovers, "unserved": r.unserved,
-            "coordinated": r.coordinated, "hedges_sent": r.hedges_sent, "hedges_won": r.hedges_won,
+            "coordinated": r.coordinated, "hedges_sent": r.hedges_sent, "hedges_free": r.hedges_free, "hedges_won": r.hedges_won,
             "calls_cancelled": r.calls_cancelled, "calls_abandoned": r.calls_abandoned,
             "scans_stopped": r.scans_stopped, "ejections": r.ejections, "ejected_now": r.ejected_now,
         })),
@@ -328,6 +339,7 @@ mod tests {
         m.routing = Some(overlay::proto::RoutingStats {
             peer_calls: 1000,
             hedges_sent: 40,
+            hedges_free: 12,
             hedges_won: 31,
             calls_cancelled: 33,
             ejections: 2,
@@ -336,8 +348,9 @@ mod tests {
         let table = tail_table(std::slice::from_ref(&m));
         let row = table.lines().nth(1).expect("one row");
         let cells: Vec<&str> = row.split_whitespace().collect();
-        assert_eq!(&cells[1..5], ["1000", "40", "31", "33"], "{table}");
+        assert_eq!(&cells[1..6], ["1000", "40", "12", "31", "33"], "{table}");
         assert_eq!(metrics_json(&m)["routing"]["hedges_won"], 31);
+        assert_eq!(metrics_json(&m)["routing"]["hedges_free"], 12);
     }
 
     #[test]

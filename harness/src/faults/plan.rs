@@ -194,7 +194,7 @@ fn check_mode(
     if remote && action.is_signal_only() {
         return c.fail(
             &format!("fault[{index}].action"),
-            format!("'{}' needs a process the harness started; remote mode can only use the control service: delay, drop, partition, clear, stop", action.name()),
+            format!("'{}' needs a process the harness started; remote mode can only use the control service: delay, stall, drop, partition, clear, stop", action.name()),
         );
     }
     if remote && action == FaultAction::Stop && has_duration {

@@ -80,6 +80,9 @@ pub struct RoutingWork {
     /// Hedged slice calls sent (reports written before hedging read as 0).
     #[serde(default)]
     pub hedges_sent: u64,
+    /// Of which sent free of the budget, the peer being suspected (silent or ejected).
+    #[serde(default)]
+    pub hedges_free: u64,
     /// Of which answered first.
     #[serde(default)]
     pub hedges_won: u64,
@@ -107,6 +110,7 @@ impl RoutingWork {
         self.failovers += delta(after.failovers, before.failovers);
         self.unserved += delta(after.unserved, before.unserved);
         self.hedges_sent += delta(after.hedges_sent, before.hedges_sent);
+        self.hedges_free += delta(after.hedges_free, before.hedges_free);
         self.hedges_won += delta(after.hedges_won, before.hedges_won);
         self.calls_cancelled += delta(after.calls_cancelled, before.calls_cancelled);
         self.ejections += delta(after.ejections, before.ejections);

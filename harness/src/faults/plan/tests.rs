@@ -171,7 +171,7 @@ fn unknown_actions_targets_and_peers_list_what_is_allowed() {
         "fault[0].action",
         &[
             "'explode'",
-            "kill, stop, pause, resume, restart, delay, drop, partition, clear",
+            "kill, stop, pause, resume, restart, delay, stall, drop, partition, clear",
         ],
     );
     refused(
@@ -225,13 +225,21 @@ fn keys_are_refused_on_actions_that_do_not_take_them() {
     refused(
         "[[fault]]\nat_s = 1\naction = \"kill\"\ntarget = \"C\"\ndelay_ms = 10",
         "fault[0].delay_ms",
-        &["action = \"delay\" only"],
+        &["action = \"delay\" or \"stall\" only"],
     );
     refused(
         "[[fault]]\nat_s = 1\naction = \"delay\"\ntarget = \"C\"",
         "fault[0].delay_ms",
         &["needs the added latency", "1 to 60000"],
     );
+    refused(
+        "[[fault]]\nat_s = 1\naction = \"stall\"\ntarget = \"C\"",
+        "fault[0].delay_ms",
+        &["action = \"stall\" needs the added latency"],
+    );
+    let stall = plan_of("[[fault]]\nat_s = 1\naction = \"stall\"\ntarget = \"C\"\ndelay_ms = 30");
+    assert_eq!(stall.event(0).and_then(|e| e.delay_ms), Some(30));
+    assert!(stall.uses_control_service());
     refused(
         "[[fault]]\nat_s = 1\naction = \"delay\"\ntarget = \"C\"\ndelay_ms = 60001",
         "fault[0].delay_ms",
@@ -240,7 +248,7 @@ fn keys_are_refused_on_actions_that_do_not_take_them() {
     refused(
         "[[fault]]\nat_s = 1\naction = \"pause\"\ntarget = \"C\"\npeer = \"D\"",
         "fault[0].peer",
-        &["partition, delay and drop only"],
+        &["partition, delay, stall and drop only"],
     );
     refused(
         "[[fault]]\nat_s = 1\naction = \"partition\"\ntarget = \"C\"",
@@ -330,7 +338,7 @@ fn remote_mode_uses_the_control_service_only() {
             "fault[0].action",
             &[
                 &format!("'{action}'"),
-                "remote mode can only use the control service: delay, drop, partition, clear, stop",
+                "remote mode can only use the control service: delay, stall, drop, partition, clear, stop",
             ],
         );
     }

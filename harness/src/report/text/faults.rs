@@ -162,9 +162,10 @@ fn hedge_lines(out: &mut dyn Write, amplification: &Amplification) -> io::Result
     for (name, w) in periods {
         writeln!(
             out,
-            "    hedging       {name:<15} {:>6} hedges = {:.2}% of peer calls · {} won · {} calls cancelled · {} ejections",
+            "    hedging       {name:<15} {:>6} hedges = {:.2}% of peer calls ({} free: peer suspected) · {} won · {} calls cancelled · {} ejections",
             w.hedges_sent,
             pct(w.hedges_sent, w.peer_calls),
+            w.hedges_free,
             w.hedges_won,
             w.calls_cancelled,
             w.ejections
