@@ -25,6 +25,7 @@ use super::hedge::{race, HedgeLeg, HedgeWhen, LegFuture, Pay, Raced, Suspicion, 
 use super::local::serve_local_cancellable;
 use super::peer_call::{call_peer, wait_changed, CallError};
 use super::route::{path_from, RouteContext};
+use crate::tail::Silence;
 
 /// Calls `hop` for `tasks`, hedging when it is slow; `avoid` says which peers a hedge must not
 /// go to.
@@ -114,19 +115,18 @@ async fn watched_call(
 }
 
 /// Resolves once `hop` is suspected while a call sent to it at `sent` waits: it was ejected,
-/// or it has been silent long enough (see `TailTolerance::suspect_at`), checked again
-/// whenever it answers another call meanwhile.
+/// or it has been silent long enough while others answered (see `TailTolerance::silence`).
 fn suspicion<'a>(cx: &'a QueryContext, hop: &'a NodeId, sent: Instant) -> Suspicion<'a> {
     let mut ejected = cx.tail.ejection_signal(hop);
     Box::pin(async move {
         let silent = async {
-            while let Some(at) = cx.tail.suspect_at(hop, sent) {
-                if Instant::now() >= at {
-                    return;
+            loop {
+                match cx.tail.silence(hop, sent) {
+                    Silence::Suspected => return,
+                    Silence::Until(at) => tokio::time::sleep_until(at).await,
+                    Silence::Unjudged => std::future::pending::<()>().await,
                 }
-                tokio::time::sleep_until(at).await;
             }
-            std::future::pending::<()>().await
         };
         tokio::select! {
             Some(()) = wait_changed(&mut ejected) => {}

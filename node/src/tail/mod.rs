@@ -26,6 +26,20 @@ use self::eject::{allowed_ejections, median, EjectReason, EjectRules, Ejected, O
 use self::window::LatencyWindow;
 use crate::hooks::{EventKind, HookPool};
 
+/// How soon a silence is judged again when no other peer has answered either.
+const SILENCE_RECHECK: Duration = Duration::from_millis(5);
+
+/// What a peer's silence says while a call waits on it (see [`TailTolerance::silence`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Silence {
+    /// Too little is known of the peer (or hedging is off): no suspicion.
+    Unjudged,
+    /// Not suspected; look again at this instant.
+    Until(Instant),
+    /// Suspected: the calls waiting on it are hedged at once.
+    Suspected,
+}
+
 /// What this node tracks of one peer.
 #[derive(Debug)]
 struct PeerTail {
@@ -161,28 +175,43 @@ impl TailTolerance {
         }
     }
 
-    /// When a call to `peer` sent at `sent` and still unanswered makes the peer suspected:
-    /// once the peer has said nothing — no answer to this call nor to any other since the
-    /// later of `sent` and its last answer — for `eject_ratio` times its recent median answer
-    /// time (and never before its hedge delay). A hung peer stops answering every call at
-    /// once; a merely busy one keeps answering others, and a cluster-wide slowdown raises the
-    /// median with it. `None` when hedging is off or the peer has too few recent answers to
-    /// judge.
-    pub fn suspect_at(&self, peer: &NodeId, sent: Instant) -> Option<Instant> {
+    /// What the silence of `peer` says while a call sent to it at `sent` waits unanswered.
+    /// The peer is suspected once it has said nothing — no answer to this call nor to any
+    /// other since the later of `sent` and its last answer — for `eject_ratio` times its recent
+    /// median answer time (never less than its hedge delay), while another peer did answer
+    /// meanwhile. A hung peer stops answering every call at once; a merely busy one keeps
+    /// answering others; a cluster-wide slowdown raises the medians with it; and when nobody
+    /// answers (this node or the whole machine stalled) nobody is suspected.
+    pub fn silence(&self, peer: &NodeId, sent: Instant) -> Silence {
         if !self.enabled() {
-            return None;
+            return Silence::Unjudged;
         }
         let floor = Duration::from_millis(self.settings.delay_floor_ms);
         let cap = Duration::from_millis(self.settings.delay_cap_ms);
         let now = Instant::now();
         let peers = lock(&self.peers);
-        let tail = peers.get(peer)?;
-        let median = tail.window.quantile(now, 0.5)?;
-        let silence = median
+        let Some(tail) = peers.get(peer) else {
+            return Silence::Unjudged;
+        };
+        let Some(median) = tail.window.quantile(now, 0.5) else {
+            return Silence::Unjudged;
+        };
+        let bound = median
             .mul_f64(self.rules.ratio)
             .max(tail.window.hedge_delay(now, floor, cap));
         let since = tail.last_answer.map_or(sent, |at| at.max(sent));
-        Some(since + silence)
+        if now < since + bound {
+            return Silence::Until(since + bound);
+        }
+        let others_answered = peers
+            .iter()
+            .filter(|(id, _)| *id != peer)
+            .any(|(_, other)| other.last_answer.is_some_and(|at| at > since));
+        if others_answered {
+            Silence::Suspected
+        } else {
+            Silence::Until(now + floor.max(SILENCE_RECHECK))
+        }
     }
 
     /// The most a hedge delay can be: a hedgeable call unanswered this long is late.
@@ -441,35 +470,42 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_peer_silent_for_ratio_times_its_median_is_suspected() {
+    async fn a_peer_silent_for_ratio_times_its_median_while_others_answer_is_suspected() {
         let t = tail(|_| {});
         let sent = Instant::now();
         // Nothing known of D: no suspicion, only the budgeted hedge.
-        assert_eq!(t.suspect_at(&id("D"), sent), None);
+        assert_eq!(t.silence(&id("D"), sent), Silence::Unjudged);
         for _ in 0..10 {
             t.record_answer(&id("D"), 10 * MS);
         }
         // Median 10 ms, ratio 5: 50 ms of silence (more than the 10 ms hedge delay).
         let sent = Instant::now();
-        assert_eq!(t.suspect_at(&id("D"), sent), Some(sent + 50 * MS));
+        assert_eq!(t.silence(&id("D"), sent), Silence::Until(sent + 50 * MS));
         // An answer to another call restarts the silence: a busy peer is not suspected.
         tokio::time::advance(30 * MS).await;
         t.record_answer(&id("D"), 10 * MS);
-        assert_eq!(t.suspect_at(&id("D"), sent), Some(Instant::now() + 50 * MS));
+        let last = Instant::now();
+        assert_eq!(t.silence(&id("D"), sent), Silence::Until(last + 50 * MS));
+        // Silent long enough, but nobody else answered either: this node or the machine
+        // stalled, so nobody is suspected; it looks again shortly.
+        tokio::time::advance(60 * MS).await;
+        assert_eq!(
+            t.silence(&id("D"), sent),
+            Silence::Until(Instant::now() + 5 * MS)
+        );
+        t.record_answer(&id("F"), 4 * MS);
+        assert_eq!(t.silence(&id("D"), sent), Silence::Suspected);
         // A call sent after the last answer counts from its own sending.
-        tokio::time::advance(20 * MS).await;
         let later = Instant::now();
-        assert_eq!(t.suspect_at(&id("D"), later), Some(later + 50 * MS));
+        assert_eq!(t.silence(&id("D"), later), Silence::Until(later + 50 * MS));
         // Slow answers raise the bar with them (a cluster-wide slowdown hedges nothing more).
         for _ in 0..40 {
             t.record_answer(&id("D"), 80 * MS);
         }
-        assert_eq!(
-            t.suspect_at(&id("D"), Instant::now()),
-            Some(Instant::now() + 400 * MS)
-        );
+        let now = Instant::now();
+        assert_eq!(t.silence(&id("D"), now), Silence::Until(now + 400 * MS));
         let off = tail(|h| h.enabled = false);
-        assert_eq!(off.suspect_at(&id("D"), Instant::now()), None);
+        assert_eq!(off.silence(&id("D"), now), Silence::Unjudged);
     }
 
     #[tokio::test(start_paused = true)]
