@@ -61,13 +61,13 @@ pub async fn serve_tasks(
     results
 }
 
-/// Whether this node serves a task itself: it owns the slice, the caller asked this copy
-/// alone (a hedge: the owner is not among the task's holders), or it holds a copy and the
-/// owner is down. Otherwise the owner serves it (workers do the work even where a relay or
+/// Whether this node serves a task itself: it owns the slice, it is the first holder the
+/// caller named (a hedge, or a caller routing around the owner, leaves the owner and the
+/// holders it passed over out), or it holds a copy and the owner is down. Otherwise the owner serves it (workers do the work even where a relay or
 /// the coordinator holds a replica), and replicas step in only when it fails.
 fn serves_here(cx: &QueryContext, task: &SliceTask) -> bool {
     let me = cx.id.as_str();
-    if task.owner == me || task.holders == [me] {
+    if task.owner == me || task.holders.first().is_some_and(|h| h == me) {
         return true;
     }
     let owner = NodeId(task.owner.clone());
@@ -193,12 +193,26 @@ fn plan_round(
             cx.routing.add(Counted::Failover, 1);
             cx.peer_health.note_routed_around(avoided, &choice.hop);
         }
-        by_hop.entry(choice.hop).or_default().push(task);
+        by_hop
+            .entry(choice.hop)
+            .or_default()
+            .push(past_avoided_holders(task, choice.holder));
     }
     for task in homeless {
         place_without_peer(cx, rounds, task);
     }
     by_hop
+}
+
+/// The task as sent when routed to its holder at `holder` (an index into its holders): the
+/// holders this node passed over (failed or ejected here) are left out, so the replica serves
+/// its copy rather than forwarding the slice back to an owner it may not know to be down or
+/// slow.
+fn past_avoided_holders(mut task: SliceTask, holder: usize) -> SliceTask {
+    if holder > 0 && holder < task.holders.len() {
+        task.holders.drain(..holder);
+    }
+    task
 }
 
 /// A task no peer can take: this node serves its copy when it holds one, else the task is
@@ -296,6 +310,8 @@ pub struct HopChoice {
     pub hop: NodeId,
     /// Holders and relays skipped because `blocked` said so, in the order met.
     pub avoided: Vec<NodeId>,
+    /// The index, among the task's holders, of the holder the hop leads to.
+    pub holder: usize,
 }
 
 /// The peer to send a task to. Holders are tried in preference order; each is reached
@@ -311,13 +327,17 @@ pub fn next_hop(
     blocked: &mut dyn FnMut(&NodeId) -> bool,
 ) -> Option<HopChoice> {
     let mut avoided = Vec::new();
-    for holder in task.holders.iter().map(|h| NodeId(h.clone())) {
+    for (index, holder) in task.holders.iter().map(|h| NodeId(h.clone())).enumerate() {
         if &holder == me {
             continue;
         }
         for hop in path_from(config, me, &holder) {
             if !blocked(&hop) {
-                return Some(HopChoice { hop, avoided });
+                return Some(HopChoice {
+                    hop,
+                    avoided,
+                    holder: index,
+                });
             }
             avoided.push(hop);
         }
@@ -396,6 +416,21 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(task_to_take_back(&me, &tasks, &served), None);
+    }
+
+    #[test]
+    fn a_task_routed_past_its_owner_names_only_the_holders_left() {
+        let mut blocked = |peer: &NodeId| peer.as_str() == "D";
+        let me = NodeId("E".into());
+        let choice = next_hop(&config(), &me, &task(&["D", "F"]), &mut blocked).unwrap();
+        assert_eq!((choice.hop.as_str(), choice.holder), ("F", 1));
+        let sent = past_avoided_holders(task(&["D", "F"]), choice.holder);
+        assert_eq!(
+            (sent.owner.as_str(), sent.holders),
+            ("D", vec!["F".to_string()])
+        );
+        let direct = past_avoided_holders(task(&["D", "F"]), 0);
+        assert_eq!(direct.holders, ["D", "F"]);
     }
 
     #[test]

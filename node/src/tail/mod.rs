@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use overlay::config::{ClusterConfig, Hedge, NodeId};
+use overlay::config::{ClusterConfig, Hedge, NodeId, Role};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -68,8 +68,9 @@ pub struct TailTolerance {
     own_id: NodeId,
     settings: Hedge,
     rules: EjectRules,
-    /// Each peer's team, and each team's size.
-    team_of: HashMap<NodeId, String>,
+    /// Each peer's team and role (a peer is judged against the mates of its role: a team
+    /// leader's answers include its workers' work), and each team's size.
+    team_of: HashMap<NodeId, (String, Role)>,
     team_size: HashMap<String, usize>,
     peers: Mutex<HashMap<NodeId, PeerTail>>,
     budget: Mutex<HedgeBudget>,
@@ -88,13 +89,13 @@ impl TailTolerance {
             eject_for: Duration::from_millis(settings.eject_for_ms),
             least_slow: Duration::from_millis(settings.delay_floor_ms.max(1)),
         };
-        let team_of: HashMap<NodeId, String> = config
+        let team_of: HashMap<NodeId, (String, Role)> = config
             .processes
             .values()
-            .map(|p| (p.id.clone(), p.team.clone()))
+            .map(|p| (p.id.clone(), (p.team.clone(), p.role)))
             .collect();
         let mut team_size = HashMap::new();
-        for team in team_of.values() {
+        for (team, _) in team_of.values() {
             *team_size.entry(team.clone()).or_insert(0) += 1;
         }
         let peers = config
@@ -302,9 +303,9 @@ impl TailTolerance {
             .count() as u32
     }
 
-    /// The median of the medians of `peer`'s team mates (not `peer`, not this node, not the
-    /// ejected, and with `answered_within` only those that answered that recently), from this
-    /// node's view; `None` when none has enough recent answers.
+    /// The median of the medians of `peer`'s team mates of its role (not `peer`, not this
+    /// node, not the ejected, and with `answered_within` only those that answered that
+    /// recently), from this node's view; `None` when none has enough recent answers.
     fn team_median(
         &self,
         peers: &HashMap<NodeId, PeerTail>,
@@ -336,11 +337,16 @@ impl TailTolerance {
         now: Instant,
         reason: EjectReason,
     ) {
-        let team = self.team_of.get(peer).cloned().unwrap_or_default();
+        let team = self
+            .team_of
+            .get(peer)
+            .map(|(team, _)| team.clone())
+            .unwrap_or_default();
         let already = peers
             .iter()
             .filter(|(id, tail)| {
-                self.team_of.get(*id) == Some(&team) && tail.outlier.is_ejected_at(now)
+                self.team_of.get(*id).is_some_and(|(t, _)| *t == team)
+                    && tail.outlier.is_ejected_at(now)
             })
             .count();
         let size = self.team_size.get(&team).copied().unwrap_or(1);
@@ -386,15 +392,33 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     fn tail(edit: impl FnOnce(&mut Hedge)) -> TailTolerance {
+        tail_of("E", edit)
+    }
+
+    /// The tail tolerance of node `own` of the shipped config.
+    fn tail_of(own: &str, edit: impl FnOnce(&mut Hedge)) -> TailTolerance {
         let mut config =
             ClusterConfig::from_json(include_str!("../../../configs/one_host_config.json"))
                 .unwrap();
         edit(&mut config.hedge);
         TailTolerance::new(
-            NodeId("E".into()),
+            NodeId(own.into()),
             &config,
-            HookPool::new("E", HookSettings::default()),
+            HookPool::new(own, HookSettings::default()),
         )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_team_leader_is_not_judged_against_the_workers_below_it() {
+        // From A: B answers for its whole branch, C (asked directly by hedges) for its slice.
+        let t = tail_of("A", |h| h.eject_after_ms = 1000);
+        for _ in 0..30 {
+            t.record_answer(&id("B"), 40 * MS);
+            t.record_answer(&id("C"), 2 * MS);
+            tokio::time::advance(100 * MS).await;
+        }
+        assert!(!t.is_ejected(&id("B")));
+        assert_eq!(t.ejections(), 0);
     }
 
     fn id(s: &str) -> NodeId {
