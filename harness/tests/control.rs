@@ -187,10 +187,14 @@ async fn the_control_command_injects_lists_and_refuses() {
         listed.contains("delay") && listed.contains("client"),
         "{listed}"
     );
+    let stalled = harness(&["delay", "--ms", "20", "--stall"]);
+    assert!(stalled.status.success(), "{stalled:?}");
+    let listed = String::from_utf8(harness(&["list"]).stdout).unwrap();
+    assert!(listed.contains("stall"), "{listed}");
     let refused = harness(&["delay", "--ms", "-3"]);
     assert!(!refused.status.success());
     let stderr = String::from_utf8(refused.stderr).unwrap();
     assert!(stderr.contains("delay_ms = -3"), "{stderr}");
     let cleared = String::from_utf8(harness(&["clear"]).stdout).unwrap();
-    assert!(cleared.contains("1 fault(s) cleared"), "{cleared}");
+    assert!(cleared.contains("2 fault(s) cleared"), "{cleared}");
 }

@@ -62,7 +62,7 @@ async fn until_released(node: &str, calls: i64, scans: i64) -> RoutingStats {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let m = metrics(node).await;
-        let r = m.routing.clone().unwrap_or_default();
+        let r = m.routing.unwrap_or_default();
         let released = m
             .teams
             .iter()

@@ -30,9 +30,6 @@ pub enum CallError {
     /// The health checker declared the peer failed while the call ran.
     #[error("{0} was declared failed during the call")]
     DeclaredFailed(NodeId),
-    /// The peer was ejected as a latency outlier while the call ran.
-    #[error("{0} was ejected as slow during the call")]
-    Ejected(NodeId),
     /// The call overran its lateness bound unhedged.
     #[error("{0} never answered")]
     NeverAnswered(NodeId),
