@@ -6,8 +6,9 @@
 //!   first; or, with the hedge budget spent, it overran the hedge cap while its team answers
 //!   much faster), with no answer of its own in between: a hung or very slow peer, caught
 //!   within a few calls;
-//! - its median answer time stayed at least `ratio` times its team's median (its mates of the same role) for `after`: a
-//!   peer slower than the others, though not slow enough to lose hedges.
+//! - its median answer time stayed at least `ratio` times its team's median (its mates of the
+//!   same role) for `after`: a peer slower than the others, though not slow enough to lose
+//!   hedges.
 //!
 //! An ejected peer is routed around for `eject_for`, then tried again with a clean slate.
 
