@@ -150,17 +150,30 @@ pub struct LocalCluster {
     options: LaunchOptions,
     /// How the launcher itself connects to the nodes (TLS when the launch asks for it).
     client_tls: Option<ClientTls>,
+    /// The network namespace each process runs in (virtual hosts); none: this one.
+    namespaces: BTreeMap<NodeId, String>,
 }
 
 impl LocalCluster {
     /// Starts every process of the config and waits until each answers `GetMetrics`.
     /// On failure, stops what it started and names the nodes at fault with their log tails.
     pub async fn start(options: LaunchOptions) -> anyhow::Result<LocalCluster> {
+        LocalCluster::start_in(options, BTreeMap::new()).await
+    }
+
+    /// As [`LocalCluster::start`], with the processes named in `namespaces` started inside
+    /// those network namespaces (`ip netns exec`, see `netns`); the launcher then reaches them
+    /// over the namespaces' network.
+    pub async fn start_in(
+        options: LaunchOptions,
+        namespaces: BTreeMap<NodeId, String>,
+    ) -> anyhow::Result<LocalCluster> {
         let config = ClusterConfig::load(&options.config_path)?;
         std::fs::create_dir_all(&options.log_dir)
             .with_context(|| format!("cannot create log folder {}", options.log_dir.display()))?;
         for process in config.processes.values() {
-            if std::net::TcpListener::bind(process.address()).is_err() {
+            let elsewhere = namespaces.contains_key(&process.id);
+            if !elsewhere && std::net::TcpListener::bind(process.address()).is_err() {
                 bail!("port {} for process {} is already in use (or the host is not this machine); stop what uses it or change the config", process.address(), process.id);
             }
         }
@@ -181,6 +194,7 @@ impl LocalCluster {
             nodes: BTreeMap::new(),
             client_tls: ClientTls::load(&options.settings.tls)?,
             options,
+            namespaces,
         };
         for process in config.processes.values() {
             let node = cluster.spawn(&process.id)?;
@@ -204,7 +218,17 @@ impl LocalCluster {
             .append(true)
             .open(&log_path)
             .with_context(|| format!("cannot open {}", log_path.display()))?;
-        let child = Command::new(&self.options.node_binary)
+        let mut command = match self.namespaces.get(id) {
+            Some(namespace) => {
+                let mut command = Command::new("ip");
+                command
+                    .args(["netns", "exec", namespace])
+                    .arg(&self.options.node_binary);
+                command
+            }
+            None => Command::new(&self.options.node_binary),
+        };
+        let child = command
             .arg(&self.options.config_path)
             .arg(id.as_str())
             .arg("--dataset-root")

@@ -1,0 +1,184 @@
+//! Virtual hosts on real network namespaces: the two-host config runs with its 192.168.1.x
+//! addresses, one namespace per host, reached by the harness over the run's own link; and
+//! nothing of a run is left behind, also after the harness running it was killed.
+//!
+//! They need root and iproute2, so outside CI they are ignored with that reason; CI runs them
+//! (`--include-ignored`) as root after installing iproute2.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{ask, small_dataset, workspace_root};
+use overlay::config::ClusterConfig;
+use overlay::proto::RecordFormat;
+use overlay_harness::checker::{compare_aggregate, expected_aggregate, load_dataset};
+use overlay_harness::client::fetch;
+use overlay_harness::cluster::binary::node_binary;
+use overlay_harness::cluster::launcher::{LaunchOptions, LocalCluster, NodeSettings};
+use overlay_harness::netns::{leftovers, Layout, VirtualHosts};
+use serde_json::json;
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_harness");
+
+fn two_hosts() -> std::path::PathBuf {
+    workspace_root().join("configs/two_hosts_config.json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root and iproute2 (CI runs it)"]
+async fn the_two_host_config_forms_its_tree_and_answers_exactly() {
+    let config = ClusterConfig::load(&two_hosts()).unwrap();
+    let run = Layout::fresh_run_id();
+    let hosts = VirtualHosts::create(&config, &run).expect("virtual hosts");
+    let layout = hosts.layout().clone();
+    let addresses: Vec<String> = layout.hosts.iter().map(|h| h.address.to_string()).collect();
+    assert_eq!(addresses, ["192.168.1.10", "192.168.1.11"]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = small_dataset();
+    let cluster = LocalCluster::start_in(
+        LaunchOptions {
+            config_path: two_hosts(),
+            dataset_root: data.to_path_buf(),
+            node_dataset_roots: Default::default(),
+            node_binary: node_binary(false).expect("overlay-node built"),
+            log_dir: dir.path().join("logs"),
+            settings: NodeSettings::default(),
+            extra_args: Vec::new(),
+            ready_timeout: Duration::from_secs(60),
+        },
+        hosts.namespaces(),
+    )
+    .await
+    .expect("the two-host cluster starts in its namespaces");
+    // Each node runs in its host's namespace and binds its configured address there.
+    for (id, pid) in cluster.pids() {
+        let ns = &layout.namespaces()[&overlay::config::NodeId(id.clone())];
+        let inside = ip(&["netns", "pids", ns]);
+        assert!(
+            inside.split_whitespace().any(|p| p == pid.to_string()),
+            "{id} not in {ns}"
+        );
+        let metrics = fetch(cluster.address(&id).unwrap()).await.expect("metrics");
+        assert_eq!(metrics.process_id, id);
+        let peers: BTreeSet<&str> = metrics
+            .neighbors
+            .iter()
+            .map(|n| n.status.as_str())
+            .collect();
+        assert!(!peers.contains("failed"), "{id}: {peers:?}");
+    }
+    let leader = cluster.leader_address();
+    assert_eq!(leader, "192.168.1.10:60051");
+    let rows = load_dataset(data).unwrap();
+    for query in [
+        json!({"op": "count", "group_by": "parameter"}),
+        json!({"op": "avg", "group_by": "date"}),
+    ] {
+        let outcome = ask(&leader, "aggregate", &query.to_string(), RecordFormat::Json).await;
+        assert_eq!(
+            (outcome.status.as_str(), outcome.partial),
+            ("ready", false),
+            "{query}"
+        );
+        let actual = outcome.drained.json_rows().unwrap();
+        let params = query.as_object().cloned().unwrap();
+        compare_aggregate(&actual, &expected_aggregate(&rows, &params))
+            .unwrap_or_else(|diff| panic!("{query}: {diff}"));
+        // The query crossed both hosts: every process of the tree took part.
+        let hops: BTreeSet<&str> = outcome.hops.iter().map(String::as_str).collect();
+        assert_eq!(hops.len(), 6, "{:?}", outcome.hops);
+    }
+    let filter = ask(
+        &leader,
+        "filter",
+        r#"{"parameter":"PM2.5"}"#,
+        RecordFormat::Json,
+    )
+    .await;
+    assert_eq!(filter.status, "ready");
+    assert!(filter.total_records > 0);
+    drop(cluster);
+    drop(hosts);
+    assert_eq!(leftovers(&run), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs root and iproute2 (CI runs it)"]
+fn cluster_down_netns_cleans_a_run_whose_harness_was_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("two.json");
+    std::fs::copy(two_hosts(), &config).unwrap();
+    let node = node_binary(false).expect("overlay-node built");
+    let mut up = Command::new(HARNESS)
+        .current_dir(dir.path())
+        .env("OVERLAY_NODE_BIN", &node)
+        .args(["cluster", "up", "two.json", "--netns", "--dataset-root"])
+        .arg(small_dataset())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("harness runs");
+    let record = dir.path().join(".overlay/two/netns-run");
+    let run = wait_for(|| {
+        std::fs::read_to_string(&record)
+            .ok()
+            .filter(|r| !r.is_empty())
+    });
+    // Killed while it sets up (or starts) the virtual hosts: nothing of it stops them.
+    wait_for(|| (!leftovers(run.trim()).is_empty()).then_some(()));
+    let _ = up.kill();
+    let _ = up.wait();
+    let down = Command::new(HARNESS)
+        .current_dir(dir.path())
+        .args(["cluster", "down", "two.json", "--netns"])
+        .output()
+        .expect("harness runs");
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert_eq!(leftovers(run.trim()), Vec::<String>::new());
+    assert!(!record.exists());
+    assert_eq!(
+        nodes_running_in(dir.path()),
+        0,
+        "nodes of the killed run still run"
+    );
+}
+
+/// `overlay-node` processes whose working folder is `dir`.
+fn nodes_running_in(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            let path = entry.path();
+            let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains("overlay-node")
+                && std::fs::read_link(path.join("cwd")).is_ok_and(|cwd| cwd == dir)
+        })
+        .count()
+}
+
+fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().expect("ip runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
