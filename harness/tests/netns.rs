@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 use common::{ask, small_dataset, workspace_root};
 use overlay::config::ClusterConfig;
 use overlay::proto::RecordFormat;
+use overlay::record::Record;
 use overlay_harness::checker::{compare_aggregate, expected_aggregate, load_dataset};
 use overlay_harness::client::fetch;
 use overlay_harness::cluster::binary::node_binary;
 use overlay_harness::cluster::launcher::{LaunchOptions, LocalCluster, NodeSettings};
-use overlay_harness::netns::{leftovers, Layout, VirtualHosts};
+use overlay_harness::netns::{leftovers, Cut, Layout, NetFault, VirtualHosts};
 use serde_json::json;
 
 const HARNESS: &str = env!("CARGO_BIN_EXE_harness");
@@ -101,6 +102,7 @@ async fn the_two_host_config_forms_its_tree_and_answers_exactly() {
     .await;
     assert_eq!(filter.status, "ready");
     assert!(filter.total_records > 0);
+    partition_and_loss(&hosts, &leader, &rows).await;
     drop(cluster);
     drop(hosts);
     assert_eq!(leftovers(&run), Vec::<String>::new());
@@ -165,6 +167,88 @@ fn nodes_running_in(dir: &Path) -> usize {
                 && std::fs::read_link(path.join("cwd")).is_ok_and(|cwd| cwd == dir)
         })
         .count()
+}
+
+const COUNT: &str = r#"{"op":"count","group_by":"parameter"}"#;
+
+/// A two-way blackhole between the hosts: the leader declares the other host's team leader
+/// failed, answers are partial and say so; after the heal it is alive again and answers are
+/// exact. Then 20 % loss on one host's link: every answer is exact or declared partial.
+async fn partition_and_loss(hosts: &VirtualHosts, leader: &str, rows: &[Record]) {
+    let ids = |names: &[&str]| -> Vec<overlay::config::NodeId> {
+        names
+            .iter()
+            .map(|n| overlay::config::NodeId(n.to_string()))
+            .collect()
+    };
+    let params = serde_json::from_str(COUNT).expect("JSON params");
+    let expected = expected_aggregate(rows, &params);
+    let mut cut = hosts
+        .apply(&NetFault::Partition {
+            from: ids(&["A", "B", "F"]),
+            to: ids(&["C", "D", "E"]),
+            one_way: false,
+            cut: Cut::Blackhole,
+        })
+        .expect("partition applied");
+    assert_eq!(cut.namespaces().len(), 2);
+    let cut_at = Instant::now();
+    wait_until_async(|| async { peer_status(leader, "E").await == "failed" }).await;
+    eprintln!(
+        "blackhole: A declared E failed after {:?}",
+        cut_at.elapsed()
+    );
+    let outcome = ask(leader, "aggregate", COUNT, RecordFormat::Json).await;
+    assert_eq!(outcome.status, "ready");
+    assert!(
+        outcome.partial && !outcome.missing_dates.is_empty(),
+        "{:?}",
+        outcome.missing_nodes
+    );
+    cut.undo();
+    let healed_at = Instant::now();
+    wait_until_async(|| async { peer_status(leader, "E").await != "failed" }).await;
+    eprintln!("heal: A saw E alive again after {:?}", healed_at.elapsed());
+    let healed = ask(leader, "aggregate", COUNT, RecordFormat::Json).await;
+    assert!(!healed.partial, "{:?}", healed.missing_nodes);
+    compare_aggregate(&healed.drained.json_rows().expect("rows"), &expected)
+        .expect("exact after heal");
+    let mut loss = hosts
+        .apply(&NetFault::Loss {
+            on: ids(&["C"]),
+            percent: 20.0,
+        })
+        .expect("loss applied");
+    let ns = loss.namespaces()[0].clone();
+    assert!(ip(&["netns", "exec", &ns, "nft", "list", "tables"]).contains("-f1"));
+    for _ in 0..5 {
+        let outcome = ask(leader, "aggregate", COUNT, RecordFormat::Json).await;
+        assert_eq!(outcome.status, "ready");
+        if !outcome.partial {
+            compare_aggregate(&outcome.drained.json_rows().expect("rows"), &expected)
+                .expect("an answer under loss not declared partial is exact");
+        }
+    }
+    loss.undo();
+    assert!(!ip(&["netns", "exec", &ns, "nft", "list", "tables"]).contains("-f1"));
+}
+
+/// The status `leader` reports for its peer `peer` ("" when it does not answer).
+async fn peer_status(leader: &str, peer: &str) -> String {
+    fetch(leader)
+        .await
+        .ok()
+        .and_then(|m| m.neighbors.into_iter().find(|n| n.id == peer))
+        .map(|n| n.status)
+        .unwrap_or_default()
+}
+
+async fn wait_until_async<F: std::future::Future<Output = bool>>(mut probe: impl FnMut() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !probe().await {
+        assert!(Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> T {

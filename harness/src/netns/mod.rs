@@ -4,6 +4,7 @@
 //! default route, so nothing outside the machine is reached or reachable.
 //!
 //! - [`layout`]: which hosts a config needs and what everything is called.
+//! - [`rules`]: network faults (partitions, loss) as nftables rules in the host namespaces.
 //! - [`sys`]: the privilege and tool check, and running `ip`.
 //!
 //! Everything a run creates carries its run id (`ovl-<id>-...` namespaces, the `ovl<id>`
@@ -12,6 +13,7 @@
 //! process died (`harness cluster down --netns`).
 
 pub mod layout;
+pub mod rules;
 pub mod sys;
 
 use std::collections::BTreeMap;
@@ -20,6 +22,7 @@ use std::net::Ipv4Addr;
 use overlay::config::{ClusterConfig, NodeId};
 
 pub use layout::{Host, Layout, LayoutError};
+pub use rules::{Applied, Cut, NetFault, RuleError};
 pub use sys::SysError;
 
 use sys::ip;
@@ -30,6 +33,9 @@ pub enum NetnsError {
     /// The config does not fit.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// A network fault that does not fit the config.
+    #[error(transparent)]
+    Rule(#[from] RuleError),
     /// Privilege, tools, or a command failed.
     #[error(transparent)]
     Sys(#[from] SysError),
@@ -51,6 +57,7 @@ pub enum NetnsError {
 pub struct VirtualHosts {
     layout: Layout,
     keep: bool,
+    faults: std::sync::atomic::AtomicU32,
 }
 
 impl VirtualHosts {
@@ -64,6 +71,7 @@ impl VirtualHosts {
         let hosts = VirtualHosts {
             layout,
             keep: false,
+            faults: Default::default(),
         };
         hosts.build()?;
         hosts.check_routes()?;
@@ -154,6 +162,17 @@ impl VirtualHosts {
             }
         }
         Ok(())
+    }
+
+    /// Puts a network fault in force (checked against the config first); it lasts until the
+    /// returned [`Applied`] is undone or dropped, or the run's namespaces are removed.
+    pub fn apply(&self, fault: &NetFault) -> Result<Applied, NetnsError> {
+        let rules = fault.rules(&self.layout)?;
+        let n = self
+            .faults
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let table = format!("{}f{n}", self.layout.namespace_prefix());
+        Ok(Applied::write(table, rules)?)
     }
 
     /// The layout in force.
