@@ -102,7 +102,12 @@ async fn the_two_host_config_forms_its_tree_and_answers_exactly() {
     .await;
     assert_eq!(filter.status, "ready");
     assert!(filter.total_records > 0);
-    partition_and_loss(&hosts, &leader, &rows).await;
+    let addresses: Vec<String> = cluster
+        .pids()
+        .keys()
+        .filter_map(|id| cluster.address(id).map(str::to_string))
+        .collect();
+    partition_and_loss(&hosts, &addresses, &leader, &rows).await;
     drop(cluster);
     drop(hosts);
     assert_eq!(leftovers(&run), Vec::<String>::new());
@@ -174,7 +179,12 @@ const COUNT: &str = r#"{"op":"count","group_by":"parameter"}"#;
 /// A two-way blackhole between the hosts: the leader declares the other host's team leader
 /// failed, answers are partial and say so; after the heal it is alive again and answers are
 /// exact. Then 20 % loss on one host's link: every answer is exact or declared partial.
-async fn partition_and_loss(hosts: &VirtualHosts, leader: &str, rows: &[Record]) {
+async fn partition_and_loss(
+    hosts: &VirtualHosts,
+    addresses: &[String],
+    leader: &str,
+    rows: &[Record],
+) {
     let ids = |names: &[&str]| -> Vec<overlay::config::NodeId> {
         names
             .iter()
@@ -207,8 +217,11 @@ async fn partition_and_loss(hosts: &VirtualHosts, leader: &str, rows: &[Record])
     );
     cut.undo();
     let healed_at = Instant::now();
-    wait_until_async(|| async { peer_status(leader, "E").await != "failed" }).await;
-    eprintln!("heal: A saw E alive again after {:?}", healed_at.elapsed());
+    wait_until_async(|| all_see_all_alive(addresses)).await;
+    eprintln!(
+        "heal: every node saw every other alive again after {:?}",
+        healed_at.elapsed()
+    );
     let healed = ask(leader, "aggregate", COUNT, RecordFormat::Json).await;
     assert!(!healed.partial, "{:?}", healed.missing_nodes);
     compare_aggregate(&healed.drained.json_rows().expect("rows"), &expected)
@@ -231,6 +244,23 @@ async fn partition_and_loss(hosts: &VirtualHosts, leader: &str, rows: &[Record])
     }
     loss.undo();
     assert!(!ip(&["netns", "exec", &ns, "nft", "list", "tables"]).contains("-f1"));
+}
+
+/// Whether every node answers and sees none of its peers failed nor its breaker open.
+async fn all_see_all_alive(addresses: &[String]) -> bool {
+    for address in addresses {
+        let Ok(metrics) = fetch(address).await else {
+            return false;
+        };
+        if metrics
+            .neighbors
+            .iter()
+            .any(|n| n.status == "failed" || n.breaker == "open")
+        {
+            return false;
+        }
+    }
+    true
 }
 
 /// The status `leader` reports for its peer `peer` ("" when it does not answer).
