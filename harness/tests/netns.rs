@@ -10,6 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::{ask, small_dataset, workspace_root};
@@ -29,16 +30,35 @@ fn two_hosts() -> std::path::PathBuf {
     workspace_root().join("configs/two_hosts_config.json")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs root and iproute2 (CI runs it)"]
-async fn the_two_host_config_forms_its_tree_and_answers_exactly() {
-    let config = ClusterConfig::load(&two_hosts()).unwrap();
+/// The tests share the config's addresses, so they take turns.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[test]
+#[ignore = "needs root and iproute2/nftables (CI runs it)"]
+fn the_two_host_config_forms_its_tree_and_answers_exactly() {
+    let _turn = one_at_a_time();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(two_host_cluster());
+}
+
+async fn two_host_cluster() {
+    let config = ClusterConfig::load(&two_hosts()).expect("netns test");
     let run = Layout::fresh_run_id();
     let hosts = VirtualHosts::create(&config, &run).expect("virtual hosts");
     let layout = hosts.layout().clone();
     let addresses: Vec<String> = layout.hosts.iter().map(|h| h.address.to_string()).collect();
     assert_eq!(addresses, ["192.168.1.10", "192.168.1.11"]);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("netns test");
     let data = small_dataset();
     let cluster = LocalCluster::start_in(
         LaunchOptions {
@@ -63,7 +83,9 @@ async fn the_two_host_config_forms_its_tree_and_answers_exactly() {
             inside.split_whitespace().any(|p| p == pid.to_string()),
             "{id} not in {ns}"
         );
-        let metrics = fetch(cluster.address(&id).unwrap()).await.expect("metrics");
+        let metrics = fetch(cluster.address(&id).expect("netns test"))
+            .await
+            .expect("metrics");
         assert_eq!(metrics.process_id, id);
         let peers: BTreeSet<&str> = metrics
             .neighbors
@@ -74,7 +96,7 @@ async fn the_two_host_config_forms_its_tree_and_answers_exactly() {
     }
     let leader = cluster.leader_address();
     assert_eq!(leader, "192.168.1.10:60051");
-    let rows = load_dataset(data).unwrap();
+    let rows = load_dataset(data).expect("netns test");
     for query in [
         json!({"op": "count", "group_by": "parameter"}),
         json!({"op": "avg", "group_by": "date"}),
@@ -85,8 +107,8 @@ async fn the_two_host_config_forms_its_tree_and_answers_exactly() {
             ("ready", false),
             "{query}"
         );
-        let actual = outcome.drained.json_rows().unwrap();
-        let params = query.as_object().cloned().unwrap();
+        let actual = outcome.drained.json_rows().expect("netns test");
+        let params = query.as_object().cloned().expect("netns test");
         compare_aggregate(&actual, &expected_aggregate(&rows, &params))
             .unwrap_or_else(|diff| panic!("{query}: {diff}"));
         // The query crossed both hosts: every process of the tree took part.
@@ -114,11 +136,12 @@ async fn the_two_host_config_forms_its_tree_and_answers_exactly() {
 }
 
 #[test]
-#[ignore = "needs root and iproute2 (CI runs it)"]
+#[ignore = "needs root and iproute2/nftables (CI runs it)"]
 fn cluster_down_netns_cleans_a_run_whose_harness_was_killed() {
-    let dir = tempfile::tempdir().unwrap();
+    let _turn = one_at_a_time();
+    let dir = tempfile::tempdir().expect("netns test");
     let config = dir.path().join("two.json");
-    std::fs::copy(two_hosts(), &config).unwrap();
+    std::fs::copy(two_hosts(), &config).expect("netns test");
     let node = node_binary(false).expect("overlay-node built");
     let mut up = Command::new(HARNESS)
         .current_dir(dir.path())
