@@ -319,3 +319,112 @@ fn ip(args: &[&str]) -> String {
     let out = Command::new("ip").args(args).output().expect("ip runs");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A checked run (`harness run`) of the two-host config on virtual hosts: replication 2 under
+/// aggregate load, a worker killed and restarted inside its namespace.
+fn netns_workload(dir: &Path, seconds: u32) -> std::path::PathBuf {
+    let shipped = std::fs::read_to_string(workspace_root().join("workloads/failover.toml"))
+        .expect("shipped failover workload");
+    let head = shipped.split("[[fault]]").next().expect("head");
+    let config = format!("config = \"{}\"", two_hosts().display());
+    let text = head
+        .replace("config = \"configs/one_host_config.json\"", &config)
+        .replace(
+            "ports = \"free\"",
+            "ports = \"config\"\nnetwork = \"netns\"",
+        )
+        .replace("duration_s = 30", &format!("duration_s = {seconds}"))
+        .replace("warmup_s = 2", "warmup_s = 0.5")
+        .replace("concurrency = [16]", "concurrency = [4]")
+        + "[[fault]]\nat_s = 1\naction = \"kill\"\ntarget = \"C\"\nduration_s = 1\n";
+    let path = dir.join("netns_run.toml");
+    std::fs::write(&path, text).expect("write workload");
+    path
+}
+
+#[test]
+#[ignore = "needs root and iproute2/nftables (CI runs it)"]
+fn a_checked_run_on_virtual_hosts_passes_and_leaves_nothing_behind() {
+    let _turn = one_at_a_time();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workload = netns_workload(dir.path(), 4);
+    let log = dir.path().join("harness.log");
+    let file = std::fs::File::create(&log).expect("log");
+    let status = Command::new(HARNESS)
+        .current_dir(dir.path())
+        .env(
+            "OVERLAY_NODE_BIN",
+            node_binary(false).expect("overlay-node built"),
+        )
+        .arg("run")
+        .arg(&workload)
+        .arg("--data")
+        .arg(small_dataset())
+        .args(["--out", "reports", "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("log"))
+        .stderr(file)
+        .status()
+        .expect("harness runs");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "{status:?}\n{text}");
+    assert_eq!(
+        overlay_harness::netns::sys::namespaces_with("ovl-"),
+        Vec::<String>::new()
+    );
+    assert_eq!(nodes_running_in(dir.path()), 0);
+}
+
+#[test]
+#[ignore = "needs root and iproute2/nftables (CI runs it)"]
+fn ctrl_c_during_a_run_on_virtual_hosts_removes_them() {
+    let _turn = one_at_a_time();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workload = netns_workload(dir.path(), 60);
+    let log = std::fs::File::create(dir.path().join("harness.log")).expect("log");
+    let mut run = Reaped(
+        Command::new(HARNESS)
+            .current_dir(dir.path())
+            .env(
+                "OVERLAY_NODE_BIN",
+                node_binary(false).expect("overlay-node built"),
+            )
+            .arg("run")
+            .arg(&workload)
+            .arg("--data")
+            .arg(small_dataset())
+            .args(["--out", "reports", "--quiet"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("harness runs"),
+    );
+    wait_for(|| (nodes_running_in(dir.path()) >= 6).then_some(()));
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: SIGINT to the harness this test started.
+    unsafe { libc::kill(run.0.id() as libc::pid_t, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while run.0.try_wait().expect("status").is_none() {
+        assert!(Instant::now() < deadline, "the run ignored Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        overlay_harness::netns::sys::namespaces_with("ovl-"),
+        Vec::<String>::new()
+    );
+    assert_eq!(nodes_running_in(dir.path()), 0);
+}
+
+/// A harness this test started, interrupted and reaped if the test fails before it exits.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            // SAFETY: SIGINT to the harness this test started, so it removes its namespaces.
+            unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGINT) };
+            let _ = self.0.wait();
+        }
+    }
+}

@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use overlay::config::{ClusterConfig, FairnessStrategy, NodeId};
 
 use crate::client::{fetch_with, ClientTls, TlsFiles};
+use crate::netns::VirtualHosts;
 
 /// Lines of a node's log shown when it fails to start.
 const LOG_TAIL_LINES: usize = 15;
@@ -152,6 +153,8 @@ pub struct LocalCluster {
     client_tls: Option<ClientTls>,
     /// The network namespace each process runs in (virtual hosts); none: this one.
     namespaces: BTreeMap<NodeId, String>,
+    /// The virtual hosts the processes run on, removed after the processes are killed.
+    hosts: Option<VirtualHosts>,
 }
 
 impl LocalCluster {
@@ -195,6 +198,7 @@ impl LocalCluster {
             client_tls: ClientTls::load(&options.settings.tls)?,
             options,
             namespaces,
+            hosts: None,
         };
         for process in config.processes.values() {
             let node = cluster.spawn(&process.id)?;
@@ -203,6 +207,18 @@ impl LocalCluster {
         let ids: Vec<NodeId> = cluster.nodes.keys().cloned().collect();
         cluster.wait_ready(&ids, true).await?;
         Ok(cluster)
+    }
+
+    /// Hands the cluster the virtual hosts its processes run on, so they are removed when
+    /// it stops or is dropped, after its processes.
+    pub fn with_hosts(mut self, hosts: Option<VirtualHosts>) -> Self {
+        self.hosts = hosts;
+        self
+    }
+
+    /// The virtual hosts the processes run on, if any.
+    pub fn hosts(&self) -> Option<&VirtualHosts> {
+        self.hosts.as_ref()
     }
 
     /// The file holding this cluster's secret (see [`write_fresh_token`]).
@@ -415,6 +431,9 @@ impl LocalCluster {
 
     /// Leaves the processes running and forgets them (for `cluster up`).
     pub fn detach(mut self) -> BTreeMap<String, u32> {
+        if let Some(hosts) = self.hosts.take() {
+            hosts.keep();
+        }
         let pids = self.pids();
         for node in self.nodes.values_mut() {
             node.child = None;
