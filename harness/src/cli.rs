@@ -310,6 +310,11 @@ pub struct ClusterUpArgs {
     /// Extra arguments passed to every node (e.g. --node-arg=--fairness-strategy --node-arg=weighted).
     #[arg(long = "node-arg", allow_hyphen_values = true)]
     pub node_args: Vec<String>,
+    /// Run every distinct host of the config in its own network namespace (virtual hosts,
+    /// needs root and iproute2), each node binding its configured address there; the harness
+    /// reaches them over the run's own link. `cluster down --netns` removes them.
+    #[arg(long)]
+    pub netns: bool,
 }
 
 /// `harness cluster down|status`
@@ -318,4 +323,8 @@ pub struct ClusterRefArgs {
     /// Cluster config.
     #[arg(default_value = "configs/one_host_config.json")]
     pub config: PathBuf,
+    /// down: also remove the virtual hosts (network namespaces) recorded for this config,
+    /// even when the run that made them died before recording its nodes.
+    #[arg(long)]
+    pub netns: bool,
 }

@@ -11,6 +11,7 @@
 //! - [`client`]: a native client (one query, drained to the last chunk; a node's metrics).
 //! - [`control`]: a client of a node's control service (faults, strategy, shutdown).
 //! - [`cluster`]: local clusters (the run's config, node binary, processes, ports, state).
+//! - [`netns`]: virtual hosts: a config's hosts in network namespaces of their own.
 //! - [`checker`]: expected answers by a plain scan of the dataset, and comparisons.
 //! - [`data`]: the synthetic data generator.
 //! - [`fairness`]: Jain's index, per-team goodput from node metrics, demand-aware fairness.
@@ -38,6 +39,7 @@ pub mod faults;
 pub mod input;
 pub mod latency;
 pub mod load;
+pub mod netns;
 pub mod raw;
 pub mod report;
 pub mod results;

@@ -109,6 +109,11 @@ pub struct NodeArgs {
     /// signed (mutual TLS), and peer calls trust it as their root (needs --tls-cert).
     #[arg(long)]
     pub tls_ca: Option<PathBuf>,
+    /// Address to listen on instead of the configured host and port: `HOST:PORT`, or `HOST`
+    /// alone to keep the configured port (e.g. 0.0.0.0 behind NAT, or [::]:60051). Peers and
+    /// clients keep using the configured address; only the bind changes.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
     /// Most client and peer connections open at once; further ones are closed as soon as
     /// accepted (default: the open-file limit, raised to its hard maximum at start-up, less 512).
     #[arg(long)]

@@ -59,6 +59,51 @@ pub enum BindError {
     },
 }
 
+/// The host and port to bind: the configured ones, or those of `--listen` (`HOST:PORT`,
+/// `[V6]:PORT`, or a host alone, which keeps the configured port). A v6 host comes back in
+/// brackets, ready for [`bind`].
+pub fn listen_address(flag: Option<&str>, host: &str, port: u16) -> Result<(String, u16), String> {
+    let Some(text) = flag.map(str::trim) else {
+        return Ok((host.to_string(), port));
+    };
+    let bad = |why: &str| format!("--listen '{text}': {why}; expected HOST:PORT or HOST");
+    if text.is_empty() {
+        return Err(bad("empty address"));
+    }
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        let host = match addr {
+            SocketAddr::V4(v4) => v4.ip().to_string(),
+            SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+        };
+        return checked_port(addr.port())
+            .map(|port| (host, port))
+            .map_err(|e| bad(&e));
+    }
+    if let Ok(std::net::IpAddr::V6(ip)) = text.trim_matches(['[', ']']).parse() {
+        return Ok((format!("[{ip}]"), port));
+    }
+    match text.rsplit_once(':') {
+        None => Ok((text.to_string(), port)),
+        Some((name, digits)) if !name.is_empty() && !name.contains(':') => {
+            let parsed = digits
+                .parse::<u16>()
+                .map_err(|_| format!("port '{digits}' is not a number in 1..=65535"));
+            parsed
+                .and_then(checked_port)
+                .map(|port| (name.to_string(), port))
+                .map_err(|e| bad(&e))
+        }
+        Some(_) => Err(bad("not an address")),
+    }
+}
+
+fn checked_port(port: u16) -> Result<u16, String> {
+    if port == 0 {
+        return Err("port 0 would pick a port no peer knows".to_string());
+    }
+    Ok(port)
+}
+
 /// Binds `host:port` with `SO_REUSEADDR` (so a port in TIME-WAIT after a restart binds),
 /// naming the address and the cause on failure: in use, not an address of this machine,
 /// needing privileges, or a host that does not resolve.
@@ -300,6 +345,22 @@ impl Connected for Guarded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_address_keeps_or_replaces_the_configured_one() {
+        let at = |flag| listen_address(flag, "192.168.1.2", 60051);
+        assert_eq!(at(None), Ok(("192.168.1.2".into(), 60051)));
+        assert_eq!(at(Some("0.0.0.0")), Ok(("0.0.0.0".into(), 60051)));
+        assert_eq!(at(Some("0.0.0.0:7000")), Ok(("0.0.0.0".into(), 7000)));
+        assert_eq!(at(Some("[::]:7000")), Ok(("[::]".into(), 7000)));
+        assert_eq!(at(Some("::")), Ok(("[::]".into(), 60051)));
+        assert_eq!(at(Some("localhost:7000")), Ok(("localhost".into(), 7000)));
+        assert_eq!(at(Some("node-a")), Ok(("node-a".into(), 60051)));
+        for bad in ["", "host:99999", "host:x", "0.0.0.0:0", ":7000"] {
+            let err = at(Some(bad)).unwrap_err();
+            assert!(err.starts_with(&format!("--listen '{bad}'")), "{err}");
+        }
+    }
 
     #[tokio::test]
     async fn bind_errors_name_the_address_and_the_cause() {

@@ -1,4 +1,4 @@
-//! `overlay-node`: parse arguments, set up logging, build the node, serve until stopped.
+//! `overlay-node`: parse arguments, set up logging, bind, build the node, serve until stopped.
 
 use clap::Parser;
 use overlay_node::cli::NodeArgs;
@@ -28,6 +28,5 @@ async fn run(args: NodeArgs) -> anyhow::Result<()> {
         .with(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with(logs.layer())
         .init();
-    let node = server::build_node(&args, logs).await?;
-    server::serve(node, server::termination_signal()).await
+    server::run(&args, logs, server::termination_signal()).await
 }

@@ -28,7 +28,7 @@ fn run_to_error(args: &[&str]) -> String {
 #[test]
 fn bad_start_up_input_is_named_with_a_fix() {
     let dir = tempfile::tempdir().unwrap();
-    let config = single_node_config(dir.path(), 1);
+    let config = single_node_config(dir.path(), free_port());
     let config = config.to_str().unwrap();
     let stderr = run_to_error(&[config, "Z", "--dataset-root", dir.path().to_str().unwrap()]);
     assert!(
@@ -305,6 +305,8 @@ fn an_unresolvable_host_and_a_file_as_root_are_named() {
     assert!(started.elapsed() < Duration::from_secs(20));
     let file = dir.path().join("a-file");
     std::fs::write(&file, "not a folder").unwrap();
+    let config = single_node_config(dir.path(), free_port());
+    let config = config.to_str().unwrap();
     let (code, stderr) = exit_of(&[config, "A", "--dataset-root", file.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
@@ -355,4 +357,74 @@ async fn an_empty_root_and_an_unresolvable_peer_warn_once_and_the_node_starts() 
         .collect();
     assert_eq!(peer.len(), 1, "{log}");
     assert!(peer[0].contains("WARN"), "{log}");
+}
+
+/// A config naming a host address this machine does not have (TEST-NET-1).
+fn foreign_host_config(dir: &Path, port: u16) -> std::path::PathBuf {
+    let path = dir.join("foreign.json");
+    let config = format!(
+        r#"{{"processes": {{"A": {{"id": "A", "role": "leader", "team": "green", "host": "192.0.2.1", "port": {port}, "neighbors": []}}}}}}"#
+    );
+    std::fs::write(&path, config).expect("write config");
+    path
+}
+
+#[test]
+fn a_bind_error_names_the_address_and_comes_before_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = foreign_host_config(dir.path(), port);
+    // The dataset root does not exist either: the bind is tried first, so its error is the one.
+    let (code, stderr) = exit_of(&[
+        config.to_str().unwrap(),
+        "A",
+        "--dataset-root",
+        "/no/such/folder",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on 192.0.2.1:{port} (process A)"))
+            && stderr.contains("192.0.2.1 is not an address of this machine"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("in use") && !stderr.contains("dataset root"),
+        "{stderr}"
+    );
+    let stderr = run_to_error(&[config.to_str().unwrap(), "A", "--listen", "0.0.0.0:0"]);
+    assert!(
+        stderr.contains("--listen '0.0.0.0:0'") && stderr.contains("HOST:PORT"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn listen_binds_another_address_while_the_config_keeps_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let port = free_port();
+    let config = foreign_host_config(dir.path(), port);
+    let data = dir.path().join("data");
+    // Host alone: the configured port is kept.
+    let (mut child, mut client) = start_node(
+        &config,
+        &data,
+        port,
+        &["--listen", "127.0.0.1"],
+        Stdio::null(),
+    )
+    .await;
+    let metrics = client.get_metrics(MetricsRequest {}).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(metrics.expect("metrics").into_inner().process_id, "A");
+    // Host and port: both replaced.
+    let other = free_port();
+    let listen = format!("127.0.0.1:{other}");
+    let (mut child, mut client) =
+        start_node(&config, &data, other, &["--listen", &listen], Stdio::null()).await;
+    let metrics = client.get_metrics(MetricsRequest {}).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(metrics.expect("metrics").into_inner().process_id, "A");
 }

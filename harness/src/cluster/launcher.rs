@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use overlay::config::{ClusterConfig, FairnessStrategy, NodeId};
 
 use crate::client::{fetch_with, ClientTls, TlsFiles};
+use crate::netns::VirtualHosts;
 
 /// Lines of a node's log shown when it fails to start.
 const LOG_TAIL_LINES: usize = 15;
@@ -150,17 +151,32 @@ pub struct LocalCluster {
     options: LaunchOptions,
     /// How the launcher itself connects to the nodes (TLS when the launch asks for it).
     client_tls: Option<ClientTls>,
+    /// The network namespace each process runs in (virtual hosts); none: this one.
+    namespaces: BTreeMap<NodeId, String>,
+    /// The virtual hosts the processes run on, removed after the processes are killed.
+    hosts: Option<VirtualHosts>,
 }
 
 impl LocalCluster {
     /// Starts every process of the config and waits until each answers `GetMetrics`.
     /// On failure, stops what it started and names the nodes at fault with their log tails.
     pub async fn start(options: LaunchOptions) -> anyhow::Result<LocalCluster> {
+        LocalCluster::start_in(options, BTreeMap::new()).await
+    }
+
+    /// As [`LocalCluster::start`], with the processes named in `namespaces` started inside
+    /// those network namespaces (`ip netns exec`, see `netns`); the launcher then reaches them
+    /// over the namespaces' network.
+    pub async fn start_in(
+        options: LaunchOptions,
+        namespaces: BTreeMap<NodeId, String>,
+    ) -> anyhow::Result<LocalCluster> {
         let config = ClusterConfig::load(&options.config_path)?;
         std::fs::create_dir_all(&options.log_dir)
             .with_context(|| format!("cannot create log folder {}", options.log_dir.display()))?;
         for process in config.processes.values() {
-            if std::net::TcpListener::bind(process.address()).is_err() {
+            let elsewhere = namespaces.contains_key(&process.id);
+            if !elsewhere && std::net::TcpListener::bind(process.address()).is_err() {
                 bail!("port {} for process {} is already in use (or the host is not this machine); stop what uses it or change the config", process.address(), process.id);
             }
         }
@@ -181,6 +197,8 @@ impl LocalCluster {
             nodes: BTreeMap::new(),
             client_tls: ClientTls::load(&options.settings.tls)?,
             options,
+            namespaces,
+            hosts: None,
         };
         for process in config.processes.values() {
             let node = cluster.spawn(&process.id)?;
@@ -189,6 +207,18 @@ impl LocalCluster {
         let ids: Vec<NodeId> = cluster.nodes.keys().cloned().collect();
         cluster.wait_ready(&ids, true).await?;
         Ok(cluster)
+    }
+
+    /// Hands the cluster the virtual hosts its processes run on, so they are removed when
+    /// it stops or is dropped, after its processes.
+    pub fn with_hosts(mut self, hosts: Option<VirtualHosts>) -> Self {
+        self.hosts = hosts;
+        self
+    }
+
+    /// The virtual hosts the processes run on, if any.
+    pub fn hosts(&self) -> Option<&VirtualHosts> {
+        self.hosts.as_ref()
     }
 
     /// The file holding this cluster's secret (see [`write_fresh_token`]).
@@ -204,7 +234,17 @@ impl LocalCluster {
             .append(true)
             .open(&log_path)
             .with_context(|| format!("cannot open {}", log_path.display()))?;
-        let child = Command::new(&self.options.node_binary)
+        let mut command = match self.namespaces.get(id) {
+            Some(namespace) => {
+                let mut command = Command::new("ip");
+                command
+                    .args(["netns", "exec", namespace])
+                    .arg(&self.options.node_binary);
+                command
+            }
+            None => Command::new(&self.options.node_binary),
+        };
+        let child = command
             .arg(&self.options.config_path)
             .arg(id.as_str())
             .arg("--dataset-root")
@@ -391,6 +431,9 @@ impl LocalCluster {
 
     /// Leaves the processes running and forgets them (for `cluster up`).
     pub fn detach(mut self) -> BTreeMap<String, u32> {
+        if let Some(hosts) = self.hosts.take() {
+            hosts.keep();
+        }
         let pids = self.pids();
         for node in self.nodes.values_mut() {
             node.child = None;

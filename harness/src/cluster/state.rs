@@ -19,6 +19,15 @@ pub struct ClusterState {
     pub pids: BTreeMap<String, u32>,
     /// Where the node logs are.
     pub log_dir: PathBuf,
+    /// The virtual hosts' run id, when the nodes run in network namespaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns_run: Option<String>,
+}
+
+/// The file naming the virtual hosts' run id of a config's background cluster, written before
+/// any namespace is created, so `cluster down --netns` finds a run that died half-way.
+pub fn netns_record(config: &Path) -> PathBuf {
+    cluster_dir(config).join("netns-run")
 }
 
 /// The record file for a config: `.overlay/<config stem>/cluster.json`.

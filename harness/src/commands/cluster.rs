@@ -1,14 +1,17 @@
 //! `harness cluster up|down|status`: a local cluster in the background.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use overlay::config::ClusterConfig;
 
 use crate::cli::{ClusterRefArgs, ClusterUpArgs};
 use crate::cluster::binary::node_binary;
 use crate::cluster::launcher::{LaunchOptions, LocalCluster, NodeSettings};
-use crate::cluster::state::{cluster_dir, is_node_process, state_path, ClusterState};
+use crate::cluster::state::{cluster_dir, is_node_process, netns_record, state_path, ClusterState};
 use crate::commands::metrics;
+use crate::netns::{Layout, VirtualHosts};
 
 /// `cluster up`: starts the processes, waits until all answer, records their pids, returns.
 pub async fn up(args: ClusterUpArgs) -> anyhow::Result<()> {
@@ -20,7 +23,13 @@ pub async fn up(args: ClusterUpArgs) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let log_dir = cluster_dir(&args.config).join("logs");
-    let cluster = LocalCluster::start(LaunchOptions {
+    let hosts = if args.netns {
+        Some(virtual_hosts(&args.config)?)
+    } else {
+        None
+    };
+    let namespaces = hosts.as_ref().map(VirtualHosts::namespaces);
+    let options = LaunchOptions {
         config_path: args.config.clone(),
         dataset_root: args.dataset_root.clone(),
         node_dataset_roots: Default::default(),
@@ -29,14 +38,23 @@ pub async fn up(args: ClusterUpArgs) -> anyhow::Result<()> {
         settings: NodeSettings::default(),
         extra_args: args.node_args.clone(),
         ready_timeout: Duration::from_secs(args.ready_timeout_s),
-    })
-    .await?;
+    };
+    let cluster = LocalCluster::start_in(options, namespaces.unwrap_or_default())
+        .await
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(netns_record(&args.config));
+        })?;
     let leader = cluster.leader_address();
     let pids = cluster.detach();
+    let netns_run = hosts.map(VirtualHosts::keep);
+    if let Some(run) = &netns_run {
+        println!("virtual hosts of run {run}: one network namespace per host (ovl-{run}-*)");
+    }
     ClusterState {
         config: args.config.clone(),
         pids: pids.clone(),
         log_dir: log_dir.clone(),
+        netns_run,
     }
     .save(&record)?;
     println!(
@@ -52,9 +70,31 @@ pub async fn up(args: ClusterUpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `cluster down`: SIGTERM to each recorded node, SIGKILL after 5 s.
+/// Virtual hosts for a config, their run id recorded first (see [`netns_record`]).
+fn virtual_hosts(config: &Path) -> anyhow::Result<VirtualHosts> {
+    let parsed = ClusterConfig::load(config)?;
+    let run = Layout::fresh_run_id();
+    let record = netns_record(config);
+    if let Some(parent) = record.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(&record, &run).with_context(|| format!("cannot write {}", record.display()))?;
+    VirtualHosts::create(&parsed, &run).map_err(|err| {
+        let _ = std::fs::remove_file(&record);
+        anyhow::Error::new(err)
+            .context(format!("{}: cannot set up virtual hosts", config.display()))
+    })
+}
+
+/// `cluster down`: SIGTERM to each recorded node, SIGKILL after 5 s; then removes the virtual
+/// hosts recorded for the config (always with `--netns`, even without a node record).
 pub async fn down(args: ClusterRefArgs) -> anyhow::Result<()> {
     let record = state_path(&args.config);
+    let netns = netns_record(&args.config);
+    if args.netns && !record.exists() {
+        return remove_virtual_hosts(&netns);
+    }
     let state = ClusterState::load(&record)?;
     let running: Vec<(String, u32)> = state
         .pids
@@ -78,6 +118,24 @@ pub async fn down(args: ClusterRefArgs) -> anyhow::Result<()> {
     }
     std::fs::remove_file(&record).with_context(|| format!("cannot remove {}", record.display()))?;
     println!("stopped {} node processes", running.len());
+    if args.netns || state.netns_run.is_some() {
+        remove_virtual_hosts(&netns)?;
+    }
+    Ok(())
+}
+
+/// Removes the virtual hosts whose run id `record` names, then the record.
+fn remove_virtual_hosts(record: &Path) -> anyhow::Result<()> {
+    let run = std::fs::read_to_string(record).with_context(|| {
+        format!(
+            "no virtual hosts recorded at {} (nothing to remove)",
+            record.display()
+        )
+    })?;
+    let run = run.trim();
+    crate::netns::remove_run(run)?;
+    std::fs::remove_file(record).with_context(|| format!("cannot remove {}", record.display()))?;
+    println!("removed the virtual hosts of run {run}");
     Ok(())
 }
 

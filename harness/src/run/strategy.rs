@@ -165,19 +165,33 @@ async fn start_cluster(
     let (ClusterMode::Local, Some(bin)) = (w.mode, ctx.node_bin) else {
         return Ok(None);
     };
-    let cluster = LocalCluster::start(LaunchOptions {
-        config_path: config_path.to_path_buf(),
-        dataset_root: w.data_path.clone(),
-        node_dataset_roots: Default::default(),
-        node_binary: bin.to_path_buf(),
-        log_dir: ctx.run_dir.join("logs").join(strategy),
-        settings,
-        extra_args: node_args.to_vec(),
-        ready_timeout: Duration::from_secs_f64(w.ready_timeout_s),
-    })
+    // The one-hop baseline stays on loopback: it has one node, no link to shape or cut.
+    let hosts = if w.netns && strategy != BASELINE {
+        let config = overlay::config::ClusterConfig::load(config_path)?;
+        let run = crate::netns::Layout::fresh_run_id();
+        let hosts = crate::netns::VirtualHosts::create(&config, &run)
+            .with_context(|| format!("setting up virtual hosts for {strategy}"))?;
+        Some(hosts)
+    } else {
+        None
+    };
+    let namespaces = hosts.as_ref().map(|h| h.namespaces()).unwrap_or_default();
+    let cluster = LocalCluster::start_in(
+        LaunchOptions {
+            config_path: config_path.to_path_buf(),
+            dataset_root: w.data_path.clone(),
+            node_dataset_roots: Default::default(),
+            node_binary: bin.to_path_buf(),
+            log_dir: ctx.run_dir.join("logs").join(strategy),
+            settings,
+            extra_args: node_args.to_vec(),
+            ready_timeout: Duration::from_secs_f64(w.ready_timeout_s),
+        },
+        namespaces,
+    )
     .await
     .with_context(|| format!("starting the cluster for {strategy}"))?;
-    Ok(Some(cluster))
+    Ok(Some(cluster.with_hosts(hosts)))
 }
 
 /// Refuses to measure a cluster whose nodes report another strategy or other limits than the

@@ -83,6 +83,14 @@ pub struct ClusterSpec {
     /// `[[fault]]` events that need it.
     #[serde(default = "default_true")]
     pub control_service: bool,
+    /// `loopback` (every node on this machine's network) or `netns` (virtual hosts: each host
+    /// of the config in a network namespace of its own).
+    #[serde(default = "default_network")]
+    pub network: String,
+}
+
+fn default_network() -> String {
+    "loopback".to_string()
 }
 
 fn default_mode() -> String {

@@ -60,3 +60,26 @@ fn a_workload_file_resolves_its_faults_against_the_cluster_config() {
     assert_eq!(err.key, "(syntax)");
     assert!(err.message.contains("speed"), "{err}");
 }
+
+#[test]
+fn network_netns_needs_a_local_cluster_on_host_addresses() {
+    let two = std::fs::read_to_string(workspace_root().join("workloads/two_hosts.toml")).unwrap();
+    assert!(workload_of(&two).unwrap().netns);
+    let remote = two.replace("mode = \"local\"", "mode = \"remote\"");
+    let err = workload_of(&remote).unwrap_err();
+    assert_eq!(err.key, "cluster.network");
+    assert!(err.message.contains("mode = \"local\""), "{err}");
+    let loopback = two.replace(
+        "configs/two_hosts_config.json",
+        "configs/one_host_config.json",
+    );
+    let err = workload_of(&loopback).unwrap_err();
+    assert_eq!(err.key, "cluster.network");
+    assert!(
+        err.message
+            .contains("processes.A.host is 127.0.0.1, a loopback address"),
+        "{err}"
+    );
+    let err = workload_of(&two.replace("network = \"netns\"", "network = \"lan\"")).unwrap_err();
+    assert_eq!(err.key, "cluster.network");
+}

@@ -88,6 +88,7 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
         config: spec.cluster.config,
         mode,
         free_ports: spec.cluster.ports == "free",
+        netns: spec.cluster.network == "netns",
         ready_timeout_s: spec.cluster.ready_timeout_s,
         max_active,
         per_team_limit,
@@ -150,7 +151,34 @@ fn check_cluster(
     if !within(spec.cluster.ready_timeout_s, 0.0, f64::MAX, false) {
         return c.fail("cluster.ready_timeout_s", "must be a number of seconds > 0");
     }
+    check_network(c, spec, &cluster)?;
     Ok((mode, cluster))
+}
+
+/// `cluster.network`: `netns` needs a local cluster on the config's own addresses.
+fn check_network(
+    c: &Checker<'_>,
+    spec: &WorkloadSpec,
+    cluster: &overlay::config::ClusterConfig,
+) -> Result<(), WorkloadError> {
+    c.one_of(
+        "cluster.network",
+        &spec.cluster.network,
+        &["loopback", "netns"],
+    )?;
+    if spec.cluster.network != "netns" {
+        return Ok(());
+    }
+    if spec.cluster.mode != "local" || spec.cluster.ports != "config" {
+        return c.fail(
+            "cluster.network",
+            "\"netns\" starts the nodes in namespaces of this machine on the config's addresses: it needs mode = \"local\" and ports = \"config\"",
+        );
+    }
+    match crate::netns::Layout::of(cluster, "000000") {
+        Ok(_) => Ok(()),
+        Err(err) => c.fail("cluster.network", format!("\"netns\": {err}")),
+    }
 }
 
 /// The admission settings passed to every node: `max_active`, `per_team_limit`,

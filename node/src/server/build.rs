@@ -30,9 +30,14 @@ use crate::store::{LoadReport, Table};
 use crate::tail::TailTolerance;
 use crate::tls::NodeTls;
 
-/// Loads everything the node needs; fails with a message naming the file or setting at fault.
-pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> {
-    let (config, me) = load_config(args)?;
+/// Loads everything else the node needs around its config and entry (from [`load_config`]);
+/// fails with a message naming the file or setting at fault.
+pub async fn build_node(
+    args: &NodeArgs,
+    logs: LogRing,
+    config: ClusterConfig,
+    me: ProcessConfig,
+) -> anyhow::Result<Node> {
     let tls = NodeTls::load(
         args.tls_cert.as_deref(),
         args.tls_key.as_deref(),
@@ -106,7 +111,7 @@ pub async fn build_node(args: &NodeArgs, logs: LogRing) -> anyhow::Result<Node> 
 }
 
 /// The config with the flags' overrides applied, and this process's entry in it.
-fn load_config(args: &NodeArgs) -> anyhow::Result<(ClusterConfig, ProcessConfig)> {
+pub fn load_config(args: &NodeArgs) -> anyhow::Result<(ClusterConfig, ProcessConfig)> {
     let mut config = ClusterConfig::load(&args.config)?;
     args.apply_overrides(&mut config)
         .map_err(anyhow::Error::msg)?;

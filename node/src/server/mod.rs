@@ -1,9 +1,9 @@
-//! Starting a node: load config and data (`build`), bind, register the health service,
+//! Starting a node: load config, bind, load data (`build`), register the health service,
 //! serve until told to stop.
 
 mod build;
 
-pub use build::build_node;
+pub use build::{build_node, load_config};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,11 +21,13 @@ use tonic::service::interceptor::InterceptedService;
 use tonic_health::server::HealthReporter;
 
 use crate::auth::PeerGate;
+use crate::cli::NodeArgs;
 use crate::control::ControlService;
 use crate::health::checker::{spawn_probes, Probing};
 use crate::health::monitor::{run_monitor, SelfWatch, LATENCY_WINDOW};
 use crate::health::state::LoadSample;
-use crate::listen::{bind, incoming};
+use crate::listen::{bind, incoming, listen_address};
+use crate::logs::LogRing;
 use crate::node::Node;
 use crate::peer_clients::MAX_MESSAGE_BYTES;
 use crate::peer_service::PeerService;
@@ -42,12 +44,19 @@ const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often answers past their TTL are swept away.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(5);
 
-/// Serves a built node on its configured address until `stop` resolves or a Shutdown call.
-pub async fn serve(
-    node: Node,
+/// Runs a node from its flags until `stop` resolves or a Shutdown call: reads the config,
+/// binds its address (or `--listen`) before loading any data, so a bind error comes at once
+/// and the port is held while the data loads, then builds the node and serves.
+pub async fn run(
+    args: &NodeArgs,
+    logs: LogRing,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let listener = bind(&node.me.host, node.me.port, node.me.id.as_str()).await?;
+    let (config, me) = build::load_config(args)?;
+    let (host, port) =
+        listen_address(args.listen.as_deref(), &me.host, me.port).map_err(anyhow::Error::msg)?;
+    let listener = bind(&host, port, me.id.as_str()).await?;
+    let node = build_node(args, logs, config, me).await?;
     serve_on(Arc::new(node), listener, stop).await
 }
 

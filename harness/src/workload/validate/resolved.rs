@@ -67,6 +67,8 @@ pub struct Workload {
     pub mode: ClusterMode,
     /// Move nodes to free ports.
     pub free_ports: bool,
+    /// Run each host of the config in a network namespace of its own (virtual hosts).
+    pub netns: bool,
     /// Start-up timeout, seconds.
     pub ready_timeout_s: f64,
     /// `--max-active`.

@@ -1,0 +1,430 @@
+//! Virtual hosts on real network namespaces: the two-host config runs with its 192.168.1.x
+//! addresses, one namespace per host, reached by the harness over the run's own link; and
+//! nothing of a run is left behind, also after the harness running it was killed.
+//!
+//! They need root and iproute2, so outside CI they are ignored with that reason; CI runs them
+//! (`--include-ignored`) as root after installing iproute2.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use common::{ask, small_dataset, workspace_root};
+use overlay::config::ClusterConfig;
+use overlay::proto::RecordFormat;
+use overlay::record::Record;
+use overlay_harness::checker::{compare_aggregate, expected_aggregate, load_dataset};
+use overlay_harness::client::fetch;
+use overlay_harness::cluster::binary::node_binary;
+use overlay_harness::cluster::launcher::{LaunchOptions, LocalCluster, NodeSettings};
+use overlay_harness::netns::{leftovers, Cut, Layout, NetFault, VirtualHosts};
+use serde_json::json;
+
+const HARNESS: &str = env!("CARGO_BIN_EXE_harness");
+
+fn two_hosts() -> std::path::PathBuf {
+    workspace_root().join("configs/two_hosts_config.json")
+}
+
+/// The tests share the config's addresses, so they take turns.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[test]
+#[ignore = "needs root and iproute2/nftables (CI runs it)"]
+fn the_two_host_config_forms_its_tree_and_answers_exactly() {
+    let _turn = one_at_a_time();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(two_host_cluster());
+}
+
+async fn two_host_cluster() {
+    let config = ClusterConfig::load(&two_hosts()).expect("netns test");
+    let run = Layout::fresh_run_id();
+    let hosts = VirtualHosts::create(&config, &run).expect("virtual hosts");
+    let layout = hosts.layout().clone();
+    let addresses: Vec<String> = layout.hosts.iter().map(|h| h.address.to_string()).collect();
+    assert_eq!(addresses, ["192.168.1.10", "192.168.1.11"]);
+    let dir = tempfile::tempdir().expect("netns test");
+    let data = small_dataset();
+    let cluster = LocalCluster::start_in(
+        LaunchOptions {
+            config_path: two_hosts(),
+            dataset_root: data.to_path_buf(),
+            node_dataset_roots: Default::default(),
+            node_binary: node_binary(false).expect("overlay-node built"),
+            log_dir: dir.path().join("logs"),
+            settings: NodeSettings::default(),
+            extra_args: Vec::new(),
+            ready_timeout: Duration::from_secs(60),
+        },
+        hosts.namespaces(),
+    )
+    .await
+    .expect("the two-host cluster starts in its namespaces");
+    // Each node runs in its host's namespace and binds its configured address there.
+    for (id, pid) in cluster.pids() {
+        let ns = &layout.namespaces()[&overlay::config::NodeId(id.clone())];
+        let inside = ip(&["netns", "pids", ns]);
+        assert!(
+            inside.split_whitespace().any(|p| p == pid.to_string()),
+            "{id} not in {ns}"
+        );
+        let metrics = fetch(cluster.address(&id).expect("netns test"))
+            .await
+            .expect("metrics");
+        assert_eq!(metrics.process_id, id);
+        let peers: BTreeSet<&str> = metrics
+            .neighbors
+            .iter()
+            .map(|n| n.status.as_str())
+            .collect();
+        assert!(!peers.contains("failed"), "{id}: {peers:?}");
+    }
+    let leader = cluster.leader_address();
+    assert_eq!(leader, "192.168.1.10:60051");
+    let rows = load_dataset(data).expect("netns test");
+    for query in [
+        json!({"op": "count", "group_by": "parameter"}),
+        json!({"op": "avg", "group_by": "date"}),
+    ] {
+        let outcome = ask(&leader, "aggregate", &query.to_string(), RecordFormat::Json).await;
+        assert_eq!(
+            (outcome.status.as_str(), outcome.partial),
+            ("ready", false),
+            "{query}"
+        );
+        let actual = outcome.drained.json_rows().expect("netns test");
+        let params = query.as_object().cloned().expect("netns test");
+        compare_aggregate(&actual, &expected_aggregate(&rows, &params))
+            .unwrap_or_else(|diff| panic!("{query}: {diff}"));
+        // The query crossed both hosts: every process of the tree took part.
+        let hops: BTreeSet<&str> = outcome.hops.iter().map(String::as_str).collect();
+        assert_eq!(hops.len(), 6, "{:?}", outcome.hops);
+    }
+    let filter = ask(
+        &leader,
+        "filter",
+        r#"{"parameter":"PM2.5"}"#,
+        RecordFormat::Json,
+    )
+    .await;
+    assert_eq!(filter.status, "ready");
+    assert!(filter.total_records > 0);
+    let addresses: Vec<String> = cluster
+        .pids()
+        .keys()
+        .filter_map(|id| cluster.address(id).map(str::to_string))
+        .collect();
+    partition_and_loss(&hosts, &addresses, &leader, &rows).await;
+    drop(cluster);
+    drop(hosts);
+    assert_eq!(leftovers(&run), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs root and iproute2/nftables (CI runs it)"]
+fn cluster_down_netns_cleans_a_run_whose_harness_was_killed() {
+    let _turn = one_at_a_time();
+    let dir = tempfile::tempdir().expect("netns test");
+    let config = dir.path().join("two.json");
+    std::fs::copy(two_hosts(), &config).expect("netns test");
+    let node = node_binary(false).expect("overlay-node built");
+    let mut up = Command::new(HARNESS)
+        .current_dir(dir.path())
+        .env("OVERLAY_NODE_BIN", &node)
+        .args(["cluster", "up", "two.json", "--netns", "--dataset-root"])
+        .arg(small_dataset())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("harness runs");
+    let record = dir.path().join(".overlay/two/netns-run");
+    let run = wait_for(|| {
+        std::fs::read_to_string(&record)
+            .ok()
+            .filter(|r| !r.is_empty())
+    });
+    // Killed while it sets up (or starts) the virtual hosts: nothing of it stops them.
+    wait_for(|| (!leftovers(run.trim()).is_empty()).then_some(()));
+    let _ = up.kill();
+    let _ = up.wait();
+    let down = Command::new(HARNESS)
+        .current_dir(dir.path())
+        .args(["cluster", "down", "two.json", "--netns"])
+        .output()
+        .expect("harness runs");
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert_eq!(leftovers(run.trim()), Vec::<String>::new());
+    assert!(!record.exists());
+    assert_eq!(
+        nodes_running_in(dir.path()),
+        0,
+        "nodes of the killed run still run"
+    );
+}
+
+/// `overlay-node` processes whose working folder is `dir`.
+fn nodes_running_in(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            let path = entry.path();
+            let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains("overlay-node")
+                && std::fs::read_link(path.join("cwd")).is_ok_and(|cwd| cwd == dir)
+        })
+        .count()
+}
+
+const COUNT: &str = r#"{"op":"count","group_by":"parameter"}"#;
+
+/// A two-way blackhole between the hosts: the leader declares the other host's team leader
+/// failed, answers are partial and say so; after the heal it is alive again and answers are
+/// exact. Then 20 % loss on one host's link: every answer is exact or declared partial.
+async fn partition_and_loss(
+    hosts: &VirtualHosts,
+    addresses: &[String],
+    leader: &str,
+    rows: &[Record],
+) {
+    let ids = |names: &[&str]| -> Vec<overlay::config::NodeId> {
+        names
+            .iter()
+            .map(|n| overlay::config::NodeId(n.to_string()))
+            .collect()
+    };
+    let params = serde_json::from_str(COUNT).expect("JSON params");
+    let expected = expected_aggregate(rows, &params);
+    let mut cut = hosts
+        .apply(&NetFault::Partition {
+            from: ids(&["A", "B", "F"]),
+            to: ids(&["C", "D", "E"]),
+            one_way: false,
+            cut: Cut::Blackhole,
+        })
+        .expect("partition applied");
+    assert_eq!(cut.namespaces().len(), 2);
+    let cut_at = Instant::now();
+    wait_until_async(|| async { peer_status(leader, "E").await == "failed" }).await;
+    eprintln!(
+        "blackhole: A declared E failed after {:?}",
+        cut_at.elapsed()
+    );
+    let outcome = ask(leader, "aggregate", COUNT, RecordFormat::Json).await;
+    assert_eq!(outcome.status, "ready");
+    assert!(
+        outcome.partial && !outcome.missing_dates.is_empty(),
+        "{:?}",
+        outcome.missing_nodes
+    );
+    cut.undo();
+    let healed_at = Instant::now();
+    wait_until_async(|| all_see_all_alive(addresses)).await;
+    eprintln!(
+        "heal: every node saw every other alive again after {:?}",
+        healed_at.elapsed()
+    );
+    let healed = ask(leader, "aggregate", COUNT, RecordFormat::Json).await;
+    assert!(!healed.partial, "{:?}", healed.missing_nodes);
+    compare_aggregate(&healed.drained.json_rows().expect("rows"), &expected)
+        .expect("exact after heal");
+    let mut loss = hosts
+        .apply(&NetFault::Loss {
+            on: ids(&["C"]),
+            percent: 20.0,
+        })
+        .expect("loss applied");
+    let ns = loss.namespaces()[0].clone();
+    assert!(ip(&["netns", "exec", &ns, "nft", "list", "tables"]).contains("-f1"));
+    for _ in 0..5 {
+        let outcome = ask(leader, "aggregate", COUNT, RecordFormat::Json).await;
+        assert_eq!(outcome.status, "ready");
+        if !outcome.partial {
+            compare_aggregate(&outcome.drained.json_rows().expect("rows"), &expected)
+                .expect("an answer under loss not declared partial is exact");
+        }
+    }
+    loss.undo();
+    assert!(!ip(&["netns", "exec", &ns, "nft", "list", "tables"]).contains("-f1"));
+}
+
+/// Whether every node answers and sees none of its peers failed nor its breaker open.
+async fn all_see_all_alive(addresses: &[String]) -> bool {
+    for address in addresses {
+        let Ok(metrics) = fetch(address).await else {
+            return false;
+        };
+        if metrics
+            .neighbors
+            .iter()
+            .any(|n| n.status == "failed" || n.breaker == "open")
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// The status `leader` reports for its peer `peer` ("" when it does not answer).
+async fn peer_status(leader: &str, peer: &str) -> String {
+    fetch(leader)
+        .await
+        .ok()
+        .and_then(|m| m.neighbors.into_iter().find(|n| n.id == peer))
+        .map(|n| n.status)
+        .unwrap_or_default()
+}
+
+async fn wait_until_async<F: std::future::Future<Output = bool>>(mut probe: impl FnMut() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !probe().await {
+        assert!(Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn wait_for<T>(mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn ip(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().expect("ip runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A checked run (`harness run`) of the two-host config on virtual hosts: replication 2 under
+/// aggregate load, a worker killed and restarted inside its namespace.
+fn netns_workload(dir: &Path, seconds: u32) -> std::path::PathBuf {
+    let shipped = std::fs::read_to_string(workspace_root().join("workloads/failover.toml"))
+        .expect("shipped failover workload");
+    let head = shipped.split("[[fault]]").next().expect("head");
+    let config = format!("config = \"{}\"", two_hosts().display());
+    let text = head
+        .replace("config = \"configs/one_host_config.json\"", &config)
+        .replace(
+            "ports = \"free\"",
+            "ports = \"config\"\nnetwork = \"netns\"",
+        )
+        .replace("duration_s = 30", &format!("duration_s = {seconds}"))
+        .replace("warmup_s = 2", "warmup_s = 0.5")
+        .replace("concurrency = [16]", "concurrency = [4]")
+        + "[[fault]]\nat_s = 1\naction = \"kill\"\ntarget = \"C\"\nduration_s = 1\n";
+    let path = dir.join("netns_run.toml");
+    std::fs::write(&path, text).expect("write workload");
+    path
+}
+
+#[test]
+#[ignore = "needs root and iproute2/nftables (CI runs it)"]
+fn a_checked_run_on_virtual_hosts_passes_and_leaves_nothing_behind() {
+    let _turn = one_at_a_time();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workload = netns_workload(dir.path(), 4);
+    let log = dir.path().join("harness.log");
+    let file = std::fs::File::create(&log).expect("log");
+    let status = Command::new(HARNESS)
+        .current_dir(dir.path())
+        .env(
+            "OVERLAY_NODE_BIN",
+            node_binary(false).expect("overlay-node built"),
+        )
+        .arg("run")
+        .arg(&workload)
+        .arg("--data")
+        .arg(small_dataset())
+        .args(["--out", "reports", "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("log"))
+        .stderr(file)
+        .status()
+        .expect("harness runs");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "{status:?}\n{text}");
+    assert_eq!(
+        overlay_harness::netns::sys::namespaces_with("ovl-"),
+        Vec::<String>::new()
+    );
+    assert_eq!(nodes_running_in(dir.path()), 0);
+}
+
+#[test]
+#[ignore = "needs root and iproute2/nftables (CI runs it)"]
+fn ctrl_c_during_a_run_on_virtual_hosts_removes_them() {
+    let _turn = one_at_a_time();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workload = netns_workload(dir.path(), 60);
+    let log = std::fs::File::create(dir.path().join("harness.log")).expect("log");
+    let mut run = Reaped(
+        Command::new(HARNESS)
+            .current_dir(dir.path())
+            .env(
+                "OVERLAY_NODE_BIN",
+                node_binary(false).expect("overlay-node built"),
+            )
+            .arg("run")
+            .arg(&workload)
+            .arg("--data")
+            .arg(small_dataset())
+            .args(["--out", "reports", "--quiet"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("harness runs"),
+    );
+    wait_for(|| (nodes_running_in(dir.path()) >= 6).then_some(()));
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: SIGINT to the harness this test started.
+    unsafe { libc::kill(run.0.id() as libc::pid_t, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while run.0.try_wait().expect("status").is_none() {
+        assert!(Instant::now() < deadline, "the run ignored Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        overlay_harness::netns::sys::namespaces_with("ovl-"),
+        Vec::<String>::new()
+    );
+    assert_eq!(nodes_running_in(dir.path()), 0);
+}
+
+/// A harness this test started, interrupted and reaped if the test fails before it exits.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            // SAFETY: SIGINT to the harness this test started, so it removes its namespaces.
+            unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGINT) };
+            let _ = self.0.wait();
+        }
+    }
+}
