@@ -8,6 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::faults::step::StepFaults;
 
+mod data;
+mod levels;
+mod sameness;
+pub use data::DataServed;
+pub use levels::{estimate_text, Figure, Level};
+pub use sameness::differences;
+
 use crate::fairness::demand::StepFairness;
 use crate::stats::StepMeasure;
 use crate::workload::Workload;
@@ -43,6 +50,9 @@ pub struct RunResults {
     /// The workload's thresholds on every step.
     #[serde(default)]
     pub thresholds: Vec<crate::thresholds::ThresholdCheck>,
+    /// The data served, as checked (absent from older results).
+    #[serde(default)]
+    pub data: DataServed,
 }
 
 /// Where it ran.
@@ -164,6 +174,19 @@ pub struct ProcessSnapshot {
     pub strategy: String,
     /// Per-team admission counters.
     pub teams: Vec<TeamAdmissionSnapshot>,
+    /// Days the partition map gives the node.
+    #[serde(default)]
+    pub days_assigned: i32,
+    /// Assigned days it holds data for (`YYYYMMDD`).
+    #[serde(default)]
+    pub days_held: Vec<String>,
+    /// The fingerprint it reports of the files of the days it holds.
+    #[serde(default)]
+    pub data_fingerprint: String,
+    /// The same fingerprint recomputed from the files on this machine: `Some(true)` when it
+    /// matches, `None` when not checked (remote cluster, or the node did not answer).
+    #[serde(default)]
+    pub fingerprint_matches: Option<bool>,
 }
 
 impl StrategyRun {

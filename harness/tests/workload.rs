@@ -189,6 +189,15 @@ fn sweep_errors_name_the_key() {
         ),
         &["sweep.repetitions"],
     );
+    for level in ["0", "1", "1.5", "-0.5"] {
+        assert_names(
+            &error_with(
+                "concurrency = [1, 10]",
+                &format!("concurrency = [1]\nconfidence = {level}"),
+            ),
+            &["sweep.confidence", "between 0 and 1"],
+        );
+    }
 }
 
 #[test]

@@ -66,6 +66,8 @@ pub(super) fn detection_bars(stem: &Path, faults: &StepFaults) -> anyhow::Result
             groups,
             members,
             values,
+            colors: Vec::new(),
+            errors: Vec::new(),
         },
     )
 }

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use super::frame::{both, bounds, color, trim};
 
 /// One line of a line chart.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Line {
     /// Legend.
     pub label: String,
@@ -19,6 +19,8 @@ pub struct Line {
     pub color: usize,
     /// Drawn thin (secondary figure such as p50 beside p99).
     pub thin: bool,
+    /// Error bars: (x, low, high) of each point that has an interval (may be empty).
+    pub errors: Vec<(f64, f64, f64)>,
 }
 
 /// A shaded x range and its label.
@@ -203,5 +205,34 @@ fn draw_line<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f64)>>
                 .map(|&p| Circle::new(p, if line.thin { 2 } else { 3 }, c.filled())),
         )
         .map_err(|e| e.to_string())?;
+    draw_errors(chart, line, c)
+}
+
+/// A vertical bar from the low to the high end of each point's interval, with caps.
+fn draw_errors<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    line: &Line,
+    c: RGBColor,
+) -> Result<(), String> {
+    let (x0, x1) = line
+        .points
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    // Caps one hundredth of the x span wide (on a one-point line, of its x).
+    let cap = ((x1 - x0).abs().max(x1.abs()) * 0.01).max(1e-9);
+    for &(x, low, high) in &line.errors {
+        let segments = [
+            vec![(x, low), (x, high)],
+            vec![(x - cap, low), (x + cap, low)],
+            vec![(x - cap, high), (x + cap, high)],
+        ];
+        chart
+            .draw_series(
+                segments
+                    .into_iter()
+                    .map(|s| PathElement::new(s, c.stroke_width(1))),
+            )
+            .map_err(|e| e.to_string())?;
+    }
     Ok(())
 }

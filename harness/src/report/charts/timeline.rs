@@ -90,14 +90,15 @@ fn throughput_lines(m: &StepMeasure) -> Vec<Line> {
             .collect(),
         color,
         thin,
+        errors: Vec::new(),
     };
     let mut lines = vec![
-        series("ok/s", |p| p.ok, 2, false),
+        series("ok/s", |p| p.ok, 0, false),
         series("rejected/s", |p| p.rejected, 1, false),
         series("failed/s", |p| p.failed, 5, true),
     ];
     if let Some(first) = m.timeline.first() {
-        for (i, team) in first.team_ok.keys().enumerate() {
+        for team in first.team_ok.keys() {
             lines.push(Line {
                 label: format!("{team} goodput/s"),
                 points: m
@@ -108,8 +109,9 @@ fn throughput_lines(m: &StepMeasure) -> Vec<Line> {
                         (second(p), rate(ok, p))
                     })
                     .collect(),
-                color: 3 + i,
+                color: super::frame::team_color(team),
                 thin: true,
+                errors: Vec::new(),
             });
         }
     }
@@ -128,6 +130,7 @@ fn latency_lines(m: &StepMeasure) -> Vec<Line> {
             .collect(),
         color,
         thin,
+        errors: Vec::new(),
     };
     vec![
         series("p50 ms", |p| p.p50_ms, 0, true),
@@ -156,6 +159,7 @@ pub(super) fn state_timeline(stem: &Path, run: &StrategyRun) -> anyhow::Result<V
             points: state_steps(run, node, end),
             color: i,
             thin: false,
+            errors: Vec::new(),
         })
         .collect();
     line_chart(

@@ -94,6 +94,9 @@ pub struct Workload {
     pub concurrency: Vec<u32>,
     /// Repetitions per level.
     pub repetitions: u32,
+    /// Confidence level of the intervals over repetitions.
+    #[serde(default = "crate::workload::spec::default_confidence")]
+    pub confidence: f64,
     /// Pacing.
     pub load: LoadMode,
     /// Step length.
