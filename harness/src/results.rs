@@ -287,26 +287,6 @@ impl RunResults {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::verdict::Verdict;
-
-    #[test]
-    fn merged_steps_keep_their_verdicts_and_partial_answers() {
-        let mut step = StepMeasure {
-            partial: 2,
-            retried: 1,
-            ..Default::default()
-        };
-        step.correctness.add(Verdict::Correct, None);
-        step.correctness
-            .add(Verdict::Wrong, Some("off by one".to_string()));
-        let mut total = StepMeasure::default();
-        merge_into(&mut total, &step);
-        merge_into(&mut total, &step);
-        assert_eq!((total.partial, total.retried), (4, 2));
-        let c = &total.correctness;
-        assert_eq!((c.checked, c.correct, c.wrong), (4, 2, 2));
-        assert_eq!(c.examples.len(), 2);
-    }
-}
+pub(crate) mod fixture;
+#[cfg(test)]
+mod tests;

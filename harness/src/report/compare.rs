@@ -150,3 +150,6 @@ fn delta_text(d: &Delta, decimals: usize) -> String {
         format!("{:+.*} (no interval)", decimals, d.delta)
     }
 }
+
+#[cfg(test)]
+mod tests;
