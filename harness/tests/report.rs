@@ -388,6 +388,39 @@ fn compare_sets_runs_side_by_side() {
     assert_eq!(files.len(), 6);
 }
 
+#[test]
+fn compare_refuses_runs_that_differ_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = fixture();
+    let mut b = fixture();
+    b.run_id = "20250102-000000".into();
+    b.machine.cpus = 64;
+    b.workload.per_team_limit = Some(3);
+    for (run, name) in [(&a, "a"), (&b, "b")] {
+        std::fs::create_dir_all(dir.path().join(name)).unwrap();
+        run.save(&dir.path().join(name)).unwrap();
+    }
+    let args = |force| overlay_harness::cli::CompareArgs {
+        dirs: vec![dir.path().join("a"), dir.path().join("b")],
+        out: dir.path().join("out"),
+        force,
+    };
+    let err = format!(
+        "{:#}",
+        overlay_harness::commands::compare::run(args(false)).unwrap_err()
+    );
+    assert!(
+        err.contains("machine CPUs: 0 vs 64")
+            && err.contains("workload per_team_limit: 16 vs 3")
+            && err.contains("--force"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out").exists(), "nothing written");
+    overlay_harness::commands::compare::run(args(true)).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("out/compare.md")).unwrap();
+    assert!(md.contains("**WARNING: `20250102-000000` differs"), "{md}");
+}
+
 /// The original's lines, each read with its own regex as the original's scripts read them,
 /// and compared with the figures of results.json.
 #[test]

@@ -38,7 +38,9 @@ pub fn resolve(options: &RunOptions) -> anyhow::Result<Workload> {
     if let Some(path) = &options.data_path {
         spec.data.path = path.clone();
     }
-    Ok(validate(&options.workload, spec)?)
+    let mut workload = validate(&options.workload, spec)?;
+    workload.data_given = options.data_path.is_some();
+    Ok(workload)
 }
 
 /// The control token the nodes expect (empty when they have none), read once per run.
@@ -71,8 +73,9 @@ pub(super) fn ensure_data(w: &Workload, progress: bool) -> anyhow::Result<()> {
 }
 
 /// The data a local run serves, checked: with `data.generate`, the generator's manifest at
-/// the root must record the workload's scale and seed (data written at another scale, or by
-/// hand, into the same folder stops the run with what differs); and the files' fingerprint.
+/// the root must record the workload's scale and seed (data written at another scale into the
+/// same folder stops the run with what differs; data given with `--data` is served as it is,
+/// its own scale recorded and the difference noted); and the files' fingerprint.
 /// A remote cluster's data is what its nodes report (in each process snapshot).
 pub(super) fn check_data(w: &Workload) -> anyhow::Result<DataServed> {
     let mut served = DataServed {
@@ -86,8 +89,13 @@ pub(super) fn check_data(w: &Workload) -> anyhow::Result<DataServed> {
     }
     served.manifest = Manifest::read(&w.data_path)?;
     match (&served.manifest, w.data_generate) {
-        (Some(m), true) => {
-            if let Some(diff) = m.differs_from(w.data_scale, w.data_seed) {
+        (Some(m), true) => match m.differs_from(w.data_scale, w.data_seed) {
+            Some(diff) if w.data_given => {
+                served.unchecked =
+                    format!("served as given by --data, not at the workload's data.scale: {diff}");
+                eprintln!("note: {}: {}", w.data_path.display(), served.unchecked);
+            }
+            Some(diff) => {
                 bail!(
                     "{}: data.path {} does not hold the data this workload asks for: {diff} (see {}); give this scale a folder of its own (data.path, or harness run --data DIR), or delete {} so it is regenerated",
                     w.file.display(),
@@ -96,13 +104,14 @@ pub(super) fn check_data(w: &Workload) -> anyhow::Result<DataServed> {
                     w.data_path.display()
                 );
             }
-        }
+            None => {}
+        },
         (None, true) => {
             served.unchecked = format!(
                 "the workload's data.scale {} and seed {} are NOT checked: the folder has no {MANIFEST_FILE} (written by an older generator, or not generated); delete it to regenerate",
                 w.data_scale, w.data_seed
             );
-            tracing::warn!("{}: {}", w.data_path.display(), served.unchecked);
+            eprintln!("warning: {}: {}", w.data_path.display(), served.unchecked);
         }
         _ => {}
     }

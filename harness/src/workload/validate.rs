@@ -99,6 +99,7 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
         data_generate: spec.data.generate,
         data_scale: spec.data.scale,
         data_seed: spec.data.seed.unwrap_or(spec.seed),
+        data_given: false,
         strategies,
         concurrency,
         repetitions,

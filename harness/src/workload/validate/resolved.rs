@@ -88,6 +88,10 @@ pub struct Workload {
     pub data_scale: f64,
     /// Generator seed.
     pub data_seed: u64,
+    /// `data_path` came from the command line (`harness run --data DIR`): the data there is
+    /// served as it is, and its own scale and seed are recorded instead of being required.
+    #[serde(default)]
+    pub data_given: bool,
     /// Strategies swept.
     pub strategies: Vec<String>,
     /// Concurrency levels swept.
