@@ -29,7 +29,7 @@ use crate::results::{Figure, Level, RunResults, StrategyRun};
 pub use bars::{bar_chart, Bars};
 pub use compare::render_compare;
 pub use levels::{distribution_lines, level_lines, LevelFigure};
-pub use lines::{line_chart, Axes, Band, Line, Mark};
+pub use lines::{line_chart, Axes, Band, Legend, Line, Mark};
 pub use timeline::{fault_timeline, timeline};
 
 /// The charts over concurrency levels, drawn only when the sweep has more than one level.
@@ -68,6 +68,7 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
             &dir.join(format!("timeline_{}", run.strategy)),
             &run.strategy,
             &run.total(),
+            &step_marks(run),
         )?);
     }
     for run in runs.iter().filter(|r| !r.state_changes.is_empty()) {
@@ -207,6 +208,25 @@ fn team_charts(
         ),
     )?);
     Ok(files)
+}
+
+/// Where each step begins on the strategy's merged timeline (its seconds back to back), and
+/// its level: `c16` (and `r1` for a repetition after the first).
+fn step_marks(run: &StrategyRun) -> Vec<Mark> {
+    let mut at = 0usize;
+    run.steps
+        .iter()
+        .map(|s| {
+            let label = if s.repetition == 0 {
+                format!("c{}", s.concurrency)
+            } else {
+                format!("c{} r{}", s.concurrency, s.repetition)
+            };
+            let mark = (at as f64, label);
+            at += s.measure.timeline.len();
+            mark
+        })
+        .collect()
 }
 
 /// `95 % bootstrap interval over 3 repetitions`, or `one repetition, no interval`.

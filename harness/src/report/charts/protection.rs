@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::frame::{both, strategy_color};
-use super::lines::{draw_lines, Axes, Line};
+use super::lines::{draw_lines, Axes, Legend, Line};
 use crate::results::{Figure, RunResults, StrategyRun};
 
 /// `protection_vs_cost.png` / `.svg` of a run into `dir`.
@@ -22,12 +22,13 @@ fn draw<DB: DrawingBackend>(
     results: &RunResults,
 ) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let (left, right) = root.split_horizontally(super::frame::SIZE.0 / 2);
+    let (left, right) = root.split_horizontally((super::frame::SIZE.0 - 210) / 2);
     let teams = team_styles(results);
     let served = Axes {
         title: "Served % of each team's demand".into(),
         x: format!("concurrency ({teams})"),
         y: "% of demand served".into(),
+        legend: Legend::Hidden,
         ..Default::default()
     };
     let cost = Axes {
@@ -35,6 +36,7 @@ fn draw<DB: DrawingBackend>(
         x: format!("concurrency ({teams})"),
         y: "ms (log)".into(),
         log_y: true,
+        legend: Legend::Right,
         ..Default::default()
     };
     draw_lines(&left, &served, &team_lines(results, Figure::ServedPct))?;
