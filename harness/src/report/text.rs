@@ -107,23 +107,7 @@ fn header(
         w.mode,
         run.target
     )?;
-    writeln!(out, "data:         {}", results.data.line())?;
-    for p in &run.processes {
-        writeln!(
-            out,
-            "  node {:<4} {} rows · {}/{} days held · fingerprint {} ({})",
-            p.id,
-            p.rows,
-            p.days_held.len(),
-            p.days_assigned,
-            p.data_fingerprint,
-            match p.fingerprint_matches {
-                Some(true) => "matches the files on disk",
-                Some(false) => "DIFFERS from the files on disk",
-                None => "not checked",
-            }
-        )?;
-    }
+    data_lines(out, results, run)?;
     writeln!(
         out,
         "load:         {} · levels {:?} × {} repetition(s) · warm-up {} s · length {}",
@@ -159,6 +143,28 @@ fn header(
         )?;
     }
     writeln!(out)
+}
+
+/// The data served: as checked on this machine, and as each node reports it.
+fn data_lines(out: &mut dyn Write, results: &RunResults, run: &StrategyRun) -> io::Result<()> {
+    writeln!(out, "data:         {}", results.data.line())?;
+    for p in &run.processes {
+        writeln!(
+            out,
+            "  node {:<4} {} rows · {}/{} days held · fingerprint {} ({})",
+            p.id,
+            p.rows,
+            p.days_held.len(),
+            p.days_assigned,
+            p.data_fingerprint,
+            match p.fingerprint_matches {
+                Some(true) => "matches the files on disk",
+                Some(false) => "DIFFERS from the files on disk",
+                None => "not checked",
+            }
+        )?;
+    }
+    Ok(())
 }
 
 /// The strategy as the nodes reported it through `GetMetrics` (what was measured), with the
