@@ -212,7 +212,7 @@ fn ratio(a: f64, b: f64) -> f64 {
 pub fn interval_note(results: &RunResults) -> String {
     let w = &results.workload;
     if w.repetitions < 2 {
-        return format!("One repetition per level: figures are single measurements, marked `(n=1)`; no interval tells noise from difference (set `sweep.repetitions` to 2 or more).");
+        return "One repetition per level: figures are single measurements, marked `(n=1)`; no interval tells noise from difference (set `sweep.repetitions` to 2 or more).".to_string();
     }
     format!(
         "Each figure is the {} over {} repetitions per level, as `median [low–high]` at {:.0} % confidence.",
