@@ -95,7 +95,9 @@ fn strategy(name: &str, top: (u64, u64, u64)) -> StrategyRun {
 
 fn fixture() -> RunResults {
     std::env::set_current_dir(workspace_root()).expect("workspace root");
-    let workload = load(Path::new("workloads/fairness_sweep.toml")).expect("shipped workload");
+    let mut workload = load(Path::new("workloads/fairness_sweep.toml")).expect("shipped workload");
+    // The steps below are one repetition each.
+    workload.repetitions = 1;
     RunResults {
         schema: SCHEMA,
         run_id: "20250101-000000".into(),
