@@ -100,9 +100,54 @@ pub fn list_day_files(root: &Path, date: DateKey) -> std::io::Result<Vec<PathBuf
     Ok(files)
 }
 
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    hash
+}
+
+/// FNV-1a 64 over day, file name and size of every CSV file of `days` under `root`, in
+/// order, as 16 hex digits: the fingerprint a node reports for the days it holds, so anyone
+/// with the same files can recompute it. Stable across machines; a missing day adds only its
+/// name.
+pub fn fingerprint(root: &Path, days: &[DateKey]) -> String {
+    let mut hash = FNV_OFFSET;
+    for day in days {
+        hash = fnv(hash, day.to_string().as_bytes());
+        for file in list_day_files(root, *day).unwrap_or_default() {
+            let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+            let size = std::fs::metadata(&file).map_or(0, |m| m.len());
+            hash = fnv(hash, name.unwrap_or_default().as_bytes());
+            hash = fnv(hash, &size.to_le_bytes());
+        }
+    }
+    format!("{hash:016x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_follow_the_files_and_their_sizes() {
+        let root = std::env::temp_dir().join(format!("overlay-fp-{}", std::process::id()));
+        let day = DateKey::from_u32(20200810).unwrap();
+        assert_eq!(fingerprint(&root, &[]), format!("{FNV_OFFSET:016x}"));
+        let empty = fingerprint(&root, &[day]);
+        std::fs::create_dir_all(date_dir(&root, day)).unwrap();
+        let file = date_dir(&root, day).join(hour_file_name(day, 1));
+        std::fs::write(&file, "a").unwrap();
+        let one = fingerprint(&root, &[day]);
+        std::fs::write(&file, "ab").unwrap();
+        let two = fingerprint(&root, &[day]);
+        let _ = std::fs::remove_dir_all(&root);
+        assert!(empty != one && one != two, "{empty} {one} {two}");
+    }
 
     #[test]
     fn real_dates_are_the_43_documented_days() {

@@ -197,6 +197,10 @@ pub struct CompareArgs {
     /// Where the table and charts go.
     #[arg(long, default_value = "reports/compare")]
     pub out: PathBuf,
+    /// Compare even when the runs' workload, data, strategy settings or machine differ (the
+    /// differences then head compare.md as a warning).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `harness data ...`

@@ -20,6 +20,7 @@
 //! - [`faults`]: fault schedules: plan, windows, phases, execution and detection times.
 //! - [`workload`]: workload files (TOML), checked before anything starts.
 //! - [`input`]: what the workload's and the fault schedule's checks share (error, checker).
+//! - [`interval`]: medians of repetitions, bootstrap confidence intervals, deltas.
 //! - [`load`]: the load driver (closed and open loop), arrivals and the query mix.
 //! - [`raw`]: `requests.csv` / `requests.jsonl`, one row per measured request.
 //! - [`stats`]: per-outcome histograms (success latency, time to answer), time series.
@@ -37,6 +38,7 @@ pub mod data;
 pub mod fairness;
 pub mod faults;
 pub mod input;
+pub mod interval;
 pub mod latency;
 pub mod load;
 pub mod netns;

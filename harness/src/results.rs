@@ -8,6 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::faults::step::StepFaults;
 
+mod data;
+mod levels;
+mod sameness;
+pub use data::DataServed;
+pub use levels::{estimate_text, Figure, Level};
+pub use sameness::differences;
+
 use crate::fairness::demand::StepFairness;
 use crate::stats::StepMeasure;
 use crate::workload::Workload;
@@ -43,6 +50,9 @@ pub struct RunResults {
     /// The workload's thresholds on every step.
     #[serde(default)]
     pub thresholds: Vec<crate::thresholds::ThresholdCheck>,
+    /// The data served, as checked (absent from older results).
+    #[serde(default)]
+    pub data: DataServed,
 }
 
 /// Where it ran.
@@ -164,6 +174,19 @@ pub struct ProcessSnapshot {
     pub strategy: String,
     /// Per-team admission counters.
     pub teams: Vec<TeamAdmissionSnapshot>,
+    /// Days the partition map gives the node.
+    #[serde(default)]
+    pub days_assigned: i32,
+    /// Assigned days it holds data for (`YYYYMMDD`).
+    #[serde(default)]
+    pub days_held: Vec<String>,
+    /// The fingerprint it reports of the files of the days it holds.
+    #[serde(default)]
+    pub data_fingerprint: String,
+    /// The same fingerprint recomputed from the files on this machine: `Some(true)` when it
+    /// matches, `None` when not checked (remote cluster, or the node did not answer).
+    #[serde(default)]
+    pub fingerprint_matches: Option<bool>,
 }
 
 impl StrategyRun {
@@ -264,26 +287,6 @@ impl RunResults {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::verdict::Verdict;
-
-    #[test]
-    fn merged_steps_keep_their_verdicts_and_partial_answers() {
-        let mut step = StepMeasure {
-            partial: 2,
-            retried: 1,
-            ..Default::default()
-        };
-        step.correctness.add(Verdict::Correct, None);
-        step.correctness
-            .add(Verdict::Wrong, Some("off by one".to_string()));
-        let mut total = StepMeasure::default();
-        merge_into(&mut total, &step);
-        merge_into(&mut total, &step);
-        assert_eq!((total.partial, total.retried), (4, 2));
-        let c = &total.correctness;
-        assert_eq!((c.checked, c.correct, c.wrong), (4, 2, 2));
-        assert_eq!(c.examples.len(), 2);
-    }
-}
+pub(crate) mod fixture;
+#[cfg(test)]
+mod tests;

@@ -42,8 +42,9 @@ pub struct PhaseSample {
     pub partial: bool,
     /// It was sent again after a failed attempt.
     pub retried: bool,
-    /// Its latency, µs.
-    pub latency_us: u64,
+    /// Its time to answer (from when it was due or first sent, rejected attempts and
+    /// backoffs included; an unanswered request at its timeout), µs.
+    pub answer_us: u64,
 }
 
 /// One query as the load generator saw it.
@@ -394,7 +395,7 @@ impl Recorder {
             outcome: s.outcome,
             partial: s.partial,
             retried: s.retried,
-            latency_us: s.latency.as_micros().min(u128::from(u64::MAX)) as u64,
+            answer_us: s.answer.as_micros().min(u128::from(u64::MAX)) as u64,
         });
         self.overall.add(&s);
         self.per_team[s.team].add(&s);

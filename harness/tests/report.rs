@@ -8,8 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::workspace_root;
+use overlay_harness::data::manifest::Manifest;
 use overlay_harness::results::{
-    ProcessSnapshot, RunResults, StateChange, Step, StrategyRun, SCHEMA,
+    DataServed, ProcessSnapshot, RunResults, StateChange, Step, StrategyRun, SCHEMA,
 };
 use overlay_harness::stats::{Outcome, Recorder, Sample};
 use overlay_harness::workload::load;
@@ -72,6 +73,11 @@ fn strategy(name: &str, top: (u64, u64, u64)) -> StrategyRun {
             team: "green".into(),
             status: "healthy".into(),
             files: 12,
+            rows: 1234,
+            days_assigned: 2,
+            days_held: vec!["20200810".into(), "20200814".into()],
+            data_fingerprint: "0123456789abcdef".into(),
+            fingerprint_matches: Some(true),
             ..Default::default()
         }],
         logs: BTreeMap::from([("A".to_string(), vec!["[Server] A serving".to_string()])]),
@@ -89,7 +95,9 @@ fn strategy(name: &str, top: (u64, u64, u64)) -> StrategyRun {
 
 fn fixture() -> RunResults {
     std::env::set_current_dir(workspace_root()).expect("workspace root");
-    let workload = load(Path::new("workloads/fairness_sweep.toml")).expect("shipped workload");
+    let mut workload = load(Path::new("workloads/fairness_sweep.toml")).expect("shipped workload");
+    // The steps below are one repetition each.
+    workload.repetitions = 1;
     RunResults {
         schema: SCHEMA,
         run_id: "20250101-000000".into(),
@@ -107,7 +115,39 @@ fn fixture() -> RunResults {
             strategy("fair_queue", (300, 100, 0)),
         ],
         thresholds: Vec::new(),
+        data: DataServed {
+            path: "data/synthetic".into(),
+            manifest: Some(Manifest {
+                scale: 0.25,
+                seed: 42,
+                rows: 291_000,
+                files: 516,
+                days: 43,
+                generator: "test".into(),
+            }),
+            fingerprint: "fedcba9876543210".into(),
+            days: 43,
+            unchecked: String::new(),
+        },
     }
+}
+
+/// The fixture with each step measured three times (the repetitions differ by a few answers).
+fn repeated() -> RunResults {
+    let mut r = fixture();
+    r.workload.repetitions = 3;
+    for run in r.baseline.iter_mut().chain(r.strategies.iter_mut()) {
+        let mut steps = Vec::new();
+        for s in &run.steps {
+            for (rep, extra) in [(0u32, 0u64), (1, 10), (2, 20)] {
+                let mut s2 = step(s.concurrency, 50 + extra, 50, 0);
+                s2.repetition = rep;
+                steps.push(s2);
+            }
+        }
+        run.steps = steps;
+    }
+    r
 }
 
 #[test]
@@ -177,10 +217,38 @@ fn reports_render_from_a_results_file_with_the_right_numbers() {
     );
 
     let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
-    assert!(summary.contains("| strict | 20.0 |"), "{summary}");
-    assert!(summary.contains("| fair_queue | 40.0 |"));
-    assert!(summary.contains("| baseline | 20.0 |"));
+    assert!(summary.contains("| strict | 20.0 (n=1) |"), "{summary}");
+    assert!(summary.contains("| fair_queue | 40.0 (n=1) |"));
+    assert!(summary.contains("| baseline | 20.0 (n=1) |"));
     assert!(summary.contains("Distance from one hop"));
+    assert!(summary.contains("One repetition per level"), "{summary}");
+    // Provenance as checked: the generator's record, the files' and the nodes' fingerprints.
+    assert!(
+        summary.contains("generated at scale 0.25 with seed 42 (291000 rows in 516 files)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("fingerprint fedcba9876543210"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("A 1234 rows, 2/2 days, fingerprint 0123456789abcdef (matches the files)"),
+        "{summary}"
+    );
+    assert!(
+        strict.contains("data:         data/synthetic · generated at scale 0.25"),
+        "{strict}"
+    );
+    assert!(
+        strict.contains("FAIRNESS BENCHMARK REPORT — strategy: strict (not confirmed"),
+        "{strict}"
+    );
+    // The question's chart is the first link.
+    let links = summary.split("## Charts").nth(1).unwrap();
+    assert!(
+        links.trim_start().starts_with("- [protection_vs_cost]"),
+        "{links}"
+    );
 
     let mut charts = 0;
     for entry in std::fs::read_dir(dir.path()).unwrap() {
@@ -207,9 +275,90 @@ fn reports_render_from_a_results_file_with_the_right_numbers() {
             _ => {}
         }
     }
-    // 6 charts + 3 timelines + 3 state timelines, in two formats.
+    // protection vs cost, 3 per-level charts, the distribution, 2 team charts, 3 timelines
+    // and 3 state timelines, in two formats.
     assert!(dir.path().join("states_strict.png").exists());
-    assert_eq!(charts, 24);
+    assert!(dir.path().join("protection_vs_cost.png").exists());
+    assert_eq!(charts, 26);
+}
+
+#[test]
+fn repetitions_give_medians_with_intervals_in_every_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = repeated();
+    overlay_harness::report::render(dir.path(), &results).unwrap();
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    // Top level: 50, 60 and 70 green answers + 50 pink over 10 s: 10, 11 and 12 ok/s.
+    assert!(
+        summary.contains("| strict | 11.0 [10.0–12.0] |"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("over 3 repetitions per level"),
+        "{summary}"
+    );
+    assert!(summary.contains("at 95 % confidence"), "{summary}");
+    let strict = std::fs::read_to_string(dir.path().join("benchmark_fairness_strict.txt")).unwrap();
+    assert!(
+        strict.contains("conc   100: ok/s 11.0 [10.0–12.0]"),
+        "{strict}"
+    );
+    // Error bars: the per-level SVG holds more paths than one line per series would.
+    let svg = std::fs::read_to_string(dir.path().join("throughput_vs_concurrency.svg")).unwrap();
+    assert!(
+        svg.contains("bootstrap interval over 3 repetitions"),
+        "{svg}"
+    );
+}
+
+#[test]
+fn a_sweep_of_one_level_draws_no_line_over_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut results = fixture();
+    results.workload.concurrency = vec![100];
+    for run in results
+        .baseline
+        .iter_mut()
+        .chain(results.strategies.iter_mut())
+    {
+        run.steps.retain(|s| s.concurrency == 100);
+    }
+    overlay_harness::report::render(dir.path(), &results).unwrap();
+    assert!(!dir.path().join("throughput_vs_concurrency.png").exists());
+    assert!(!dir.path().join("latency_vs_concurrency.png").exists());
+    assert!(dir.path().join("protection_vs_cost.png").exists());
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(!summary.contains("throughput_vs_concurrency"), "{summary}");
+}
+
+#[test]
+fn an_older_results_file_without_the_new_fields_still_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut json = serde_json::to_value(fixture()).unwrap();
+    json.as_object_mut().unwrap().remove("data");
+    json["workload"]
+        .as_object_mut()
+        .unwrap()
+        .remove("confidence");
+    for run in json["strategies"].as_array_mut().unwrap() {
+        for p in run["processes"].as_array_mut().unwrap() {
+            let p = p.as_object_mut().unwrap();
+            for key in [
+                "days_assigned",
+                "days_held",
+                "data_fingerprint",
+                "fingerprint_matches",
+            ] {
+                p.remove(key);
+            }
+        }
+    }
+    std::fs::write(dir.path().join("results.json"), json.to_string()).unwrap();
+    let results = RunResults::load(dir.path()).unwrap();
+    assert_eq!(results.workload.confidence, 0.95);
+    overlay_harness::report::render(dir.path(), &results).unwrap();
+    let summary = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(summary.contains("no generator manifest"), "{summary}");
 }
 
 #[test]
@@ -218,11 +367,60 @@ fn compare_sets_runs_side_by_side() {
     let a = fixture();
     let mut b = fixture();
     b.run_id = "20250102-000000".into();
-    let table = overlay_harness::report::summary::compare(&[a.clone(), b.clone()]);
-    assert!(table.contains("fairness_sweep/20250101-000000 strict"));
-    assert!(table.contains("fairness_sweep/20250102-000000 fair_queue"));
+    assert!(overlay_harness::results::differences(&a, &b).is_empty());
+    let table = overlay_harness::report::compare::compare(
+        &[a.clone(), b.clone()],
+        &[(b.run_id.clone(), Vec::new())],
+    );
+    assert!(
+        table.contains("`fairness_sweep/20250101-000000`"),
+        "{table}"
+    );
+    assert!(
+        table.contains("## 20250102-000000 vs 20250101-000000"),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "| strict | 100 | ok/s | 20.0 (n=1) | 20.0 (n=1) | +0.0 (no interval) | noise |"
+        ),
+        "{table}"
+    );
     let files = overlay_harness::report::charts::render_compare(dir.path(), &[a, b]).unwrap();
     assert_eq!(files.len(), 6);
+}
+
+#[test]
+fn compare_refuses_runs_that_differ_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = fixture();
+    let mut b = fixture();
+    b.run_id = "20250102-000000".into();
+    b.machine.cpus = 64;
+    b.workload.per_team_limit = Some(3);
+    for (run, name) in [(&a, "a"), (&b, "b")] {
+        std::fs::create_dir_all(dir.path().join(name)).unwrap();
+        run.save(&dir.path().join(name)).unwrap();
+    }
+    let args = |force| overlay_harness::cli::CompareArgs {
+        dirs: vec![dir.path().join("a"), dir.path().join("b")],
+        out: dir.path().join("out"),
+        force,
+    };
+    let err = format!(
+        "{:#}",
+        overlay_harness::commands::compare::run(args(false)).unwrap_err()
+    );
+    assert!(
+        err.contains("machine CPUs: 0 vs 64")
+            && err.contains("workload per_team_limit: 16 vs 3")
+            && err.contains("--force"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out").exists(), "nothing written");
+    overlay_harness::commands::compare::run(args(true)).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("out/compare.md")).unwrap();
+    assert!(md.contains("**WARNING: `20250102-000000` differs"), "{md}");
 }
 
 /// The original's lines, each read with its own regex as the original's scripts read them,

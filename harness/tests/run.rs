@@ -54,6 +54,20 @@ async fn smoke_workload_runs_end_to_end() {
 
     let results = RunResults::load(&dir).unwrap();
     assert!(results.interrupted.is_none());
+    // The data as checked: the generator's manifest, and every node's fingerprint recomputed
+    // from the files.
+    let manifest = results
+        .data
+        .manifest
+        .as_ref()
+        .expect("manifest of the generated data");
+    assert_eq!((manifest.scale, manifest.seed), (0.01, 1));
+    assert_eq!(results.data.days, 43);
+    assert_eq!(results.data.fingerprint.len(), 16);
+    for p in results.strategies.iter().flat_map(|r| &r.processes) {
+        assert!(p.rows > 0 && !p.days_held.is_empty(), "{p:?}");
+        assert_eq!(p.fingerprint_matches, Some(true), "{p:?}");
+    }
     assert_eq!(results.strategies.len(), 2);
     let baseline = results.baseline.as_ref().expect("baseline measured");
     assert_eq!(baseline.steps.len(), 2);
@@ -186,6 +200,32 @@ async fn bad_input_fails_before_anything_starts_or_stops_what_it_started() {
         "nothing written for invalid input"
     );
 
+    // Data generated at another scale into the workload's folder: named, before anything
+    // starts, with the fix.
+    let other_scale = tmp.path().join("other-scale");
+    std::fs::create_dir_all(other_scale.join("20200810")).unwrap();
+    std::fs::write(
+        other_scale.join("overlay-data.json"),
+        r#"{"scale": 1.0, "seed": 1, "rows": 1167525, "files": 516, "days": 43, "generator": "test"}"#,
+    )
+    .unwrap();
+    let other_path = tmp.path().join("other-scale.toml");
+    std::fs::write(
+        &other_path,
+        smoke.replace("data/smoke", &other_scale.display().to_string()),
+    )
+    .unwrap();
+    let mut opts = options(other_path, tmp.path().join("out"), other_scale.clone());
+    opts.data_path = None;
+    let err = format!("{:#}", run(opts).await.unwrap_err());
+    assert!(
+        err.contains("scale 1 (the workload asks for 0.01)")
+            && err.contains("1167525 rows")
+            && err.contains("folder of its own"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("out").exists(), "nothing started");
+
     // A port already in use: the config's own ports, one of them held here.
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = held.local_addr().unwrap().port();
@@ -241,6 +281,24 @@ async fn failover_workload_checks_answers_and_records_detection_times() {
     .await
     .expect("no wrong or silently partial answer");
     let results = RunResults::load(&dir).unwrap();
+    // Data given with --data is served as it is; its own scale is recorded, the workload's
+    // differing one noted.
+    assert_eq!(results.data.manifest.as_ref().map(|m| m.scale), Some(0.02));
+    assert!(
+        results.data.unchecked.contains("served as given by --data"),
+        "{:?}",
+        results.data
+    );
+    // A faulted run's summary leads with correctness and detection, before the tables.
+    let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    let lead = summary
+        .find("## Correctness and fault detection")
+        .expect("fault lead");
+    assert!(
+        lead < summary.find("## At the top concurrency").unwrap(),
+        "{summary}"
+    );
+    assert!(summary.contains("[fault timeline](faults_"), "{summary}");
     let step = &results.strategies[0].steps[0];
     let correctness = &step.measure.correctness;
     assert!(correctness.checked > 10, "{correctness:?}");

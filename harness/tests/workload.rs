@@ -98,8 +98,10 @@ fn shipped_workloads_are_valid() {
     );
     assert_eq!(sweep.concurrency, [4, 16, 48]);
     // Demand is a number: each team's own open-loop rate.
-    assert!(matches!(sweep.load, LoadMode::Open { rate, .. } if (rate - 480.0).abs() < 1e-9));
-    assert_eq!(sweep.tenants[1].rate, Some(120.0));
+    assert!(matches!(sweep.load, LoadMode::Open { rate, .. } if (rate - 950.0).abs() < 1e-9));
+    assert_eq!(sweep.tenants[1].rate, Some(150.0));
+    // Repetitions, so every figure has an interval.
+    assert_eq!((sweep.repetitions, sweep.confidence), (3, 0.95));
 }
 
 #[test]
@@ -189,6 +191,15 @@ fn sweep_errors_name_the_key() {
         ),
         &["sweep.repetitions"],
     );
+    for level in ["0", "1", "1.5", "-0.5"] {
+        assert_names(
+            &error_with(
+                "concurrency = [1, 10]",
+                &format!("concurrency = [1]\nconfidence = {level}"),
+            ),
+            &["sweep.confidence", "between 0 and 1"],
+        );
+    }
 }
 
 #[test]

@@ -120,6 +120,23 @@ pub fn generate(
             progress(done, files_total);
         }
     }
+    let manifest = super::manifest::Manifest {
+        scale,
+        seed: options.seed,
+        rows,
+        files: done,
+        days: days.len(),
+        generator: format!("overlay-harness {}", env!("CARGO_PKG_VERSION")),
+    };
+    manifest.write(&options.root).map_err(|e| match e {
+        super::manifest::ManifestError::Io { path, source, .. } => {
+            GenerateError::Io { path, source }
+        }
+        other => GenerateError::Io {
+            path: options.root.clone(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    })?;
     Ok(GenerateSummary {
         dates: days.len(),
         files: done,
@@ -265,11 +282,14 @@ mod tests {
         (dir, summary)
     }
 
-    /// Every file under `root`, keyed by its path relative to the root.
+    /// Every file of the day folders under `root`, keyed by its path relative to the root.
     fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
         let mut out = BTreeMap::new();
         for day in fs::read_dir(root).expect("root") {
             let day = day.expect("entry").path();
+            if !day.is_dir() {
+                continue;
+            }
             for file in fs::read_dir(&day).expect("day") {
                 let file = file.expect("entry").path();
                 let key = file
@@ -317,8 +337,20 @@ mod tests {
         assert_eq!((summary.dates, summary.files), (43, 516));
         let all = files(dir.path());
         assert_eq!(all.len(), 516);
-        let days: Vec<_> = fs::read_dir(dir.path()).expect("root").collect();
-        assert_eq!(days.len(), 43);
+        let entries: Vec<_> = fs::read_dir(dir.path())
+            .expect("root")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        assert_eq!(entries.iter().filter(|p| p.is_dir()).count(), 43);
+        // Beside the day folders, only the manifest of what was written.
+        let manifest = super::super::manifest::Manifest::read(dir.path())
+            .expect("manifest")
+            .expect("written");
+        assert_eq!(entries.len(), 44);
+        assert_eq!(
+            (manifest.scale, manifest.seed, manifest.rows, manifest.files),
+            (0.002, 3, summary.rows, 516)
+        );
         for (year, month, day) in dates() {
             for hour in HOURS {
                 let name =

@@ -87,21 +87,21 @@ pub struct PhaseCounts {
     pub partial: u64,
     /// Sent again after a failed attempt.
     pub retried: u64,
-    /// Latencies of the successful queries, µs.
-    pub latencies_us: Vec<u64>,
+    /// Time to answer of every request, whatever its outcome (unanswered ones at their
+    /// timeout), µs.
+    #[serde(default)]
+    pub answers_us: Vec<u64>,
 }
 
 impl PhaseCounts {
     /// Counts one query.
     pub fn add(&mut self, sample: &PhaseSample) {
         match sample.outcome {
-            Outcome::Ok => {
-                self.ok += 1;
-                self.latencies_us.push(sample.latency_us);
-            }
+            Outcome::Ok => self.ok += 1,
             Outcome::Rejected => self.rejected += 1,
             Outcome::Failed => self.failed += 1,
         }
+        self.answers_us.push(sample.answer_us);
         self.partial += u64::from(sample.partial);
         self.retried += u64::from(sample.retried);
     }
@@ -111,11 +111,11 @@ impl PhaseCounts {
         self.ok + self.failed + self.rejected
     }
 
-    /// 99th percentile latency of the successful queries, ms (0 when there were none), taken
-    /// as every other latency figure of the reports.
+    /// 99th percentile of the time to answer of every request, ms (0 when there were none):
+    /// a phase whose queries were rejected or timed out cannot look fast.
     pub fn p99_ms(&self) -> f64 {
         let mut histogram = new_histogram();
-        for &us in &self.latencies_us {
+        for &us in &self.answers_us {
             record(&mut histogram, Duration::from_micros(us));
         }
         LatencySummary::of(&histogram).p99_ms

@@ -38,7 +38,7 @@ pub struct PhaseSummary {
     pub retried: u64,
     /// Answered per second.
     pub throughput: f64,
-    /// p99 of the answered, ms.
+    /// Time-to-answer p99 of every request, ms (rejections, backoffs and timeouts included).
     pub p99_ms: f64,
 }
 

@@ -7,6 +7,7 @@
 //! - `levels` — the lines per concurrency level and the percentile curves.
 //! - `timeline` — throughput and latency over time, node states over a run.
 //! - `faults` — fault windows and events on the timelines, detection times as bars.
+//! - `protection` — each team's served share beside its time to answer, per strategy and level.
 //! - `compare` — the overlay charts of several runs.
 //!
 //! This file draws every chart of one run ([`render_run`]).
@@ -17,28 +18,37 @@ mod faults;
 mod frame;
 mod levels;
 mod lines;
+mod protection;
 mod timeline;
 
 use std::path::{Path, PathBuf};
 
-use crate::results::{RunResults, StrategyRun};
-use crate::stats::{per_second, StepMeasure};
+use crate::interval::Estimate;
+use crate::results::{Figure, Level, RunResults, StrategyRun};
 
 pub use bars::{bar_chart, Bars};
 pub use compare::render_compare;
 pub use levels::{distribution_lines, level_lines, LevelFigure};
-pub use lines::{line_chart, Axes, Band, Line, Mark};
+pub use lines::{line_chart, Axes, Band, Legend, Line, Mark};
 pub use timeline::{fault_timeline, timeline};
 
-/// The charts every run has (timelines come per strategy).
-pub const CHART_NAMES: [&str; 6] = [
+/// The charts over concurrency levels, drawn only when the sweep has more than one level.
+const PER_LEVEL_CHARTS: [&str; 3] = [
     "latency_vs_concurrency",
     "success_latency_vs_concurrency",
     "throughput_vs_concurrency",
-    "latency_distribution",
-    "team_goodput",
-    "team_rejections",
 ];
+
+/// The charts of a run (besides the per-strategy timelines), in the order a reader wants
+/// them: the question's chart first.
+pub fn chart_names(results: &RunResults) -> Vec<&'static str> {
+    let mut names = vec!["protection_vs_cost"];
+    if results.workload.concurrency.len() > 1 {
+        names.extend(PER_LEVEL_CHARTS);
+    }
+    names.extend(["latency_distribution", "team_goodput", "team_rejections"]);
+    names
+}
 
 /// Every chart of a run into `dir`; returns the files written.
 pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBuf>> {
@@ -50,13 +60,15 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
         .max()
         .copied()
         .unwrap_or(0);
-    let mut files = level_charts(dir, &runs, top_level)?;
+    let mut files = protection::protection_chart(dir, results)?;
+    files.extend(level_charts(dir, results, &runs, top_level)?);
     files.extend(team_charts(dir, results, &runs, top_level)?);
     for run in &runs {
         files.extend(timeline(
             &dir.join(format!("timeline_{}", run.strategy)),
             &run.strategy,
             &run.total(),
+            &step_marks(run),
         )?);
     }
     for run in runs.iter().filter(|r| !r.state_changes.is_empty()) {
@@ -71,8 +83,14 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
     Ok(files)
 }
 
-/// Latency, success latency and throughput per level, and the distribution at the top level.
-fn level_charts(dir: &Path, runs: &[&StrategyRun], top_level: u32) -> anyhow::Result<Vec<PathBuf>> {
+/// Latency, success latency and throughput per level (with more than one level), and the
+/// distribution at the top level.
+fn level_charts(
+    dir: &Path,
+    results: &RunResults,
+    runs: &[&StrategyRun],
+    top_level: u32,
+) -> anyhow::Result<Vec<PathBuf>> {
     let per_level = [
         (
             "latency_vs_concurrency",
@@ -94,10 +112,11 @@ fn level_charts(dir: &Path, runs: &[&StrategyRun], top_level: u32) -> anyhow::Re
         ),
     ];
     let mut files = Vec::new();
-    for (name, title, y, figure) in per_level {
+    let several = results.workload.concurrency.len() > 1;
+    for (name, title, y, figure) in per_level.into_iter().filter(|_| several) {
         let axes = Axes {
             title: title.into(),
-            x: "concurrency".into(),
+            x: format!("concurrency (median, {})", interval_caption(results)),
             y: y.into(),
             log_y: figure != LevelFigure::Throughput,
             nines_x: false,
@@ -106,7 +125,7 @@ fn level_charts(dir: &Path, runs: &[&StrategyRun], top_level: u32) -> anyhow::Re
         files.extend(line_chart(
             &dir.join(name),
             &axes,
-            &level_lines(runs, "", figure),
+            &level_lines(results, runs, "", figure),
         )?);
     }
     files.extend(line_chart(
@@ -124,20 +143,17 @@ fn level_charts(dir: &Path, runs: &[&StrategyRun], top_level: u32) -> anyhow::Re
     Ok(files)
 }
 
-/// Per-team goodput and rejection share at each run's top level, one group per run.
+/// Per-team goodput and rejection share at each run's top level, one group per run, each bar
+/// the median of the repetitions with its interval.
 fn team_charts(
     dir: &Path,
     results: &RunResults,
     runs: &[&StrategyRun],
     top_level: u32,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    let top: Vec<(String, StepMeasure)> = runs
+    let top: Vec<(String, Level)> = runs
         .iter()
-        .filter_map(|r| {
-            r.by_level()
-                .last()
-                .map(|(_, m)| (r.strategy.clone(), m.clone()))
-        })
+        .filter_map(|r| r.levels().pop().map(|l| (r.strategy.clone(), l)))
         .collect();
     let teams: Vec<String> = results
         .workload
@@ -145,35 +161,86 @@ fn team_charts(
         .iter()
         .map(|t| t.team.clone())
         .collect();
-    let bars = |title: String, y: &str, f: &dyn Fn(&StepMeasure, &str) -> f64| Bars {
-        title,
-        y: y.into(),
-        groups: top.iter().map(|(s, _)| s.clone()).collect(),
-        members: teams.clone(),
-        values: top
+    let bars = |title: String, y: &str, figure: fn(String) -> Figure| {
+        let estimates: Vec<Vec<Option<Estimate>>> = top
             .iter()
-            .map(|(_, m)| teams.iter().map(|t| f(m, t)).collect())
-            .collect(),
+            .map(|(_, l)| {
+                teams
+                    .iter()
+                    .map(|t| results.estimate(l, &figure(t.clone())))
+                    .collect()
+            })
+            .collect();
+        Bars {
+            title: format!("{title} · median, {}", interval_caption(results)),
+            y: y.into(),
+            groups: top.iter().map(|(s, _)| s.clone()).collect(),
+            members: teams.clone(),
+            values: estimates
+                .iter()
+                .map(|row| row.iter().map(|e| e.map_or(0.0, |e| e.median)).collect())
+                .collect(),
+            colors: teams.iter().map(|t| frame::team_color(t)).collect(),
+            errors: estimates
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|e| e.filter(|e| e.n > 1).map(|e| (e.low, e.high)))
+                        .collect()
+                })
+                .collect(),
+        }
     };
     let mut files = bar_chart(
         &dir.join("team_goodput"),
         &bars(
-            format!("Per-team goodput at the top concurrency ({top_level})"),
+            format!("Per-team goodput at concurrency {top_level}"),
             "successful queries/s",
-            &|m, t| per_second(m.teams.get(t).map_or(0, |s| s.ok.count()), m.elapsed_s),
+            Figure::TeamGoodput,
         ),
     )?;
     files.extend(bar_chart(
         &dir.join("team_rejections"),
         &bars(
-            format!(
-                "Per-team rejected attempts, % of attempts, at the top concurrency ({top_level})"
-            ),
+            format!("Per-team rejected attempts at concurrency {top_level}"),
             "% of attempts rejected",
-            &|m, t| m.teams.get(t).map_or(0.0, |s| s.rejection_share() * 100.0),
+            Figure::TeamRejectedPct,
         ),
     )?);
     Ok(files)
+}
+
+/// Where each step begins on the strategy's merged timeline (its seconds back to back), and
+/// its level: `c16` (and `r1` for a repetition after the first).
+fn step_marks(run: &StrategyRun) -> Vec<Mark> {
+    let mut at = 0usize;
+    run.steps
+        .iter()
+        .map(|s| {
+            let label = if s.repetition == 0 {
+                format!("c{}", s.concurrency)
+            } else {
+                format!("c{} r{}", s.concurrency, s.repetition)
+            };
+            let mark = (at as f64, label);
+            at += s.measure.timeline.len();
+            mark
+        })
+        .collect()
+}
+
+/// `95 % bootstrap interval over 3 repetitions`, or `one repetition, no interval`.
+fn interval_caption(results: &RunResults) -> String {
+    let w = &results.workload;
+    if w.repetitions < 2 {
+        "one repetition, no interval".to_string()
+    } else {
+        format!(
+            "{:.0} % bootstrap interval over {} repetitions",
+            w.confidence * 100.0,
+            w.repetitions
+        )
+    }
 }
 
 /// For every step of `run` with a fault schedule: its timeline with the faults shaded and its

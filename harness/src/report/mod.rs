@@ -3,10 +3,14 @@
 //! - `results.json` is the results model of [`crate::results`], saved by [`write_all`].
 //! - [`text`] — `benchmark_fairness_<strategy>.txt`.
 //! - [`original`] — the original system's sections of that file, in its exact format.
-//! - [`summary`] — `summary.md` and the comparison table.
+//! - [`summary`] — `summary.md`.
+//! - [`faulted`] — the opening of `summary.md` under faults: correctness, detection, charts.
+//! - [`compare`] — `compare.md`: paired steps of several runs, deltas and their noise.
 //! - [`charts`] — PNG and SVG charts.
 
 pub mod charts;
+pub mod compare;
+pub mod faulted;
 pub mod original;
 pub mod summary;
 pub mod text;

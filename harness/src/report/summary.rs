@@ -3,18 +3,19 @@
 
 use std::fmt::Write;
 
-use crate::fairness::demand::{index_text, StepFairness};
-use crate::results::{RunResults, StrategyRun};
-use crate::stats::StepMeasure;
+use crate::results::{estimate_text, Figure, Level, RunResults, StrategyRun};
 
 /// The summary of one run, as Markdown.
 pub fn run_summary(results: &RunResults) -> String {
     let mut md = String::new();
     heading(&mut md, results);
+    super::faulted::lead(&mut md, results);
+    top_heading(&mut md, results);
     let _ = writeln!(md, "{}\n", LEGEND);
+    let _ = writeln!(md, "{}\n", interval_note(results));
     let _ = writeln!(md, "{TOP_HEADER}");
     for run in results.all_runs() {
-        top_row(&mut md, results, run, None);
+        top_row(&mut md, results, run);
     }
     every_level(&mut md, results);
     if let Some(base) = &results.baseline {
@@ -25,7 +26,7 @@ pub fn run_summary(results: &RunResults) -> String {
     md
 }
 
-/// Title, description, provenance, an early stop, and the heading of the top-level table.
+/// Title, description, provenance (machine, data) and an early stop.
 fn heading(md: &mut String, results: &RunResults) {
     let w = &results.workload;
     let _ = writeln!(md, "# {} — run {}\n", w.name, results.run_id);
@@ -47,6 +48,50 @@ fn heading(md: &mut String, results: &RunResults) {
             "**Stopped early ({why}); the figures cover what was measured.**\n"
         );
     }
+    data(md, results);
+}
+
+/// The data served: as recorded by the generator and fingerprinted on disk, and as each node
+/// of the first cluster reports it.
+fn data(md: &mut String, results: &RunResults) {
+    let _ = writeln!(md, "**Data:** {}\n", results.data.line());
+    let Some(run) = results.strategies.first() else {
+        return;
+    };
+    let nodes: Vec<String> = run
+        .processes
+        .iter()
+        .map(|p| {
+            let check = match p.fingerprint_matches {
+                Some(true) => "matches the files",
+                Some(false) => "**differs from the files on disk**",
+                None => "not checked",
+            };
+            format!(
+                "{} {} rows, {}/{} days, fingerprint {} ({check})",
+                p.id,
+                p.rows,
+                p.days_held.len(),
+                p.days_assigned,
+                if p.data_fingerprint.is_empty() {
+                    "-"
+                } else {
+                    &p.data_fingerprint
+                }
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        md,
+        "**As the nodes report it** ({}): {}\n",
+        run.strategy,
+        nodes.join(" · ")
+    );
+}
+
+/// The heading of the top-level table.
+fn top_heading(md: &mut String, results: &RunResults) {
+    let w = &results.workload;
     let top = w.concurrency.iter().copied().max().unwrap_or(0);
     if results.interrupted.is_some() {
         let _ = writeln!(
@@ -67,14 +112,13 @@ fn every_level(md: &mut String, results: &RunResults) {
     );
     let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for run in results.all_runs() {
-        for (level, m) in run.by_level() {
-            let f = results.fairness(level, &m);
+        for level in run.levels() {
             let _ = writeln!(
                 md,
-                "| {} | {level} | {} | {} |",
+                "| {} | {} | {} |",
                 run.strategy,
-                measure_cells(&m),
-                fairness_cells(&f)
+                level.level,
+                level_cells(results, &level)
             );
         }
     }
@@ -138,7 +182,7 @@ fn thresholds(md: &mut String, results: &RunResults) {
 /// Links to the charts and the per-strategy reports.
 fn links(md: &mut String, results: &RunResults) {
     let _ = writeln!(md, "\n## Charts\n");
-    for chart in super::charts::CHART_NAMES {
+    for chart in super::charts::chart_names(results) {
         let _ = writeln!(md, "- [{chart}]({chart}.svg) ([png]({chart}.png))");
     }
     for run in results.all_runs() {
@@ -164,81 +208,62 @@ fn ratio(a: f64, b: f64) -> f64 {
     }
 }
 
-fn success(ok: u64, total: u64) -> f64 {
-    if total == 0 {
-        0.0
-    } else {
-        ok as f64 * 100.0 / total as f64
+/// How the figures are estimated over the repetitions.
+pub fn interval_note(results: &RunResults) -> String {
+    let w = &results.workload;
+    if w.repetitions < 2 {
+        return "One repetition per level: figures are single measurements, marked `(n=1)`; no interval tells noise from difference (set `sweep.repetitions` to 2 or more).".to_string();
     }
+    format!(
+        "Each figure is the {} over {} repetitions per level, as `median [low–high]` at {:.0} % confidence.",
+        crate::interval::METHOD,
+        w.repetitions,
+        w.confidence * 100.0
+    )
 }
 
 /// What the summary's columns mean.
 const LEGEND: &str = "Latency columns are the **time to answer**: from a request's first attempt (open loop: from when it was due) to its answer, rejected attempts and backoffs included; a request never answered counts at its timeout. `success p99` is the latency of answered attempts only. `fair (demand)` is Jain's index of each team's served rate ÷ its weighted max-min fair share of the capacity (1 = every demand met, or capacity split max-min fairly); `Jain (plain)` is Jain's index of goodput ÷ weight, which ignores demand.";
 
-/// The header of the top-level table (also used by `compare`).
-const TOP_HEADER: &str = "| strategy | ok/s | answer p50 ms | answer p99 ms | success p99 ms | answered % | rejected attempts % | unanswered | fair (demand) | Jain (plain) | served % of demand per team |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|";
+/// The header of the top-level table.
+const TOP_HEADER: &str = "| strategy | ok/s | answer p50 ms | answer p99 ms | success p99 ms | answered % | rejected attempts % | fair (demand) | Jain (plain) | served % of demand per team | unanswered (all repetitions) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|";
 
-/// `team 97.0%, ...`: each team's served share of its own demand.
-fn served_shares(f: &StepFairness) -> String {
-    f.teams
-        .iter()
-        .map(|t| format!("{} {:.1}%", t.team, t.served_share() * 100.0))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// One row of the top-level table: `run` at its highest level, named `label strategy`.
-fn top_row(md: &mut String, results: &RunResults, run: &StrategyRun, label: Option<&str>) {
-    let Some((level, m)) = run.by_level().last().cloned() else {
+/// One row of the top-level table: `run` at its highest level.
+fn top_row(md: &mut String, results: &RunResults, run: &StrategyRun) {
+    let Some(level) = run.levels().pop() else {
         return;
     };
-    let f = results.fairness(level, &m);
-    let name = label.map_or(run.strategy.clone(), |l| format!("{l} {}", run.strategy));
     let _ = writeln!(
         md,
-        "| {name} | {} | {} | {} |",
-        measure_cells(&m),
-        m.overall.unanswered(),
-        fairness_cells(&f)
+        "| {} | {} | {} |",
+        run.strategy,
+        level_cells(results, &level),
+        level.merged.overall.unanswered()
     );
 }
 
-/// The cells both tables give a measure: ok/s, answer p50 and p99, success p99, answered %,
-/// rejected attempts %.
-fn measure_cells(m: &StepMeasure) -> String {
-    let a = m.overall.answer.summary();
+/// The cells both tables give a level, each the median of the repetitions with its interval:
+/// ok/s, answer p50 and p99, success p99, answered %, rejected attempts %, both fairness
+/// indexes and each team's served share of its demand.
+fn level_cells(results: &RunResults, level: &Level) -> String {
+    let e =
+        |figure: Figure, decimals: usize| estimate_text(results.estimate(level, &figure), decimals);
+    let served = results
+        .workload
+        .tenants
+        .iter()
+        .map(|t| format!("{} {}%", t.team, e(Figure::ServedPct(t.team.clone()), 1)))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
-        "{:.1} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1}",
-        m.throughput(),
-        a.p50_ms,
-        a.p99_ms,
-        m.overall.ok.summary().p99_ms,
-        success(m.overall.ok.count(), m.overall.total()),
-        m.overall.rejection_share() * 100.0
+        "{} | {} | {} | {} | {} | {} | {} | {} | {served}",
+        e(Figure::Throughput, 1),
+        e(Figure::AnswerP50, 2),
+        e(Figure::AnswerP99, 2),
+        e(Figure::SuccessP99, 2),
+        e(Figure::AnsweredPct, 1),
+        e(Figure::RejectedPct, 1),
+        e(Figure::DemandIndex, 3),
+        e(Figure::PlainIndex, 3),
     )
-}
-
-/// The fairness cells: demand-aware index, plain index, served share per team.
-fn fairness_cells(f: &StepFairness) -> String {
-    format!(
-        "{} | {} | {}",
-        index_text(f.demand_index),
-        index_text(f.plain_index),
-        served_shares(f)
-    )
-}
-
-/// Several runs side by side at their top concurrency.
-pub fn compare(runs: &[RunResults]) -> String {
-    let mut md = String::new();
-    let _ = writeln!(md, "# Comparison of {} runs\n", runs.len());
-    let _ = writeln!(md, "{LEGEND}\n");
-    let _ = writeln!(md, "{}", TOP_HEADER.replacen("strategy", "run strategy", 1));
-    for results in runs {
-        let label = format!("{}/{}", results.workload.name, results.run_id);
-        for run in results.all_runs() {
-            top_row(&mut md, results, run, Some(&label));
-        }
-    }
-    md
 }

@@ -12,7 +12,7 @@ mod faults;
 mod tables;
 
 use crate::fairness::demand::index_text;
-use crate::results::{RunResults, StrategyRun};
+use crate::results::{estimate_text, Figure, RunResults, StrategyRun};
 use crate::stats::StepMeasure;
 
 use faults::faults_section;
@@ -80,7 +80,7 @@ fn header(
     writeln!(
         out,
         "FAIRNESS BENCHMARK REPORT — strategy: {}",
-        run.strategy
+        reported_strategy(run)
     )?;
     writeln!(out, "{rule}")?;
     writeln!(out, "workload:     {} ({})", w.name, w.file.display())?;
@@ -107,6 +107,7 @@ fn header(
         w.mode,
         run.target
     )?;
+    data_lines(out, results, run)?;
     writeln!(
         out,
         "load:         {} · levels {:?} × {} repetition(s) · warm-up {} s · length {}",
@@ -142,6 +143,50 @@ fn header(
         )?;
     }
     writeln!(out)
+}
+
+/// The data served: as checked on this machine, and as each node reports it.
+fn data_lines(out: &mut dyn Write, results: &RunResults, run: &StrategyRun) -> io::Result<()> {
+    writeln!(out, "data:         {}", results.data.line())?;
+    for p in &run.processes {
+        writeln!(
+            out,
+            "  node {:<4} {} rows · {}/{} days held · fingerprint {} ({})",
+            p.id,
+            p.rows,
+            p.days_held.len(),
+            p.days_assigned,
+            p.data_fingerprint,
+            match p.fingerprint_matches {
+                Some(true) => "matches the files on disk",
+                Some(false) => "DIFFERS from the files on disk",
+                None => "not checked",
+            }
+        )?;
+    }
+    Ok(())
+}
+
+/// The strategy as the nodes reported it through `GetMetrics` (what was measured), with the
+/// workload's name for it when they differ or no node answered.
+fn reported_strategy(run: &StrategyRun) -> String {
+    let mut reported: Vec<&str> = run
+        .processes
+        .iter()
+        .map(|p| p.strategy.as_str())
+        .filter(|s| !s.is_empty())
+        .collect();
+    reported.sort();
+    reported.dedup();
+    match reported.as_slice() {
+        [one] if *one == run.strategy => run.strategy.clone(),
+        [] => format!("{} (not confirmed: no node reported one)", run.strategy),
+        many => format!(
+            "{} as the nodes report it (the workload named {})",
+            many.join(" / "),
+            run.strategy
+        ),
+    }
 }
 
 /// One row per concurrency level: counts, throughput, time to answer and both indexes.
@@ -181,7 +226,42 @@ fn per_level(out: &mut dyn Write, results: &RunResults, run: &StrategyRun) -> io
             index_text(fairness.plain_index)
         )?;
     }
-    writeln!(out, "  fair: demand-aware index (served ÷ weighted max-min fair share); Jain: plain index over goodput ÷ weight, which ignores demand")
+    writeln!(out, "  fair: demand-aware index (served ÷ weighted max-min fair share); Jain: plain index over goodput ÷ weight, which ignores demand")?;
+    writeln!(
+        out,
+        "  counts are of all repetitions merged; per repetition:"
+    )?;
+    estimates(out, results, run)
+}
+
+/// Per level, the median of each figure over the repetitions with its interval.
+fn estimates(out: &mut dyn Write, results: &RunResults, run: &StrategyRun) -> io::Result<()> {
+    writeln!(out, "  {}", super::summary::interval_note(results))?;
+    for level in run.levels() {
+        let e = |figure: Figure, decimals: usize| {
+            estimate_text(results.estimate(&level, &figure), decimals)
+        };
+        writeln!(
+            out,
+            "  conc {:>5}: ok/s {} · answer p99 {} ms · fair {} · Jain {}",
+            level.level,
+            e(Figure::Throughput, 1),
+            e(Figure::AnswerP99, 2),
+            e(Figure::DemandIndex, 3),
+            e(Figure::PlainIndex, 3)
+        )?;
+        for t in &results.workload.tenants {
+            writeln!(
+                out,
+                "  {:>11} {}: served {} % of its demand · time to answer p99 {} ms",
+                "",
+                t.team,
+                e(Figure::ServedPct(t.team.clone()), 1),
+                e(Figure::TeamAnswerP99(t.team.clone()), 2)
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// FAIRNESS at `level`: offered, served and fair share per team, capacity, both indexes.

@@ -2,8 +2,10 @@
 //! changes and logs (proto → results model).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use overlay::config::{ClusterConfig, NodeId};
+use overlay::date::DateKey;
 use overlay::proto::{MetricsResponse, TeamAdmission};
 
 use crate::client::fetch;
@@ -23,11 +25,13 @@ pub(super) struct Collected {
 }
 
 /// Asks every node once for its metrics and turns them into the results model; `up_ms` is
-/// when the cluster was up (state changes are timed from it).
+/// when the cluster was up (state changes are timed from it). With `data_root` (the nodes'
+/// data is on this machine), each node's data fingerprint is recomputed from the files.
 pub(super) async fn collect(
     config: &ClusterConfig,
     cluster: Option<&LocalCluster>,
     up_ms: u64,
+    data_root: Option<&Path>,
 ) -> Collected {
     let metrics = final_metrics(config).await;
     let state_changes = state_changes(config, &metrics, up_ms);
@@ -41,7 +45,7 @@ pub(super) async fn collect(
         })
         .collect();
     Collected {
-        processes: snapshot(config, &metrics),
+        processes: snapshot(config, &metrics, data_root),
         logs: collect_logs(config, &metrics, cluster),
         state_changes,
         state_transitions,
@@ -105,6 +109,7 @@ pub(super) fn admission_of(t: &TeamAdmission) -> TeamAdmissionSnapshot {
 fn snapshot(
     config: &ClusterConfig,
     metrics: &BTreeMap<NodeId, MetricsResponse>,
+    data_root: Option<&Path>,
 ) -> Vec<ProcessSnapshot> {
     config
         .processes
@@ -126,6 +131,12 @@ fn snapshot(
                     queries_served: m.queries_served,
                     strategy: m.fairness_strategy.clone(),
                     teams: m.teams.iter().map(admission_of).collect(),
+                    days_assigned: m.days_assigned,
+                    days_held: m.days_held.clone(),
+                    data_fingerprint: m.data_fingerprint.clone(),
+                    fingerprint_matches: data_root.map(|root| {
+                        recomputed_fingerprint(root, &m.days_held) == m.data_fingerprint
+                    }),
                 },
                 None => ProcessSnapshot {
                     id: p.id.0.clone(),
@@ -161,4 +172,10 @@ fn collect_logs(
             (p.id.0.clone(), recent)
         })
         .collect()
+}
+
+/// The fingerprint of the files of `days` (`YYYYMMDD`) under `root`, as a node computes it.
+pub fn recomputed_fingerprint(root: &Path, days: &[String]) -> String {
+    let days: Vec<DateKey> = days.iter().filter_map(|d| d.parse().ok()).collect();
+    overlay::dataset::fingerprint(root, &days)
 }

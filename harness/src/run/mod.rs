@@ -76,6 +76,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
     if workload.mode == ClusterMode::Local {
         prepare::ensure_data(&workload, options.progress)?;
     }
+    let data = prepare::check_data(&workload)?;
     let cluster = prepare::cluster_config(&workload)?;
     let token = prepare::control_token();
     prepare::check_control_service(&workload, &cluster, &token).await?;
@@ -102,6 +103,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<PathBuf> {
         baseline: None,
         strategies: Vec::new(),
         thresholds: Vec::new(),
+        data,
     };
     let ctx = Ctx {
         workload: &workload,
@@ -259,6 +261,7 @@ mod tests {
             interrupted: None,
             baseline: None,
             thresholds: Vec::new(),
+            data: Default::default(),
             strategies: vec![StrategyRun {
                 strategy: "fair_queue".to_string(),
                 target: String::new(),

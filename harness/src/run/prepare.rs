@@ -13,7 +13,9 @@ use crate::checker::load_dataset;
 use crate::cluster::config::{derive, ConfigSettings, DerivedConfig};
 use crate::control::ControlClient;
 use crate::data::generate::GenerateOptions;
+use crate::data::manifest::{Manifest, FILE as MANIFEST_FILE};
 use crate::data::progress::generate_with_progress;
+use crate::results::DataServed;
 use crate::verdict::AnswerChecker;
 use crate::workload::validate::{parse, validate};
 use crate::workload::{ClusterMode, Workload};
@@ -39,7 +41,9 @@ pub fn resolve(options: &RunOptions) -> anyhow::Result<Workload> {
     spec.cluster
         .node_args
         .extend(options.node_args.iter().cloned());
-    Ok(validate(&options.workload, spec)?)
+    let mut workload = validate(&options.workload, spec)?;
+    workload.data_given = options.data_path.is_some();
+    Ok(workload)
 }
 
 /// The control token the nodes expect (empty when they have none), read once per run.
@@ -69,6 +73,55 @@ pub(super) fn ensure_data(w: &Workload, progress: bool) -> anyhow::Result<()> {
     };
     generate_with_progress(&options, progress)?;
     Ok(())
+}
+
+/// The data a local run serves, checked: with `data.generate`, the generator's manifest at
+/// the root must record the workload's scale and seed (data written at another scale into the
+/// same folder stops the run with what differs; data given with `--data` is served as it is,
+/// its own scale recorded and the difference noted); and the files' fingerprint.
+/// A remote cluster's data is what its nodes report (in each process snapshot).
+pub(super) fn check_data(w: &Workload) -> anyhow::Result<DataServed> {
+    let mut served = DataServed {
+        path: w.data_path.display().to_string(),
+        ..Default::default()
+    };
+    if w.mode == ClusterMode::Remote {
+        served.unchecked =
+            "remote cluster: rows, days and fingerprints as each node reports them".into();
+        return Ok(served);
+    }
+    served.manifest = Manifest::read(&w.data_path)?;
+    match (&served.manifest, w.data_generate) {
+        (Some(m), true) => match m.differs_from(w.data_scale, w.data_seed) {
+            Some(diff) if w.data_given => {
+                served.unchecked =
+                    format!("served as given by --data, not at the workload's data.scale: {diff}");
+                eprintln!("note: {}: {}", w.data_path.display(), served.unchecked);
+            }
+            Some(diff) => {
+                bail!(
+                    "{}: data.path {} does not hold the data this workload asks for: {diff} (see {}); give this scale a folder of its own (data.path, or harness run --data DIR), or delete {} so it is regenerated",
+                    w.file.display(),
+                    w.data_path.display(),
+                    w.data_path.join(MANIFEST_FILE).display(),
+                    w.data_path.display()
+                );
+            }
+            None => {}
+        },
+        (None, true) => {
+            served.unchecked = format!(
+                "the workload's data.scale {} and seed {} are NOT checked: the folder has no {MANIFEST_FILE} (written by an older generator, or not generated); delete it to regenerate",
+                w.data_scale, w.data_seed
+            );
+            eprintln!("warning: {}: {}", w.data_path.display(), served.unchecked);
+        }
+        _ => {}
+    }
+    let days = overlay::dataset::list_dates(&w.data_path).unwrap_or_default();
+    served.days = days.len();
+    served.fingerprint = overlay::dataset::fingerprint(&w.data_path, &days);
+    Ok(served)
 }
 
 /// The workload's cluster config with the tenants' weights merged in (fair_queue) and, with

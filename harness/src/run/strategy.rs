@@ -136,7 +136,15 @@ async fn measure_strategy(
         check_reported(ctx.workload, &mut running).await?;
     }
     let (steps, step_starts) = measure_levels(ctx, &mut running).await?;
-    let collected = collect(&running.config, running.cluster.as_ref(), running.up_ms).await;
+    let local_data =
+        (ctx.workload.mode == ClusterMode::Local).then_some(ctx.workload.data_path.as_path());
+    let collected = collect(
+        &running.config,
+        running.cluster.as_ref(),
+        running.up_ms,
+        local_data,
+    )
+    .await;
     if let Some(cluster) = running.cluster {
         cluster.stop();
     }

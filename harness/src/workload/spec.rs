@@ -153,6 +153,13 @@ pub struct SweepSpec {
     /// Times each level is measured.
     #[serde(default = "default_one")]
     pub repetitions: i64,
+    /// Confidence level of the intervals over repetitions, in (0, 1).
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+}
+
+pub(crate) fn default_confidence() -> f64 {
+    crate::interval::DEFAULT_CONFIDENCE
 }
 
 fn default_one() -> i64 {

@@ -69,6 +69,7 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
     let strategies = sweep::check_strategies(&c, &spec.sweep.strategies, mode)?;
     let concurrency = sweep::check_concurrency(&c, &spec.sweep.concurrency)?;
     let repetitions = c.positive_u32("sweep.repetitions", spec.sweep.repetitions)?;
+    let confidence = sweep::check_confidence(&c, spec.sweep.confidence)?;
     let tenants = tenants::check_tenants(&c, &spec, &cluster)?;
     let (load, length) = load::check_load(&c, &spec, &tenants)?;
     let faults = check_faults(path, &spec, &cluster, mode, length)?;
@@ -99,9 +100,11 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
         data_generate: spec.data.generate,
         data_scale: spec.data.scale,
         data_seed: spec.data.seed.unwrap_or(spec.seed),
+        data_given: false,
         strategies,
         concurrency,
         repetitions,
+        confidence,
         load,
         length,
         warmup_s: spec.load.warmup_s,

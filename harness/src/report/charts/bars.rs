@@ -20,11 +20,23 @@ pub struct Bars {
     pub members: Vec<String>,
     /// `values[group][member]`.
     pub values: Vec<Vec<f64>>,
+    /// Palette index of each member (the same team or strategy has the same colour in every
+    /// chart).
+    pub colors: Vec<usize>,
+    /// `errors[group][member]`: the interval drawn as an error bar, when there is one.
+    pub errors: Vec<Vec<Option<(f64, f64)>>>,
 }
 
 fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, bars: &Bars) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let max = bars.values.iter().flatten().copied().fold(0.0f64, f64::max);
+    let highs = bars.errors.iter().flatten().flatten().map(|e| e.1);
+    let max = bars
+        .values
+        .iter()
+        .flatten()
+        .copied()
+        .chain(highs)
+        .fold(0.0f64, f64::max);
     let top = if max > 0.0 { max * 1.15 } else { 1.0 };
     let n = bars.groups.len().max(1);
     let mut chart = ChartBuilder::on(root)
@@ -54,7 +66,7 @@ fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, bars: &Bars) -> 
     let members = bars.members.len().max(1);
     let width = 0.8 / members as f64;
     for (m, name) in bars.members.iter().enumerate() {
-        let c = color(m);
+        let c = color(bars.colors.get(m).copied().unwrap_or(m));
         chart
             .draw_series(bars.values.iter().enumerate().map(|(g, row)| {
                 let x = g as f64 + 0.1 + m as f64 * width;
@@ -69,6 +81,15 @@ fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, bars: &Bars) -> 
             .map_err(|e| e.to_string())?
             .label(name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
+        let whiskers = bars.errors.iter().enumerate().filter_map(|(g, row)| {
+            let (low, high) = row.get(m).copied().flatten()?;
+            let x = g as f64 + 0.1 + m as f64 * width + width * 0.45;
+            Some(PathElement::new(
+                vec![(x, low), (x, high)],
+                BLACK.stroke_width(2),
+            ))
+        });
+        chart.draw_series(whiskers).map_err(|e| e.to_string())?;
     }
     chart
         .configure_series_labels()

@@ -26,28 +26,51 @@ pub(super) fn fault_overlay(f: &StepFaults, step_end_s: f64) -> (Vec<Band>, Vec<
             )
         })
         .collect();
-    let mut seen = std::collections::BTreeSet::new();
-    let marks = f
-        .detection
-        .events
-        .iter()
-        .filter_map(|e| {
-            let what = match e.event {
-                EventKind::NeighborSuspected => "suspected",
-                EventKind::NeighborFailed => "declared failed",
-                EventKind::NeighborRecovered => "recovered",
-                EventKind::CircuitOpened => "circuit open",
-                EventKind::CircuitClosed => "circuit closed",
-                EventKind::Failover => "routed around",
-                EventKind::StateChanged => "state",
-                _ => return None,
-            };
-            // One marker per kind and subject per second keeps the chart readable.
-            seen.insert((e.at_s as i64, what, e.subject.clone()))
-                .then(|| (e.at_s, format!("{}: {what} {}", e.node, e.subject)))
+    (bands, event_marks(&f.detection.events))
+}
+
+/// Seconds within which the same event about the same subject, logged by several nodes, is
+/// one marker.
+const COLLAPSE_S: f64 = 1.0;
+
+/// The cluster's failure-handling events as markers, repeats collapsed: the same event about
+/// the same subject within [`COLLAPSE_S`] of the first is one marker naming every node that
+/// logged it (`A, B, E: routed around C`).
+fn event_marks(events: &[crate::faults::detect::ClusterEvent]) -> Vec<Mark> {
+    // (first at_s, what, subject, nodes)
+    let mut groups: Vec<(f64, &str, String, Vec<String>)> = Vec::new();
+    let mut sorted: Vec<_> = events.iter().collect();
+    sorted.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    for e in sorted {
+        let what = match e.event {
+            EventKind::NeighborSuspected => "suspected",
+            EventKind::NeighborFailed => "declared failed",
+            EventKind::NeighborRecovered => "recovered",
+            EventKind::CircuitOpened => "circuit open",
+            EventKind::CircuitClosed => "circuit closed",
+            EventKind::Failover => "routed around",
+            EventKind::StateChanged => "state",
+            _ => continue,
+        };
+        let group = groups.iter_mut().find(|(at, w, subject, _)| {
+            *w == what && *subject == e.subject && e.at_s - *at <= COLLAPSE_S
+        });
+        match group {
+            Some((_, _, _, nodes)) => {
+                if !nodes.contains(&e.node) {
+                    nodes.push(e.node.clone());
+                }
+            }
+            None => groups.push((e.at_s, what, e.subject.clone(), vec![e.node.clone()])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(at, what, subject, mut nodes)| {
+            nodes.sort();
+            (at, format!("{}: {what} {subject}", nodes.join(", ")))
         })
-        .collect();
-    (bands, marks)
+        .collect()
 }
 
 /// Detection times per fault (groups) and observer (bars): time to declare the faulted node
@@ -66,6 +89,8 @@ pub(super) fn detection_bars(stem: &Path, faults: &StepFaults) -> anyhow::Result
             groups,
             members,
             values,
+            colors: Vec::new(),
+            errors: Vec::new(),
         },
     )
 }
@@ -146,6 +171,35 @@ mod tests {
         let (bands, _) = fault_overlay(&faults, 10.0);
         let spans: Vec<(f64, f64)> = bands.iter().map(|b| (b.0, b.1)).collect();
         assert_eq!(spans, [(1.0, 2.5), (3.0, 10.0)]);
+    }
+
+    #[test]
+    fn repeated_events_collapse_into_one_marker_naming_every_node() {
+        let event = |at_s: f64, node: &str, event: EventKind, subject: &str| {
+            crate::faults::detect::ClusterEvent {
+                at_s,
+                node: node.to_string(),
+                event,
+                subject: subject.to_string(),
+            }
+        };
+        let events = [
+            event(2.3, "E", EventKind::Failover, "C"),
+            event(2.0, "B", EventKind::Failover, "C"),
+            event(2.1, "A", EventKind::Failover, "C"),
+            event(2.2, "A", EventKind::Failover, "C"),
+            event(2.1, "A", EventKind::NeighborFailed, "C"),
+            event(6.0, "A", EventKind::Failover, "C"),
+        ];
+        let marks = event_marks(&events);
+        assert_eq!(
+            marks,
+            [
+                (2.0, "A, B, E: routed around C".to_string()),
+                (2.1, "A: declared failed C".to_string()),
+                (6.0, "A: routed around C".to_string()),
+            ]
+        );
     }
 
     #[test]

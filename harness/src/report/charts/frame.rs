@@ -28,6 +28,39 @@ pub(super) fn register_font() {
     });
 }
 
+/// The palette index of a strategy: the same in every chart and every compared run.
+pub(super) fn strategy_color(strategy: &str) -> usize {
+    match strategy {
+        "strict" => 0,
+        "weighted" => 3,
+        "hybrid" => 4,
+        "fair_queue" => 6,
+        "baseline" => 5,
+        other => named_or_hashed(other),
+    }
+}
+
+/// The palette index of a team: its own colour when it is named after one (green, pink,
+/// red...), else one chosen by its name, so it is the same in every chart.
+pub(super) fn team_color(team: &str) -> usize {
+    named_or_hashed(team)
+}
+
+/// The palette entry a name spells (`blue`, `red`, `green`, `orange`, `purple`, `grey`,
+/// `cyan`, `pink`), else one picked by a hash of the name.
+fn named_or_hashed(name: &str) -> usize {
+    const NAMES: [&str; 8] = [
+        "blue", "red", "green", "orange", "purple", "grey", "cyan", "pink",
+    ];
+    let lower = name.to_ascii_lowercase();
+    NAMES.iter().position(|n| *n == lower).unwrap_or_else(|| {
+        let hash = lower.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        (hash % NAMES.len() as u64) as usize
+    })
+}
+
 /// Colour `i` of the palette (it repeats after eight).
 pub(super) fn color(i: usize) -> RGBColor {
     const COLORS: [RGBColor; 8] = [
@@ -66,11 +99,18 @@ macro_rules! both {
 }
 pub(super) use both;
 
-/// The x and y ranges that hold every point of `lines` (y from 0, or padded on a log axis).
+/// The x and y ranges that hold every point and error bar of `lines` (y from 0, or padded on
+/// a log axis).
 pub(super) fn bounds(lines: &[super::Line], log_y: bool) -> ((f64, f64), (f64, f64)) {
-    let pts = lines.iter().flat_map(|l| l.points.iter());
+    let pts = lines.iter().flat_map(|l| {
+        l.points.iter().copied().chain(
+            l.errors
+                .iter()
+                .flat_map(|&(x, low, high)| [(x, low), (x, high)]),
+        )
+    });
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y) in pts {
+    for (x, y) in pts {
         x0 = x0.min(x);
         x1 = x1.max(x);
         y0 = y0.min(y);

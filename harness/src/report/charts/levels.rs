@@ -1,76 +1,78 @@
-//! Lines per concurrency level (latency percentiles or throughput, one line per run) and
-//! percentile curves at each run's top level.
+//! Lines per concurrency level (latency percentiles or throughput, one line per run, each
+//! point the median of the repetitions with its interval as an error bar) and percentile
+//! curves at each run's top level.
 
+use super::frame::strategy_color;
 use super::lines::Line;
 use super::StrategyRun;
-use crate::stats::{nines, percentile_curve, StepMeasure};
+use crate::results::{Figure, RunResults};
+use crate::stats::{nines, percentile_curve};
 
 /// What a per-level line chart plots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LevelFigure {
     /// p99 and p50 of the time to answer (rejections, backoffs and timeouts included).
     Answer,
-    /// p99 and p50 of the answered attempts only.
+    /// p99 of the answered attempts only.
     Success,
     /// Successful queries per second.
     Throughput,
 }
 
-/// p99 and p50 (time to answer, or success latency) or throughput per level, one line per run.
-pub fn level_lines(runs: &[&StrategyRun], prefix: &str, figure: LevelFigure) -> Vec<Line> {
+/// p99 and p50 (time to answer), success p99 or throughput per level, one line per run in
+/// the strategy's colour; every point is the median of the repetitions, with its interval.
+pub fn level_lines(
+    results: &RunResults,
+    runs: &[&StrategyRun],
+    prefix: &str,
+    figure: LevelFigure,
+) -> Vec<Line> {
+    let series: &[(&str, Figure, bool)] = match figure {
+        LevelFigure::Throughput => &[("", Figure::Throughput, false)],
+        LevelFigure::Success => &[(" success p99", Figure::SuccessP99, false)],
+        LevelFigure::Answer => &[
+            (" p99", Figure::AnswerP99, false),
+            (" p50", Figure::AnswerP50, true),
+        ],
+    };
     let mut lines = Vec::new();
-    for (i, run) in runs.iter().enumerate() {
-        let levels = run.by_level();
-        let x = |c: u32| f64::from(c);
-        let hist = |m: &StepMeasure| match figure {
-            LevelFigure::Answer => m.overall.answer.clone(),
-            _ => m.overall.ok.clone(),
-        };
-        if figure == LevelFigure::Throughput {
-            lines.push(Line {
-                label: format!("{prefix}{}", run.strategy),
-                points: levels
-                    .iter()
-                    .map(|(c, m)| (x(*c), m.throughput()))
-                    .collect(),
-                color: i,
-                thin: false,
-            });
-            continue;
-        }
-        for (name, thin) in [("p99", false), ("p50", true)] {
-            lines.push(Line {
-                label: format!("{prefix}{} {name}", run.strategy),
-                points: levels
-                    .iter()
-                    .filter(|(_, m)| hist(m).count() > 0)
-                    .map(|(c, m)| {
-                        let s = hist(m).summary();
-                        (x(*c), if thin { s.p50_ms } else { s.p99_ms })
-                    })
-                    .collect(),
-                color: i,
-                thin,
-            });
+    for run in runs {
+        for (name, fig, thin) in series {
+            let mut line = Line {
+                label: format!("{prefix}{}{name}", run.strategy),
+                color: strategy_color(&run.strategy),
+                thin: *thin,
+                ..Default::default()
+            };
+            for level in run.levels() {
+                let Some(e) = results.estimate(&level, fig) else {
+                    continue;
+                };
+                let x = f64::from(level.level);
+                line.points.push((x, e.median));
+                if e.n > 1 {
+                    line.errors.push((x, e.low, e.high));
+                }
+            }
+            lines.push(line);
         }
     }
     lines
 }
 
-/// Percentile curves (nines axis) at each run's top level.
+/// Percentile curves (nines axis) at each run's top level, all repetitions merged.
 pub fn distribution_lines(runs: &[&StrategyRun], prefix: &str) -> Vec<Line> {
     runs.iter()
-        .enumerate()
-        .filter_map(|(i, run)| {
-            let (_, m) = run.by_level().last()?.clone();
+        .filter_map(|run| {
+            let level = run.levels().pop()?;
             Some(Line {
-                label: format!("{prefix}{}", run.strategy),
-                points: percentile_curve(&m.overall.answer)
+                label: format!("{prefix}{} (concurrency {})", run.strategy, level.level),
+                points: percentile_curve(&level.merged.overall.answer)
                     .into_iter()
                     .map(|(q, ms)| (nines(q), ms))
                     .collect(),
-                color: i,
-                thin: false,
+                color: strategy_color(&run.strategy),
+                ..Default::default()
             })
         })
         .collect()

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use super::frame::{both, bounds, color, trim};
 
 /// One line of a line chart.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Line {
     /// Legend.
     pub label: String,
@@ -19,6 +19,8 @@ pub struct Line {
     pub color: usize,
     /// Drawn thin (secondary figure such as p50 beside p99).
     pub thin: bool,
+    /// Error bars: (x, low, high) of each point that has an interval (may be empty).
+    pub errors: Vec<(f64, f64, f64)>,
 }
 
 /// A shaded x range and its label.
@@ -44,7 +46,27 @@ pub struct Axes {
     pub bands: Vec<Band>,
     /// Vertical markers with their labels (the cluster's own events).
     pub marks: Vec<Mark>,
+    /// Where the legend goes.
+    pub legend: Legend,
+    /// Names of the integer y values (a discrete axis, such as node states): y is labelled
+    /// only at 0, 1, … with these names.
+    pub y_names: Vec<String>,
 }
+
+/// Where a chart's legend goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Legend {
+    /// Upper left, inside the plot.
+    #[default]
+    Inside,
+    /// In a strip right of the plot, off the data and the fault labels.
+    Right,
+    /// None (a neighbouring panel carries it).
+    Hidden,
+}
+
+/// Width of the legend strip right of a plot, pixels.
+const LEGEND_STRIP: u32 = 210;
 
 /// A line chart to `<stem>.png` and `<stem>.svg`.
 pub fn line_chart(stem: &Path, axes: &Axes, lines: &[Line]) -> anyhow::Result<Vec<PathBuf>> {
@@ -58,8 +80,30 @@ pub(super) fn draw_lines<DB: DrawingBackend>(
     lines: &[Line],
 ) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let ((x0, x1), (y0, y1)) = bounds(lines, axes.log_y);
-    let mut builder = ChartBuilder::on(root);
+    let root = if axes.legend == Legend::Right {
+        let (w, _) = root.dim_in_pixel();
+        let (plot, strip) = root.split_horizontally(w.saturating_sub(LEGEND_STRIP));
+        side_legend(&strip, lines)?;
+        plot
+    } else {
+        root.clone()
+    };
+    let ((x0, x1), (mut y0, mut y1)) = bounds(lines, axes.log_y);
+    if !axes.y_names.is_empty() {
+        (y0, y1) = (-0.3, axes.y_names.len() as f64 - 0.7);
+    }
+    let y_names = axes.y_names.clone();
+    let y_fmt = move |y: &f64| {
+        if y_names.is_empty() {
+            return trim(*y);
+        }
+        let i = y.round();
+        if (y - i).abs() > 1e-6 || i < 0.0 {
+            return String::new();
+        }
+        y_names.get(i as usize).cloned().unwrap_or_default()
+    };
+    let mut builder = ChartBuilder::on(&root);
     builder
         .caption(&axes.title, ("sans-serif", 22))
         .margin(15)
@@ -75,9 +119,13 @@ pub(super) fn draw_lines<DB: DrawingBackend>(
                 .configure_mesh()
                 .x_desc(&axes.x)
                 .y_desc(&axes.y)
-                .y_labels(12)
+                .y_labels(if axes.y_names.is_empty() {
+                    12
+                } else {
+                    axes.y_names.len() * 2 + 1
+                })
                 .x_labels(if nines_x { 9 } else { 10 })
-                .y_label_formatter(&|y: &f64| trim(*y))
+                .y_label_formatter(&y_fmt)
                 .x_label_formatter(&x_fmt)
                 .draw()
                 .map_err(|e| e.to_string())?;
@@ -120,6 +168,9 @@ fn draw_content<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f64
     for line in lines {
         draw_line(chart, line)?;
     }
+    if axes.legend != Legend::Inside {
+        return Ok(());
+    }
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
@@ -127,6 +178,32 @@ fn draw_content<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f64
         .position(SeriesLabelPosition::UpperLeft)
         .draw()
         .map_err(|e| e.to_string())
+}
+
+/// The legend in its own strip: a sample of each line's stroke and its label, top down.
+fn side_legend<DB: DrawingBackend>(
+    strip: &DrawingArea<DB, Shift>,
+    lines: &[Line],
+) -> Result<(), String> {
+    for (i, line) in lines.iter().enumerate() {
+        let y = 50 + 20 * i as i32;
+        let c = color(line.color);
+        let width = if line.thin { 1 } else { 2 };
+        strip
+            .draw(&PathElement::new(
+                vec![(6, y), (26, y)],
+                c.stroke_width(width),
+            ))
+            .map_err(|e| e.to_string())?;
+        strip
+            .draw(&Text::new(
+                line.label.clone(),
+                (32, y - 7),
+                ("sans-serif", 13).into_font(),
+            ))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// Fault windows: a shaded column each, labelled at the top.
@@ -203,5 +280,34 @@ fn draw_line<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f64)>>
                 .map(|&p| Circle::new(p, if line.thin { 2 } else { 3 }, c.filled())),
         )
         .map_err(|e| e.to_string())?;
+    draw_errors(chart, line, c)
+}
+
+/// A vertical bar from the low to the high end of each point's interval, with caps.
+fn draw_errors<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    line: &Line,
+    c: RGBColor,
+) -> Result<(), String> {
+    let (x0, x1) = line
+        .points
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    // Caps one hundredth of the x span wide (on a one-point line, of its x).
+    let cap = ((x1 - x0).abs().max(x1.abs()) * 0.01).max(1e-9);
+    for &(x, low, high) in &line.errors {
+        let segments = [
+            vec![(x, low), (x, high)],
+            vec![(x - cap, low), (x + cap, low)],
+            vec![(x - cap, high), (x + cap, high)],
+        ];
+        chart
+            .draw_series(
+                segments
+                    .into_iter()
+                    .map(|s| PathElement::new(s, c.stroke_width(1))),
+            )
+            .map_err(|e| e.to_string())?;
+    }
     Ok(())
 }

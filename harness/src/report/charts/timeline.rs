@@ -8,14 +8,28 @@ use plotters::prelude::*;
 
 use super::faults::fault_overlay;
 use super::frame::{both, SIZE};
-use super::lines::{draw_lines, line_chart, Axes, Line};
+use super::lines::{draw_lines, line_chart, Axes, Legend, Line, Mark};
 use super::StrategyRun;
 use crate::faults::step::StepFaults;
 use crate::stats::{SecondPoint, StepMeasure};
 
-/// Throughput and latency over time of one strategy's whole sweep.
-pub fn timeline(stem: &Path, title: &str, m: &StepMeasure) -> anyhow::Result<Vec<PathBuf>> {
-    both!(stem, draw_timeline, title, m, None)
+/// Throughput and latency over time of one strategy's whole sweep, each step's start marked
+/// with its label (`steps`: second of the merged timeline, label).
+pub fn timeline(
+    stem: &Path,
+    title: &str,
+    m: &StepMeasure,
+    steps: &[Mark],
+) -> anyhow::Result<Vec<PathBuf>> {
+    both!(stem, draw_timeline, title, m, Overlay::Steps(steps))
+}
+
+/// What a timeline adds to its lines.
+enum Overlay<'a> {
+    /// Step starts, labelled with their level.
+    Steps(&'a [Mark]),
+    /// A step's fault windows and the cluster's events.
+    Faults(&'a StepFaults),
 }
 
 /// Throughput and latency over time of one step with its fault windows shaded and the
@@ -26,7 +40,7 @@ pub fn fault_timeline(
     m: &StepMeasure,
     faults: &StepFaults,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    both!(stem, draw_timeline, title, m, Some(faults))
+    both!(stem, draw_timeline, title, m, Overlay::Faults(faults))
 }
 
 /// Two stacked panels over time: throughput (ok, rejected, failed per second) and latency.
@@ -34,11 +48,12 @@ fn draw_timeline<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     m: &StepMeasure,
-    faults: Option<&StepFaults>,
+    overlay: Overlay<'_>,
 ) -> Result<(), String> {
-    let (bands, marks) = faults
-        .map(|f| fault_overlay(f, m.elapsed_s))
-        .unwrap_or_default();
+    let (bands, marks) = match overlay {
+        Overlay::Faults(f) => fault_overlay(f, m.elapsed_s),
+        Overlay::Steps(steps) => (Vec::new(), steps.to_vec()),
+    };
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (upper, lower) = root.split_vertically(SIZE.1 / 2);
     draw_lines(
@@ -51,6 +66,8 @@ fn draw_timeline<DB: DrawingBackend>(
             nines_x: false,
             bands: bands.clone(),
             marks: marks.clone(),
+            legend: Legend::Right,
+            ..Default::default()
         },
         &throughput_lines(m),
     )?;
@@ -64,6 +81,8 @@ fn draw_timeline<DB: DrawingBackend>(
             nines_x: false,
             bands,
             marks,
+            legend: Legend::Right,
+            ..Default::default()
         },
         &latency_lines(m),
     )
@@ -74,42 +93,48 @@ fn second(p: &SecondPoint) -> f64 {
     f64::from(p.second)
 }
 
+/// Shortest bin drawn, seconds: a step's last, partial second shorter than this is dropped
+/// rather than drawn as a spike or a dip.
+const MIN_BIN_S: f64 = 0.5;
+
+/// The seconds worth drawing: every full one, and a partial last one of at least
+/// [`MIN_BIN_S`].
+fn bins(m: &StepMeasure) -> impl Iterator<Item = &SecondPoint> {
+    m.timeline.iter().filter(|p| p.span_s >= MIN_BIN_S)
+}
+
 /// `n` per second of window covered (the last second of a step is partial).
 fn rate(n: u64, p: &SecondPoint) -> f64 {
-    n as f64 / p.span_s.max(0.05)
+    n as f64 / p.span_s.max(MIN_BIN_S)
 }
 
 /// ok, rejected and failed per second, then each team's goodput per second.
 fn throughput_lines(m: &StepMeasure) -> Vec<Line> {
     let series = |label: &str, count: fn(&SecondPoint) -> u64, color: usize, thin: bool| Line {
         label: label.into(),
-        points: m
-            .timeline
-            .iter()
-            .map(|p| (second(p), rate(count(p), p)))
-            .collect(),
+        points: bins(m).map(|p| (second(p), rate(count(p), p))).collect(),
         color,
         thin,
+        errors: Vec::new(),
     };
     let mut lines = vec![
-        series("ok/s", |p| p.ok, 2, false),
+        series("ok/s", |p| p.ok, 0, false),
         series("rejected/s", |p| p.rejected, 1, false),
         series("failed/s", |p| p.failed, 5, true),
     ];
     if let Some(first) = m.timeline.first() {
-        for (i, team) in first.team_ok.keys().enumerate() {
+        for team in first.team_ok.keys() {
             lines.push(Line {
                 label: format!("{team} goodput/s"),
-                points: m
-                    .timeline
-                    .iter()
+                points: bins(m)
                     .map(|p| {
                         let ok = p.team_ok.get(team).copied().unwrap_or(0);
                         (second(p), rate(ok, p))
                     })
                     .collect(),
-                color: 3 + i,
+                color: super::frame::team_color(team),
                 thin: true,
+                errors: Vec::new(),
             });
         }
     }
@@ -120,14 +145,13 @@ fn throughput_lines(m: &StepMeasure) -> Vec<Line> {
 fn latency_lines(m: &StepMeasure) -> Vec<Line> {
     let series = |label: &str, ms: fn(&SecondPoint) -> f64, color: usize, thin: bool| Line {
         label: label.into(),
-        points: m
-            .timeline
-            .iter()
+        points: bins(m)
             .filter(|p| p.ok > 0)
             .map(|p| (second(p), ms(p)))
             .collect(),
         color,
         thin,
+        errors: Vec::new(),
     };
     vec![
         series("p50 ms", |p| p.p50_ms, 0, true),
@@ -156,18 +180,20 @@ pub(super) fn state_timeline(stem: &Path, run: &StrategyRun) -> anyhow::Result<V
             points: state_steps(run, node, end),
             color: i,
             thin: false,
+            errors: Vec::new(),
         })
         .collect();
     line_chart(
         stem,
         &Axes {
-            title: format!(
-                "{}: node states (0 healthy, 1 warning, 2 critical, 3 failing)",
-                run.strategy
-            ),
+            title: format!("{}: node states", run.strategy),
             x: "seconds since the cluster was up".into(),
             y: "state".into(),
             marks: run.step_starts.clone(),
+            legend: Legend::Right,
+            y_names: ["healthy", "warning", "critical", "failing"]
+                .map(String::from)
+                .to_vec(),
             ..Default::default()
         },
         &lines,

@@ -87,7 +87,7 @@ fn fired(out: &mut dyn Write, f: &StepFaults) -> io::Result<()> {
 fn phases(out: &mut dyn Write, f: &StepFaults) -> io::Result<()> {
     writeln!(
         out,
-        "    phase      seconds   ok/s    p99 ms   ok  failed  rejected  partial  retried"
+        "    phase      seconds   ok/s answer99   ok  failed  rejected  partial  retried"
     )?;
     let phases = [
         ("before", &f.before),

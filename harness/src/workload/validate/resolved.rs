@@ -90,12 +90,19 @@ pub struct Workload {
     pub data_scale: f64,
     /// Generator seed.
     pub data_seed: u64,
+    /// `data_path` came from the command line (`harness run --data DIR`): the data there is
+    /// served as it is, and its own scale and seed are recorded instead of being required.
+    #[serde(default)]
+    pub data_given: bool,
     /// Strategies swept.
     pub strategies: Vec<String>,
     /// Concurrency levels swept.
     pub concurrency: Vec<u32>,
     /// Repetitions per level.
     pub repetitions: u32,
+    /// Confidence level of the intervals over repetitions.
+    #[serde(default = "crate::workload::spec::default_confidence")]
+    pub confidence: f64,
     /// Pacing.
     pub load: LoadMode,
     /// Step length.

@@ -62,3 +62,15 @@ pub(super) fn check_concurrency(
     }
     Ok(out)
 }
+
+/// The confidence level of the intervals over repetitions: strictly between 0 and 1.
+pub(super) fn check_confidence(c: &Checker<'_>, confidence: f64) -> Result<f64, WorkloadError> {
+    if confidence > 0.0 && confidence < 1.0 {
+        Ok(confidence)
+    } else {
+        c.fail(
+            "sweep.confidence",
+            format!("is {confidence}; it must lie strictly between 0 and 1, such as 0.95"),
+        )
+    }
+}
