@@ -76,6 +76,16 @@ impl Command {
             _ => None,
         }
     }
+
+    /// Whether the command starts or stops node processes or virtual hosts (`run`,
+    /// `cluster up`, `cluster down`): such a command must not die on a broken output pipe
+    /// before its cleanup has run.
+    pub fn owns_processes(&self) -> bool {
+        matches!(
+            self,
+            Command::Run(_) | Command::Cluster(ClusterCommand::Up(_) | ClusterCommand::Down(_))
+        )
+    }
 }
 
 /// `harness control`

@@ -8,12 +8,18 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // Output piped into `head` and the like: stop quietly when the reader goes away, as
-    // command-line tools do, instead of panicking on a broken pipe.
+    let cli = Cli::parse();
+    // Output piped into `head` and the like: a command that owns nothing stops quietly when
+    // the reader goes away, as command-line tools do. `run` and `cluster up` own node
+    // processes and virtual hosts: for them a broken pipe stays a write error (SIGPIPE
+    // ignored, Rust's default), so the run goes on or unwinds through its cleanup instead of
+    // dying with its nodes left running.
     #[cfg(unix)]
-    // SAFETY: restoring the default disposition of a signal before any thread writes output.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    if !cli.command.owns_processes() {
+        // SAFETY: restoring the default disposition of a signal before any thread writes output.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
     }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -21,7 +27,6 @@ async fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
         )
         .init();
-    let cli = Cli::parse();
     if let Some(tls) = cli.command.tls() {
         if let Some(tls) = ClientTls::load(&tls.files())? {
             use_tls(tls);

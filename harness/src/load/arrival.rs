@@ -24,6 +24,10 @@ pub struct Ticket {
     pub query_draw: f64,
     /// Uniform draw for the team.
     pub team_draw: f64,
+    /// Open loop by duration: the end of the measured window. A request still waiting for a
+    /// free lane then is demand the step did not serve; it is counted as such, not sent, so
+    /// a backlog neither stretches the step nor hides from the served share.
+    pub send_by: Option<Instant>,
 }
 
 struct State {
@@ -105,6 +109,10 @@ impl Schedule {
             warmup,
             query_draw,
             team_draw,
+            send_by: match self.mode {
+                LoadMode::Open { .. } => self.measure_end,
+                LoadMode::Closed => None,
+            },
         })
     }
 }
@@ -144,12 +152,16 @@ mod tests {
             StepLength::Seconds(0.5),
             1,
         );
-        let n = std::iter::from_fn(|| s.take()).count();
-        assert!((400..600).contains(&n), "{n}");
+        let tickets: Vec<Ticket> = std::iter::from_fn(|| s.take()).collect();
+        assert!((400..600).contains(&tickets.len()), "{}", tickets.len());
+        let end = s.warmup_end + Duration::from_millis(500);
+        assert!(tickets.iter().all(|t| t.send_by == Some(end)));
     }
 
     #[test]
     fn closed_loop_counts_measured_requests() {
+        let s = Schedule::new(LoadMode::Closed, Duration::ZERO, StepLength::Seconds(1.0), 1);
+        assert!(s.take().is_some_and(|t| t.send_by.is_none()), "a closed loop has no backlog");
         let s = Schedule::new(LoadMode::Closed, Duration::ZERO, StepLength::Requests(3), 1);
         assert_eq!(std::iter::from_fn(|| s.take()).count(), 3);
     }

@@ -172,6 +172,25 @@ pub async fn run_step(
     recorder.finish(window.as_secs_f64())
 }
 
+/// Why a request is not sent at `now`, and whether that counts as timed out: due longer ago
+/// than its timeout before a lane was free, or (open loop) still waiting for a lane when the
+/// measured window closed. Only a first attempt is held back by the window's end; a rejected
+/// request already sent keeps retrying until its deadline.
+fn never_sent(
+    now: Instant,
+    deadline: Instant,
+    ticket: &Ticket,
+    attempts: u32,
+) -> Option<(&'static str, bool)> {
+    if now >= deadline {
+        return Some(("not sent within the timeout: every lane was busy", true));
+    }
+    if attempts == 0 && ticket.send_by.is_some_and(|end| now >= end) {
+        return Some(("not sent before the step ended: every lane was busy", false));
+    }
+    None
+}
+
 /// Turns the step's instants into Unix milliseconds for the raw rows.
 #[derive(Clone, Copy)]
 struct Clock {
@@ -263,10 +282,8 @@ async fn send(
     let (mut attempts, mut rejected_attempts) = (0u32, 0u32);
     let (answer, sent, done, timed_out) = loop {
         let sent = Instant::now();
-        if sent >= deadline {
-            // Due longer ago than its timeout before a lane was free: never sent.
-            let error = "not sent within the timeout: every lane was busy".to_string();
-            break (Answer::failed(error, false), sent, sent, true);
+        if let Some((error, timed_out)) = never_sent(sent, deadline, ticket, attempts) {
+            break (Answer::failed(error.to_string(), false), sent, sent, timed_out);
         }
         let left = deadline.saturating_duration_since(sent);
         let answer =
@@ -309,5 +326,40 @@ async fn send(
         partial: answer.partial,
         retried: answer.retried,
         verdict: answer.verdict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(due: Instant, send_by: Option<Instant>) -> Ticket {
+        Ticket {
+            due,
+            warmup: false,
+            query_draw: 0.0,
+            team_draw: 0.0,
+            send_by,
+        }
+    }
+
+    #[test]
+    fn a_request_waiting_past_the_window_is_unserved_demand_not_sent_late() {
+        let due = Instant::now();
+        let end = due + Duration::from_secs(1);
+        let deadline = due + Duration::from_secs(2);
+        let open = ticket(due, Some(end));
+        assert_eq!(never_sent(due, deadline, &open, 0), None, "sent in time");
+        let (why, timed_out) = never_sent(end, deadline, &open, 0).expect("held back");
+        assert!(why.contains("step ended") && !timed_out, "{why}");
+        assert_eq!(
+            never_sent(end, deadline, &open, 1),
+            None,
+            "a rejected request already sent keeps retrying"
+        );
+        let (why, timed_out) = never_sent(deadline, deadline, &open, 0).expect("too late");
+        assert!(why.contains("timeout") && timed_out, "{why}");
+        let closed = ticket(due, None);
+        assert_eq!(never_sent(end, deadline, &closed, 0), None, "no window end");
     }
 }
