@@ -12,9 +12,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "harness", version, about, long_about)]
 pub struct Cli {
+    /// Log lines on stderr: `text` (coloured only when stderr is a terminal) or `json` (one
+    /// object per line, for log shippers).
+    #[arg(long, global = true, default_value = "text", value_parser = parse_log_format)]
+    pub log_format: overlay::logging::LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+fn parse_log_format(text: &str) -> Result<overlay::logging::LogFormat, String> {
+    text.parse()
 }
 
 /// The harness commands.

@@ -4,6 +4,7 @@ use clap::Parser;
 use overlay_harness::cli::{Cli, ClusterCommand, Command, DataCommand};
 use overlay_harness::client::{use_tls, ClientTls};
 use overlay_harness::commands;
+use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -15,13 +16,11 @@ async fn main() -> anyhow::Result<()> {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .init();
     let cli = Cli::parse();
+    tracing_subscriber::registry()
+        .with(overlay::logging::stderr_layer(cli.log_format))
+        .with(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .init();
     if let Some(tls) = cli.command.tls() {
         if let Some(tls) = ClientTls::load(&tls.files())? {
             use_tls(tls);

@@ -1,0 +1,60 @@
+//! What standard tools read from a node: logs without colour escapes when they go to a file,
+//! JSON log lines with `--log-format json`.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use overlay::proto::MetricsRequest;
+
+mod common;
+use common::*;
+
+/// Starts a node logging to a file with `extra` flags, asks it once, stops it; its stderr.
+async fn log_of_a_short_run(extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("data")).expect("data folder");
+    let port = free_port();
+    let config = single_node_config(dir.path(), port);
+    let log = dir.path().join("stderr.log");
+    let stderr = Stdio::from(std::fs::File::create(&log).expect("log file"));
+    let (mut child, mut client) =
+        start_node(&config, &dir.path().join("data"), port, extra, stderr).await;
+    client
+        .get_metrics(MetricsRequest {})
+        .await
+        .expect("metrics answer");
+    // SAFETY: SIGTERM to the child this test started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    for _ in 0..500 {
+        if child.try_wait().expect("node status").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    std::fs::read_to_string(&log).expect("log readable")
+}
+
+#[tokio::test]
+async fn a_log_written_to_a_file_has_no_colour_escapes() {
+    let log = log_of_a_short_run(&[]).await;
+    assert!(log.lines().count() >= 2, "{log}");
+    assert!(log.contains(" INFO "), "{log}");
+    assert!(!log.contains("\x1b["), "colour escapes in a file: {log:?}");
+}
+
+#[tokio::test]
+async fn json_log_lines_parse_with_level_and_message() {
+    let log = log_of_a_short_run(&["--log-format", "json"]).await;
+    assert!(log.lines().count() >= 2, "{log}");
+    for line in log.lines() {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}"));
+        assert!(value["level"].is_string(), "{line}");
+        assert!(value["timestamp"].is_string(), "{line}");
+        assert!(value["message"].is_string(), "{line}");
+    }
+    assert!(!log.contains("\x1b["), "{log:?}");
+    let (code, stderr) = exit_of(&["x.json", "A", "--log-format", "yaml"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("unknown log format 'yaml'"), "{stderr}");
+}
