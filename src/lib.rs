@@ -29,4 +29,9 @@ pub mod record;
 pub mod proto {
     #![allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
     tonic::include_proto!("_");
+
+    /// The encoded `FileDescriptorSet` of `proto/overlay.proto` (every service and message),
+    /// for gRPC server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/overlay_descriptor.bin"));
 }

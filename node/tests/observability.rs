@@ -1,10 +1,14 @@
 //! What standard tools read from a node: logs without colour escapes when they go to a file,
-//! JSON log lines with `--log-format json`.
+//! JSON log lines with `--log-format json`, gRPC server reflection.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use overlay::proto::MetricsRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
 
 mod common;
 use common::*;
@@ -57,4 +61,69 @@ async fn json_log_lines_parse_with_level_and_message() {
     let (code, stderr) = exit_of(&["x.json", "A", "--log-format", "yaml"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("unknown log format 'yaml'"), "{stderr}");
+}
+
+/// One reflection request on a fresh stream; its answer.
+async fn reflect(address: &str, request: MessageRequest) -> MessageResponse {
+    let channel = tonic::transport::Endpoint::from_shared(address.to_string())
+        .expect("an address")
+        .connect()
+        .await
+        .expect("reflection connects");
+    let mut client = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(request),
+    };
+    let mut answers = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection answers")
+        .into_inner();
+    answers
+        .message()
+        .await
+        .expect("an answer")
+        .expect("one message")
+        .message_response
+        .expect("a response")
+}
+
+#[tokio::test]
+async fn reflection_lists_every_service_and_describes_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("data")).expect("data folder");
+    let port = free_port();
+    let config = single_node_config(dir.path(), port);
+    let (_child, _client) =
+        start_node(&config, &dir.path().join("data"), port, &[], Stdio::null()).await;
+    let address = format!("http://127.0.0.1:{port}");
+    let MessageResponse::ListServicesResponse(list) =
+        reflect(&address, MessageRequest::ListServices(String::new())).await
+    else {
+        panic!("not a service list");
+    };
+    let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "OverlayControl",
+            "OverlayNode",
+            "OverlayPeer",
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection"
+        ]
+    );
+    for symbol in ["OverlayNode", "MetricsResponse", "grpc.health.v1.Health"] {
+        let MessageResponse::FileDescriptorResponse(files) = reflect(
+            &address,
+            MessageRequest::FileContainingSymbol(symbol.to_string()),
+        )
+        .await
+        else {
+            panic!("{symbol}: not a file descriptor");
+        };
+        assert!(!files.file_descriptor_proto.is_empty(), "{symbol}");
+    }
 }

@@ -101,7 +101,12 @@ pub async fn serve_on(
         .max_concurrent_streams(node.max_streams_per_connection)
         .initial_stream_window_size(4 * 1024 * 1024)
         .initial_connection_window_size(16 * 1024 * 1024)
-        .add_routes(node_routes(&node, shutdown_tx).add_service(health_service))
+        .add_routes(
+            node_routes(&node, shutdown_tx)
+                .add_service(health_service)
+                .add_service(reflection_v1()?)
+                .add_service(reflection_v1alpha()?),
+        )
         .serve_with_incoming_shutdown(
             incoming(listener, node.connections, node.me.id.0.clone()),
             shutdown,
@@ -144,6 +149,37 @@ fn node_routes(node: &Arc<Node>, shutdown: watch::Sender<bool>) -> tonic::servic
     tonic::service::Routes::new(node_service)
         .add_service(peer_service)
         .add_service(control_service)
+}
+
+/// gRPC server reflection (v1) over every service the node serves: `OverlayNode`,
+/// `OverlayPeer`, `OverlayControl`, `grpc.health.v1.Health` and reflection itself, so
+/// `grpcurl -plaintext HOST:PORT list` works without the proto file.
+fn reflection_v1() -> anyhow::Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+> {
+    reflection_builder()
+        .build_v1()
+        .context("the compiled proto descriptors do not load")
+}
+
+/// The same reflection in its older `v1alpha` form, which some clients still ask first.
+fn reflection_v1alpha() -> anyhow::Result<
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+> {
+    reflection_builder()
+        .build_v1alpha()
+        .context("the compiled proto descriptors do not load")
+}
+
+/// The descriptor sets reflection serves: this protocol's and the health service's.
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(overlay::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
 /// The node's background tasks: answer expiry, the self-watch and the peer probes.
