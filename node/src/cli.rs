@@ -138,6 +138,11 @@ pub struct NodeArgs {
     /// state_changed, neighbor_failed and neighbor_recovered event.
     #[arg(long)]
     pub no_default_hooks: bool,
+    /// Serve Prometheus metrics (OpenMetrics text) at http://HOST:PORT/metrics: RPC latency
+    /// histograms, per-team admission, state, peers and breakers, routing, hooks, result cache,
+    /// rows and process figures. An address that cannot be bound stops the node.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
     /// Log lines on stderr: `text` (coloured only when stderr is a terminal) or `json` (one
     /// object per line, for log shippers).
     #[arg(long, default_value = "text", value_parser = parse_log_format)]

@@ -127,3 +127,82 @@ async fn reflection_lists_every_service_and_describes_them() {
         assert!(!files.file_descriptor_proto.is_empty(), "{symbol}");
     }
 }
+
+/// `GET path` on `address` over plain HTTP/1.1; the status line and the body.
+fn http_get(address: &str, path: &str) -> (String, String) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(address).expect("metrics port answers");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request sent");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer read");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("headers end");
+    (
+        head.lines().next().unwrap_or_default().to_string(),
+        body.to_string(),
+    )
+}
+
+#[tokio::test]
+async fn metrics_page_counts_rpcs_teams_and_the_process() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("data")).expect("data folder");
+    let port = free_port();
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let config = single_node_config(dir.path(), port);
+    let (_child, mut client) = start_node(
+        &config,
+        &dir.path().join("data"),
+        port,
+        &["--metrics-addr", &metrics],
+        Stdio::null(),
+    )
+    .await;
+    for _ in 0..3 {
+        client
+            .get_metrics(MetricsRequest {})
+            .await
+            .expect("metrics answer");
+    }
+    let (status, page) = http_get(&metrics, "/metrics");
+    assert!(status.contains("200"), "{status}");
+    for expected in [
+        r#"rpc_server_duration_seconds_count{rpc_system="grpc",rpc_service="OverlayNode",rpc_method="GetMetrics",rpc_grpc_status_code="0"} 3"#,
+        r#"overlay_node_state{state="healthy"} 1"#,
+        "# TYPE overlay_routing_peer_calls_total counter",
+        "overlay_result_cache_entries ",
+        "overlay_rows_loaded 0",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
+        "process_cpu_seconds_total ",
+    ] {
+        assert!(page.contains(expected), "{expected} missing:\n{page}");
+    }
+    assert!(http_get(&metrics, "/other").0.contains("404"));
+}
+
+#[test]
+fn a_metrics_address_that_cannot_be_bound_stops_the_node_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("data")).expect("data folder");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let taken = taken.local_addr().expect("address").to_string();
+    let config = single_node_config(dir.path(), free_port());
+    let data = dir.path().join("data");
+    let (code, stderr) = exit_of(&[
+        config.to_str().expect("path"),
+        "A",
+        "--dataset-root",
+        data.to_str().expect("path"),
+        "--metrics-addr",
+        &taken,
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot serve metrics on --metrics-addr {taken}")),
+        "{stderr}"
+    );
+}

@@ -29,6 +29,7 @@ use crate::listen::{bind, incoming};
 use crate::node::Node;
 use crate::peer_clients::MAX_MESSAGE_BYTES;
 use crate::peer_service::PeerService;
+use crate::prometheus::{self, RpcLayer, RpcMetrics};
 use crate::service::NodeService;
 
 /// How long queries in flight may still run after a stop request.
@@ -48,19 +49,40 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let listener = bind(&node.me.host, node.me.port, node.me.id.as_str()).await?;
-    serve_on(Arc::new(node), listener, stop).await
+    let metrics = match &node.metrics_addr {
+        Some(address) => Some(prometheus::bind(address).await?),
+        None => None,
+    };
+    serve_on(Arc::new(node), listener, metrics, stop).await
 }
 
-/// Serves on an already-bound listener.
+/// Serves on an already-bound listener, and `/metrics` on `metrics` if given.
 pub async fn serve_on(
     node: Arc<Node>,
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     register_health(&health_reporter).await;
-    let background = spawn_background(&node, health_reporter);
+    let mut background = spawn_background(&node, health_reporter);
+    let rpc_metrics = RpcMetrics::default();
+    if let Some(metrics) = metrics {
+        tracing::info!(
+            "[Server] {} serves Prometheus metrics at http://{}/metrics",
+            node.me.id,
+            metrics
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+        );
+        background.push(prometheus::spawn(
+            metrics,
+            node.clone(),
+            rpc_metrics.clone(),
+        ));
+    }
     tracing::info!(
         "[Server] {} ({} of team {}) serving on {} with strategy {}{}",
         node.me.id,
@@ -95,6 +117,7 @@ pub async fn serve_on(
             .context("the --tls-cert/--tls-key/--tls-ca files are not usable")?;
     }
     let server = builder
+        .layer(RpcLayer::new(rpc_metrics))
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE))
         .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
