@@ -292,6 +292,21 @@ pub enum ClusterCommand {
     Down(ClusterRefArgs),
     /// Show whether each process of a config answers, with its load.
     Status(ClusterRefArgs),
+    /// Print a Prometheus scrape config for a background cluster's /metrics pages:
+    /// `harness cluster prometheus-config > prometheus.yml`, then `prometheus
+    /// --config.file=prometheus.yml`.
+    PrometheusConfig(PrometheusConfigArgs),
+}
+
+/// `harness cluster prometheus-config`
+#[derive(Debug, Args)]
+pub struct PrometheusConfigArgs {
+    /// Cluster config of the background cluster.
+    #[arg(default_value = "configs/one_host_config.json")]
+    pub config: PathBuf,
+    /// Seconds between scrapes.
+    #[arg(long, default_value_t = 5)]
+    pub scrape_interval_s: u32,
 }
 
 /// `harness cluster up`

@@ -33,6 +33,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Cluster(ClusterCommand::Up(args)) => commands::cluster::up(args).await,
         Command::Cluster(ClusterCommand::Down(args)) => commands::cluster::down(args).await,
         Command::Cluster(ClusterCommand::Status(args)) => commands::cluster::status(args).await,
+        Command::Cluster(ClusterCommand::PrometheusConfig(args)) => {
+            commands::cluster::prometheus_config(args)
+        }
         Command::Run(args) => commands::run::run(args).await,
         Command::Report(args) => commands::report::run(args),
         Command::Compare(args) => commands::compare::run(args),

@@ -19,6 +19,9 @@ pub struct ClusterState {
     pub pids: BTreeMap<String, u32>,
     /// Where the node logs are.
     pub log_dir: PathBuf,
+    /// Where each node serves Prometheus's `/metrics` (`host:port`).
+    #[serde(default)]
+    pub metrics: BTreeMap<String, String>,
 }
 
 /// The record file for a config: `.overlay/<config stem>/cluster.json`.

@@ -23,7 +23,8 @@ pub(super) fn render(m: &MetricsResponse, rpc: &RpcMetrics, process: ProcessFigu
     node_figures(&mut f, m);
     team_figures(&mut f, m);
     peer_figures(&mut f, m);
-    routing_and_hooks(&mut f, m);
+    routing(&mut f, m);
+    hooks(&mut f, m);
     if let Some(cpu) = process.cpu_seconds {
         f.counter(
             "process_cpu_seconds",
@@ -211,7 +212,7 @@ fn peer_figures(f: &mut Families<'_>, m: &MetricsResponse) {
     );
 }
 
-fn routing_and_hooks(f: &mut Families<'_>, m: &MetricsResponse) {
+fn routing(f: &mut Families<'_>, m: &MetricsResponse) {
     let r = m.routing.unwrap_or_default();
     for (name, help, value) in [
         (
@@ -282,6 +283,9 @@ fn routing_and_hooks(f: &mut Families<'_>, m: &MetricsResponse) {
         "Peers ejected now",
         r.ejected_now.into(),
     );
+}
+
+fn hooks(f: &mut Families<'_>, m: &MetricsResponse) {
     let h = m.hooks.unwrap_or_default();
     for (name, help, value) in [
         (

@@ -68,21 +68,7 @@ pub async fn serve_on(
     register_health(&health_reporter).await;
     let mut background = spawn_background(&node, health_reporter);
     let rpc_metrics = RpcMetrics::default();
-    if let Some(metrics) = metrics {
-        tracing::info!(
-            "[Server] {} serves Prometheus metrics at http://{}/metrics",
-            node.me.id,
-            metrics
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default()
-        );
-        background.push(prometheus::spawn(
-            metrics,
-            node.clone(),
-            rpc_metrics.clone(),
-        ));
-    }
+    background.extend(spawn_metrics(&node, metrics, &rpc_metrics));
     tracing::info!(
         "[Server] {} ({} of team {}) serving on {} with strategy {}{}",
         node.me.id,
@@ -141,6 +127,24 @@ pub async fn serve_on(
     node.hooks.shutdown(Duration::from_millis(500)).await;
     tracing::info!("[Server] {} stopped", node.me.id);
     result.context("gRPC server failed")
+}
+
+/// Serves `/metrics` on `listener`, if given, logging where.
+fn spawn_metrics(
+    node: &Arc<Node>,
+    listener: Option<TcpListener>,
+    rpc: &RpcMetrics,
+) -> Option<JoinHandle<()>> {
+    let listener = listener?;
+    tracing::info!(
+        "[Server] {} serves Prometheus metrics at http://{}/metrics",
+        node.me.id,
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    );
+    Some(prometheus::spawn(listener, node.clone(), rpc.clone()))
 }
 
 /// The names the standard health service answers for: the server as a whole and the
