@@ -11,6 +11,7 @@
 //! - [`query`]: the typed query model parsed from the original JSON params.
 //! - [`aggregate`]: aggregate partials and their merge.
 //! - [`partition`]: the partition map — which node holds which days.
+//! - [`logging`]: the log format of the node and the harness (text or JSON, colour on a terminal only).
 
 pub mod aggregate;
 pub mod batch;
@@ -19,6 +20,7 @@ pub mod dataset;
 pub mod date;
 pub mod event;
 pub mod fault;
+pub mod logging;
 pub mod partition;
 pub mod query;
 pub mod record;
@@ -27,4 +29,9 @@ pub mod record;
 pub mod proto {
     #![allow(missing_docs, unreachable_pub, clippy::all, clippy::pedantic)]
     tonic::include_proto!("_");
+
+    /// The encoded `FileDescriptorSet` of `proto/overlay.proto` (every service and message),
+    /// for gRPC server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/overlay_descriptor.bin"));
 }

@@ -12,9 +12,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "harness", version, about, long_about)]
 pub struct Cli {
+    /// Log lines on stderr: `text` (coloured only when stderr is a terminal) or `json` (one
+    /// object per line, for log shippers).
+    #[arg(long, global = true, default_value = "text", value_parser = parse_log_format)]
+    pub log_format: overlay::logging::LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+fn parse_log_format(text: &str) -> Result<overlay::logging::LogFormat, String> {
+    text.parse()
 }
 
 /// The harness commands.
@@ -307,6 +315,21 @@ pub enum ClusterCommand {
     Down(ClusterRefArgs),
     /// Show whether each process of a config answers, with its load.
     Status(ClusterRefArgs),
+    /// Print a Prometheus scrape config for a background cluster's /metrics pages:
+    /// `harness cluster prometheus-config > prometheus.yml`, then `prometheus
+    /// --config.file=prometheus.yml`.
+    PrometheusConfig(PrometheusConfigArgs),
+}
+
+/// `harness cluster prometheus-config`
+#[derive(Debug, Args)]
+pub struct PrometheusConfigArgs {
+    /// Cluster config of the background cluster.
+    #[arg(default_value = "configs/one_host_config.json")]
+    pub config: PathBuf,
+    /// Seconds between scrapes.
+    #[arg(long, default_value_t = 5)]
+    pub scrape_interval_s: u32,
 }
 
 /// `harness cluster up`

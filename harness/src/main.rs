@@ -4,6 +4,7 @@ use clap::Parser;
 use overlay_harness::cli::{Cli, ClusterCommand, Command, DataCommand};
 use overlay_harness::client::{use_tls, ClientTls};
 use overlay_harness::commands;
+use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -21,11 +22,9 @@ async fn main() -> anyhow::Result<()> {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
+    tracing_subscriber::registry()
+        .with(overlay::logging::stderr_layer(cli.log_format))
+        .with(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
         .init();
     if let Some(tls) = cli.command.tls() {
         if let Some(tls) = ClientTls::load(&tls.files())? {
@@ -39,6 +38,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Cluster(ClusterCommand::Up(args)) => commands::cluster::up(args).await,
         Command::Cluster(ClusterCommand::Down(args)) => commands::cluster::down(args).await,
         Command::Cluster(ClusterCommand::Status(args)) => commands::cluster::status(args).await,
+        Command::Cluster(ClusterCommand::PrometheusConfig(args)) => {
+            commands::cluster::prometheus_config(args)
+        }
         Command::Run(args) => commands::run::run(args).await,
         Command::Report(args) => commands::report::run(args),
         Command::Compare(args) => commands::compare::run(args),

@@ -4,14 +4,16 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use overlay::config::{ClusterConfig, FairnessStrategy, Hedge};
+use overlay::logging::LogFormat;
 
 /// One process of an Overlay query tree.
 ///
 /// Reads the cluster config, loads the days of the dataset that the partition map gives this
 /// process (and its replicas), then serves the OverlayNode protocol (clients), the OverlayPeer
 /// protocol (other nodes) and the standard gRPC health service on its configured host and port.
-/// Stops gracefully on Ctrl-C, SIGTERM or a Shutdown call. Logs go to stderr; set RUST_LOG
-/// (for example RUST_LOG=overlay_node=debug) for more or less.
+/// Stops gracefully on Ctrl-C, SIGTERM or a Shutdown call. Logs go to stderr (colour only on a
+/// terminal; --log-format json for log shippers); set RUST_LOG (for example
+/// RUST_LOG=overlay_node=debug) for more or less.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "overlay-node", version, about, long_about)]
 pub struct NodeArgs {
@@ -141,6 +143,19 @@ pub struct NodeArgs {
     /// state_changed, neighbor_failed and neighbor_recovered event.
     #[arg(long)]
     pub no_default_hooks: bool,
+    /// Serve Prometheus metrics (OpenMetrics text) at http://HOST:PORT/metrics: RPC latency
+    /// histograms, per-team admission, state, peers and breakers, routing, hooks, result cache,
+    /// rows and process figures. An address that cannot be bound stops the node.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
+    /// Log lines on stderr: `text` (coloured only when stderr is a terminal) or `json` (one
+    /// object per line, for log shippers).
+    #[arg(long, default_value = "text", value_parser = parse_log_format)]
+    pub log_format: LogFormat,
+}
+
+fn parse_log_format(text: &str) -> Result<LogFormat, String> {
+    text.parse()
 }
 
 fn parse_strategy(text: &str) -> Result<FairnessStrategy, String> {

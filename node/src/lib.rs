@@ -14,6 +14,7 @@
 //! - [`admission`]: per-team admission control (fairness strategies).
 //! - [`peer_clients`]: gRPC clients to the other processes.
 //! - [`metrics`]: the `GetMetrics` answer.
+//! - [`prometheus`]: `/metrics` for Prometheus (`--metrics-addr`) and the RPC latency layer.
 //! - [`times`]: processing times of the latest queries.
 //! - [`logs`]: recent log lines for `GetMetrics`.
 //! - [`health`]: the node's own state, peer health, probes, circuit breakers, failover plan.
@@ -40,6 +41,7 @@ pub mod metrics;
 pub mod node;
 pub mod peer_clients;
 pub mod peer_service;
+pub mod prometheus;
 pub mod query;
 pub mod results;
 pub mod server;

@@ -20,11 +20,7 @@ fn main() -> anyhow::Result<()> {
 async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let logs = LogRing::default();
     tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_target(false),
-        )
+        .with(overlay::logging::stderr_layer(args.log_format))
         .with(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with(logs.layer())
         .init();

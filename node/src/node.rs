@@ -80,6 +80,8 @@ pub struct Node {
     pub tls: Option<crate::tls::NodeTls>,
     /// Most concurrent streams on one connection.
     pub max_streams_per_connection: u32,
+    /// Where `/metrics` is served for Prometheus (`--metrics-addr`), if anywhere.
+    pub metrics_addr: Option<String>,
     /// Peers' answer times: hedge delays, the hedge budget, outlier ejection.
     pub tail: Arc<TailTolerance>,
 }

@@ -85,6 +85,9 @@ pub struct NodeSettings {
     /// readiness checks then connect with the same files (the node certificate as client
     /// identity), so it must name the configured hosts.
     pub tls: TlsFiles,
+    /// `--metrics-addr`: give every node a free port on its host for Prometheus's `/metrics`
+    /// (kept across restarts; see [`LocalCluster::metrics_addresses`]).
+    pub metrics: bool,
 }
 
 impl NodeSettings {
@@ -148,6 +151,8 @@ pub struct LocalCluster {
     pub config: ClusterConfig,
     /// The processes by id.
     pub nodes: BTreeMap<NodeId, NodeProcess>,
+    /// Where each node serves `/metrics` (`host:port`), when the settings ask for it.
+    pub metrics_addresses: BTreeMap<NodeId, String>,
     options: LaunchOptions,
     /// How the launcher itself connects to the nodes (TLS when the launch asks for it).
     client_tls: Option<ClientTls>,
@@ -192,9 +197,15 @@ impl LocalCluster {
                 token_file.display().to_string(),
             ]);
         }
+        let metrics_addresses = if options.settings.metrics {
+            super::prometheus::metrics_addresses(&config)?
+        } else {
+            BTreeMap::new()
+        };
         let mut cluster = LocalCluster {
             config: config.clone(),
             nodes: BTreeMap::new(),
+            metrics_addresses,
             client_tls: ClientTls::load(&options.settings.tls)?,
             options,
             namespaces,
@@ -257,6 +268,13 @@ impl LocalCluster {
             .arg("--worker-threads")
             .arg(self.worker_threads().to_string())
             .args(self.options.settings.args())
+            .args(
+                self.metrics_addresses
+                    .get(id)
+                    .map(|address| ["--metrics-addr".to_string(), address.clone()])
+                    .into_iter()
+                    .flatten(),
+            )
             .args(&self.options.extra_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -527,6 +545,8 @@ mod tests {
                 cert: Some(PathBuf::from("node.pem")),
                 key: Some(PathBuf::from("node.key")),
             },
+            // Per node, not a shared flag: the launcher adds each node's own address.
+            metrics: true,
         };
         assert_eq!(
             settings.args(),

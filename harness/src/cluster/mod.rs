@@ -5,10 +5,12 @@
 //! - [`binary`]: finding (under cargo, building) the `overlay-node` binary.
 //! - [`launcher`]: starting a config's processes, waiting for them, stopping them.
 //! - [`ports`]: free loopback ports outside the ephemeral ranges.
+//! - [`prometheus`]: a Prometheus scrape config for a cluster's `/metrics` pages.
 //! - [`state`]: the record of a background cluster (`harness cluster up/down/status`).
 
 pub mod binary;
 pub mod config;
 pub mod launcher;
 pub mod ports;
+pub mod prometheus;
 pub mod state;

@@ -22,6 +22,9 @@ pub struct ClusterState {
     /// The virtual hosts' run id, when the nodes run in network namespaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns_run: Option<String>,
+    /// Where each node serves Prometheus's `/metrics` (`host:port`).
+    #[serde(default)]
+    pub metrics: BTreeMap<String, String>,
 }
 
 /// The file naming the virtual hosts' run id of a config's background cluster, written before

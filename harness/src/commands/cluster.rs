@@ -1,14 +1,16 @@
-//! `harness cluster up|down|status`: a local cluster in the background.
+//! `harness cluster up|down|status|prometheus-config`: a local cluster in the background.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use overlay::config::ClusterConfig;
 
-use crate::cli::{ClusterRefArgs, ClusterUpArgs};
+use crate::cli::{ClusterRefArgs, ClusterUpArgs, PrometheusConfigArgs};
 use crate::cluster::binary::node_binary;
 use crate::cluster::launcher::{LaunchOptions, LocalCluster, NodeSettings};
+use crate::cluster::prometheus::{scrape_config, ScrapeTarget};
 use crate::cluster::state::{cluster_dir, is_node_process, netns_record, state_path, ClusterState};
 use crate::commands::metrics;
 use crate::netns::{Layout, VirtualHosts};
@@ -35,7 +37,10 @@ pub async fn up(args: ClusterUpArgs) -> anyhow::Result<()> {
         node_dataset_roots: Default::default(),
         node_binary: node_binary(true)?,
         log_dir: log_dir.clone(),
-        settings: NodeSettings::default(),
+        settings: NodeSettings {
+            metrics: true,
+            ..NodeSettings::default()
+        },
         extra_args: args.node_args.clone(),
         ready_timeout: Duration::from_secs(args.ready_timeout_s),
     };
@@ -45,6 +50,11 @@ pub async fn up(args: ClusterUpArgs) -> anyhow::Result<()> {
             let _ = std::fs::remove_file(netns_record(&args.config));
         })?;
     let leader = cluster.leader_address();
+    let metrics: BTreeMap<String, String> = cluster
+        .metrics_addresses
+        .iter()
+        .map(|(id, address)| (id.0.clone(), address.clone()))
+        .collect();
     let pids = cluster.detach();
     let netns_run = hosts.map(VirtualHosts::keep);
     if let Some(run) = &netns_run {
@@ -55,8 +65,12 @@ pub async fn up(args: ClusterUpArgs) -> anyhow::Result<()> {
         pids: pids.clone(),
         log_dir: log_dir.clone(),
         netns_run,
+        metrics: metrics.clone(),
     }
     .save(&record)?;
+    for (id, address) in &metrics {
+        println!("{id} metrics at http://{address}/metrics");
+    }
     println!(
         "cluster of {} processes answering after {:.2} s; leader at {leader}; logs in {}",
         pids.len(),
@@ -67,6 +81,33 @@ pub async fn up(args: ClusterUpArgs) -> anyhow::Result<()> {
         "stop it with: harness cluster down {}",
         args.config.display()
     );
+    Ok(())
+}
+
+/// `cluster prometheus-config`: the scrape config of a background cluster, on stdout.
+pub fn prometheus_config(args: PrometheusConfigArgs) -> anyhow::Result<()> {
+    let state = ClusterState::load(&state_path(&args.config))?;
+    anyhow::ensure!(
+        !state.metrics.is_empty(),
+        "the cluster of {} records no metrics addresses; restart it with `harness cluster up`",
+        args.config.display()
+    );
+    let config = ClusterConfig::load(&args.config)?;
+    let targets: Vec<ScrapeTarget> = state
+        .metrics
+        .iter()
+        .map(|(node, address)| ScrapeTarget {
+            node: node.clone(),
+            team: config
+                .processes
+                .values()
+                .find(|p| p.id.0 == *node)
+                .map(|p| p.team.clone())
+                .unwrap_or_default(),
+            address: address.clone(),
+        })
+        .collect();
+    print!("{}", scrape_config(&targets, args.scrape_interval_s));
     Ok(())
 }
 

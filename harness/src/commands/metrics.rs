@@ -8,6 +8,14 @@ use crate::cli::MetricsArgs;
 use crate::client::fetch;
 use crate::fairness::{goodput_fairness, team_goodput};
 
+mod health;
+mod json;
+#[cfg(test)]
+mod tests;
+
+pub use health::health_tables;
+pub use json::metrics_json;
+
 /// Runs the command.
 pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
     let targets: Vec<(String, String)> = match &args.node {
@@ -50,6 +58,8 @@ pub async fn run(args: MetricsArgs) -> anyhow::Result<()> {
         print!("{}", team_table(&fetched));
         println!();
         print!("{}", tail_table(&fetched));
+        println!();
+        print!("{}", health_tables(&fetched));
     }
     if !unreachable.is_empty() {
         anyhow::bail!(
@@ -120,14 +130,23 @@ pub fn lacking_lines(nodes: &[MetricsResponse]) -> String {
         .collect()
 }
 
-/// Per node: peer calls, and the tail-tolerance counters — hedges sent (and of them sent free,
-/// the peer suspected) and won, calls cancelled (hedges lost) and abandoned (the caller went
-/// away), scans stopped, ejections.
+/// Per node: routing work (peer calls and failures, retries, failovers, slices left
+/// unserved, queries coordinated) and the tail-tolerance counters — hedges sent (and of them sent free, the peer suspected) and won, calls
+/// cancelled (hedges lost) and abandoned (the caller went away), scans stopped, ejections.
 pub fn tail_table(nodes: &[MetricsResponse]) -> String {
-    let mut out = format!(
-        "{:<4} {:>10} {:>8} {:>6} {:>8} {:>10} {:>10} {:>8} {:>10} {:>8}\n",
+    let row = |cells: [String; 15]| {
+        let [id, rest @ ..] = cells;
+        let rest: Vec<String> = rest.iter().map(|c| format!("{c:>9}")).collect();
+        format!("{id:<4} {}\n", rest.join(" "))
+    };
+    let mut out = row([
         "id",
         "calls",
+        "failed",
+        "retries",
+        "failovers",
+        "unserved",
+        "coord",
         "hedges",
         "free",
         "won",
@@ -135,23 +154,28 @@ pub fn tail_table(nodes: &[MetricsResponse]) -> String {
         "abandoned",
         "stopped",
         "ejections",
-        "ejected"
-    );
+        "ejected",
+    ]
+    .map(String::from));
     for m in nodes {
         let r = m.routing.unwrap_or_default();
-        out += &format!(
-            "{:<4} {:>10} {:>8} {:>6} {:>8} {:>10} {:>10} {:>8} {:>10} {:>8}\n",
-            m.process_id,
-            r.peer_calls,
-            r.hedges_sent,
-            r.hedges_free,
-            r.hedges_won,
-            r.calls_cancelled,
-            r.calls_abandoned,
-            r.scans_stopped,
-            r.ejections,
-            r.ejected_now
-        );
+        out += &row([
+            m.process_id.clone(),
+            r.peer_calls.to_string(),
+            r.peer_call_failures.to_string(),
+            r.retries.to_string(),
+            r.failovers.to_string(),
+            r.unserved.to_string(),
+            r.coordinated.to_string(),
+            r.hedges_sent.to_string(),
+            r.hedges_free.to_string(),
+            r.hedges_won.to_string(),
+            r.calls_cancelled.to_string(),
+            r.calls_abandoned.to_string(),
+            r.scans_stopped.to_string(),
+            r.ejections.to_string(),
+            r.ejected_now.to_string(),
+        ]);
     }
     out
 }
@@ -225,144 +249,4 @@ pub fn team_table(nodes: &[MetricsResponse]) -> String {
         }
     }
     out
-}
-
-/// The metrics as a JSON object (field names as in the proto), plus per-team goodput since
-/// start and Jain's index of it under `fairness`.
-pub fn metrics_json(m: &MetricsResponse) -> serde_json::Value {
-    let goodput = team_goodput(None, m);
-    let mut json = serde_json::json!({
-        "process_id": m.process_id, "role": m.role, "team": m.team,
-        "active_requests": m.active_requests, "max_capacity": m.max_capacity, "is_healthy": m.is_healthy,
-        "queue_size": m.queue_size, "avg_processing_time_ms": m.avg_processing_time_ms,
-        "data_files_loaded": m.data_files_loaded, "fairness_strategy": m.fairness_strategy,
-        "recent_logs": m.recent_logs, "rows_loaded": m.rows_loaded, "rows_skipped": m.rows_skipped,
-        "queries_served": m.queries_served, "stored_result_bytes": m.stored_result_bytes, "uptime_s": m.uptime_s,
-        "peak_active_requests": m.peak_active_requests, "per_team_limit": m.per_team_limit,
-        "hybrid_threshold": m.hybrid_threshold, "queue_capacity": m.queue_capacity,
-        "queue_timeout_ms": m.queue_timeout_ms,
-        "rejected_by_strategy": m.rejected_by_strategy.iter().map(|r| serde_json::json!({
-            "strategy": r.strategy, "rejected": r.rejected,
-        })).collect::<Vec<_>>(),
-        "teams": m.teams.iter().zip(&goodput).map(|(t, g)| serde_json::json!({
-            "team": t.team, "weight": t.weight, "active": t.active, "peak_active": t.peak_active,
-            "admitted": t.admitted, "rejected": t.rejected,
-            "rejected_team_limit": t.rejected_team_limit, "rejected_total_limit": t.rejected_total_limit,
-            "rejected_queue_full": t.rejected_queue_full, "rejected_queue_timeout": t.rejected_queue_timeout,
-            "queued": t.queued, "avg_wait_ms": t.avg_wait_ms, "max_wait_ms": t.max_wait_ms,
-            "completed": t.completed, "succeeded": t.succeeded, "goodput_per_s": g.goodput_per_s,
-        })).collect::<Vec<_>>(),
-        "routing": m.routing.as_ref().map(|r| serde_json::json!({
-            "peer_calls": r.peer_calls, "peer_call_failures": r.peer_call_failures,
-            "retries": r.retries, "failovers": r.failovers, "unserved": r.unserved,
-            "coordinated": r.coordinated, "hedges_sent": r.hedges_sent, "hedges_free": r.hedges_free, "hedges_won": r.hedges_won,
-            "calls_cancelled": r.calls_cancelled, "calls_abandoned": r.calls_abandoned,
-            "scans_stopped": r.scans_stopped, "ejections": r.ejections, "ejected_now": r.ejected_now,
-        })),
-        "fairness": {
-            "jain_index": goodput_fairness(&goodput, false),
-            "weighted_jain_index": goodput_fairness(&goodput, true),
-        },
-    });
-    json["days_assigned"] = m.days_assigned.into();
-    json["days_held"] = m.days_held.clone().into();
-    json["days_lacking"] = m.days_lacking.clone().into();
-    json["data_fingerprint"] = m.data_fingerprint.clone().into();
-    json
-}
-
-#[cfg(test)]
-mod tests {
-    use overlay::proto::{StrategyRejections, TeamAdmission};
-
-    use super::*;
-
-    fn sample() -> MetricsResponse {
-        let team = |name: &str, weight, succeeded| TeamAdmission {
-            team: name.to_string(),
-            weight,
-            admitted: succeeded + 1,
-            succeeded,
-            peak_active: 3,
-            rejected: 7,
-            rejected_team_limit: 7,
-            ..Default::default()
-        };
-        MetricsResponse {
-            process_id: "A".into(),
-            uptime_s: 10.0,
-            teams: vec![team("green", 1, 10), team("pink", 2, 20)],
-            rejected_by_strategy: vec![
-                StrategyRejections {
-                    strategy: "strict".into(),
-                    rejected: 14,
-                },
-                StrategyRejections {
-                    strategy: "weighted".into(),
-                    rejected: 0,
-                },
-            ],
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn nodes_lacking_days_get_a_line_naming_them() {
-        let mut lacking = sample();
-        lacking.days_assigned = 2;
-        lacking.days_lacking = vec!["20200810".into(), "20200814".into()];
-        let text = lacking_lines(&[sample(), lacking]);
-        assert_eq!(text.lines().count(), 1, "{text}");
-        assert!(
-            text.contains("lacks 2 of its 2 assigned day(s): 20200810, 20200814"),
-            "{text}"
-        );
-        let json = metrics_json(&sample());
-        assert!(json["days_lacking"].as_array().is_some_and(Vec::is_empty));
-    }
-
-    #[test]
-    fn json_carries_the_admission_counters_and_fairness() {
-        let json = metrics_json(&sample());
-        let pink = &json["teams"][1];
-        assert_eq!(pink["peak_active"], 3);
-        assert_eq!(pink["rejected_team_limit"], 7);
-        assert_eq!(pink["goodput_per_s"], 2.0);
-        assert_eq!(json["rejected_by_strategy"][0]["rejected"], 14);
-        assert!((json["fairness"]["jain_index"].as_f64().unwrap() - 0.9).abs() < 1e-12);
-        assert!((json["fairness"]["weighted_jain_index"].as_f64().unwrap() - 1.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn tail_counters_are_listed_per_node_and_in_json() {
-        let mut m = sample();
-        m.routing = Some(overlay::proto::RoutingStats {
-            peer_calls: 1000,
-            hedges_sent: 40,
-            hedges_free: 12,
-            hedges_won: 31,
-            calls_cancelled: 33,
-            ejections: 2,
-            ..Default::default()
-        });
-        let table = tail_table(std::slice::from_ref(&m));
-        let row = table.lines().nth(1).expect("one row");
-        let cells: Vec<&str> = row.split_whitespace().collect();
-        assert_eq!(&cells[1..6], ["1000", "40", "12", "31", "33"], "{table}");
-        assert_eq!(metrics_json(&m)["routing"]["hedges_won"], 31);
-        assert_eq!(metrics_json(&m)["routing"]["hedges_free"], 12);
-    }
-
-    #[test]
-    fn table_lists_each_team_and_the_rejecting_strategies() {
-        let table = team_table(&[sample()]);
-        let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines.len(), 4, "{table}");
-        assert!(lines[1].starts_with("A    green"), "{table}");
-        assert!(
-            lines[3].contains("rejected by strategy: strict 14;"),
-            "{table}"
-        );
-        assert!(lines[3].contains("0.900 (weighted 1.000)"), "{table}");
-    }
 }

@@ -160,8 +160,16 @@ mod tests {
 
     #[test]
     fn closed_loop_counts_measured_requests() {
-        let s = Schedule::new(LoadMode::Closed, Duration::ZERO, StepLength::Seconds(1.0), 1);
-        assert!(s.take().is_some_and(|t| t.send_by.is_none()), "a closed loop has no backlog");
+        let s = Schedule::new(
+            LoadMode::Closed,
+            Duration::ZERO,
+            StepLength::Seconds(1.0),
+            1,
+        );
+        assert!(
+            s.take().is_some_and(|t| t.send_by.is_none()),
+            "a closed loop has no backlog"
+        );
         let s = Schedule::new(LoadMode::Closed, Duration::ZERO, StepLength::Requests(3), 1);
         assert_eq!(std::iter::from_fn(|| s.take()).count(), 3);
     }

@@ -283,7 +283,12 @@ async fn send(
     let (answer, sent, done, timed_out) = loop {
         let sent = Instant::now();
         if let Some((error, timed_out)) = never_sent(sent, deadline, ticket, attempts) {
-            break (Answer::failed(error.to_string(), false), sent, sent, timed_out);
+            break (
+                Answer::failed(error.to_string(), false),
+                sent,
+                sent,
+                timed_out,
+            );
         }
         let left = deadline.saturating_duration_since(sent);
         let answer =

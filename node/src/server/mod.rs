@@ -31,6 +31,7 @@ use crate::logs::LogRing;
 use crate::node::Node;
 use crate::peer_clients::MAX_MESSAGE_BYTES;
 use crate::peer_service::PeerService;
+use crate::prometheus::{self, RpcLayer, RpcMetrics};
 use crate::service::NodeService;
 
 /// How long queries in flight may still run after a stop request.
@@ -56,20 +57,28 @@ pub async fn run(
     let (host, port) =
         listen_address(args.listen.as_deref(), &me.host, me.port).map_err(anyhow::Error::msg)?;
     let listener = bind(&host, port, me.id.as_str()).await?;
+    // The metrics address is bound before the data loads too: a bad one stops the node at once.
+    let metrics = match &args.metrics_addr {
+        Some(address) => Some(prometheus::bind(address).await?),
+        None => None,
+    };
     let node = build_node(args, logs, config, me).await?;
-    serve_on(Arc::new(node), listener, stop).await
+    serve_on(Arc::new(node), listener, metrics, stop).await
 }
 
-/// Serves on an already-bound listener.
+/// Serves on an already-bound listener, and `/metrics` on `metrics` if given.
 pub async fn serve_on(
     node: Arc<Node>,
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     register_health(&health_reporter).await;
-    let background = spawn_background(&node, health_reporter);
+    let mut background = spawn_background(&node, health_reporter);
+    let rpc_metrics = RpcMetrics::default();
+    background.extend(spawn_metrics(&node, metrics, &rpc_metrics));
     tracing::info!(
         "[Server] {} ({} of team {}) serving on {} with strategy {}{}",
         node.me.id,
@@ -104,13 +113,19 @@ pub async fn serve_on(
             .context("the --tls-cert/--tls-key/--tls-ca files are not usable")?;
     }
     let server = builder
+        .layer(RpcLayer::new(rpc_metrics))
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE))
         .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
         .max_concurrent_streams(node.max_streams_per_connection)
         .initial_stream_window_size(4 * 1024 * 1024)
         .initial_connection_window_size(16 * 1024 * 1024)
-        .add_routes(node_routes(&node, shutdown_tx).add_service(health_service))
+        .add_routes(
+            node_routes(&node, shutdown_tx)
+                .add_service(health_service)
+                .add_service(reflection_v1()?)
+                .add_service(reflection_v1alpha()?),
+        )
         .serve_with_incoming_shutdown(
             incoming(listener, node.connections, node.me.id.0.clone()),
             shutdown,
@@ -122,6 +137,24 @@ pub async fn serve_on(
     node.hooks.shutdown(Duration::from_millis(500)).await;
     tracing::info!("[Server] {} stopped", node.me.id);
     result.context("gRPC server failed")
+}
+
+/// Serves `/metrics` on `listener`, if given, logging where.
+fn spawn_metrics(
+    node: &Arc<Node>,
+    listener: Option<TcpListener>,
+    rpc: &RpcMetrics,
+) -> Option<JoinHandle<()>> {
+    let listener = listener?;
+    tracing::info!(
+        "[Server] {} serves Prometheus metrics at http://{}/metrics",
+        node.me.id,
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    );
+    Some(prometheus::spawn(listener, node.clone(), rpc.clone()))
 }
 
 /// The names the standard health service answers for: the server as a whole and the
@@ -153,6 +186,37 @@ fn node_routes(node: &Arc<Node>, shutdown: watch::Sender<bool>) -> tonic::servic
     tonic::service::Routes::new(node_service)
         .add_service(peer_service)
         .add_service(control_service)
+}
+
+/// gRPC server reflection (v1) over every service the node serves: `OverlayNode`,
+/// `OverlayPeer`, `OverlayControl`, `grpc.health.v1.Health` and reflection itself, so
+/// `grpcurl -plaintext HOST:PORT list` works without the proto file.
+fn reflection_v1() -> anyhow::Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+> {
+    reflection_builder()
+        .build_v1()
+        .context("the compiled proto descriptors do not load")
+}
+
+/// The same reflection in its older `v1alpha` form, which some clients still ask first.
+fn reflection_v1alpha() -> anyhow::Result<
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+> {
+    reflection_builder()
+        .build_v1alpha()
+        .context("the compiled proto descriptors do not load")
+}
+
+/// The descriptor sets reflection serves: this protocol's and the health service's.
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(overlay::proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
 /// The node's background tasks: answer expiry, the self-watch and the peer probes.
