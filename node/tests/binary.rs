@@ -1,6 +1,7 @@
 //! The `overlay-node` binary as a user meets it: helpful errors for bad configs, unknown ids and
 //! missing data, and a single-node cluster that survives broken CSV rows and stops on SIGTERM.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
