@@ -134,6 +134,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fnv_matches_the_reference_vectors() {
+        assert_eq!(fnv(FNV_OFFSET, b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv(FNV_OFFSET, b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
     fn fingerprints_follow_the_files_and_their_sizes() {
         let root = std::env::temp_dir().join(format!("overlay-fp-{}", std::process::id()));
         let day = DateKey::from_u32(20200810).unwrap();
