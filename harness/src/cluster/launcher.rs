@@ -8,9 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use overlay::config::{ClusterConfig, FairnessStrategy, NodeId};
+use overlay::config::{ClusterConfig, NodeId};
 
-use crate::client::{fetch_with, ClientTls, TlsFiles};
+pub use super::settings::{write_fresh_token, NodeSettings, TOKEN_FILE};
+use crate::client::{fetch_with, ClientTls};
 use crate::netns::VirtualHosts;
 
 /// Lines of a node's log shown when it fails to start.
@@ -18,30 +19,6 @@ const LOG_TAIL_LINES: usize = 15;
 
 /// How long a node may take to exit after SIGTERM before it is killed.
 pub const TERMINATE_GRACE: Duration = Duration::from_secs(5);
-
-/// Name of the cluster secret's file in the log folder.
-pub const TOKEN_FILE: &str = "cluster.token";
-
-/// Writes a fresh random cluster secret (128 bits, hex) to `cluster.token` in `dir`, readable
-/// by this user only; every node of the cluster gets it with `--cluster-token-file`, so only
-/// they can call each other's `OverlayPeer` service.
-pub fn write_fresh_token(dir: &Path) -> anyhow::Result<PathBuf> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = dir.join(TOKEN_FILE);
-    let _ = std::fs::remove_file(&path);
-    let mut options = File::options();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut file = options
-        .open(&path)
-        .with_context(|| format!("cannot create the cluster secret {}", path.display()))?;
-    writeln!(file, "{:032x}", rand::random::<u128>())
-        .with_context(|| format!("cannot write the cluster secret {}", path.display()))?;
-    Ok(path)
-}
 
 /// What to launch.
 #[derive(Clone, Debug)]
@@ -63,72 +40,6 @@ pub struct LaunchOptions {
     pub extra_args: Vec<String>,
     /// How long every node may take to answer.
     pub ready_timeout: Duration,
-}
-
-/// Node settings a launch gives every process, typed; [`NodeSettings::args`] spells them as
-/// `overlay-node` flags. `None` / `false`: the node's own default (or the config's).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct NodeSettings {
-    /// `--fairness-strategy`.
-    pub fairness_strategy: Option<FairnessStrategy>,
-    /// `--max-active`.
-    pub max_active: Option<u32>,
-    /// `--per-team-limit`.
-    pub per_team_limit: Option<u32>,
-    /// `--hybrid-threshold`.
-    pub hybrid_threshold: Option<f64>,
-    /// `--events-file`: where each node writes its events (`{id}` stands for the node's id).
-    pub events_file: Option<PathBuf>,
-    /// `--enable-control`: serve the control service.
-    pub enable_control: bool,
-    /// `--tls-cert`, `--tls-key`, `--tls-ca`: serve TLS (mutual with a CA). The launcher's own
-    /// readiness checks then connect with the same files (the node certificate as client
-    /// identity), so it must name the configured hosts.
-    pub tls: TlsFiles,
-    /// `--metrics-addr`: give every node a free port on its host for Prometheus's `/metrics`
-    /// (kept across restarts; see [`LocalCluster::metrics_addresses`]).
-    pub metrics: bool,
-}
-
-impl NodeSettings {
-    /// The settings as `overlay-node` flags.
-    pub fn args(&self) -> Vec<String> {
-        let mut args = Vec::new();
-        let mut flag = |name: &str, value: Option<String>| {
-            if let Some(value) = value {
-                args.extend([name.to_string(), value]);
-            }
-        };
-        flag(
-            "--fairness-strategy",
-            self.fairness_strategy.map(|s| s.name().to_string()),
-        );
-        flag("--max-active", self.max_active.map(|v| v.to_string()));
-        flag(
-            "--per-team-limit",
-            self.per_team_limit.map(|v| v.to_string()),
-        );
-        flag(
-            "--hybrid-threshold",
-            self.hybrid_threshold.map(|v| v.to_string()),
-        );
-        flag(
-            "--events-file",
-            self.events_file.as_ref().map(|p| p.display().to_string()),
-        );
-        let mut path = |name: &str, value: &Option<PathBuf>| {
-            if let Some(value) = value {
-                args.extend([name.to_string(), value.display().to_string()]);
-            }
-        };
-        path("--tls-cert", &self.tls.cert);
-        path("--tls-key", &self.tls.key);
-        path("--tls-ca", &self.tls.ca);
-        if self.enable_control {
-            args.push("--enable-control".to_string());
-        }
-        args
-    }
 }
 
 /// A node process this harness started.
@@ -523,52 +434,5 @@ pub fn log_tail(path: &Path) -> String {
             lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
         }
         Err(err) => format!("(cannot read {}: {err})", path.display()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn node_settings_become_the_nodes_flags_and_defaults_add_none() {
-        assert!(NodeSettings::default().args().is_empty());
-        let settings = NodeSettings {
-            fairness_strategy: Some(FairnessStrategy::FairQueue),
-            max_active: Some(8),
-            per_team_limit: Some(3),
-            hybrid_threshold: Some(0.8),
-            events_file: Some(PathBuf::from("events/events-{id}.jsonl")),
-            enable_control: true,
-            tls: TlsFiles {
-                ca: Some(PathBuf::from("ca.pem")),
-                cert: Some(PathBuf::from("node.pem")),
-                key: Some(PathBuf::from("node.key")),
-            },
-            // Per node, not a shared flag: the launcher adds each node's own address.
-            metrics: true,
-        };
-        assert_eq!(
-            settings.args(),
-            [
-                "--fairness-strategy",
-                "fair_queue",
-                "--max-active",
-                "8",
-                "--per-team-limit",
-                "3",
-                "--hybrid-threshold",
-                "0.8",
-                "--events-file",
-                "events/events-{id}.jsonl",
-                "--tls-cert",
-                "node.pem",
-                "--tls-key",
-                "node.key",
-                "--tls-ca",
-                "ca.pem",
-                "--enable-control",
-            ]
-        );
     }
 }

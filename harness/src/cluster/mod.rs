@@ -6,6 +6,7 @@
 //! - [`launcher`]: starting a config's processes, waiting for them, stopping them.
 //! - [`ports`]: free loopback ports outside the ephemeral ranges.
 //! - [`prometheus`]: a Prometheus scrape config for a cluster's `/metrics` pages.
+//! - [`settings`]: the typed settings every node of a launch gets, and the cluster secret.
 //! - [`state`]: the record of a background cluster (`harness cluster up/down/status`).
 
 pub mod binary;
@@ -13,4 +14,5 @@ pub mod config;
 pub mod launcher;
 pub mod ports;
 pub mod prometheus;
+pub mod settings;
 pub mod state;
