@@ -24,6 +24,7 @@
 //! - [`load`]: the load driver (closed and open loop), arrivals and the query mix.
 //! - [`raw`]: `requests.csv` / `requests.jsonl`, one row per measured request.
 //! - [`stats`]: per-outcome histograms (success latency, time to answer), time series.
+//! - [`say`]: progress and result lines that a closed stderr or stdout cannot turn into a crash.
 //! - [`stop`]: the run's stop flag (Ctrl-C), seen by the load and the fault schedule.
 //! - [`thresholds`]: a workload's pass/fail `[thresholds]`, parsed and checked.
 //! - [`utc`]: UTC time stamps (run ids) on the workspace's calendar.
@@ -46,6 +47,7 @@ pub mod raw;
 pub mod report;
 pub mod results;
 pub mod run;
+pub mod say;
 pub mod stats;
 pub mod stop;
 pub mod thresholds;

@@ -2,6 +2,7 @@
 
 use crate::cli::RunArgs;
 use crate::run::{run as run_workload, RunOptions};
+use crate::say;
 
 /// Runs the command.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -18,17 +19,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         node_args: args.node_args,
     })
     .await?;
-    println!(
+    say::out(format_args!(
         "reports in {} ({:.1} s)",
         dir.display(),
         started.elapsed().as_secs_f64()
-    );
+    ));
     let summary = std::fs::read_to_string(dir.join("summary.md")).unwrap_or_default();
     for line in summary
         .lines()
         .take_while(|l| !l.starts_with("## Every level"))
     {
-        println!("{line}");
+        say::out(format_args!("{line}"));
     }
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! The collector of a step: every sample into the recorder, raw rows to their writer, and
 //! progress on the bar or as plain lines.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,14 +51,10 @@ pub(super) async fn collect(
         if let Some(label) = &plain_progress {
             if last_line.elapsed() >= PLAIN_PROGRESS_EVERY {
                 last_line = Instant::now();
-                // A closed stderr must not end the step: the line is only progress.
-                let _ = writeln!(
-                    std::io::stderr(),
+                crate::say::progress(format_args!(
                     "{label}: ok {} · rejected {} · failed {}",
-                    counts[0],
-                    counts[1],
-                    counts[2]
-                );
+                    counts[0], counts[1], counts[2]
+                ));
             }
         }
         if let Some(bar) = &progress {

@@ -204,7 +204,7 @@ fn progress_bar(w: &Workload, show: bool) -> ProgressBar {
 /// First Ctrl-C: stop after the step and write what was measured; second: exit at once.
 async fn watch_ctrl_c(stop: watch::Sender<bool>) {
     if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!("\nstopping: finishing the step, stopping the cluster, writing what was measured (Ctrl-C again to abort)");
+        crate::say::progress(format_args!("\nstopping: finishing the step, stopping the cluster, writing what was measured (Ctrl-C again to abort)"));
         let _ = stop.send(true);
         if tokio::signal::ctrl_c().await.is_ok() {
             std::process::exit(130);

@@ -96,7 +96,11 @@ pub(super) fn check_data(w: &Workload) -> anyhow::Result<DataServed> {
             Some(diff) if w.data_given => {
                 served.unchecked =
                     format!("served as given by --data, not at the workload's data.scale: {diff}");
-                eprintln!("note: {}: {}", w.data_path.display(), served.unchecked);
+                crate::say::progress(format_args!(
+                    "note: {}: {}",
+                    w.data_path.display(),
+                    served.unchecked
+                ));
             }
             Some(diff) => {
                 bail!(
@@ -114,7 +118,11 @@ pub(super) fn check_data(w: &Workload) -> anyhow::Result<DataServed> {
                 "the workload's data.scale {} and seed {} are NOT checked: the folder has no {MANIFEST_FILE} (written by an older generator, or not generated); delete it to regenerate",
                 w.data_scale, w.data_seed
             );
-            eprintln!("warning: {}: {}", w.data_path.display(), served.unchecked);
+            crate::say::progress(format_args!(
+                "warning: {}: {}",
+                w.data_path.display(),
+                served.unchecked
+            ));
         }
         _ => {}
     }

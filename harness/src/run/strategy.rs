@@ -311,7 +311,7 @@ async fn measure_step(
     mix: Arc<PreparedMix>,
 ) -> Measured {
     if let Some(label) = &plan.plain_progress {
-        eprintln!("{label}: started");
+        crate::say::progress(format_args!("{label}: started"));
     }
     let step = run_step(plan, target, mix, ctx.stop.clone(), Some(ctx.bar.clone()));
     let (measure, step_faults) = if running.faults.is_empty() {

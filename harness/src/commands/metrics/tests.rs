@@ -66,6 +66,7 @@ fn tail_counters_are_listed_per_node_and_in_json() {
     m.routing = Some(overlay::proto::RoutingStats {
         peer_calls: 1000,
         hedges_sent: 40,
+        hedges_free: 4,
         hedges_won: 31,
         calls_cancelled: 33,
         ejections: 2,
@@ -75,8 +76,9 @@ fn tail_counters_are_listed_per_node_and_in_json() {
     let row = table.lines().nth(1).expect("one row");
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cells[1], "1000", "{table}");
-    assert_eq!(&cells[7..10], ["40", "31", "33"], "{table}");
+    assert_eq!(&cells[7..11], ["40", "4", "31", "33"], "{table}");
     assert_eq!(metrics_json(&m)["routing"]["hedges_won"], 31);
+    assert_eq!(metrics_json(&m)["routing"]["hedges_free"], 4);
 }
 
 #[test]
