@@ -39,6 +39,26 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// `harness run WORKLOAD` in `dir` on the small dataset, quiet, both outputs to `log`.
+fn harness_run(dir: &Path, workload: &Path, log: std::fs::File) -> Command {
+    let mut command = Command::new(HARNESS);
+    command
+        .current_dir(dir)
+        .env(
+            "OVERLAY_NODE_BIN",
+            node_binary(false).expect("overlay-node built"),
+        )
+        .arg("run")
+        .arg(workload)
+        .arg("--data")
+        .arg(small_dataset())
+        .args(["--out", "reports", "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    command
+}
+
 #[test]
 #[ignore = "needs root and iproute2/nftables (CI runs it)"]
 fn the_two_host_config_forms_its_tree_and_answers_exactly() {
@@ -350,20 +370,7 @@ fn a_checked_run_on_virtual_hosts_passes_and_leaves_nothing_behind() {
     let workload = netns_workload(dir.path(), 4);
     let log = dir.path().join("harness.log");
     let file = std::fs::File::create(&log).expect("log");
-    let status = Command::new(HARNESS)
-        .current_dir(dir.path())
-        .env(
-            "OVERLAY_NODE_BIN",
-            node_binary(false).expect("overlay-node built"),
-        )
-        .arg("run")
-        .arg(&workload)
-        .arg("--data")
-        .arg(small_dataset())
-        .args(["--out", "reports", "--quiet"])
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log"))
-        .stderr(file)
+    let status = harness_run(dir.path(), &workload, file)
         .status()
         .expect("harness runs");
     let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -383,20 +390,7 @@ fn ctrl_c_during_a_run_on_virtual_hosts_removes_them() {
     let workload = netns_workload(dir.path(), 60);
     let log = std::fs::File::create(dir.path().join("harness.log")).expect("log");
     let mut run = Reaped(
-        Command::new(HARNESS)
-            .current_dir(dir.path())
-            .env(
-                "OVERLAY_NODE_BIN",
-                node_binary(false).expect("overlay-node built"),
-            )
-            .arg("run")
-            .arg(&workload)
-            .arg("--data")
-            .arg(small_dataset())
-            .args(["--out", "reports", "--quiet"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
+        harness_run(dir.path(), &workload, log)
             .spawn()
             .expect("harness runs"),
     );

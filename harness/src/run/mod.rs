@@ -222,12 +222,11 @@ fn link_latest(workload_dir: &Path, run_id: &str) {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use serde_json::json;
 
     use super::*;
-    use crate::results::{Machine, Step, StrategyRun};
+    use crate::results::{fixture, Machine, Step};
     use crate::verdict::Correctness;
     use crate::workload::validate::{parse, validate};
 
@@ -262,17 +261,7 @@ mod tests {
             baseline: None,
             thresholds: Vec::new(),
             data: Default::default(),
-            strategies: vec![StrategyRun {
-                strategy: "fair_queue".to_string(),
-                target: String::new(),
-                startup_s: 0.0,
-                steps,
-                processes: Vec::new(),
-                logs: BTreeMap::new(),
-                state_transitions: Vec::new(),
-                state_changes: Vec::new(),
-                step_starts: Vec::new(),
-            }],
+            strategies: vec![fixture::strategy("fair_queue", steps)],
         }
     }
 
