@@ -80,6 +80,7 @@ pub fn snapshot(node: &Node) -> MetricsResponse {
                 first: rows.first.clone(),
             })
             .collect(),
+        membership: None,
     }
 }
 
