@@ -47,6 +47,8 @@ pub enum Command {
     /// Inject, list or clear faults on one node, switch its strategy or stop it, through its
     /// control service (the node must run with --enable-control).
     Control(ControlArgs),
+    /// Write a cluster config of one leader and T teams (a team leader and its workers each).
+    Topology(TopologyArgs),
 }
 
 /// TLS to nodes that serve it (`overlay-node --tls-cert/--tls-key`, mutual with `--tls-ca`).
@@ -167,6 +169,33 @@ pub enum ControlAction {
     },
     /// Stop the node gracefully.
     Shutdown,
+}
+
+/// `harness topology`
+#[derive(Debug, Args)]
+pub struct TopologyArgs {
+    /// Number of teams, 1–43 (every team needs a day of the dataset).
+    #[arg(long, allow_negative_numbers = true)]
+    pub teams: i64,
+    /// Workers per team: one number for every team, or one per team (comma-separated).
+    #[arg(long, value_delimiter = ',', num_args = 1.., allow_negative_numbers = true)]
+    pub workers: Vec<i64>,
+    /// Team weights (1–1000), one per team, comma-separated (`strategies.team_weights`).
+    #[arg(long, value_delimiter = ',', num_args = 1.., allow_negative_numbers = true)]
+    pub weights: Option<Vec<i64>>,
+    /// Date ranges FIRST-LAST (YYYYMMDD), one per team, comma-separated (default: the
+    /// dataset's days split evenly over the teams).
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub dates: Option<Vec<String>>,
+    /// Host(s) the processes listen on, comma-separated; several are taken in turn.
+    #[arg(long, value_delimiter = ',', num_args = 1.., default_value = "127.0.0.1")]
+    pub host: Vec<String>,
+    /// Port of the leader; every further process takes the next port.
+    #[arg(long, default_value_t = 50051, allow_negative_numbers = true)]
+    pub base_port: i64,
+    /// Where to write the config (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// `harness run`

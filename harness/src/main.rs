@@ -45,5 +45,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Report(args) => commands::report::run(args),
         Command::Compare(args) => commands::compare::run(args),
         Command::Control(args) => commands::control::run(args).await,
+        Command::Topology(args) => commands::topology::run(args),
     }
 }

@@ -6,6 +6,7 @@
 //! - [`cluster`]: `cluster up/down/status` of a local background cluster.
 //! - [`query`], [`metrics`], [`control`]: one node's query, metrics and control service.
 //! - [`data`]: `data generate`.
+//! - [`topology`]: `topology`, a generated cluster config.
 
 pub mod cluster;
 pub mod compare;
@@ -15,3 +16,4 @@ pub mod metrics;
 pub mod query;
 pub mod report;
 pub mod run;
+pub mod topology;
