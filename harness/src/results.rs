@@ -11,9 +11,11 @@ use crate::faults::step::StepFaults;
 mod data;
 mod levels;
 mod sameness;
+mod scale;
 pub use data::DataServed;
 pub use levels::{estimate_text, Figure, Level};
 pub use sameness::differences;
+pub use scale::{IdleFigures, TopologyRun};
 
 use crate::fairness::demand::StepFairness;
 use crate::stats::StepMeasure;
@@ -93,6 +95,9 @@ pub struct StrategyRun {
     /// When each step began, seconds since the cluster was up, and its label.
     #[serde(default)]
     pub step_starts: Vec<(f64, String)>,
+    /// The generated topology it ran on, when the workload sweeps topologies.
+    #[serde(default)]
+    pub topology: Option<TopologyRun>,
 }
 
 /// One node's state tracker changing state.
@@ -190,6 +195,15 @@ pub struct ProcessSnapshot {
 }
 
 impl StrategyRun {
+    /// The name reports and files use: the strategy, with the node count when the run sweeps
+    /// topologies (`strict_65n`).
+    pub fn name(&self) -> String {
+        match &self.topology {
+            Some(t) => format!("{}_{}n", self.strategy, t.nodes),
+            None => self.strategy.clone(),
+        }
+    }
+
     /// Steps merged across repetitions, one per concurrency level, in sweep order.
     pub fn by_level(&self) -> Vec<(u32, StepMeasure)> {
         let mut levels: Vec<(u32, StepMeasure)> = Vec::new();

@@ -9,6 +9,7 @@
 //! - `faults` — fault windows and events on the timelines, detection times as bars.
 //! - `protection` — each team's served share beside its time to answer, per strategy and level.
 //! - `compare` — the overlay charts of several runs.
+//! - `scale` — each scale figure against node count, when the run swept topologies.
 //!
 //! This file draws every chart of one run ([`render_run`]).
 
@@ -19,6 +20,7 @@ mod frame;
 mod levels;
 mod lines;
 mod protection;
+mod scale;
 mod timeline;
 
 use std::path::{Path, PathBuf};
@@ -65,21 +67,22 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
     files.extend(team_charts(dir, results, &runs, top_level)?);
     for run in &runs {
         files.extend(timeline(
-            &dir.join(format!("timeline_{}", run.strategy)),
-            &run.strategy,
+            &dir.join(format!("timeline_{}", run.name())),
+            &run.name(),
             &run.total(),
             &step_marks(run),
         )?);
     }
     for run in runs.iter().filter(|r| !r.state_changes.is_empty()) {
         files.extend(timeline::state_timeline(
-            &dir.join(format!("states_{}", run.strategy)),
+            &dir.join(format!("states_{}", run.name())),
             run,
         )?);
     }
     for run in runs {
         files.extend(fault_charts(dir, run)?);
     }
+    files.extend(scale::scale_charts(dir, results)?);
     Ok(files)
 }
 
@@ -153,7 +156,7 @@ fn team_charts(
 ) -> anyhow::Result<Vec<PathBuf>> {
     let top: Vec<(String, Level)> = runs
         .iter()
-        .filter_map(|r| r.levels().pop().map(|l| (r.strategy.clone(), l)))
+        .filter_map(|r| r.levels().pop().map(|l| (r.name(), l)))
         .collect();
     let teams: Vec<String> = results
         .workload
@@ -254,12 +257,14 @@ fn fault_charts(dir: &Path, run: &StrategyRun) -> anyhow::Result<Vec<PathBuf>> {
         let name = |kind: &str| {
             dir.join(format!(
                 "{kind}_{}_c{}_r{}",
-                run.strategy, step.concurrency, step.repetition
+                run.name(),
+                step.concurrency,
+                step.repetition
             ))
         };
         files.extend(fault_timeline(
             &name("faults"),
-            &format!("{} · concurrency {}", run.strategy, step.concurrency),
+            &format!("{} · concurrency {}", run.name(), step.concurrency),
             &step.measure,
             faults,
         )?);

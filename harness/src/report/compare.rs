@@ -64,11 +64,11 @@ fn pair_runs(md: &mut String, a: &RunResults, b: &RunResults) {
     );
     let mut unpaired = Vec::new();
     for ra in a.all_runs() {
-        let rb = b.all_runs().into_iter().find(|r| r.strategy == ra.strategy);
+        let rb = b.all_runs().into_iter().find(|r| r.name() == ra.name());
         for la in ra.levels() {
             match rb.and_then(|rb| rb.level(la.level)) {
                 Some(lb) => pair_level(md, (a, &la), (b, &lb), ra),
-                None => unpaired.push(format!("{} at {}", ra.strategy, la.level)),
+                None => unpaired.push(format!("{} at {}", ra.name(), la.level)),
             }
         }
     }
@@ -95,7 +95,7 @@ fn pair_level(
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} |",
-            run.strategy,
+            run.name(),
             la.level,
             row.name,
             estimate_text(a.estimate(la, &row.figure), row.decimals),

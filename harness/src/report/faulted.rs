@@ -37,7 +37,7 @@ pub fn lead(md: &mut String, results: &RunResults) {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {}{} | {} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {} | {} |",
-                run.strategy,
+                run.name(),
                 step.concurrency,
                 step.repetition,
                 c.checked,
@@ -54,13 +54,10 @@ pub fn lead(md: &mut String, results: &RunResults) {
                     .map_or("not detected".to_string(), |m| format!("{m:.0}")),
                 f.detection.false_alarms.len()
             );
-            let stem = format!(
-                "{}_c{}_r{}",
-                run.strategy, step.concurrency, step.repetition
-            );
+            let stem = format!("{}_c{}_r{}", run.name(), step.concurrency, step.repetition);
             charts.push(format!(
                 "- {} · concurrency {} · repetition {}: [fault timeline](faults_{stem}.svg), [detection](detection_{stem}.svg)",
-                run.strategy, step.concurrency, step.repetition
+                run.name(), step.concurrency, step.repetition
             ));
         }
     }

@@ -6,12 +6,14 @@
 //! - [`summary`] — `summary.md`.
 //! - [`faulted`] — the opening of `summary.md` under faults: correctness, detection, charts.
 //! - [`compare`] — `compare.md`: paired steps of several runs, deltas and their noise.
+//! - [`scale`] — the scale section of `summary.md`: figures per topology against node count.
 //! - [`charts`] — PNG and SVG charts.
 
 pub mod charts;
 pub mod compare;
 pub mod faulted;
 pub mod original;
+pub mod scale;
 pub mod summary;
 pub mod text;
 
@@ -35,7 +37,7 @@ pub fn write_all(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBuf
 pub fn render(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for run in &results.strategies {
-        let path = dir.join(format!("benchmark_fairness_{}.txt", run.strategy));
+        let path = dir.join(format!("benchmark_fairness_{}.txt", run.name()));
         let mut text = Vec::new();
         text::write_strategy(&mut text, results, run)?;
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;

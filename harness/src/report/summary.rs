@@ -18,6 +18,7 @@ pub fn run_summary(results: &RunResults) -> String {
         top_row(&mut md, results, run);
     }
     every_level(&mut md, results);
+    super::scale::section(&mut md, results);
     if let Some(base) = &results.baseline {
         distance_from_one_hop(&mut md, results, base);
     }
@@ -84,7 +85,7 @@ fn data(md: &mut String, results: &RunResults) {
     let _ = writeln!(
         md,
         "**As the nodes report it** ({}): {}\n",
-        run.strategy,
+        run.name(),
         nodes.join(" · ")
     );
 }
@@ -116,7 +117,7 @@ fn every_level(md: &mut String, results: &RunResults) {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} |",
-                run.strategy,
+                run.name(),
                 level.level,
                 level_cells(results, &level)
             );
@@ -146,7 +147,7 @@ fn distance_from_one_hop(md: &mut String, results: &RunResults, base: &StrategyR
                 let _ = writeln!(
                     md,
                     "| {} | {level} | {:.2} | {:.2} | {:.2} |",
-                    run.strategy,
+                    run.name(),
                     ratio(s.p50_ms, bs.p50_ms),
                     ratio(s.p99_ms, bs.p99_ms),
                     ratio(m.throughput(), base_m.throughput())
@@ -186,7 +187,7 @@ fn links(md: &mut String, results: &RunResults) {
         let _ = writeln!(md, "- [{chart}]({chart}.svg) ([png]({chart}.png))");
     }
     for run in results.all_runs() {
-        let _ = writeln!(md, "- [timeline_{0}](timeline_{0}.svg)", run.strategy);
+        let _ = writeln!(md, "- [timeline_{0}](timeline_{0}.svg)", run.name());
     }
     let _ = writeln!(
         md,
@@ -194,7 +195,7 @@ fn links(md: &mut String, results: &RunResults) {
         results
             .strategies
             .iter()
-            .map(|r| format!("[{0}](benchmark_fairness_{0}.txt)", r.strategy))
+            .map(|r| format!("[{0}](benchmark_fairness_{0}.txt)", r.name()))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -236,7 +237,7 @@ fn top_row(md: &mut String, results: &RunResults, run: &StrategyRun) {
     let _ = writeln!(
         md,
         "| {} | {} | {} |",
-        run.strategy,
+        run.name(),
         level_cells(results, &level),
         level.merged.overall.unanswered()
     );

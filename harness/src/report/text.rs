@@ -100,13 +100,18 @@ fn header(
         results.machine.cpus,
         results.machine.cpu_model
     )?;
+    let cluster = match &run.topology {
+        Some(t) if t.spec.is_some() => format!("generated: {}", t.label),
+        _ => w.config.display().to_string(),
+    };
     writeln!(
         out,
-        "cluster:      {} ({:?}), target {}",
-        w.config.display(),
-        w.mode,
-        run.target
+        "cluster:      {cluster} ({:?}), target {}",
+        w.mode, run.target
     )?;
+    if let Some(t) = &run.topology {
+        scale_lines(out, t)?;
+    }
     data_lines(out, results, run)?;
     writeln!(
         out,
@@ -358,4 +363,29 @@ fn length_text(results: &RunResults) -> String {
         crate::workload::StepLength::Requests(n) => format!("{n} requests"),
         crate::workload::StepLength::Seconds(s) => format!("{s} s"),
     }
+}
+
+/// The cluster's cost: idle CPU and membership messages, memory after the load.
+fn scale_lines(out: &mut dyn Write, t: &crate::results::TopologyRun) -> std::io::Result<()> {
+    if let Some(idle) = &t.idle {
+        let messages = idle
+            .messages_per_node_s
+            .map_or("not reported".to_string(), |m| {
+                let protocol = idle.protocol.as_deref().unwrap_or("?");
+                format!("{m:.1} msgs/node/s ({protocol})")
+            });
+        writeln!(
+            out,
+            "idle:         {:.1} % of one core over {:.1} s · membership {messages}",
+            idle.cpu_pct, idle.seconds
+        )?;
+    }
+    if let Some(rss) = t.rss_mb {
+        writeln!(
+            out,
+            "memory:       {rss:.0} MB resident, all {} nodes",
+            t.nodes
+        )?;
+    }
+    Ok(())
 }

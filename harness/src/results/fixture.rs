@@ -39,6 +39,7 @@ pub(crate) fn strategy(name: &str, steps: Vec<Step>) -> StrategyRun {
         state_transitions: Vec::new(),
         state_changes: Vec::new(),
         step_starts: Vec::new(),
+        topology: None,
     }
 }
 
@@ -47,7 +48,7 @@ pub(crate) fn run(run_id: &str, strategies: Vec<StrategyRun>) -> RunResults {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let path = root.join("workloads/fairness_sweep.toml");
     let mut spec = parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
-    spec.cluster.config = root.join(&spec.cluster.config);
+    spec.cluster.config = spec.cluster.config.map(|c| root.join(c));
     RunResults {
         schema: SCHEMA,
         run_id: run_id.to_string(),

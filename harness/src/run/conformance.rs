@@ -59,7 +59,7 @@ mod tests {
         let path = root.join("workloads/fairness_sweep.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         let mut spec = crate::workload::validate::parse(&path, &text).unwrap();
-        spec.cluster.config = root.join(&spec.cluster.config);
+        spec.cluster.config = spec.cluster.config.map(|c| root.join(c));
         crate::workload::validate::validate(&path, spec).unwrap()
     }
 

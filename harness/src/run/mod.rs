@@ -9,6 +9,7 @@
 //! - [`conformance`] — what the nodes report checked against what the workload asks.
 //! - [`thresholds`] — the workload's `[thresholds]` evaluated on the results.
 //! - [`provenance`] — the run id, git revision and machine.
+//! - `scale` — what a cluster's size costs: idle CPU, membership messages, memory.
 //!
 //! This module: the options, [`run`], the rules that fail a run that measured everything,
 //! Ctrl-C and the progress bar.
@@ -17,6 +18,7 @@ pub mod collect;
 pub mod conformance;
 pub mod prepare;
 pub mod provenance;
+mod scale;
 pub mod strategy;
 pub mod thresholds;
 
@@ -234,7 +236,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let path = root.join("workloads/fairness_sweep.toml");
         let mut spec = parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
-        spec.cluster.config = root.join(&spec.cluster.config);
+        spec.cluster.config = spec.cluster.config.map(|c| root.join(c));
         let steps = correctness
             .iter()
             .map(|c| Step {

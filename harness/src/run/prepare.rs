@@ -15,7 +15,8 @@ use crate::control::ControlClient;
 use crate::data::generate::GenerateOptions;
 use crate::data::manifest::{Manifest, FILE as MANIFEST_FILE};
 use crate::data::progress::generate_with_progress;
-use crate::results::DataServed;
+use crate::results::{DataServed, TopologyRun};
+use crate::topology::{loopback, TopologySpec};
 use crate::verdict::AnswerChecker;
 use crate::workload::validate::{parse, validate};
 use crate::workload::{ClusterMode, Workload};
@@ -134,19 +135,53 @@ pub(super) fn check_data(w: &Workload) -> anyhow::Result<DataServed> {
 
 /// The workload's cluster config with the tenants' weights merged in (fair_queue) and, with
 /// `ports = "free"` on a local cluster, every node on a free loopback port.
+/// A run that sweeps generated topologies records the first one here.
 pub(super) fn cluster_config(w: &Workload) -> anyhow::Result<DerivedConfig> {
+    if let Some(first) = w.topologies.first() {
+        return Ok(topology_config(w, first)?.0);
+    }
     let text = std::fs::read_to_string(&w.config)
         .with_context(|| format!("cannot read {}", w.config.display()))?;
     let settings = ConfigSettings {
-        team_weights: Some(
-            w.tenants
-                .iter()
-                .map(|t| (t.team.clone(), t.weight))
-                .collect(),
-        ),
+        team_weights: Some(tenant_weights(w)),
         free_ports: w.free_ports && w.mode == ClusterMode::Local,
     };
     derive(&text, &settings)
+}
+
+/// A generated topology of the sweep as the run starts it: on free loopback ports, with the
+/// tenants' weights, and what the results record of it.
+pub(super) fn topology_config(
+    w: &Workload,
+    spec: &TopologySpec,
+) -> anyhow::Result<(DerivedConfig, TopologyRun)> {
+    let (shape, text) = loopback(spec).map_err(|err| {
+        anyhow::anyhow!(
+            "{}: topology {}: {}",
+            w.file.display(),
+            err.field,
+            err.message
+        )
+    })?;
+    let settings = ConfigSettings {
+        team_weights: Some(tenant_weights(w)),
+        free_ports: true,
+    };
+    let record = TopologyRun {
+        spec: Some(spec.clone()),
+        label: shape.label(),
+        nodes: shape.nodes(),
+        ..Default::default()
+    };
+    Ok((derive(&text, &settings)?, record))
+}
+
+/// The tenants' weights, by team.
+fn tenant_weights(w: &Workload) -> std::collections::BTreeMap<String, u32> {
+    w.tenants
+        .iter()
+        .map(|t| (t.team.clone(), t.weight))
+        .collect()
 }
 
 /// The team the baseline's one node serves: the first tenant's.

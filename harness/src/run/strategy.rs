@@ -13,7 +13,8 @@ use overlay::date::unix_ms;
 
 use super::collect::{admission_of, collect};
 use super::conformance::mismatches;
-use super::prepare::baseline_team;
+use super::prepare::{baseline_team, topology_config};
+use super::scale;
 use crate::client::fetch;
 use crate::cluster::config::baseline;
 use crate::cluster::launcher::{LaunchOptions, LocalCluster, NodeSettings};
@@ -23,7 +24,7 @@ use crate::faults::FaultPlan;
 use crate::load::driver::{run_step, StepPlan, Target};
 use crate::load::mix::PreparedMix;
 use crate::raw::{RawStep, RawWriter};
-use crate::results::{RunResults, Step, StrategyRun, TeamAdmissionSnapshot};
+use crate::results::{RunResults, Step, StrategyRun, TeamAdmissionSnapshot, TopologyRun};
 use crate::stats::StepMeasure;
 use crate::stop::Stop;
 use crate::verdict::AnswerChecker;
@@ -54,8 +55,9 @@ pub(super) struct Ctx<'a> {
     pub token: String,
 }
 
-/// Measures the baseline (a local cluster, when asked) and then every strategy, appending
-/// each to `results`; stops early on Ctrl-C.
+/// Measures the baseline (a local cluster, when asked) and then every strategy (on every
+/// generated topology in turn, when the workload sweeps them), appending each to `results`;
+/// stops early on Ctrl-C.
 pub(super) async fn sweep(
     ctx: &Ctx<'_>,
     config_path: &Path,
@@ -66,9 +68,35 @@ pub(super) async fn sweep(
         let path = ctx.run_dir.join("baseline_config.json");
         std::fs::write(&path, baseline(&baseline_team(w))?.text()?)?;
         let settings = NodeSettings::default();
-        let run = measure_strategy(ctx, &path, BASELINE, settings, &[]).await?;
+        let run = measure_strategy(ctx, &path, BASELINE, settings, None).await?;
         results.baseline = Some(run);
     }
+    if w.topologies.is_empty() {
+        return each_strategy(ctx, config_path, None, results).await;
+    }
+    for spec in &w.topologies {
+        if ctx.stop.is_set() {
+            break;
+        }
+        let (derived, topology) = topology_config(w, spec)?;
+        let path = ctx
+            .run_dir
+            .join(format!("cluster_config_{}n.json", topology.nodes));
+        std::fs::write(&path, derived.text()?)?;
+        crate::say::progress(format_args!("topology: {}", topology.label));
+        each_strategy(ctx, &path, Some(topology), results).await?;
+    }
+    Ok(())
+}
+
+/// Every strategy of the workload on the cluster of `config_path`.
+async fn each_strategy(
+    ctx: &Ctx<'_>,
+    config_path: &Path,
+    topology: Option<TopologyRun>,
+    results: &mut RunResults,
+) -> anyhow::Result<()> {
+    let w = ctx.workload;
     for strategy in &w.strategies {
         if ctx.stop.is_set() {
             break;
@@ -84,7 +112,7 @@ pub(super) async fn sweep(
             hybrid_threshold: w.hybrid_threshold,
             ..NodeSettings::default()
         };
-        let run = measure_strategy(ctx, config_path, strategy, settings, &w.node_args).await?;
+        let run = measure_strategy(ctx, config_path, strategy, settings, topology.clone()).await?;
         results.strategies.push(run);
     }
     Ok(())
@@ -107,19 +135,29 @@ async fn measure_strategy(
     config_path: &Path,
     strategy: &str,
     mut settings: NodeSettings,
-    node_args: &[String],
+    mut topology: Option<TopologyRun>,
 ) -> anyhow::Result<StrategyRun> {
-    ctx.bar.set_prefix(format!("{strategy}: starting"));
+    // Files and folders of one cluster: the strategy's name, with the size when swept.
+    let name = match &topology {
+        Some(t) => format!("{strategy}_{}n", t.nodes),
+        None => strategy.to_string(),
+    };
+    let node_args = if strategy == BASELINE {
+        &[][..]
+    } else {
+        &ctx.workload.node_args[..]
+    };
+    ctx.bar.set_prefix(format!("{name}: starting"));
     let start = Instant::now();
     let faults = if strategy == BASELINE {
         FaultPlan::default()
     } else {
         ctx.workload.faults.clone()
     };
-    let events_dir = ctx.run_dir.join("events").join(strategy);
+    let events_dir = ctx.run_dir.join("events").join(&name);
     settings.events_file = Some(events_dir.join("events-{id}.jsonl"));
     settings.enable_control = faults.uses_control_service();
-    let cluster = start_cluster(ctx, config_path, strategy, settings, node_args).await?;
+    let cluster = start_cluster(ctx, config_path, &name, settings, node_args).await?;
     let startup_s = start.elapsed().as_secs_f64();
     let up_ms = unix_ms();
     let config = ClusterConfig::load(config_path)?;
@@ -135,7 +173,16 @@ async fn measure_strategy(
     if strategy != BASELINE {
         check_reported(ctx.workload, &mut running).await?;
     }
+    let pids = running.cluster.as_ref().map(LocalCluster::pids);
+    if let (Some(pids), true) = (&pids, ctx.workload.idle_s > 0.0 && strategy != BASELINE) {
+        let idle = scale::idle_window(pids, &running.config, ctx.workload.idle_s).await;
+        topology.get_or_insert_with(TopologyRun::default).idle = Some(idle);
+    }
     let (steps, step_starts) = measure_levels(ctx, &mut running).await?;
+    if let (Some(t), Some(cluster)) = (topology.as_mut(), running.cluster.as_ref()) {
+        t.nodes = running.config.processes.len();
+        t.rss_mb = scale::rss_mb(&cluster.pids());
+    }
     let local_data =
         (ctx.workload.mode == ClusterMode::Local).then_some(ctx.workload.data_path.as_path());
     let collected = collect(
@@ -158,6 +205,7 @@ async fn measure_strategy(
         state_transitions: collected.state_transitions,
         state_changes: collected.state_changes,
         step_starts,
+        topology,
     })
 }
 

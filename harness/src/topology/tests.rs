@@ -119,10 +119,10 @@ fn date_ranges_outside_the_dataset_or_overlapping_are_refused() {
 #[test]
 fn ports_past_65535_and_bad_hosts_are_refused() {
     let one = ["127.0.0.1".to_string()];
-    assert_eq!(addresses(&one, 65_530, 6).unwrap_err().field, "base_port");
+    assert_eq!(addresses(&one, 65_531, 6).unwrap_err().field, "base_port");
     assert_eq!(addresses(&one, 0, 6).unwrap_err().field, "base_port");
     assert_eq!(
-        addresses(&one, 65_531, 5).unwrap().last().unwrap().1,
+        addresses(&one, 65_530, 6).unwrap().last().unwrap().1,
         65_535
     );
     assert_eq!(addresses(&[], 40_000, 6).unwrap_err().field, "host");

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// `[[fault]]` entries are read as the fault schedule defines them.
 pub use crate::faults::plan::FaultSpec;
+use crate::topology::TopologySpec;
 
 /// A whole workload file.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -59,8 +60,14 @@ fn default_seed() -> u64 {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
-    /// The cluster config (JSON), relative to the working directory.
-    pub config: PathBuf,
+    /// The cluster config (JSON), relative to the working directory; or give `topology`.
+    pub config: Option<PathBuf>,
+    /// A generated topology instead of a config file (`{ teams = 8, workers = 7 }`).
+    pub topology: Option<TopologySpec>,
+    /// Seconds the cluster is left idle once ready, its CPU and membership messages measured
+    /// (0: not measured).
+    #[serde(default)]
+    pub idle_s: f64,
     /// `local` (the harness starts and stops the nodes) or `remote` (attach, start nothing).
     #[serde(default = "default_mode")]
     pub mode: String,
@@ -150,6 +157,10 @@ pub struct SweepSpec {
     pub strategies: Vec<String>,
     /// Concurrency levels: workers (closed loop) or most requests in flight (open loop).
     pub concurrency: Vec<i64>,
+    /// Generated topologies, each started in turn with every strategy (instead of
+    /// `cluster.config` or `cluster.topology`).
+    #[serde(default)]
+    pub topologies: Vec<TopologySpec>,
     /// Times each level is measured.
     #[serde(default = "default_one")]
     pub repetitions: i64,

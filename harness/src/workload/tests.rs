@@ -14,7 +14,7 @@ fn workspace_root() -> PathBuf {
 fn workload_of(text: &str) -> Result<Workload, WorkloadError> {
     let path = Path::new("w.toml");
     let mut spec = parse(path, text)?;
-    spec.cluster.config = workspace_root().join(&spec.cluster.config);
+    spec.cluster.config = spec.cluster.config.map(|c| workspace_root().join(c));
     validate(path, spec)
 }
 
@@ -27,8 +27,14 @@ fn shipped_workloads_have_the_fault_plans_their_names_promise() {
         if path.extension().is_some_and(|e| e == "toml") {
             let text = std::fs::read_to_string(&path).unwrap();
             let w = workload_of(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let faulty =
-                ["failover", "failover_rf1", "cascading", "slow_node"].contains(&w.name.as_str());
+            let faulty = [
+                "failover",
+                "failover_rf1",
+                "cascading",
+                "slow_node",
+                "scale_sweep",
+            ]
+            .contains(&w.name.as_str());
             assert_eq!(w.faults.is_empty(), !faulty, "{}", w.name);
             assert!(w.control_service);
             seen += 1;
@@ -82,4 +88,88 @@ fn network_netns_needs_a_local_cluster_on_host_addresses() {
     );
     let err = workload_of(&two.replace("network = \"netns\"", "network = \"lan\"")).unwrap_err();
     assert_eq!(err.key, "cluster.network");
+}
+
+/// A local workload on generated topologies: `cluster` and `sweep` lines given.
+fn generated(cluster: &str, sweep: &str) -> Result<Workload, WorkloadError> {
+    workload_of(&format!(
+        "[cluster]\n{cluster}\n[sweep]\nstrategies = [\"strict\"]\nconcurrency = [2]\n{sweep}\n\
+         [load]\nmode = \"closed\"\nrequests = 10\n[[query]]\nname = \"q\"\ntype = \"filter\"\n\
+         [[tenant]]\nteam = \"t1\"\nshare = 1\n"
+    ))
+}
+
+#[test]
+fn a_topology_or_a_sweep_of_topologies_replaces_the_config_file() {
+    let one = generated("topology = { teams = 8, workers = 7 }\nidle_s = 10", "").unwrap();
+    assert_eq!(one.topologies.len(), 1);
+    assert_eq!(one.idle_s, 10.0);
+    let swept = generated(
+        "",
+        "topologies = [{ teams = 2, workers = [1, 2] }, { teams = 4, workers = 7 }]",
+    )
+    .unwrap();
+    assert_eq!(swept.topologies.len(), 2);
+}
+
+#[test]
+fn bad_topologies_are_refused_naming_the_key() {
+    let cases = [
+        (
+            "topology = { teams = 0, workers = 7 }",
+            "",
+            "cluster.topology.teams",
+        ),
+        (
+            "topology = { teams = 2, workers = 0 }",
+            "",
+            "cluster.topology.workers",
+        ),
+        (
+            "",
+            "topologies = [{ teams = 2, workers = 1 }, { teams = 2, workers = [1] }]",
+            "sweep.topologies[1].workers",
+        ),
+        (
+            "",
+            "topologies = [{ teams = 2, workers = 1 }, { teams = 2, workers = 1 }]",
+            "sweep.topologies[1]",
+        ),
+        (
+            "config = \"configs/one_host_config.json\"\ntopology = { teams = 2, workers = 1 }",
+            "",
+            "cluster.config",
+        ),
+        ("", "", "cluster.config"),
+        (
+            "mode = \"remote\"\ntopology = { teams = 2, workers = 1 }",
+            "",
+            "cluster.topology",
+        ),
+        (
+            "topology = { teams = 2, workers = 1 }\nidle_s = -1",
+            "",
+            "cluster.idle_s",
+        ),
+    ];
+    for (cluster, sweep, key) in cases {
+        let err = generated(cluster, sweep).unwrap_err();
+        assert_eq!(err.key, key, "{cluster} {sweep}: {err}");
+    }
+    let err = generated("topology = { teams = 2, workers = 1, nodes = 9 }", "").unwrap_err();
+    assert_eq!(err.key, "(syntax)");
+}
+
+#[test]
+fn faults_must_name_a_node_of_every_topology() {
+    let sweep = "topologies = [{ teams = 2, workers = 2 }, { teams = 2, workers = [1, 2] }]";
+    let fault = |target: &str| {
+        format!("{sweep}\n[[fault]]\nat_s = 1\naction = \"kill\"\ntarget = \"{target}\"\nduration_s = 1")
+    };
+    assert_eq!(
+        generated("", &fault("T2W2")).unwrap().faults.events.len(),
+        2
+    );
+    let err = generated("", &fault("T1W2")).unwrap_err();
+    assert_eq!(err.key, "fault[0].target", "{err}");
 }

@@ -6,6 +6,7 @@
 //! - `tenants` — teams, shares or rates, weights.
 //! - `load` — closed or open loop, step length, rate.
 //! - `mix` — the query mix.
+//! - `topology` — the config file, or the generated topologies, each loaded and checked.
 //!
 //! The `[[fault]]` entries are resolved by [`crate::faults::resolve`]; what both checks share
 //! (the error, the checker, the cluster mode and step length) lives in [`crate::input`].
@@ -15,6 +16,7 @@ mod mix;
 mod resolved;
 mod sweep;
 mod tenants;
+mod topology;
 
 use std::path::Path;
 
@@ -58,7 +60,8 @@ pub fn parse(path: &Path, text: &str) -> Result<WorkloadSpec, WorkloadError> {
 /// Checks a parsed spec against the rules of `workloads/README.md`.
 pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadError> {
     let c = Checker { file: path };
-    let (mode, cluster) = check_cluster(&c, &spec)?;
+    let (mode, sources) = check_cluster(&c, &spec)?;
+    let cluster = &sources.configs[0];
     let (max_active, per_team_limit) = check_limits(&c, &spec)?;
     if !within(spec.data.scale, 0.0, 10.0, false) {
         return c.fail(
@@ -70,9 +73,15 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
     let concurrency = sweep::check_concurrency(&c, &spec.sweep.concurrency)?;
     let repetitions = c.positive_u32("sweep.repetitions", spec.sweep.repetitions)?;
     let confidence = sweep::check_confidence(&c, spec.sweep.confidence)?;
-    let tenants = tenants::check_tenants(&c, &spec, &cluster)?;
+    let tenants = tenants::check_tenants(&c, &spec, cluster)?;
     let (load, length) = load::check_load(&c, &spec, &tenants)?;
-    let faults = check_faults(path, &spec, &cluster, mode, length)?;
+    let mut faults = FaultPlan::default();
+    for config in &sources.configs {
+        faults = check_faults(path, &spec, config, mode, length)?;
+    }
+    if !within(spec.cluster.idle_s, 0.0, 600.0, true) {
+        return c.fail("cluster.idle_s", "must be seconds in [0, 600]");
+    }
     let connections = check_timing(&c, &spec)?;
     let mix = mix::check_mix(&c, &spec.queries)?;
     let teams: Vec<String> = tenants.iter().map(|t| t.team.clone()).collect();
@@ -86,7 +95,9 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
         description: spec.description,
         file: path.to_path_buf(),
         seed: spec.seed,
-        config: spec.cluster.config,
+        config: spec.cluster.config.unwrap_or_default(),
+        topologies: sources.topologies,
+        idle_s: spec.cluster.idle_s,
         mode,
         free_ports: spec.cluster.ports == "free",
         netns: spec.cluster.network == "netns",
@@ -121,11 +132,12 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
     })
 }
 
-/// `[cluster]`: the mode, the ports, a cluster config that loads, the start-up timeout.
+/// `[cluster]`: the mode, the ports, the configs (a file or generated topologies), the
+/// start-up timeout.
 fn check_cluster(
     c: &Checker<'_>,
     spec: &WorkloadSpec,
-) -> Result<(ClusterMode, overlay::config::ClusterConfig), WorkloadError> {
+) -> Result<(ClusterMode, topology::Sources), WorkloadError> {
     c.one_of("cluster.mode", &spec.cluster.mode, &["local", "remote"])?;
     c.one_of("cluster.ports", &spec.cluster.ports, &["config", "free"])?;
     let mode = if spec.cluster.mode == "local" {
@@ -133,29 +145,12 @@ fn check_cluster(
     } else {
         ClusterMode::Remote
     };
-    if !spec.cluster.config.is_file() {
-        return c.fail(
-            "cluster.config",
-            format!(
-                "{} does not exist (paths are relative to the working directory; shipped configs are in configs/)",
-                spec.cluster.config.display()
-            ),
-        );
-    }
-    let cluster = match overlay::config::ClusterConfig::load(&spec.cluster.config) {
-        Ok(cluster) => cluster,
-        Err(err) => {
-            return c.fail(
-                "cluster.config",
-                format!("is not a valid cluster config: {err}"),
-            )
-        }
-    };
+    let sources = topology::check_sources(c, spec, mode)?;
     if !within(spec.cluster.ready_timeout_s, 0.0, f64::MAX, false) {
         return c.fail("cluster.ready_timeout_s", "must be a number of seconds > 0");
     }
-    check_network(c, spec, &cluster)?;
-    Ok((mode, cluster))
+    check_network(c, spec, &sources.configs[0])?;
+    Ok((mode, sources))
 }
 
 /// `cluster.network`: `netns` needs a local cluster on the config's own addresses.

@@ -39,7 +39,7 @@ pub fn level_lines(
     for run in runs {
         for (name, fig, thin) in series {
             let mut line = Line {
-                label: format!("{prefix}{}{name}", run.strategy),
+                label: format!("{prefix}{}{name}", run.name()),
                 color: strategy_color(&run.strategy),
                 thin: *thin,
                 ..Default::default()
@@ -66,7 +66,7 @@ pub fn distribution_lines(runs: &[&StrategyRun], prefix: &str) -> Vec<Line> {
         .filter_map(|run| {
             let level = run.levels().pop()?;
             Some(Line {
-                label: format!("{prefix}{} (concurrency {})", run.strategy, level.level),
+                label: format!("{prefix}{} (concurrency {})", run.name(), level.level),
                 points: percentile_curve(&level.merged.overall.answer)
                     .into_iter()
                     .map(|(q, ms)| (nines(q), ms))

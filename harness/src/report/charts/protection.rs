@@ -74,7 +74,7 @@ fn team_lines(results: &RunResults, figure: fn(String) -> Figure) -> Vec<Line> {
 
 fn line(results: &RunResults, run: &StrategyRun, team: &str, figure: Figure, thin: bool) -> Line {
     let mut line = Line {
-        label: format!("{} · {team}", run.strategy),
+        label: format!("{} · {team}", run.name()),
         color: strategy_color(&run.strategy),
         thin,
         ..Default::default()

@@ -186,7 +186,7 @@ pub(super) fn state_timeline(stem: &Path, run: &StrategyRun) -> anyhow::Result<V
     line_chart(
         stem,
         &Axes {
-            title: format!("{}: node states", run.strategy),
+            title: format!("{}: node states", run.name()),
             x: "seconds since the cluster was up".into(),
             y: "state".into(),
             marks: run.step_starts.clone(),

@@ -61,8 +61,15 @@ pub struct Workload {
     pub file: PathBuf,
     /// Seed of all random choices.
     pub seed: u64,
-    /// Cluster config path.
+    /// Cluster config path (empty when the run generates its topologies).
     pub config: PathBuf,
+    /// Generated topologies, each started in turn (`cluster.topology` or `sweep.topologies`);
+    /// empty when the run starts `config`.
+    #[serde(default)]
+    pub topologies: Vec<crate::topology::TopologySpec>,
+    /// Seconds the cluster is left idle once ready, its CPU and membership messages measured.
+    #[serde(default)]
+    pub idle_s: f64,
     /// Local or remote.
     pub mode: ClusterMode,
     /// Move nodes to free ports.
