@@ -6,11 +6,11 @@ mod common;
 
 use std::process::Command;
 
-use common::workspace_root;
+use common::{run_options, workspace_root};
 use overlay::config::ClusterConfig;
 use overlay_harness::report::scale::scale_rows;
 use overlay_harness::results::RunResults;
-use overlay_harness::run::{run, RunOptions};
+use overlay_harness::run::run;
 
 fn topology(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_harness"))
@@ -131,19 +131,10 @@ async fn a_run_sweeps_generated_topologies_and_records_their_figures() {
     let tmp = tempfile::tempdir().unwrap();
     let workload = tmp.path().join("tiny_scale.toml");
     std::fs::write(&workload, WORKLOAD).unwrap();
-    let dir = run(RunOptions {
-        workload,
-        out: tmp.path().join("reports"),
-        strategies: None,
-        concurrency: None,
-        data_path: Some(tmp.path().join("data")),
-        build_node: false,
-        progress: false,
-        raw: Default::default(),
-        node_args: Vec::new(),
-    })
-    .await
-    .expect("tiny scale run");
+    let out = tmp.path().join("reports");
+    let dir = run(run_options(workload, out, tmp.path().join("data")))
+        .await
+        .expect("tiny scale run");
     let results = RunResults::load(&dir).unwrap();
     let names: Vec<String> = results.strategies.iter().map(|r| r.name()).collect();
     assert_eq!(names, ["strict_4n", "strict_7n"]);

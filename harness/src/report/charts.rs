@@ -49,6 +49,9 @@ pub fn chart_names(results: &RunResults) -> Vec<&'static str> {
         names.extend(PER_LEVEL_CHARTS);
     }
     names.extend(["latency_distribution", "team_goodput", "team_rejections"]);
+    if !crate::report::scale::scale_rows(results).is_empty() {
+        names.extend(crate::report::scale::FIGURES.iter().map(|f| f.0));
+    }
     names
 }
 

@@ -122,24 +122,28 @@ pub fn points(rows: &[&ScaleRow], figure: fn(&ScaleRow) -> Option<f64>) -> Vec<(
         .collect()
 }
 
-/// The figures charted and summarised against n: name, unit, how to read it from a row.
+/// The figures charted and summarised against n: chart name, title, how to read it from a row.
 pub const FIGURES: [(&str, &str, fn(&ScaleRow) -> Option<f64>); 8] = [
-    ("idle_cpu", "idle CPU, % of one core", |r| r.idle_cpu_pct),
+    ("scale_idle_cpu", "idle CPU, % of one core", |r| {
+        r.idle_cpu_pct
+    }),
     (
-        "membership_messages",
+        "scale_membership_messages",
         "membership messages per node per second",
         |r| r.messages_per_node_s,
     ),
-    ("ready", "ready after launch, s", |r| Some(r.ready_s)),
-    ("rss", "RSS of all nodes, MB", |r| r.rss_mb),
-    ("throughput", "successful queries per second", |r| {
+    ("scale_ready", "ready after launch, s", |r| Some(r.ready_s)),
+    ("scale_rss", "RSS of all nodes, MB", |r| r.rss_mb),
+    ("scale_throughput", "successful queries per second", |r| {
         Some(r.qps)
     }),
-    ("p99", "p99 time to answer, ms", |r| Some(r.p99_ms)),
-    ("detection", "kill declared by the last node, ms", |r| {
-        r.detect_last_ms
-    }),
-    ("false_alarms", "false failure declarations", |r| {
+    ("scale_p99", "p99 time to answer, ms", |r| Some(r.p99_ms)),
+    (
+        "scale_detection",
+        "kill declared by the last node, ms",
+        |r| r.detect_last_ms,
+    ),
+    ("scale_false_alarms", "false failure declarations", |r| {
         Some(r.false_alarms as f64)
     }),
 ];
@@ -198,7 +202,8 @@ pub fn targets(rows: &[ScaleRow]) -> Vec<String> {
         });
     };
     let msgs = smallest.zip(largest).and_then(|(a, b)| {
-        let ratio = b.messages_per_node_s? / a.messages_per_node_s?.max(f64::MIN_POSITIVE);
+        let smallest = a.messages_per_node_s.filter(|m| *m > 0.0)?;
+        let ratio = b.messages_per_node_s? / smallest;
         Some((ratio, ratio <= 2.0))
     });
     check(

@@ -33,7 +33,9 @@ pub(super) async fn idle_window(
             .iter()
             .filter_map(|(id, a)| Some((field(a) - field(before.get(id)?)) as f64))
             .collect();
-        (!deltas.is_empty())
+        // A node that counts nothing (a protocol without counters) reports zeros: not a figure.
+        let counted = after.values().any(|a| field(a) > 0);
+        (counted && !deltas.is_empty())
             .then(|| deltas.iter().sum::<f64>() / deltas.len() as f64 / messages_elapsed)
     };
     IdleFigures {

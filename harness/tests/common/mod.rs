@@ -14,8 +14,25 @@ use overlay_harness::cluster::binary::node_binary;
 use overlay_harness::cluster::config::{derive, ConfigSettings};
 use overlay_harness::cluster::launcher::{LaunchOptions, LocalCluster, NodeSettings};
 use overlay_harness::data::generate::{generate, GenerateOptions};
+use overlay_harness::run::RunOptions;
 use serde_json::{Map, Value};
 use tempfile::TempDir;
+
+/// What `harness run` is asked by a test: `workload` into `out`, serving `data`, the node
+/// binary already built, no progress bars, nothing overridden.
+pub fn run_options(workload: PathBuf, out: PathBuf, data: PathBuf) -> RunOptions {
+    RunOptions {
+        workload,
+        out,
+        strategies: None,
+        concurrency: None,
+        data_path: Some(data),
+        build_node: false,
+        progress: false,
+        raw: Default::default(),
+        node_args: Vec::new(),
+    }
+}
 
 /// The workspace root (the harness crate's parent).
 pub fn workspace_root() -> PathBuf {
