@@ -122,8 +122,11 @@ pub fn points(rows: &[&ScaleRow], figure: fn(&ScaleRow) -> Option<f64>) -> Vec<(
         .collect()
 }
 
-/// The figures charted and summarised against n: chart name, title, how to read it from a row.
-pub const FIGURES: [(&str, &str, fn(&ScaleRow) -> Option<f64>); 8] = [
+/// One figure of a [`ScaleRow`]: chart name, title, how to read it from a row.
+pub type ScaleFigure = (&'static str, &'static str, fn(&ScaleRow) -> Option<f64>);
+
+/// The figures charted and summarised against n.
+pub const FIGURES: [ScaleFigure; 8] = [
     ("scale_idle_cpu", "idle CPU, % of one core", |r| {
         r.idle_cpu_pct
     }),
