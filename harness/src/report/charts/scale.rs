@@ -38,11 +38,7 @@ pub(super) fn scale_charts(dir: &Path, results: &RunResults) -> anyhow::Result<V
             y: title.into(),
             ..Default::default()
         };
-        files.extend(line_chart(
-            &dir.join(format!("scale_{name}")),
-            &axes,
-            &lines,
-        )?);
+        files.extend(line_chart(&dir.join(name), &axes, &lines)?);
     }
     Ok(files)
 }
