@@ -298,7 +298,10 @@ async fn failover_workload_checks_answers_and_records_detection_times() {
         lead < summary.find("## At the top concurrency").unwrap(),
         "{summary}"
     );
-    assert!(summary.contains("[fault timeline](faults_"), "{summary}");
+    assert!(
+        summary.contains("[fault timeline, every repetition](faults_"),
+        "{summary}"
+    );
     let step = &results.strategies[0].steps[0];
     let correctness = &step.measure.correctness;
     assert!(correctness.checked > 10, "{correctness:?}");
