@@ -37,29 +37,6 @@ pub(super) fn check(
         );
     }
     let addresses = check_hosts(c, network, cluster)?;
-    let host_of = |name: &str| -> Option<Ipv4Addr> {
-        let address = addresses
-            .get(name)
-            .cloned()
-            .or_else(|| {
-                cluster
-                    .processes
-                    .values()
-                    .find(|p| p.id.as_str() == name)
-                    .map(|p| p.host.clone())
-            })
-            .unwrap_or_else(|| name.to_string());
-        let address: Ipv4Addr = address.parse().ok()?;
-        let known = if addresses.is_empty() {
-            cluster
-                .processes
-                .values()
-                .any(|p| p.host == address.to_string())
-        } else {
-            addresses.values().any(|a| *a == address.to_string())
-        };
-        known.then_some(address)
-    };
     let written = [
         network.latency_ms,
         network.jitter_ms,
@@ -70,7 +47,11 @@ pub(super) fn check(
     let mut pairs = BTreeMap::new();
     for (i, pair) in network.links.iter().enumerate() {
         let key = format!("network.link[{i}]");
-        let hosts: Vec<Option<Ipv4Addr>> = pair.between.iter().map(|n| host_of(n)).collect();
+        let hosts: Vec<Option<Ipv4Addr>> = pair
+            .between
+            .iter()
+            .map(|n| host_of(n, &addresses, cluster))
+            .collect();
         let (a, b) = match hosts[..] {
             [Some(a), Some(b)] if a != b => (a, b),
             [Some(_), Some(_)] => {
@@ -120,6 +101,35 @@ pub(super) fn check(
         shaping: Shaping { default, pairs },
         addresses,
     })
+}
+
+/// The host a `between` name means: a host address of the run, or a process's host.
+fn host_of(
+    name: &str,
+    addresses: &BTreeMap<String, String>,
+    cluster: &ClusterConfig,
+) -> Option<Ipv4Addr> {
+    let address = addresses
+        .get(name)
+        .cloned()
+        .or_else(|| {
+            cluster
+                .processes
+                .values()
+                .find(|p| p.id.as_str() == name)
+                .map(|p| p.host.clone())
+        })
+        .unwrap_or_else(|| name.to_string());
+    let address: Ipv4Addr = address.parse().ok()?;
+    let known = if addresses.is_empty() {
+        cluster
+            .processes
+            .values()
+            .any(|p| p.host == address.to_string())
+    } else {
+        addresses.values().any(|a| *a == address.to_string())
+    };
+    known.then_some(address)
 }
 
 /// `hosts` and `addresses`: the per-process addresses, or none.
