@@ -59,6 +59,9 @@ fn data(md: &mut String, results: &RunResults) {
     let Some(run) = results.strategies.first() else {
         return;
     };
+    for link in &run.links {
+        let _ = writeln!(md, "**Link:** {}\n", link.describe());
+    }
     let nodes: Vec<String> = run
         .processes
         .iter()
