@@ -239,7 +239,14 @@ async fn measure_levels(
         .map(|p| p.address())
         .collect();
     let target = Target::connect(&running.address, w.connections as usize, &spares).await?;
-    let mix = Arc::new(PreparedMix::new(&w.mix, &w.tenants));
+    // The baseline's one node knows only its own team: every team's requests are sent as
+    // that team, so each team is served (and counted under its own name).
+    let baseline_team = (running.strategy == BASELINE).then(|| baseline_team(w));
+    let mix = Arc::new(PreparedMix::new(
+        &w.mix,
+        &w.tenants,
+        baseline_team.as_deref(),
+    ));
     let mut steps = Vec::new();
     let mut step_starts = Vec::new();
     'levels: for &level in &w.concurrency {
