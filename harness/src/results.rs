@@ -98,6 +98,9 @@ pub struct StrategyRun {
     /// The generated topology it ran on, when the workload sweeps topologies.
     #[serde(default)]
     pub topology: Option<TopologyRun>,
+    /// Virtual hosts: the links between them as set up, with the mechanism of each setting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<crate::netns::LinkInForce>,
 }
 
 /// One node's state tracker changing state.

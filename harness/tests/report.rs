@@ -91,6 +91,7 @@ fn strategy(name: &str, top: (u64, u64, u64)) -> StrategyRun {
         }],
         step_starts: vec![(0.5, "c=1".into()), (11.0, "c=100".into())],
         topology: None,
+        links: Vec::new(),
     }
 }
 

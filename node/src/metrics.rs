@@ -1,13 +1,11 @@
 //! The `GetMetrics` answer, every field filled from live state.
 
-use overlay::proto::{
-    HookStats, MembershipStats, MetricsResponse, NeighborHealth, SkippedRows, StrategyRejections,
-    TeamAdmission,
-};
+use overlay::proto::{HookStats, MetricsResponse, SkippedRows, StrategyRejections, TeamAdmission};
 
 use crate::admission::TeamCounters;
 use crate::health::state::NodeState;
 use crate::hooks::HookCounts;
+use crate::membership::PROTOCOL;
 
 use crate::node::Node;
 
@@ -17,8 +15,9 @@ pub fn snapshot(node: &Node) -> MetricsResponse {
     let limits = node.admission.limits();
     let (stored_results, stored_bytes) = node.results.usage();
     let (state, state_since_s, state_times, state_transitions) = node.state.metrics();
-    let neighbors = node.peer_health.snapshot();
-    let membership = membership_view(&neighbors);
+    let membership = node
+        .membership
+        .to_proto(PROTOCOL, node.peer_clients.open_channels());
     MetricsResponse {
         process_id: node.me.id.0.clone(),
         role: node.me.role.name().to_string(),
@@ -58,7 +57,7 @@ pub fn snapshot(node: &Node) -> MetricsResponse {
         state_since_s,
         state_times,
         state_transitions,
-        neighbors,
+        neighbors: node.peer_health.snapshot(),
         hooks: Some(hook_stats(&node.hooks.counts())),
         routing: Some(
             node.routing
@@ -86,19 +85,6 @@ pub fn snapshot(node: &Node) -> MetricsResponse {
             })
             .collect(),
         membership: Some(membership),
-    }
-}
-
-/// The cluster as this node's peer records see it: itself alive, every peer by status.
-fn membership_view(neighbors: &[NeighborHealth]) -> MembershipStats {
-    let count =
-        |status: &str| saturate(neighbors.iter().filter(|n| n.status == status).count() as u32);
-    MembershipStats {
-        protocol: "probe".to_string(),
-        members_alive: count("healthy").saturating_add(1),
-        members_suspect: count("suspected"),
-        members_down: count("failed"),
-        ..Default::default()
     }
 }
 

@@ -56,8 +56,8 @@ pub fn lead(md: &mut String, results: &RunResults) {
             );
             let stem = format!("{}_c{}_r{}", run.name(), step.concurrency, step.repetition);
             charts.push(format!(
-                "- {} · concurrency {} · repetition {}: [fault timeline](faults_{stem}.svg), [detection](detection_{stem}.svg)",
-                run.name(), step.concurrency, step.repetition
+                "- {} · concurrency {} · repetition {}: [fault timeline, every repetition](faults_{}_c{}.svg), [detection](detection_{stem}.svg)",
+                run.name(), step.concurrency, step.repetition, run.name(), step.concurrency
             ));
         }
     }

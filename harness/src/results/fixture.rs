@@ -40,6 +40,7 @@ pub(crate) fn strategy(name: &str, steps: Vec<Step>) -> StrategyRun {
         state_changes: Vec::new(),
         step_starts: Vec::new(),
         topology: None,
+        links: Vec::new(),
     }
 }
 
