@@ -145,7 +145,8 @@ pub struct NodeArgs {
     pub no_default_hooks: bool,
     /// Serve Prometheus metrics (OpenMetrics text) at http://HOST:PORT/metrics: RPC latency
     /// histograms, per-team admission, state, peers and breakers, routing, hooks, result cache,
-    /// rows and process figures. An address that cannot be bound stops the node.
+    /// rows and process figures (overrides the process's metrics_addr in the config). An
+    /// address that cannot be bound stops the node. Without either, RPCs are not timed at all.
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<String>,
     /// Log lines on stderr: `text` (coloured only when stderr is a terminal) or `json` (one
