@@ -20,7 +20,7 @@ const CLIENT_SPAN: &str = "b7ad6b7169203331";
 /// An aggregate query over every day (so every team and worker serves a slice), sent to the
 /// leader with `traceparent`; its status.
 async fn traced_query(leader: &str, traceparent: &str) -> String {
-    let mut client = OverlayNodeClient::connect(leader.to_string())
+    let mut client = OverlayNodeClient::connect(format!("http://{leader}"))
         .await
         .expect("leader answers");
     let mut request = tonic::Request::new(QueryRequest {
@@ -61,8 +61,12 @@ async fn a_sampled_query_leaves_linked_spans_on_every_hop() {
     let file = traces.path().join("trace-{id}.jsonl");
     let file = file.to_string_lossy();
     // No query is sampled unless its traceparent says so.
-    let sandbox =
-        Sandbox::start(data, json!({}), &["--trace-file", &file, "--trace-sample", "0"]).await;
+    let sandbox = Sandbox::start(
+        data,
+        json!({}),
+        &["--trace-file", &file, "--trace-sample", "0"],
+    )
+    .await;
     let leader = sandbox.leader();
     let sampled = format!("00-{TRACE}-{CLIENT_SPAN}-01");
     assert_eq!(traced_query(&leader, &sampled).await, "ready");
@@ -74,7 +78,10 @@ async fn a_sampled_query_leaves_linked_spans_on_every_hop() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         spans = spans_in(traces.path());
         let nodes: HashSet<&str> = spans.iter().filter_map(|s| s["node"].as_str()).collect();
-        if ["A", "B", "C", "D", "E", "F"].iter().all(|n| nodes.contains(n)) {
+        if ["A", "B", "C", "D", "E", "F"]
+            .iter()
+            .all(|n| nodes.contains(n))
+        {
             break;
         }
     }
@@ -91,8 +98,13 @@ async fn a_sampled_query_leaves_linked_spans_on_every_hop() {
         assert!(nodes.contains(node), "no span from {node}: {nodes:?}");
     }
     for span in &spans {
-        let parent = span["parent_span_id"].as_str().expect("every span has a parent");
-        let (node, name) = (span["node"].as_str().unwrap(), span["name"].as_str().unwrap());
+        let parent = span["parent_span_id"]
+            .as_str()
+            .expect("every span has a parent");
+        let (node, name) = (
+            span["node"].as_str().unwrap(),
+            span["name"].as_str().unwrap(),
+        );
         match (node, name) {
             ("A", "query") => assert_eq!(parent, CLIENT_SPAN, "the client's span is the root"),
             (_, "peer_scan") => {
@@ -108,7 +120,14 @@ async fn a_sampled_query_leaves_linked_spans_on_every_hop() {
         }
         assert!(span["duration_ns"].as_u64().is_some() && span["start_unix_ns"].as_u64() > Some(0));
     }
-    for name in ["query", "admission", "peer_call", "peer_scan", "local_scan", "merge"] {
+    for name in [
+        "query",
+        "admission",
+        "peer_call",
+        "peer_scan",
+        "local_scan",
+        "merge",
+    ] {
         assert!(spans.iter().any(|s| s["name"] == name), "no {name} span");
     }
 }
@@ -119,7 +138,12 @@ async fn an_unwritable_trace_file_is_reported_once_and_queries_go_on() {
     let sandbox = Sandbox::start(
         data,
         json!({}),
-        &["--trace-file", "/nonexistent/folder/trace-{id}.jsonl", "--trace-sample", "1"],
+        &[
+            "--trace-file",
+            "/nonexistent/folder/trace-{id}.jsonl",
+            "--trace-sample",
+            "1",
+        ],
     )
     .await;
     let leader = sandbox.leader();
@@ -128,6 +152,9 @@ async fn an_unwritable_trace_file_is_reported_once_and_queries_go_on() {
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
     let log = std::fs::read_to_string(sandbox.dir.path().join("logs/A.log")).expect("A's log");
-    let reports = log.lines().filter(|l| l.contains("cannot write spans")).count();
+    let reports = log
+        .lines()
+        .filter(|l| l.contains("cannot write spans"))
+        .count();
     assert_eq!(reports, 1, "{log}");
 }
