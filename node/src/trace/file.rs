@@ -28,35 +28,43 @@ pub(super) const MAX_ATTRIBUTES: usize = 32;
 pub struct SpanFile {
     node: String,
     path: PathBuf,
-    /// `None` once the file failed: spans are then dropped.
+    /// `None` before the first spans and once the file failed: spans are then dropped.
     out: Mutex<Option<BufWriter<File>>>,
+    /// Whether opening was tried (it is tried once).
+    tried: std::sync::atomic::AtomicBool,
 }
 
 impl SpanFile {
-    /// Opens (appends to) `path` for the spans of `node`; a file that cannot be opened is
-    /// reported and leaves an exporter that drops its spans.
+    /// The exporter of `node`'s spans to `path`, opened (for appending) with the first
+    /// spans, when the log is set up to report a file that cannot be opened.
     pub fn open(path: &Path, node: &str) -> Self {
-        let out = match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            Ok(file) => Some(BufWriter::new(file)),
-            Err(err) => {
-                report(node, path, &err);
-                None
-            }
-        };
         Self {
             node: node.to_string(),
             path: path.to_path_buf(),
-            out: Mutex::new(out),
+            out: Mutex::new(None),
+            tried: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Opens the file once; a failure is reported and leaves `out` empty for good.
+    fn open_once(&self, out: &mut Option<BufWriter<File>>) {
+        if self.tried.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+        {
+            Ok(file) => *out = Some(BufWriter::new(file)),
+            Err(err) => report(&self.node, &self.path, &err),
         }
     }
 
     /// Writes a batch of spans and flushes; the first failure is reported and ends the file.
     fn write(&self, batch: &[SpanData]) {
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        self.open_once(&mut out);
         let Some(writer) = out.as_mut() else {
             return;
         };
