@@ -100,10 +100,12 @@ pub fn list_day_files(root: &Path, date: DateKey) -> std::io::Result<Vec<PathBuf
     Ok(files)
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+/// Start value of an FNV-1a 64 hash.
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
-fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
+/// FNV-1a 64: `hash` carried on over `bytes` (start from [`FNV_OFFSET`]).
+pub fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
     for byte in bytes {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(FNV_PRIME);
@@ -118,12 +120,12 @@ fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
 pub fn fingerprint(root: &Path, days: &[DateKey]) -> String {
     let mut hash = FNV_OFFSET;
     for day in days {
-        hash = fnv(hash, day.to_string().as_bytes());
+        hash = fnv1a(hash, day.to_string().as_bytes());
         for file in list_day_files(root, *day).unwrap_or_default() {
             let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
             let size = std::fs::metadata(&file).map_or(0, |m| m.len());
-            hash = fnv(hash, name.unwrap_or_default().as_bytes());
-            hash = fnv(hash, &size.to_le_bytes());
+            hash = fnv1a(hash, name.unwrap_or_default().as_bytes());
+            hash = fnv1a(hash, &size.to_le_bytes());
         }
     }
     format!("{hash:016x}")
@@ -135,8 +137,8 @@ mod tests {
 
     #[test]
     fn fnv_matches_the_reference_vectors() {
-        assert_eq!(fnv(FNV_OFFSET, b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv(FNV_OFFSET, b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(FNV_OFFSET, b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(FNV_OFFSET, b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 
     #[test]

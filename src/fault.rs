@@ -45,11 +45,20 @@ pub enum FaultAction {
     /// Control service: removes every delay, drop and partition of the node, and lifts the
     /// partitions other nodes hold against it.
     Clear,
+    /// Virtual hosts: packets between two groups of processes dropped (blackhole) or refused
+    /// (reject), one way or both, by nftables rules in the host namespaces.
+    NetPartition,
+    /// Virtual hosts: latency, jitter and/or loss on the link of a process's host.
+    Link,
+    /// Virtual hosts: a rate limit on the link of a process's host.
+    Bandwidth,
+    /// Virtual hosts: lifts a `net_partition`, `link` or `bandwidth` (its automatic undo).
+    Heal,
 }
 
 impl FaultAction {
     /// Every action, in the order the documentation lists them.
-    pub const ALL: [FaultAction; 10] = [
+    pub const ALL: [FaultAction; 14] = [
         FaultAction::Kill,
         FaultAction::Stop,
         FaultAction::Pause,
@@ -60,6 +69,10 @@ impl FaultAction {
         FaultAction::Drop,
         FaultAction::Partition,
         FaultAction::Clear,
+        FaultAction::NetPartition,
+        FaultAction::Link,
+        FaultAction::Bandwidth,
+        FaultAction::Heal,
     ];
 
     /// The actions a node holds as a fault (`InjectFault`'s `Fault.kind`).
@@ -83,6 +96,10 @@ impl FaultAction {
             FaultAction::Drop => "drop",
             FaultAction::Partition => "partition",
             FaultAction::Clear => "clear",
+            FaultAction::NetPartition => "net_partition",
+            FaultAction::Link => "link",
+            FaultAction::Bandwidth => "bandwidth",
+            FaultAction::Heal => "heal",
         }
     }
 
@@ -114,6 +131,17 @@ impl FaultAction {
         )
     }
 
+    /// It acts on the network between virtual hosts (`cluster.network = "netns"` only).
+    pub fn is_network(self) -> bool {
+        matches!(
+            self,
+            FaultAction::NetPartition
+                | FaultAction::Link
+                | FaultAction::Bandwidth
+                | FaultAction::Heal
+        )
+    }
+
     /// The action that undoes this one after a `duration_s`, if any.
     pub fn undo(self) -> Option<FaultAction> {
         match self {
@@ -123,7 +151,12 @@ impl FaultAction {
             | FaultAction::Stall
             | FaultAction::Drop
             | FaultAction::Partition => Some(FaultAction::Clear),
-            FaultAction::Resume | FaultAction::Restart | FaultAction::Clear => None,
+            FaultAction::NetPartition | FaultAction::Link | FaultAction::Bandwidth => {
+                Some(FaultAction::Heal)
+            }
+            FaultAction::Resume | FaultAction::Restart | FaultAction::Clear | FaultAction::Heal => {
+                None
+            }
         }
     }
 }

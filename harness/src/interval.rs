@@ -12,7 +12,8 @@
 //!
 //! A difference of two figures (run B − run A) resamples both sides independently and takes
 //! the same quantiles of `median(B*) − median(A*)`; it is **inside the noise** when that
-//! interval contains 0.
+//! interval contains 0. A ratio of two figures (overlay ÷ one-hop baseline) is the same
+//! difference taken over their logarithms.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -149,6 +150,32 @@ pub fn delta(a: &[f64], b: &[f64], confidence: f64) -> Option<Delta> {
         low,
         high,
         has_interval: true,
+    })
+}
+
+/// The ratio median(b) / median(a) of two positive figures with its interval at
+/// `confidence`: the [`delta`] of their logarithms, turned back (so the interval of a ratio is
+/// not symmetric around it); `None` when either side has no positive value. `n` is the smaller
+/// side's count, below 2 when there is no interval.
+pub fn ratio(a: &[f64], b: &[f64], confidence: f64) -> Option<Estimate> {
+    let positive = |v: &[f64]| -> Vec<f64> {
+        v.iter()
+            .copied()
+            .filter(|x| x.is_finite() && *x > 0.0)
+            .collect()
+    };
+    let (a, b) = (positive(a), positive(b));
+    let ln = |v: &[f64]| -> Vec<f64> { v.iter().map(|x| x.ln()).collect() };
+    let d = delta(&ln(&a), &ln(&b), confidence)?;
+    Some(Estimate {
+        median: median(&b)? / median(&a)?,
+        low: d.low.exp(),
+        high: d.high.exp(),
+        n: if d.has_interval {
+            a.len().min(b.len())
+        } else {
+            1
+        },
     })
 }
 

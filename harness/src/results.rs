@@ -93,6 +93,9 @@ pub struct StrategyRun {
     /// When each step began, seconds since the cluster was up, and its label.
     #[serde(default)]
     pub step_starts: Vec<(f64, String)>,
+    /// Virtual hosts: the links between them as set up, with the mechanism of each setting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<crate::netns::LinkInForce>,
 }
 
 /// One node's state tracker changing state.

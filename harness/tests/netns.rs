@@ -422,3 +422,144 @@ impl Drop for Reaped {
         }
     }
 }
+
+/// The delay proxy on the real path: a connection from one virtual host to another goes
+/// through the sender's proxy (each direction delayed by the link's latency), the receiver sees
+/// the sender host's own address, and nothing is left once the hosts are dropped.
+#[test]
+#[ignore = "needs root and iproute2/nftables (CI runs it)"]
+fn a_shaped_link_delays_tcp_between_hosts_through_the_proxy() {
+    use overlay_harness::netns::enter::in_namespace;
+    use overlay_harness::netns::{LinkSettings, Mechanism, Shaping};
+    use std::io::{Read, Write};
+    use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+
+    let _turn = one_at_a_time();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _inside = runtime.enter();
+    let config = ClusterConfig::load(&two_hosts()).expect("config");
+    let run = Layout::fresh_run_id();
+    let mut hosts = VirtualHosts::create(&config, &run).expect("virtual hosts");
+    let shaping = Shaping {
+        default: LinkSettings {
+            latency_ms: 100.0,
+            ..Default::default()
+        },
+        pairs: Default::default(),
+    };
+    let links = hosts.shape(&shaping, false).expect("shaped").to_vec();
+    assert_eq!(links.len(), 1);
+    let by = links[0].latency_by;
+    assert!(
+        matches!(by, Some(Mechanism::Proxy | Mechanism::Netem)),
+        "{by:?}"
+    );
+    let (near, far) = (&hosts.layout().hosts[0], &hosts.layout().hosts[1]);
+    let far_address = far.address;
+    let listener = in_namespace(&far.namespace, move || TcpListener::bind((far_address, 0)))
+        .expect("listener in the far host");
+    let port = listener.local_addr().expect("port").port();
+    let echo = std::thread::spawn(move || {
+        let (mut stream, peer) = listener.accept().expect("accept");
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).expect("read");
+        stream.write_all(&byte).expect("echo");
+        peer
+    });
+    let target = SocketAddr::from((far_address, port));
+    let mut client = in_namespace(&near.namespace, move || {
+        TcpStream::connect_timeout(&target, Duration::from_secs(5))
+    })
+    .expect("connect from the near host");
+    let started = Instant::now();
+    client.write_all(b"x").expect("send");
+    let mut byte = [0u8; 1];
+    client.read_exact(&mut byte).expect("answer");
+    let round_trip = started.elapsed();
+    let peer = echo.join().expect("echo thread");
+    assert!(round_trip >= Duration::from_millis(190), "{round_trip:?}");
+    assert_eq!(peer.ip(), std::net::IpAddr::V4(near.address));
+    assert_ne!(peer.ip(), std::net::IpAddr::V4(Ipv4Addr::LOCALHOST));
+    drop(client);
+    drop(hosts);
+    assert_eq!(leftovers(&run), Vec::<String>::new());
+}
+
+/// `harness run` with a shaped link and every network fault kind on six virtual hosts (one per
+/// process): the run passes its correctness rules (zero wrong, zero silently partial), every
+/// fault fired without error, the report names the link's mechanism, and nothing is left.
+#[test]
+#[ignore = "needs root and iproute2/nftables (CI runs it)"]
+fn a_checked_run_with_network_faults_passes_and_leaves_nothing_behind() {
+    let _turn = one_at_a_time();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shipped = std::fs::read_to_string(workspace_root().join("workloads/partitions.toml"))
+        .expect("shipped partitions workload");
+    let head = shipped.split("[[fault]]").next().expect("head");
+    let config = format!(
+        "config = \"{}\"",
+        workspace_root()
+            .join("configs/one_host_config.json")
+            .display()
+    );
+    let text = head
+        .replace("config = \"configs/one_host_config.json\"", &config)
+        .replace("duration_s = 32", "duration_s = 9")
+        .replace("warmup_s = 2", "warmup_s = 0.5")
+        .replace("concurrency = [16]", "concurrency = [4]")
+        .replace("addresses = \"10.77.0.1/24\"", "addresses = \"10.77.0.1/24\"\nlatency_ms = 0.5")
+        + "[[fault]]\nat_s = 0.5\naction = \"net_partition\"\nfrom = [\"A\", \"B\", \"F\"]\nto = [\"rest\"]\nduration_s = 3\n"
+        + "[[fault]]\nat_s = 4\naction = \"link\"\ntarget = \"D\"\ndelay_ms = 100\nduration_s = 2\n"
+        + "[[fault]]\nat_s = 6.5\naction = \"link\"\ntarget = \"E\"\nloss_percent = 10\nduration_s = 2\n";
+    let workload = dir.path().join("netns_faults.toml");
+    std::fs::write(&workload, text).expect("write workload");
+    let log = dir.path().join("harness.log");
+    let file = std::fs::File::create(&log).expect("log");
+    let status = harness_run(dir.path(), &workload, file)
+        .status()
+        .expect("harness runs");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "{status:?}\n{text}");
+    let results = find_results(&dir.path().join("reports"));
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results).expect("results.json"))
+            .expect("results JSON");
+    let run = &results["strategies"][0];
+    let links = run["links"].as_array().expect("links recorded");
+    assert_eq!(links.len(), 15, "six hosts, fifteen pairs");
+    assert!(links
+        .iter()
+        .all(|l| l["latency_by"] == "proxy" || l["latency_by"] == "netem"));
+    let fired = run["steps"][0]["faults"]["fired"]
+        .as_array()
+        .expect("fired");
+    assert_eq!(fired.len(), 6, "three faults and their heals");
+    for event in fired {
+        assert!(event["error"].is_null(), "{event}");
+    }
+    assert_eq!(
+        overlay_harness::netns::sys::namespaces_with("ovl-"),
+        Vec::<String>::new()
+    );
+    assert_eq!(nodes_running_in(dir.path()), 0);
+}
+
+/// The `results.json` under `dir` (one run).
+fn find_results(dir: &Path) -> std::path::PathBuf {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "results.json") {
+                return path;
+            }
+        }
+    }
+    panic!("no results.json under {}", dir.display());
+}

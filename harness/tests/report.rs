@@ -90,6 +90,7 @@ fn strategy(name: &str, top: (u64, u64, u64)) -> StrategyRun {
             reason: "active 75 >= 70".into(),
         }],
         step_starts: vec![(0.5, "c=1".into()), (11.0, "c=100".into())],
+        links: Vec::new(),
     }
 }
 

@@ -139,31 +139,47 @@ impl FaultTable {
         if !self.any.load(Ordering::Acquire) {
             return Ok(());
         }
-        // Decided under the lock (no copy of the table), applied after it is released.
-        let (delay, refusal) = {
-            let faults = self.live(Instant::now());
-            let matching = || faults.iter().filter(|f| f.applies_to(traffic));
-            let delay: Duration = matching()
-                .filter(|f| f.kind == FaultAction::Delay)
-                .map(|f| f.delay)
-                .sum();
-            let refusal = matching().find_map(|fault| match fault.kind {
-                FaultAction::Partition => Some(format!(
-                    "partitioned: refusing {} (fault {})",
-                    fault.peer.as_deref().unwrap_or_default(),
-                    fault.id
-                )),
-                FaultAction::Drop if rand::random::<f64>() < fault.probability => {
-                    Some(format!("answer dropped by injected fault {}", fault.id))
-                }
-                _ => None,
-            });
-            (delay, refusal)
-        };
+        let (delay, refusal) = self.decide(traffic);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
         refusal.map_or(Ok(()), |why| Err(Status::unavailable(why)))
+    }
+
+    /// The same faults on a membership datagram from `peer`: `None` when a partition or drop
+    /// refuses it, else how long it is held, so a faulted node looks to the membership protocol
+    /// as it looks to callers.
+    pub fn datagram_fate(&self, peer: &NodeId) -> Option<Duration> {
+        if !self.any.load(Ordering::Acquire) {
+            return Some(Duration::ZERO);
+        }
+        match self.decide(Traffic::Peer(peer.as_str())) {
+            (_, Some(_)) => None,
+            (delay, None) => Some(delay),
+        }
+    }
+
+    /// The added latency for `traffic` and why it is refused, if it is; decided under the lock
+    /// (no copy of the table), applied by the caller after it is released.
+    fn decide(&self, traffic: Traffic<'_>) -> (Duration, Option<String>) {
+        let faults = self.live(Instant::now());
+        let matching = || faults.iter().filter(|f| f.applies_to(traffic));
+        let delay: Duration = matching()
+            .filter(|f| f.kind == FaultAction::Delay)
+            .map(|f| f.delay)
+            .sum();
+        let refusal = matching().find_map(|fault| match fault.kind {
+            FaultAction::Partition => Some(format!(
+                "partitioned: refusing {} (fault {})",
+                fault.peer.as_deref().unwrap_or_default(),
+                fault.id
+            )),
+            FaultAction::Drop if rand::random::<f64>() < fault.probability => {
+                Some(format!("answer dropped by injected fault {}", fault.id))
+            }
+            _ => None,
+        });
+        (delay, refusal)
     }
 
     /// How long the `stall` faults hold work done for `traffic` (zero without one).

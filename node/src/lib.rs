@@ -17,7 +17,8 @@
 //! - [`prometheus`]: `/metrics` for Prometheus (`--metrics-addr`) and the RPC latency layer.
 //! - [`times`]: processing times of the latest queries.
 //! - [`logs`]: recent log lines for `GetMetrics`.
-//! - [`health`]: the node's own state, peer health, probes, circuit breakers, failover plan.
+//! - [`health`]: the node's own state, peer health, circuit breakers, failover plan.
+//! - [`membership`]: SWIM membership and failure detection over UDP (the `foca` crate).
 //! - [`hooks`]: callbacks on lifecycle events, run on a bounded pool.
 //! - [`faults`]: faults injected through the control service.
 //! - [`control`]: the `OverlayControl` service (off unless enabled).
@@ -38,6 +39,7 @@ pub mod holdings;
 pub mod hooks;
 pub mod listen;
 pub mod logs;
+pub mod membership;
 pub mod metrics;
 pub mod node;
 pub mod peer_clients;

@@ -5,6 +5,7 @@ use overlay::proto::{HookStats, MetricsResponse, SkippedRows, StrategyRejections
 use crate::admission::TeamCounters;
 use crate::health::state::NodeState;
 use crate::hooks::HookCounts;
+use crate::membership::PROTOCOL;
 
 use crate::node::Node;
 
@@ -14,6 +15,9 @@ pub fn snapshot(node: &Node) -> MetricsResponse {
     let limits = node.admission.limits();
     let (stored_results, stored_bytes) = node.results.usage();
     let (state, state_since_s, state_times, state_transitions) = node.state.metrics();
+    let membership = node
+        .membership
+        .to_proto(PROTOCOL, node.peer_clients.open_channels());
     MetricsResponse {
         process_id: node.me.id.0.clone(),
         role: node.me.role.name().to_string(),
@@ -80,6 +84,7 @@ pub fn snapshot(node: &Node) -> MetricsResponse {
                 first: rows.first.clone(),
             })
             .collect(),
+        membership: Some(membership),
     }
 }
 

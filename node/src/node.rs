@@ -17,6 +17,7 @@ use crate::holdings::Holdings;
 use crate::hooks::HookPool;
 use crate::listen::ConnectionLimits;
 use crate::logs::LogRing;
+use crate::membership::stats::Stats as MembershipCounters;
 use crate::peer_clients::PeerClients;
 use crate::query::context::QueryContext;
 use crate::query::counters::RoutingCounters;
@@ -48,8 +49,10 @@ pub struct Node {
     pub admission: Admission,
     /// Answers kept for chunked retrieval.
     pub results: ResultStore,
-    /// Clients to the other processes.
+    /// Clients to the other processes, opened on demand.
     pub peer_clients: Arc<PeerClients>,
+    /// The membership protocol's counters and view.
+    pub membership: Arc<MembershipCounters>,
     /// Recent log lines for metrics.
     pub logs: LogRing,
     /// Recent processing times.

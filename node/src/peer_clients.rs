@@ -1,7 +1,11 @@
-//! Clients to the other processes of the cluster, one lazily connected channel each.
+//! Clients to the other processes of the cluster, opened on demand: a channel to a peer exists
+//! only while this node calls it (its tree neighbours, the holders of its replicas, whomever
+//! routing falls back to), and is dropped after [`IDLE_AFTER`] without calls, so a node's
+//! connections and file descriptors do not grow with the cluster.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use overlay::config::{ClusterConfig, NodeId, ProcessConfig};
 use overlay::proto::overlay_peer_client::OverlayPeerClient;
@@ -22,12 +26,24 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// this; aggregate partials grouped by site are the largest answers.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
-/// A client per peer process, and a second one on its own connection for health probes (so
-/// probes never queue behind large answers on a busy connection).
-#[derive(Clone, Debug, Default)]
+/// A channel unused this long is dropped (calls in flight keep their own handle).
+pub const IDLE_AFTER: Duration = Duration::from_secs(30);
+
+/// Most channels open at once; the least recently used goes first past it.
+pub const MAX_OPEN: usize = 256;
+
+#[derive(Debug)]
+struct Open {
+    client: PeerClient,
+    last_used: Instant,
+}
+
+/// Endpoints of every peer (no connection), and the channels open now.
+#[derive(Debug, Default)]
 pub struct PeerClients {
-    clients: HashMap<NodeId, PeerClient>,
-    probes: HashMap<NodeId, PeerClient>,
+    endpoints: HashMap<NodeId, Endpoint>,
+    auth: ClusterAuth,
+    open: Mutex<HashMap<NodeId, Open>>,
 }
 
 /// The endpoint of a peer: `http://host:port`, or `https://` with the node's TLS settings.
@@ -35,56 +51,86 @@ fn peer_endpoint(
     process: &ProcessConfig,
     tls: Option<&NodeTls>,
 ) -> Result<Endpoint, tonic::transport::Error> {
-    match tls {
-        None => Endpoint::from_shared(process.endpoint()),
+    let endpoint = match tls {
+        None => Endpoint::from_shared(process.endpoint())?,
         Some(tls) => Endpoint::from_shared(format!("https://{}", process.address()))?
-            .tls_config(tls.client_config()),
-    }
+            .tls_config(tls.client_config())?,
+    };
+    Ok(endpoint
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .initial_stream_window_size(4 * 1024 * 1024)
+        .initial_connection_window_size(16 * 1024 * 1024))
 }
 
 impl PeerClients {
-    /// Lazy clients to every process but `own_id` (no connection is opened until first use),
-    /// each sending `auth`'s secret, over TLS with `tls`'s identity and trust when given
-    /// (the server name checked is the peer's config host).
+    /// Endpoints for every process but `own_id`, each call sending `auth`'s secret, over TLS
+    /// with `tls`'s identity and trust when given (the server name checked is the peer's
+    /// config host). No connection is opened here.
     pub fn new(
         config: &ClusterConfig,
         own_id: &NodeId,
         auth: &ClusterAuth,
         tls: Option<&NodeTls>,
     ) -> Result<Self, tonic::transport::Error> {
-        let probe_timeout = Duration::from_millis(config.health.timeout_ms.max(1));
-        let mut clients = HashMap::new();
-        let mut probes = HashMap::new();
+        let mut endpoints = HashMap::new();
         for process in config.processes.values().filter(|p| &p.id != own_id) {
-            let channel = peer_endpoint(process, tls)?
-                .connect_timeout(CONNECT_TIMEOUT)
-                .tcp_nodelay(true)
-                .initial_stream_window_size(4 * 1024 * 1024)
-                .initial_connection_window_size(16 * 1024 * 1024)
-                .connect_lazy();
-            let client = OverlayPeerClient::with_interceptor(channel, auth.clone())
+            endpoints.insert(process.id.clone(), peer_endpoint(process, tls)?);
+        }
+        Ok(Self {
+            endpoints,
+            auth: auth.clone(),
+            open: Mutex::default(),
+        })
+    }
+
+    /// The client for a peer: its open channel, or a new one (connected on first call).
+    pub fn client(&self, id: &NodeId) -> Option<PeerClient> {
+        let endpoint = self.endpoints.get(id)?;
+        let now = Instant::now();
+        let mut open = self.lock();
+        if let Some(entry) = open.get_mut(id) {
+            entry.last_used = now;
+            return Some(entry.client.clone());
+        }
+        if open.len() >= MAX_OPEN {
+            let oldest = open
+                .iter()
+                .min_by_key(|(_, e)| e.last_used)
+                .map(|(id, _)| id.clone());
+            if let Some(oldest) = oldest {
+                open.remove(&oldest);
+            }
+        }
+        let client =
+            OverlayPeerClient::with_interceptor(endpoint.connect_lazy(), self.auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES);
-            clients.insert(process.id.clone(), client);
-            let probe_channel = peer_endpoint(process, tls)?
-                .connect_timeout(probe_timeout.min(CONNECT_TIMEOUT))
-                .tcp_nodelay(true)
-                .connect_lazy();
-            probes.insert(
-                process.id.clone(),
-                OverlayPeerClient::with_interceptor(probe_channel, auth.clone()),
-            );
-        }
-        Ok(Self { clients, probes })
+        open.insert(
+            id.clone(),
+            Open {
+                client: client.clone(),
+                last_used: now,
+            },
+        );
+        Some(client)
     }
 
-    /// The probe client for a peer.
-    pub fn probe_client(&self, id: &NodeId) -> Option<PeerClient> {
-        self.probes.get(id).cloned()
+    /// Drops the channels unused for [`IDLE_AFTER`]; returns how many.
+    pub fn drop_idle(&self) -> usize {
+        let now = Instant::now();
+        let mut open = self.lock();
+        let before = open.len();
+        open.retain(|_, e| now.duration_since(e.last_used) < IDLE_AFTER);
+        before - open.len()
     }
 
-    /// The client for a peer.
-    pub fn client(&self, id: &NodeId) -> Option<PeerClient> {
-        self.clients.get(id).cloned()
+    /// Channels open now.
+    pub fn open_channels(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<NodeId, Open>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -1,6 +1,6 @@
 //! The cluster config a run (or a test) starts: a config file, checked, with the run's
 //! settings set on its typed form (the tenants' team weights; on request every process on a
-//! free loopback port), written back in the file's own shape; and the one-node baseline
+//! free loopback port, or each on an address of its own for virtual hosts), written back in the file's own shape; and the one-node baseline
 //! config. The only place one config is derived from another.
 
 use std::collections::BTreeMap;
@@ -17,6 +17,8 @@ pub struct ConfigSettings {
     pub team_weights: Option<BTreeMap<String, u32>>,
     /// Every process moved to 127.0.0.1 on a fresh free port.
     pub free_ports: bool,
+    /// Processes moved to these addresses (virtual hosts, one per process), ports kept.
+    pub hosts: BTreeMap<String, String>,
 }
 
 /// A derived config: the JSON the nodes read (and `results.json` records) and its checked form.
@@ -48,6 +50,11 @@ pub fn derive(text: &str, settings: &ConfigSettings) -> anyhow::Result<DerivedCo
         for (process, port) in config.processes.values_mut().zip(ports) {
             process.host = "127.0.0.1".to_string();
             process.port = port;
+        }
+    }
+    for process in config.processes.values_mut() {
+        if let Some(address) = settings.hosts.get(process.id.as_str()) {
+            process.host = address.clone();
         }
     }
     checked(config)
@@ -90,7 +97,7 @@ mod tests {
                 ("green".to_string(), 3),
                 ("pink".to_string(), 1),
             ])),
-            free_ports: false,
+            ..Default::default()
         };
         let derived = derive(&shipped(), &settings).unwrap();
         assert_eq!(derived.json["strategies"]["team_weights"]["green"], 3);

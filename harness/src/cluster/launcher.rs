@@ -213,9 +213,9 @@ impl LocalCluster {
     }
 
     /// Waits until the given nodes answer, or fails naming those that exited or never answered.
-    /// With `settled`, a node counts as ready only once its health checker has also seen every
-    /// other node answer and sees none as failed: a node ignores missed probes of a peer it
-    /// has never seen (still starting), so until then it would not notice that peer dying.
+    /// With `settled`, a node counts as ready only once its membership view holds every process
+    /// of the config alive and it sees no peer as failed: a node does not declare a peer it has
+    /// never heard from (still starting), so until then it would not notice that peer dying.
     pub async fn wait_ready(&mut self, ids: &[NodeId], settled: bool) -> anyhow::Result<()> {
         let deadline = Instant::now() + self.options.ready_timeout;
         let mut waiting: Vec<NodeId> = ids.to_vec();
@@ -411,16 +411,18 @@ impl Drop for LocalCluster {
     }
 }
 
-/// Whether the node answers (and, when `settled`, has seen every peer it probes answer and
-/// sees none as failed).
+/// Whether the node answers (and, when `settled`, holds every process alive in its membership
+/// view and sees no peer as failed).
 async fn answers(address: &str, tls: Option<&ClientTls>, settled: bool) -> bool {
     match fetch_with(address, tls).await {
         Ok(metrics) => {
+            let everyone = metrics.neighbors.len() + 1;
             !settled
-                || metrics
-                    .neighbors
-                    .iter()
-                    .all(|n| n.status != "failed" && n.last_rtt_ms > 0.0)
+                || (metrics
+                    .membership
+                    .as_ref()
+                    .is_some_and(|m| usize::try_from(m.members_alive) == Ok(everyone))
+                    && metrics.neighbors.iter().all(|n| n.status != "failed"))
         }
         Err(_) => false,
     }

@@ -87,6 +87,7 @@ fn takes_node_away(action: FaultAction) -> bool {
             | FaultAction::Stop
             | FaultAction::Pause
             | FaultAction::Partition
+            | FaultAction::NetPartition
             | FaultAction::Drop
     )
 }

@@ -13,6 +13,7 @@ use overlay::date::unix_ms;
 use overlay::proto::Fault;
 use serde::{Deserialize, Serialize};
 
+use super::network::HeldNetFaults;
 use super::{FaultAction, FaultEvent, FaultPlan, FiredEvent, Trigger};
 use crate::cluster::launcher::LocalCluster;
 use crate::control::ControlClient;
@@ -50,6 +51,8 @@ pub async fn execute(
     fired: &Mutex<Vec<FiredRecord>>,
 ) {
     let mut partitions = Vec::new();
+    // Dropped with this future at the end of the step: every network fault still held heals.
+    let mut network = HeldNetFaults::default();
     for event in &plan.events {
         let due = async {
             match event.trigger {
@@ -76,6 +79,10 @@ pub async fn execute(
             let error = apply(event, targets, &mut partitions).await.err();
             let (at_s, unix_ms) = stamp();
             (at_s, unix_ms, error)
+        } else if event.action.is_network() {
+            let (at_s, unix_ms) = stamp();
+            let hosts = targets.cluster.as_deref().and_then(LocalCluster::hosts);
+            (at_s, unix_ms, network.apply(event, hosts).err())
         } else {
             let (at_s, unix_ms) = stamp();
             let error = apply(event, targets, &mut partitions).await.err();
@@ -195,7 +202,14 @@ async fn apply_to(
             return lift_partitions_against(&event.target, targets, partitions).await;
         }
         FaultAction::Stop => control.shutdown(true).await,
-        FaultAction::Kill | FaultAction::Pause | FaultAction::Resume | FaultAction::Restart => {
+        FaultAction::Kill
+        | FaultAction::Pause
+        | FaultAction::Resume
+        | FaultAction::Restart
+        | FaultAction::NetPartition
+        | FaultAction::Link
+        | FaultAction::Bandwidth
+        | FaultAction::Heal => {
             return Err(format!(
                 "{} needs a local cluster (signals)",
                 event.action.name()

@@ -5,6 +5,7 @@
 //! - [`windows`] — the faults that actually fired as [`FaultWindow`]s.
 //! - [`phases`] — queries counted before, during and after the fault windows.
 //! - [`execute`] — firing the events during a step (signals or control service), restoring after.
+//! - [`network`] — network faults between virtual hosts (partitions, link latency/loss, rate).
 //! - [`step`] — one measured step with its schedule: load and events side by side, then figures.
 //! - [`poll`] — the cluster's metrics watched during a step: work per query, remote detections.
 //! - [`detect`] — detection and recovery times and false alarms, from the nodes' event logs.
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod detect;
 pub mod execute;
+pub mod network;
 pub mod phases;
 pub mod plan;
 pub mod poll;
@@ -67,6 +69,9 @@ pub struct FaultEvent {
     pub probability: Option<f64>,
     /// Inserted for the `duration_s` of event `index`, not written in the file.
     pub auto_undo: bool,
+    /// `net_partition`, `link`, `bandwidth`: what the network fault does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<network::NetEvent>,
 }
 
 /// The checked schedule: time-triggered events first, in time order, then request-triggered
@@ -88,6 +93,14 @@ impl FaultPlan {
     /// `partition`, `clear`); in remote mode every event does.
     pub fn uses_control_service(&self) -> bool {
         self.events.iter().any(|e| e.action.needs_control_service())
+    }
+
+    /// Some `link` fault adds latency: the virtual hosts need delay proxies on their paths
+    /// from the start (a connection is redirected through one when it opens).
+    pub fn delays_links(&self) -> bool {
+        self.events
+            .iter()
+            .any(|e| e.net.as_ref().is_some_and(|n| n.latency_ms > 0.0))
     }
 
     /// The event written at `index` in the file (not an automatic undo).

@@ -4,6 +4,7 @@
 //! refuses contradictory sequences. Every error names `fault[i].<key>` and the fix.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use overlay::fault::{CLIENT_PEER, MAX_DELAY_MS};
@@ -24,7 +25,8 @@ pub struct FaultSpec {
     pub after_requests: Option<i64>,
     /// `kill`, `stop`, `pause`, `resume`, `restart`, `delay`, `drop`, `partition` or `clear`.
     pub action: String,
-    /// A process id of the cluster config.
+    /// A process id of the cluster config (`net_partition` names `from` and `to` instead).
+    #[serde(default)]
     pub target: String,
     /// Undo the event after this many seconds.
     pub duration_s: Option<f64>,
@@ -34,6 +36,20 @@ pub struct FaultSpec {
     pub peer: Option<String>,
     /// `drop`: fraction of responses failed.
     pub probability: Option<f64>,
+    /// `net_partition`: one side — process ids, team names, host addresses, or `rest`.
+    pub from: Option<Vec<String>>,
+    /// `net_partition`: the other side, named the same ways.
+    pub to: Option<Vec<String>>,
+    /// `net_partition`: only `from` → `to` is cut.
+    pub one_way: Option<bool>,
+    /// `net_partition`: `blackhole` (dropped, the default) or `reject` (reset).
+    pub cut: Option<String>,
+    /// `link`: ± spread of `delay_ms`, ms.
+    pub jitter_ms: Option<f64>,
+    /// `link`: packets lost per direction, percent.
+    pub loss_percent: Option<f64>,
+    /// `bandwidth`: the rate limit, Mbit/s.
+    pub rate_mbit: Option<f64>,
 }
 
 /// What the rest of the workload says about where the faults go.
@@ -47,6 +63,12 @@ pub struct FaultContext<'a> {
     pub length: StepLength,
     /// `cluster.control_service`: the nodes serve the control service.
     pub control_service: bool,
+    /// `cluster.network = "netns"`: network faults can be applied.
+    pub netns: bool,
+    /// Each process's team.
+    pub teams: BTreeMap<String, String>,
+    /// Each process's host address (after `hosts = "per_process"`).
+    pub hosts: BTreeMap<String, String>,
 }
 
 /// Checks the `[[fault]]` entries of `file` and resolves them into a [`FaultPlan`].
@@ -98,6 +120,7 @@ fn undo_of(event: &FaultEvent, duration_s: f64) -> Option<FaultEvent> {
         delay_ms: None,
         probability: None,
         auto_undo: true,
+        net: None,
     })
 }
 
@@ -109,19 +132,32 @@ fn check_event(
     ctx: &FaultContext<'_>,
 ) -> Result<(FaultEvent, Option<f64>), WorkloadError> {
     let key = |field: &str| format!("fault[{index}].{field}");
-    let Some(action) = FaultAction::from_name(&spec.action) else {
-        let names: Vec<&str> = FaultAction::ALL.iter().map(|a| a.name()).collect();
+    let action = FaultAction::from_name(&spec.action).filter(|a| *a != FaultAction::Heal);
+    let Some(action) = action else {
+        let names: Vec<&str> = FaultAction::ALL
+            .iter()
+            .filter(|a| **a != FaultAction::Heal)
+            .map(|a| a.name())
+            .collect();
         return c.fail(
             &key("action"),
             format!("is '{}'; allowed: {}", spec.action, names.join(", ")),
         );
     };
-    c.one_of(&key("target"), &spec.target, &ctx.ids)?;
+    let net = network::check(c, index, action, spec, ctx)?;
+    if action != FaultAction::NetPartition {
+        c.one_of(&key("target"), &spec.target, &ctx.ids)?;
+    }
     let trigger = check_trigger(c, index, spec)?;
     check_mode(c, index, action, spec.duration_s.is_some(), ctx)?;
     let duration_s = check_duration(c, index, action, trigger, spec.duration_s)?;
     check_end(c, index, trigger, duration_s, ctx.length)?;
-    let delay_ms = check_delay(c, index, action, spec.delay_ms)?;
+    // A network fault's delay_ms is the link's latency, checked with its other keys.
+    let delay_ms = if action.is_network() {
+        None
+    } else {
+        check_delay(c, index, action, spec.delay_ms)?
+    };
     let peer = check_peer(c, index, action, spec, ctx)?;
     let probability = match (action, spec.probability) {
         (FaultAction::Drop, p) => {
@@ -142,15 +178,20 @@ fn check_event(
             )
         }
     };
+    let target = match &net {
+        Some(net) if action == FaultAction::NetPartition => net.sides(),
+        _ => spec.target.clone(),
+    };
     let event = FaultEvent {
         index,
         trigger,
         action,
-        target: spec.target.clone(),
+        target,
         peer,
         delay_ms,
         probability,
         auto_undo: false,
+        net,
     };
     Ok((event, duration_s))
 }
@@ -351,5 +392,6 @@ fn check_peer(
     Ok(Some(peer.clone()))
 }
 
+mod network;
 #[cfg(test)]
 pub(super) mod tests;

@@ -195,6 +195,8 @@ fn transition(event: &FaultEvent, n: &Node<'_>) -> Result<State, String> {
         (A::Pause, State::Up) => Ok(State::Paused),
         (A::Resume, State::Paused) | (A::Restart, State::Down) => Ok(State::Up),
         (A::Delay | A::Stall | A::Drop | A::Partition | A::Clear, state) => Ok(state),
+        // Network faults act on links, whatever state the processes are in.
+        (A::NetPartition | A::Link | A::Bandwidth | A::Heal, state) => Ok(state),
     }
 }
 

@@ -151,7 +151,7 @@ pub async fn run_with_faults(
     };
     let detection = analyse(
         &node_events,
-        &fired,
+        &super::network::per_process(&fired, plan),
         step_start_ms,
         unix_ms(),
         measured_start_ms,

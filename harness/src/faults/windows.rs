@@ -7,7 +7,7 @@
 //! node holds as their target (they lived in the process; a partition lives on its target
 //! only, which refuses the peer both ways), and a new delay or drop of the same traffic, or a
 //! partition of the same pair, replaces the old one. A window nothing closes lasts until the
-//! step ended.
+//! step ended. A network fault (`net_partition`, `link`, `bandwidth`) closes at its `heal`.
 
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +68,8 @@ impl FaultWindow {
                 same && self.action == fired.action && self.peer.as_deref() == peer
             }
             A::Partition => self.action == A::Partition && self.pair_is(&fired.target, peer),
+            A::NetPartition | A::Link | A::Bandwidth => false,
+            A::Heal => same && self.action.is_network(),
             A::Clear => {
                 (same && self.action.needs_control_service())
                     || (self.action == A::Partition
@@ -91,6 +93,9 @@ fn opens(action: FaultAction) -> bool {
 fn label(action: FaultAction, target: &str, planned: Option<&FaultEvent>) -> String {
     let peer = planned.and_then(|e| e.peer.as_deref());
     let towards = peer.map_or(String::new(), |p| format!("→{p}"));
+    if let Some(net) = planned.and_then(|e| e.net.as_ref()) {
+        return net.label(action);
+    }
     match (action, planned) {
         (FaultAction::Partition, _) => format!("partition {target}|{}", peer.unwrap_or("?")),
         (

@@ -84,3 +84,24 @@ fn the_same_values_always_give_the_same_interval() {
     let values = [3.0, 9.0, 4.0, 7.0, 5.0];
     assert_eq!(estimate(&values, 0.9), estimate(&values, 0.9));
 }
+
+#[test]
+fn a_ratio_is_the_difference_of_logarithms_turned_back() {
+    let r = ratio(&[10.0, 10.0, 10.0], &[20.0, 20.0, 20.0], 0.95).unwrap();
+    assert!(
+        (r.median - 2.0).abs() < 1e-9 && (r.low - 2.0).abs() < 1e-9,
+        "{r:?}"
+    );
+    assert_eq!(r.n, 3);
+    let r = ratio(&[10.0, 12.0, 14.0], &[10.0, 12.0, 14.0], 0.95).unwrap();
+    assert!(
+        r.low < 1.0 && r.high > 1.0 && (r.median - 1.0).abs() < 1e-9,
+        "{r:?}"
+    );
+    let r = ratio(&[10.0], &[30.0], 0.95).unwrap();
+    assert_eq!((r.median, r.n), (3.0, 1));
+    assert!(
+        ratio(&[0.0], &[1.0], 0.95).is_none(),
+        "no positive baseline"
+    );
+}

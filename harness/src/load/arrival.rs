@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::mix::apportion;
 use crate::workload::{LoadMode, StepLength};
 
 /// One query to send.
@@ -51,7 +52,55 @@ pub struct Schedule {
 impl Schedule {
     /// A schedule starting now.
     pub fn new(mode: LoadMode, warmup: Duration, length: StepLength, seed: u64) -> Schedule {
+        Schedule::starting(Instant::now(), mode, warmup, length, seed)
+    }
+
+    /// Open loop: one schedule per team, all starting now, each at the team's `share` of the
+    /// rate (and of a measured request count) with draws of its own, so no team's requests
+    /// wait behind another's in the generator.
+    pub fn per_team(
+        mode: LoadMode,
+        warmup: Duration,
+        length: StepLength,
+        seed: u64,
+        shares: &[f64],
+    ) -> Vec<Schedule> {
         let start = Instant::now();
+        let counts = match length {
+            StepLength::Requests(n) => {
+                apportion(usize::try_from(n).unwrap_or(usize::MAX), shares, 0)
+            }
+            StepLength::Seconds(_) => vec![0; shares.len()],
+        };
+        shares
+            .iter()
+            .zip(counts)
+            .enumerate()
+            .map(|(team, (&share, count))| {
+                let mode = match mode {
+                    LoadMode::Open { rate, poisson } => LoadMode::Open {
+                        rate: rate * share,
+                        poisson,
+                    },
+                    LoadMode::Closed => LoadMode::Closed,
+                };
+                let length = match length {
+                    StepLength::Requests(_) => StepLength::Requests(count as u64),
+                    seconds => seconds,
+                };
+                let seed = seed ^ (team as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                Schedule::starting(start, mode, warmup, length, seed)
+            })
+            .collect()
+    }
+
+    fn starting(
+        start: Instant,
+        mode: LoadMode,
+        warmup: Duration,
+        length: StepLength,
+        seed: u64,
+    ) -> Schedule {
         let warmup_end = start + warmup;
         let (measure_end, measured_target) = match length {
             StepLength::Seconds(s) => (Some(warmup_end + Duration::from_secs_f64(s)), None),
@@ -156,6 +205,40 @@ mod tests {
         assert!((400..600).contains(&tickets.len()), "{}", tickets.len());
         let end = s.warmup_end + Duration::from_millis(500);
         assert!(tickets.iter().all(|t| t.send_by == Some(end)));
+    }
+
+    #[test]
+    fn each_team_has_its_own_rate_and_its_share_of_a_request_count() {
+        let open = LoadMode::Open {
+            rate: 1000.0,
+            poisson: false,
+        };
+        let shares = [0.8, 0.2];
+        let teams = Schedule::per_team(open, Duration::ZERO, StepLength::Requests(10), 1, &shares);
+        let counts: Vec<usize> = teams
+            .iter()
+            .map(|s| std::iter::from_fn(|| s.take()).count())
+            .collect();
+        assert_eq!(counts, vec![8, 2]);
+        assert_eq!(teams[0].start, teams[1].start, "one start for every team");
+        let teams = Schedule::per_team(open, Duration::ZERO, StepLength::Seconds(0.1), 1, &shares);
+        let tickets: Vec<Vec<Ticket>> = teams
+            .iter()
+            .map(|s| std::iter::from_fn(|| s.take()).collect())
+            .collect();
+        // 800/s and 200/s for 0.1 s (one either way for the rounding of the last offset).
+        assert!(
+            (79..=81).contains(&tickets[0].len()),
+            "{}",
+            tickets[0].len()
+        );
+        assert!(
+            (19..=21).contains(&tickets[1].len()),
+            "{}",
+            tickets[1].len()
+        );
+        let gap = tickets[1][1].due - tickets[1][0].due;
+        assert!((gap.as_secs_f64() - 0.005).abs() < 1e-6, "200/s: {gap:?}");
     }
 
     #[test]

@@ -1,7 +1,6 @@
-//! The load driver: `lanes` tasks take tickets from one [`Schedule`], wait until each is due,
+//! The load driver: `lanes` tasks take tickets from a [`Schedule`], wait until each is due,
 //! send it and hand the sample to a collector task that records it. Closed and open loop
-//! differ only in the schedule (and the closed loop's lane-to-team assignment); there is one
-//! driver.
+//! differ only in the schedules and the lanes' teams ([`lanes_of`]); there is one driver.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -109,48 +108,37 @@ pub async fn run_step(
     stop: Stop,
     progress: Option<ProgressBar>,
 ) -> StepMeasure {
-    let schedule = Arc::new(Schedule::new(
-        plan.mode,
-        plan.warmup,
-        plan.length,
-        plan.seed,
-    ));
+    let (schedules, lane_plan) = lanes_of(plan, &mix);
+    let schedules: Vec<Arc<Schedule>> = schedules.into_iter().map(Arc::new).collect();
+    let warmup_end = schedules[0].warmup_end;
     let clock = Clock::now();
     let (tx, rx) = mpsc::channel::<Option<Sample>>(SAMPLE_QUEUE);
     let collector = tokio::spawn(collect(
         rx,
         mix.clone(),
-        schedule.warmup_end,
+        warmup_end,
         progress,
         plan.completed.clone(),
         plan.raw.clone(),
         plan.plain_progress.clone(),
     ));
-    let lane_teams = match plan.mode {
-        LoadMode::Closed => mix.lane_teams(plan.lanes),
-        LoadMode::Open { .. } => None,
-    };
     let mut lanes = Vec::new();
-    for lane in 0..plan.lanes {
+    for (lane, &(schedule, fixed_team)) in lane_plan.iter().enumerate() {
         let client = target.clients[lane % target.clients.len()].clone();
-        let fallbacks = target.fallbacks.clone();
-        let address = target.address.clone();
-        let fixed_team = lane_teams.as_ref().map(|teams| teams[lane]);
-        let (schedule, mix, tx, stop, plan) = (
-            schedule.clone(),
-            mix.clone(),
-            tx.clone(),
-            stop.clone(),
-            plan.clone(),
-        );
-        lanes.push(tokio::spawn(async move {
-            let clients = Clients {
-                address,
-                client,
-                fallbacks,
-            };
-            run_lane(clients, schedule, mix, fixed_team, tx, stop, plan, clock).await
-        }));
+        let clients = Clients {
+            address: target.address.clone(),
+            client,
+            fallbacks: target.fallbacks.clone(),
+        };
+        let lane = Lane {
+            schedule: schedules[schedule].clone(),
+            mix: mix.clone(),
+            fixed_team,
+            tx: tx.clone(),
+            plan: plan.clone(),
+            clock,
+        };
+        lanes.push(tokio::spawn(run_lane(clients, lane, stop.clone())));
     }
     drop(tx);
     let mut stop_wait = stop.clone();
@@ -167,7 +155,7 @@ pub async fn run_step(
         Err(_) => (Recorder::new(mix.teams.clone(), mix.queries.clone()), None),
     };
     let window = last_done
-        .map(|t| t.saturating_duration_since(schedule.warmup_end))
+        .map(|t| t.saturating_duration_since(warmup_end))
         .unwrap_or_default();
     recorder.finish(window.as_secs_f64())
 }
@@ -215,42 +203,103 @@ impl Clock {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_lane(
-    mut clients: Clients,
+/// The schedules of a step and, per lane, which schedule it takes tickets from and the team
+/// it sends for (`None`: each ticket draws its team).
+///
+/// Closed loop: one schedule; the lanes are apportioned to the teams by share (a team's
+/// workers). Open loop: one schedule per team at the team's own rate, and the step's in-flight
+/// cap apportioned to the teams by share, at least one lane each (a level below the number of
+/// teams runs one lane per team). So a team's requests wait only for that team's own lanes: a
+/// heavy team whose answers are slow cannot hold back a light team's sends, and what each team
+/// is served is decided by the cluster's admission, not by the generator's queue.
+fn lanes_of(plan: &StepPlan, mix: &PreparedMix) -> (Vec<Schedule>, Vec<(usize, Option<usize>)>) {
+    match plan.mode {
+        LoadMode::Closed => {
+            let schedule = Schedule::new(plan.mode, plan.warmup, plan.length, plan.seed);
+            let teams = mix.lane_teams(plan.lanes);
+            let lanes = (0..plan.lanes)
+                .map(|lane| (0, teams.as_ref().map(|teams| teams[lane])))
+                .collect();
+            (vec![schedule], lanes)
+        }
+        LoadMode::Open { .. } => {
+            let shares = mix.shares();
+            let schedules =
+                Schedule::per_team(plan.mode, plan.warmup, plan.length, plan.seed, &shares);
+            let lanes = mix
+                .lane_teams(plan.lanes.max(shares.len()))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|team| (team, Some(team)))
+                .collect();
+            (schedules, lanes)
+        }
+    }
+}
+
+/// What one lane works with.
+struct Lane {
     schedule: Arc<Schedule>,
     mix: Arc<PreparedMix>,
     fixed_team: Option<usize>,
     tx: mpsc::Sender<Option<Sample>>,
-    mut stop: Stop,
     plan: StepPlan,
     clock: Clock,
-) {
-    while !stop.is_set() {
-        let Some(ticket) = schedule.take() else {
-            return;
-        };
-        tokio::select! {
-            _ = tokio::time::sleep_until(ticket.due.into()) => {}
-            _ = stop.wait() => return,
-        }
-        let sample = tokio::select! {
-            sample = send(&mut clients, &mix, fixed_team, &ticket, &plan, schedule.warmup_end, clock) => sample,
+}
+
+async fn run_lane(mut clients: Clients, lane: Lane, mut stop: Stop) {
+    while let Some(ticket) = next_due(&lane.schedule, &mut stop).await {
+        let go_on = tokio::select! {
+            go_on = handle(&mut clients, &lane, ticket) => go_on,
             _ = stop.wait() => return,
         };
-        let rejected = sample.outcome == Outcome::Rejected;
-        let message = (!ticket.warmup).then_some(sample);
-        if tx.send(message).await.is_err() {
+        if !go_on {
             return;
         }
-        // With retries the backoff came before each retry already.
-        if rejected
-            && !plan.retry_rejected
-            && plan.mode == LoadMode::Closed
-            && !plan.reject_backoff.is_zero()
-        {
-            tokio::time::sleep(plan.reject_backoff).await;
-        }
+    }
+}
+
+/// Sends one ticket's request and hands its sample to the collector (a warm-up one as a
+/// bare count); false when the collector has gone.
+async fn handle(clients: &mut Clients, lane: &Lane, ticket: Ticket) -> bool {
+    let plan = &lane.plan;
+    let warmup_end = lane.schedule.warmup_end;
+    let sample = send(
+        clients,
+        &lane.mix,
+        lane.fixed_team,
+        &ticket,
+        plan,
+        warmup_end,
+        lane.clock,
+    )
+    .await;
+    let rejected = sample.outcome == Outcome::Rejected;
+    let message = (!ticket.warmup).then_some(sample);
+    if lane.tx.send(message).await.is_err() {
+        return false;
+    }
+    // With retries the backoff came before each retry already.
+    if rejected
+        && !plan.retry_rejected
+        && plan.mode == LoadMode::Closed
+        && !plan.reject_backoff.is_zero()
+    {
+        tokio::time::sleep(plan.reject_backoff).await;
+    }
+    true
+}
+
+/// The next ticket of `schedule` once it is due; `None` when the schedule has no more or a
+/// stop is asked for.
+async fn next_due(schedule: &Schedule, stop: &mut Stop) -> Option<Ticket> {
+    if stop.is_set() {
+        return None;
+    }
+    let ticket = schedule.take()?;
+    tokio::select! {
+        _ = tokio::time::sleep_until(ticket.due.into()) => Some(ticket),
+        _ = stop.wait() => None,
     }
 }
 
@@ -366,5 +415,112 @@ mod tests {
         assert!(why.contains("timeout") && timed_out, "{why}");
         let closed = ticket(due, None);
         assert_eq!(never_sent(end, deadline, &closed, 0), None, "no window end");
+    }
+}
+
+#[cfg(test)]
+mod lane_tests {
+    use super::*;
+    use crate::workload::{MixEntry, Tenant};
+
+    fn mix(shares: &[(&str, f64)]) -> PreparedMix {
+        let tenants: Vec<Tenant> = shares
+            .iter()
+            .map(|&(team, share)| Tenant {
+                team: team.to_string(),
+                share,
+                rate: None,
+                weight: 1,
+            })
+            .collect();
+        let entry = MixEntry {
+            name: "m".into(),
+            query_type: "metrics".into(),
+            weight: 1.0,
+            params: serde_json::Map::new(),
+        };
+        PreparedMix::new(&[entry], &tenants, None)
+    }
+
+    fn plan(mode: LoadMode, lanes: usize, seconds: f64) -> StepPlan {
+        StepPlan {
+            mode,
+            lanes,
+            warmup: Duration::ZERO,
+            length: StepLength::Seconds(seconds),
+            timeout: Duration::from_secs(2),
+            reject_backoff: Duration::ZERO,
+            retry_rejected: false,
+            raw: None,
+            seed: 7,
+            checker: None,
+            completed: Arc::new(AtomicU64::new(0)),
+            plain_progress: None,
+        }
+    }
+
+    const OPEN: LoadMode = LoadMode::Open {
+        rate: 400.0,
+        poisson: false,
+    };
+
+    #[test]
+    fn open_loop_lanes_belong_to_one_team_each_and_every_team_has_one() {
+        let mix = mix(&[("heavy", 0.9), ("light", 0.1)]);
+        let (schedules, lanes) = lanes_of(&plan(OPEN, 10, 1.0), &mix);
+        assert_eq!(schedules.len(), 2, "one schedule per team");
+        assert!(lanes.iter().all(|&(s, team)| team == Some(s)));
+        assert_eq!(lanes.iter().filter(|l| l.1 == Some(1)).count(), 2);
+        let (_, lanes) = lanes_of(&plan(OPEN, 1, 1.0), &mix);
+        assert_eq!(lanes, vec![(0, Some(0)), (1, Some(1))], "one lane per team");
+        let (schedules, lanes) = lanes_of(&plan(LoadMode::Closed, 1, 1.0), &mix);
+        assert_eq!((schedules.len(), lanes), (1, vec![(0, None)]));
+    }
+
+    /// The heavy team's requests never come back, so every one of its lanes is stuck after
+    /// its first send; the light team's sends still all go out, each close to when it is due.
+    /// (With one pool of lanes in arrival order, the heavy team's stuck requests would take
+    /// every lane and the light team would send almost nothing.)
+    #[tokio::test]
+    async fn a_heavy_team_cannot_delay_a_light_teams_sends() {
+        let mix = mix(&[("heavy", 0.9), ("light", 0.1)]);
+        // 400/s for 0.5 s: about 180 heavy and 20 light tickets, evenly spaced.
+        let (schedules, lanes) = lanes_of(&plan(OPEN, 10, 0.5), &mix);
+        let schedules: Vec<Arc<Schedule>> = schedules.into_iter().map(Arc::new).collect();
+        let (_raise, stop) = Stop::channel();
+        let (sent_tx, mut sent_rx) = mpsc::unbounded_channel::<(usize, Duration)>();
+        let mut tasks = Vec::new();
+        for (schedule, team) in lanes {
+            let (schedule, sent_tx, mut stop) =
+                (schedules[schedule].clone(), sent_tx.clone(), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                while let Some(ticket) = next_due(&schedule, &mut stop).await {
+                    let _ = sent_tx.send((team.unwrap_or(9), Instant::now() - ticket.due));
+                    if team == Some(0) {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }));
+        }
+        drop(sent_tx);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        for task in &tasks {
+            task.abort();
+        }
+        let mut sent = [0usize; 2];
+        let mut light_late = Duration::ZERO;
+        while let Ok((team, late)) = sent_rx.try_recv() {
+            sent[team] += 1;
+            if team == 1 {
+                light_late = light_late.max(late);
+            }
+        }
+        assert_eq!(sent[0], 8, "each heavy lane sends once and is stuck");
+        // 40/s for 0.5 s (one either way for the rounding of the last offset).
+        assert!(
+            (19..=21).contains(&sent[1]),
+            "every light ticket is sent: {sent:?}"
+        );
+        assert!(light_late < Duration::from_millis(300), "{light_late:?}");
     }
 }

@@ -49,8 +49,10 @@ fn cumulative(weights: impl Iterator<Item = f64>) -> Vec<f64> {
 }
 
 impl PreparedMix {
-    /// Renders every (query, team) combination.
-    pub fn new(mix: &[MixEntry], tenants: &[Tenant]) -> Self {
+    /// Renders every (query, team) combination. With `sent_as`, every team's requests name
+    /// that team to the node (the one-hop baseline's single node knows only its own team) and
+    /// are still counted under their own.
+    pub fn new(mix: &[MixEntry], tenants: &[Tenant], sent_as: Option<&str>) -> Self {
         let calls = mix
             .iter()
             .map(|entry| {
@@ -61,7 +63,8 @@ impl PreparedMix {
                             return Call::Metrics;
                         }
                         let mut params = entry.params.clone();
-                        params.insert("team".to_string(), tenant.team.clone().into());
+                        let team = sent_as.unwrap_or(&tenant.team);
+                        params.insert("team".to_string(), team.into());
                         Call::Query(QuerySpec {
                             query_type: entry.query_type.clone(),
                             params: serde_json::Value::Object(params).to_string(),
@@ -97,38 +100,26 @@ impl PreparedMix {
         &self.calls[query][team]
     }
 
-    /// Closed loop: the team each of `workers` lanes works for, shares apportioned by largest
-    /// remainder with at least one lane per team; `None` when there are fewer lanes than teams
-    /// (then every request draws its team).
-    pub fn lane_teams(&self, workers: usize) -> Option<Vec<usize>> {
-        let teams = self.teams.len();
-        if workers < teams {
-            return None;
-        }
-        let shares: Vec<f64> = self
-            .team_cumulative
+    /// Each team's share of the requests, summing to 1.
+    pub fn shares(&self) -> Vec<f64> {
+        self.team_cumulative
             .iter()
             .scan(0.0, |prev, &edge| {
                 let share = edge - *prev;
                 *prev = edge;
                 Some(share)
             })
-            .collect();
-        let spare = workers - teams;
-        let exact: Vec<f64> = shares.iter().map(|s| s * spare as f64).collect();
-        let mut counts: Vec<usize> = exact.iter().map(|e| e.floor() as usize + 1).collect();
-        let mut order: Vec<usize> = (0..teams).collect();
-        order.sort_by(|&a, &b| {
-            (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor()))
-        });
-        let mut left = workers - counts.iter().sum::<usize>();
-        for &team in order.iter().cycle() {
-            if left == 0 {
-                break;
-            }
-            counts[team] += 1;
-            left -= 1;
+            .collect()
+    }
+
+    /// The team each of `workers` lanes works for, shares apportioned by largest remainder
+    /// with at least one lane per team; `None` when there are fewer lanes than teams (then
+    /// every request draws its team).
+    pub fn lane_teams(&self, workers: usize) -> Option<Vec<usize>> {
+        if workers < self.teams.len() {
+            return None;
         }
+        let counts = apportion(workers, &self.shares(), 1);
         Some(
             counts
                 .iter()
@@ -137,6 +128,26 @@ impl PreparedMix {
                 .collect(),
         )
     }
+}
+
+/// Splits `total` into whole parts by `shares` (summing to 1), each part at least `floor`
+/// (`total` must be at least `floor` × parts), the rest by largest remainder (Hamilton's
+/// method).
+pub fn apportion(total: usize, shares: &[f64], floor: usize) -> Vec<usize> {
+    let spare = total.saturating_sub(floor * shares.len());
+    let exact: Vec<f64> = shares.iter().map(|s| s * spare as f64).collect();
+    let mut counts: Vec<usize> = exact.iter().map(|e| e.floor() as usize + floor).collect();
+    let mut order: Vec<usize> = (0..shares.len()).collect();
+    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
+    let mut left = total.saturating_sub(counts.iter().sum::<usize>());
+    for &part in order.iter().cycle() {
+        if left == 0 {
+            break;
+        }
+        counts[part] += 1;
+        left -= 1;
+    }
+    counts
 }
 
 #[cfg(test)]
@@ -175,7 +186,7 @@ mod tests {
 
     #[test]
     fn draws_follow_the_weights() {
-        let m = PreparedMix::new(&mix(), &tenants(&[0.75, 0.25]));
+        let m = PreparedMix::new(&mix(), &tenants(&[0.75, 0.25]), None);
         assert_eq!(m.query_for(0.0), 0);
         assert_eq!(m.query_for(0.74), 0);
         assert_eq!(m.query_for(0.75), 1);
@@ -188,8 +199,32 @@ mod tests {
     }
 
     #[test]
+    fn the_baseline_sends_every_team_as_its_own_but_counts_each_apart() {
+        let m = PreparedMix::new(&mix(), &tenants(&[0.75, 0.25]), Some("t0"));
+        match m.call(0, 1) {
+            Call::Query(spec) => {
+                assert_eq!(spec.params, r#"{"team":"t0"}"#);
+                assert_eq!(spec.client_id, "harness-t1");
+            }
+            Call::Metrics => panic!("expected a query"),
+        }
+        assert_eq!(m.teams, ["t0", "t1"]);
+    }
+
+    #[test]
+    fn apportioning_keeps_the_floor_and_the_total() {
+        assert_eq!(apportion(10, &[0.9, 0.1], 1), vec![8, 2]);
+        assert_eq!(apportion(7, &[0.5, 0.5], 0), vec![4, 3]);
+        assert_eq!(apportion(0, &[0.5, 0.5], 0), vec![0, 0]);
+        assert_eq!(
+            apportion(48, &[800.0 / 950.0, 150.0 / 950.0], 1),
+            vec![40, 8]
+        );
+    }
+
+    #[test]
     fn lanes_are_apportioned_with_one_per_team() {
-        let m = PreparedMix::new(&mix(), &tenants(&[0.75, 0.25]));
+        let m = PreparedMix::new(&mix(), &tenants(&[0.75, 0.25]), None);
         assert_eq!(m.lane_teams(1), None);
         assert_eq!(m.lane_teams(2), Some(vec![0, 1]));
         let lanes = m.lane_teams(100).unwrap();

@@ -142,6 +142,45 @@ fn host_address(id: &str, host: &str) -> Result<Ipv4Addr, LayoutError> {
     })
 }
 
+/// `hosts = "per_process"`: each of `ids` (in order) gets its own address from `range`
+/// (`first/prefix`, e.g. `10.77.0.1/24`): the first address and those after it, all inside the
+/// range's network, none its network or broadcast address, each usable by a virtual host.
+pub fn per_process_addresses(
+    range: &str,
+    ids: &[String],
+) -> Result<BTreeMap<String, Ipv4Addr>, String> {
+    let (first, prefix) = range
+        .split_once('/')
+        .ok_or("write the first address and the prefix length, e.g. 10.77.0.1/24")?;
+    let first: Ipv4Addr = first
+        .parse()
+        .map_err(|_| format!("'{first}' is not an IPv4 address"))?;
+    let prefix: u32 = prefix
+        .parse()
+        .ok()
+        .filter(|p| (8..=30).contains(p))
+        .ok_or("the prefix length must be a number from 8 to 30")?;
+    let mask = u32::MAX << (32 - prefix);
+    let network = u32::from(first) & mask;
+    let broadcast = network | !mask;
+    let start = u32::from(first).max(network + 1);
+    let mut addresses = BTreeMap::new();
+    for (offset, id) in ids.iter().enumerate() {
+        let n = start + offset as u32;
+        if n >= broadcast {
+            return Err(format!(
+                "holds {} host addresses from {first}, the config has {} processes",
+                broadcast.saturating_sub(start),
+                ids.len()
+            ));
+        }
+        let address = Ipv4Addr::from(n);
+        host_address(id, &address.to_string()).map_err(|err| err.to_string())?;
+        addresses.insert(id.clone(), address);
+    }
+    Ok(addresses)
+}
+
 /// The harness's link-local address for a run (169.254.1.1 to 169.254.254.254, from the id).
 fn harness_address(run: &str) -> Ipv4Addr {
     let n = u32::from_str_radix(run, 16).unwrap_or(0);
@@ -211,5 +250,24 @@ mod tests {
         );
         assert!(err.contains("per_process"), "{err}");
         assert!(Layout::fresh_run_id().len() == 6);
+    }
+
+    #[test]
+    fn per_process_addresses_come_from_the_range_in_order_and_must_fit() {
+        let ids: Vec<String> = ["A", "B", "C"].map(String::from).to_vec();
+        let got = per_process_addresses("10.77.0.1/24", &ids).unwrap();
+        assert_eq!(got["A"], Ipv4Addr::new(10, 77, 0, 1));
+        assert_eq!(got["C"], Ipv4Addr::new(10, 77, 0, 3));
+        // The network address itself is skipped.
+        let got = per_process_addresses("10.77.0.0/24", &ids).unwrap();
+        assert_eq!(got["A"], Ipv4Addr::new(10, 77, 0, 1));
+        assert!(per_process_addresses("10.77.0.1/30", &ids)
+            .unwrap_err()
+            .contains("holds 2 host addresses"));
+        assert!(per_process_addresses("10.77.0.1", &ids).is_err());
+        assert!(per_process_addresses("127.0.0.1/24", &ids)
+            .unwrap_err()
+            .contains("loopback"));
+        assert!(per_process_addresses("10.77.0.1/33", &ids).is_err());
     }
 }

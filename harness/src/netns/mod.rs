@@ -4,6 +4,11 @@
 //! default route, so nothing outside the machine is reached or reachable.
 //!
 //! - [`layout`]: which hosts a config needs and what everything is called.
+//! - [`shape`]: link latency, jitter, loss and rate between hosts, by netem or the proxy,
+//!   nftables and htb.
+//! - [`proxy`]: the TCP delay proxy that carries latency where the kernel has no netem.
+//! - [`link_fault`]: latency, loss or a rate on some hosts' links for a fault's window.
+//! - [`enter`]: sockets opened inside a host namespace from the harness's process.
 //! - [`rules`]: network faults (partitions, loss) as nftables rules in the host namespaces.
 //! - [`sys`]: the privilege and tool check, and running `ip`.
 //!
@@ -12,8 +17,12 @@
 //! dropped (end of run, error, Ctrl-C unwinding the run); [`remove_run`] cleans a run whose
 //! process died (`harness cluster down --netns`).
 
+pub mod enter;
 pub mod layout;
+pub mod link_fault;
+pub mod proxy;
 pub mod rules;
+pub mod shape;
 pub mod sys;
 
 use std::collections::BTreeMap;
@@ -22,7 +31,9 @@ use std::net::Ipv4Addr;
 use overlay::config::{ClusterConfig, NodeId};
 
 pub use layout::{Host, Layout, LayoutError};
+pub use link_fault::{LinkFault, LinkHeld};
 pub use rules::{Applied, Cut, NetFault, RuleError};
+pub use shape::{LinkInForce, LinkSettings, Mechanism, Shaping};
 pub use sys::SysError;
 
 use sys::ip;
@@ -58,6 +69,7 @@ pub struct VirtualHosts {
     layout: Layout,
     keep: bool,
     faults: std::sync::atomic::AtomicU32,
+    shaped: shape::Shaped,
 }
 
 impl VirtualHosts {
@@ -72,6 +84,7 @@ impl VirtualHosts {
             layout,
             keep: false,
             faults: Default::default(),
+            shaped: Default::default(),
         };
         hosts.build()?;
         hosts.check_routes()?;
@@ -164,6 +177,30 @@ impl VirtualHosts {
         Ok(())
     }
 
+    /// Shapes the links between the hosts (see [`shape`]); with `proxies`, every host gets a
+    /// delay proxy on its path even where no latency is set (link faults add one later).
+    /// Needs a tokio runtime. Returns the links as set up.
+    pub fn shape(
+        &mut self,
+        shaping: &Shaping,
+        proxies: bool,
+    ) -> Result<&[LinkInForce], NetnsError> {
+        let netem = (!shaping.is_plain() || proxies)
+            && shape::netem_available(&self.layout.network_namespace());
+        self.shaped = shape::apply(&self.layout, shaping, netem, proxies)?;
+        Ok(&self.shaped.links)
+    }
+
+    /// The shaping in force (its proxies, for link faults).
+    fn shaped(&self) -> &shape::Shaped {
+        &self.shaped
+    }
+
+    /// The links as set up by [`VirtualHosts::shape`] (empty before).
+    pub fn links(&self) -> &[LinkInForce] {
+        &self.shaped.links
+    }
+
     /// Puts a network fault in force (checked against the config first); it lasts until the
     /// returned [`Applied`] is undone or dropped, or the run's namespaces are removed.
     pub fn apply(&self, fault: &NetFault) -> Result<Applied, NetnsError> {
@@ -195,6 +232,8 @@ impl VirtualHosts {
 
 impl Drop for VirtualHosts {
     fn drop(&mut self) {
+        // The proxies' sockets live in the namespaces: closed first.
+        self.shaped = Default::default();
         if !self.keep {
             if let Err(err) = remove_run(&self.layout.run) {
                 tracing::warn!("{err}");

@@ -12,8 +12,7 @@ use overlay::config::NodeId;
 use super::layout::Layout;
 use super::sys::{self, SysError};
 
-/// The `nft` tool from nftables.
-pub const NFT: &str = "nft";
+pub use super::sys::NFT;
 
 /// What happens to the packets a partition cuts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,6 +11,12 @@ use std::process::Command;
 /// The `ip` tool from iproute2.
 pub const IP: &str = "ip";
 
+/// The `tc` tool from iproute2.
+pub const TC: &str = "tc";
+
+/// The `nft` tool from nftables.
+pub const NFT: &str = "nft";
+
 /// Why virtual hosts cannot be set up here.
 #[derive(Debug, thiserror::Error)]
 pub enum SysError {
@@ -28,16 +34,24 @@ pub enum SysError {
 }
 
 /// Checks, before anything is created, that this process may create network namespaces
-/// (effective user root) and that `ip` is installed; names everything missing and how to
-/// get it.
+/// (effective user root) and that `ip`, `tc` (link shaping) and `nft` (loss, partitions, the
+/// delay proxy's redirect) are installed; names everything missing and how to get it.
 pub fn preflight() -> Result<(), SysError> {
     let mut missing = Vec::new();
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         missing.push("root (CAP_NET_ADMIN): run the harness as root, e.g. with sudo".to_string());
     }
-    if Command::new(IP).arg("-V").output().is_err() {
-        missing.push("the `ip` command: install iproute2 (apt-get install iproute2)".to_string());
+    for (tool, arg, package) in [
+        (IP, "-V", "iproute2"),
+        (TC, "-V", "iproute2"),
+        (NFT, "--version", "nftables"),
+    ] {
+        if Command::new(tool).arg(arg).output().is_err() {
+            missing.push(format!(
+                "the `{tool}` command: install {package} (apt-get install {package}, dnf install {package})"
+            ));
+        }
     }
     if missing.is_empty() {
         Ok(())

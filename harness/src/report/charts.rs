@@ -30,7 +30,7 @@ pub use bars::{bar_chart, Bars};
 pub use compare::render_compare;
 pub use levels::{distribution_lines, level_lines, LevelFigure};
 pub use lines::{line_chart, Axes, Band, Legend, Line, Mark};
-pub use timeline::{fault_timeline, timeline};
+pub use timeline::{fault_timeline, timeline, Repeats};
 
 /// The charts over concurrency levels, drawn only when the sweep has more than one level.
 const PER_LEVEL_CHARTS: [&str; 3] = [
@@ -63,12 +63,16 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
     let mut files = protection::protection_chart(dir, results)?;
     files.extend(level_charts(dir, results, &runs, top_level)?);
     files.extend(team_charts(dir, results, &runs, top_level)?);
+    let confidence = results.workload.confidence;
     for run in &runs {
+        let levels = run.levels();
+        let (repeats, marks) = level_repeats(&levels);
         files.extend(timeline(
             &dir.join(format!("timeline_{}", run.strategy)),
             &run.strategy,
-            &run.total(),
-            &step_marks(run),
+            &repeats,
+            &marks,
+            confidence,
         )?);
     }
     for run in runs.iter().filter(|r| !r.state_changes.is_empty()) {
@@ -78,7 +82,7 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
         )?);
     }
     for run in runs {
-        files.extend(fault_charts(dir, run)?);
+        files.extend(fault_charts(dir, run, confidence)?);
     }
     Ok(files)
 }
@@ -132,13 +136,13 @@ fn level_charts(
         &dir.join("latency_distribution"),
         &Axes {
             title: format!("Time-to-answer distribution at the top concurrency ({top_level})"),
-            x: "percentile".into(),
+            x: format!("percentile (median, {})", interval_caption(results)),
             y: "ms (log)".into(),
             log_y: true,
             nines_x: true,
             ..Default::default()
         },
-        &distribution_lines(runs, ""),
+        &distribution_lines(results, runs, ""),
     )?);
     Ok(files)
 }
@@ -210,23 +214,26 @@ fn team_charts(
     Ok(files)
 }
 
-/// Where each step begins on the strategy's merged timeline (its seconds back to back), and
-/// its level: `c16` (and `r1` for a repetition after the first).
-fn step_marks(run: &StrategyRun) -> Vec<Mark> {
-    let mut at = 0usize;
-    run.steps
-        .iter()
-        .map(|s| {
-            let label = if s.repetition == 0 {
-                format!("c{}", s.concurrency)
-            } else {
-                format!("c{} r{}", s.concurrency, s.repetition)
-            };
-            let mark = (at as f64, label);
-            at += s.measure.timeline.len();
-            mark
-        })
-        .collect()
+/// Each level's repetitions laid back to back after the previous level's longest one, and
+/// where each level begins with its label (`c16 ×3`: concurrency 16, three repetitions).
+fn level_repeats(levels: &[Level]) -> (Vec<Repeats<'_>>, Vec<Mark>) {
+    let mut at = 0.0;
+    let mut repeats = Vec::new();
+    let mut marks = Vec::new();
+    for level in levels {
+        let r = Repeats {
+            offset: at,
+            reps: level.repetitions.iter().collect(),
+        };
+        let label = match r.reps.len() {
+            1 => format!("c{}", level.level),
+            n => format!("c{} ×{n}", level.level),
+        };
+        marks.push((at, label));
+        at += r.seconds() as f64;
+        repeats.push(r);
+    }
+    (repeats, marks)
 }
 
 /// `95 % bootstrap interval over 3 repetitions`, or `one repetition, no interval`.
@@ -243,27 +250,43 @@ fn interval_caption(results: &RunResults) -> String {
     }
 }
 
-/// For every step of `run` with a fault schedule: its timeline with the faults shaded and its
-/// detection times.
-fn fault_charts(dir: &Path, run: &StrategyRun) -> anyhow::Result<Vec<PathBuf>> {
+/// For every level of `run` with a fault schedule: its timeline (the median of the
+/// repetitions per second, with intervals) with the first repetition's fault windows shaded,
+/// and each repetition's detection times.
+fn fault_charts(dir: &Path, run: &StrategyRun, confidence: f64) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    for step in &run.steps {
-        let Some(faults) = &step.faults else {
+    for level in run.levels() {
+        let steps: Vec<&crate::results::Step> = run
+            .steps
+            .iter()
+            .filter(|s| s.concurrency == level.level)
+            .collect();
+        let Some(faults) = steps.iter().find_map(|s| s.faults.as_ref()) else {
             continue;
         };
-        let name = |kind: &str| {
-            dir.join(format!(
-                "{kind}_{}_c{}_r{}",
-                run.strategy, step.concurrency, step.repetition
-            ))
-        };
+        let (repeats, _) = level_repeats(std::slice::from_ref(&level));
+        let reps = level.repetitions.len();
         files.extend(fault_timeline(
-            &name("faults"),
-            &format!("{} · concurrency {}", run.strategy, step.concurrency),
-            &step.measure,
+            &dir.join(format!("faults_{}_c{}", run.strategy, level.level)),
+            &format!(
+                "{} · concurrency {} · {reps} repetition{}",
+                run.strategy,
+                level.level,
+                if reps == 1 { "" } else { "s" }
+            ),
+            &repeats[0],
             faults,
+            confidence,
         )?);
-        files.extend(faults::detection_bars(&name("detection"), faults)?);
+        for step in steps {
+            if let Some(faults) = &step.faults {
+                let stem = format!(
+                    "detection_{}_c{}_r{}",
+                    run.strategy, step.concurrency, step.repetition
+                );
+                files.extend(faults::detection_bars(&dir.join(stem), faults)?);
+            }
+        }
     }
     Ok(files)
 }

@@ -59,8 +59,8 @@ pub fn lead(md: &mut String, results: &RunResults) {
                 run.strategy, step.concurrency, step.repetition
             );
             charts.push(format!(
-                "- {} · concurrency {} · repetition {}: [fault timeline](faults_{stem}.svg), [detection](detection_{stem}.svg)",
-                run.strategy, step.concurrency, step.repetition
+                "- {} · concurrency {} · repetition {}: [fault timeline, every repetition](faults_{}_c{}.svg), [detection](detection_{stem}.svg)",
+                run.strategy, step.concurrency, step.repetition, run.strategy, step.concurrency
             ));
         }
     }

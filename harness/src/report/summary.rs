@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use crate::interval;
 use crate::results::{estimate_text, Figure, Level, RunResults, StrategyRun};
 
 /// The summary of one run, as Markdown.
@@ -58,6 +59,9 @@ fn data(md: &mut String, results: &RunResults) {
     let Some(run) = results.strategies.first() else {
         return;
     };
+    for link in &run.links {
+        let _ = writeln!(md, "**Link:** {}\n", link.describe());
+    }
     let nodes: Vec<String> = run
         .processes
         .iter()
@@ -124,34 +128,41 @@ fn every_level(md: &mut String, results: &RunResults) {
     }
 }
 
-/// Each strategy over the one-hop baseline at the lowest and the top level.
+/// Each strategy over the one-hop baseline at the lowest and the top level: ratios of the
+/// medians of the repetitions, with the interval of each ratio.
 fn distance_from_one_hop(md: &mut String, results: &RunResults, base: &StrategyRun) {
     let _ = writeln!(md, "\n## Distance from one hop\n");
-    let _ = writeln!(md, "`baseline` is a single node holding all the data, asked the same mix over one gRPC hop on loopback (at {}). Ratios are overlay / baseline of the time to answer (rejections, backoffs and timeouts included) at the lowest and the top level.\n", base.target);
+    let _ = writeln!(md, "`baseline` is a single node holding all the data, asked the same mix by every team over one gRPC hop on loopback (at {}). Ratios are overlay / baseline of the time to answer (rejections, backoffs and timeouts included) and of throughput at the lowest and the top level: the ratio of the medians of the repetitions, with a percentile-bootstrap interval of the difference of their logarithms.\n", base.target);
     let _ = writeln!(
         md,
         "| strategy | level | answer p50 × | answer p99 × | throughput × |"
     );
     let _ = writeln!(md, "|---|---:|---:|---:|---:|");
-    let base_levels = base.by_level();
+    let base_levels = base.levels();
+    let confidence = results.workload.confidence;
     // The lowest level is the clean one-hop distance; at the top, rejections shed load.
     for pick in [base_levels.first(), base_levels.last()] {
-        let Some((level, base_m)) = pick else {
+        let Some(base_level) = pick else {
             continue;
         };
-        let bs = base_m.overall.answer.summary();
         for run in &results.strategies {
-            if let Some((_, m)) = run.by_level().into_iter().find(|(c, _)| c == level) {
-                let s = m.overall.answer.summary();
-                let _ = writeln!(
-                    md,
-                    "| {} | {level} | {:.2} | {:.2} | {:.2} |",
-                    run.strategy,
-                    ratio(s.p50_ms, bs.p50_ms),
-                    ratio(s.p99_ms, bs.p99_ms),
-                    ratio(m.throughput(), base_m.throughput())
-                );
-            }
+            let Some(level) = run.level(base_level.level) else {
+                continue;
+            };
+            let cell = |figure: Figure| {
+                let a = results.values(base_level, &figure);
+                let b = results.values(&level, &figure);
+                estimate_text(interval::ratio(&a, &b, confidence), 2)
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} |",
+                run.strategy,
+                level.level,
+                cell(Figure::AnswerP50),
+                cell(Figure::AnswerP99),
+                cell(Figure::Throughput)
+            );
         }
         if base_levels.len() == 1 {
             break;
@@ -198,14 +209,6 @@ fn links(md: &mut String, results: &RunResults) {
             .collect::<Vec<_>>()
             .join(", ")
     );
-}
-
-fn ratio(a: f64, b: f64) -> f64 {
-    if b > 0.0 {
-        a / b
-    } else {
-        0.0
-    }
 }
 
 /// How the figures are estimated over the repetitions.

@@ -164,6 +164,9 @@ fn data_lines(out: &mut dyn Write, results: &RunResults, run: &StrategyRun) -> i
             }
         )?;
     }
+    for link in &run.links {
+        writeln!(out, "link:         {}", link.describe())?;
+    }
     Ok(())
 }
 

@@ -39,6 +39,7 @@ pub(crate) fn strategy(name: &str, steps: Vec<Step>) -> StrategyRun {
         state_transitions: Vec::new(),
         state_changes: Vec::new(),
         step_starts: Vec::new(),
+        links: Vec::new(),
     }
 }
 

@@ -43,6 +43,10 @@ pub fn resolve(options: &RunOptions) -> anyhow::Result<Workload> {
         .extend(options.node_args.iter().cloned());
     let mut workload = validate(&options.workload, spec)?;
     workload.data_given = options.data_path.is_some();
+    if workload.netns {
+        // Root and the tools are checked before anything (data, builds, nodes) starts.
+        crate::netns::sys::preflight()?;
+    }
     Ok(workload)
 }
 
@@ -132,8 +136,9 @@ pub(super) fn check_data(w: &Workload) -> anyhow::Result<DataServed> {
     Ok(served)
 }
 
-/// The workload's cluster config with the tenants' weights merged in (fair_queue) and, with
-/// `ports = "free"` on a local cluster, every node on a free loopback port.
+/// The workload's cluster config with the tenants' weights merged in (fair_queue), with
+/// `ports = "free"` on a local cluster every node on a free loopback port, and with
+/// `[network] hosts = "per_process"` every node on its own address.
 pub(super) fn cluster_config(w: &Workload) -> anyhow::Result<DerivedConfig> {
     let text = std::fs::read_to_string(&w.config)
         .with_context(|| format!("cannot read {}", w.config.display()))?;
@@ -145,6 +150,7 @@ pub(super) fn cluster_config(w: &Workload) -> anyhow::Result<DerivedConfig> {
                 .collect(),
         ),
         free_ports: w.free_ports && w.mode == ClusterMode::Local,
+        hosts: w.host_addresses.clone(),
     };
     derive(&text, &settings)
 }

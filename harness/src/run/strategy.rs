@@ -145,6 +145,12 @@ async fn measure_strategy(
         local_data,
     )
     .await;
+    let links = running
+        .cluster
+        .as_ref()
+        .and_then(LocalCluster::hosts)
+        .map(|hosts| hosts.links().to_vec())
+        .unwrap_or_default();
     if let Some(cluster) = running.cluster {
         cluster.stop();
     }
@@ -158,6 +164,7 @@ async fn measure_strategy(
         state_transitions: collected.state_transitions,
         state_changes: collected.state_changes,
         step_starts,
+        links,
     })
 }
 
@@ -177,8 +184,11 @@ async fn start_cluster(
     let hosts = if w.netns && strategy != BASELINE {
         let config = overlay::config::ClusterConfig::load(config_path)?;
         let run = crate::netns::Layout::fresh_run_id();
-        let hosts = crate::netns::VirtualHosts::create(&config, &run)
+        let mut hosts = crate::netns::VirtualHosts::create(&config, &run)
             .with_context(|| format!("setting up virtual hosts for {strategy}"))?;
+        hosts
+            .shape(&w.network, w.faults.delays_links())
+            .with_context(|| format!("shaping the links between virtual hosts for {strategy}"))?;
         Some(hosts)
     } else {
         None
@@ -239,7 +249,14 @@ async fn measure_levels(
         .map(|p| p.address())
         .collect();
     let target = Target::connect(&running.address, w.connections as usize, &spares).await?;
-    let mix = Arc::new(PreparedMix::new(&w.mix, &w.tenants));
+    // The baseline's one node knows only its own team: every team's requests are sent as
+    // that team, so each team is served (and counted under its own name).
+    let baseline_team = (running.strategy == BASELINE).then(|| baseline_team(w));
+    let mix = Arc::new(PreparedMix::new(
+        &w.mix,
+        &w.tenants,
+        baseline_team.as_deref(),
+    ));
     let mut steps = Vec::new();
     let mut step_starts = Vec::new();
     'levels: for &level in &w.concurrency {

@@ -40,6 +40,9 @@ pub struct WorkloadSpec {
     /// Teams and their share of the load.
     #[serde(rename = "tenant", default)]
     pub tenants: Vec<TenantSpec>,
+    /// Link shaping between virtual hosts (`cluster.network = "netns"` only).
+    #[serde(default)]
+    pub network: Option<NetworkSpec>,
     /// The fault schedule, replayed in every step (none by default).
     #[serde(rename = "fault", default)]
     pub faults: Vec<FaultSpec>,
@@ -49,6 +52,47 @@ pub struct WorkloadSpec {
     /// Pass/fail conditions per step: metric → comparison, e.g. `p99_ms = "< 100"`.
     #[serde(default)]
     pub thresholds: BTreeMap<String, String>,
+}
+
+/// `[network]`: what every link between two virtual hosts does, and `[[network.link]]`
+/// entries for pairs that differ (their unset keys keep the default's values).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// One-way latency, ms.
+    pub latency_ms: Option<f64>,
+    /// ± spread of the latency, ms.
+    pub jitter_ms: Option<f64>,
+    /// Packets lost per direction, percent.
+    pub loss_percent: Option<f64>,
+    /// Rate limit per direction, Mbit/s.
+    pub rate_mbit: Option<f64>,
+    /// `config` (one virtual host per distinct configured address) or `per_process` (one per
+    /// process, addresses from `addresses`).
+    pub hosts: Option<String>,
+    /// `per_process`: the first address of the range the hosts get, with its prefix length
+    /// (e.g. `10.77.0.1/24`).
+    pub addresses: Option<String>,
+    /// Pairs of hosts with links of their own.
+    #[serde(rename = "link", default)]
+    pub links: Vec<PairSpec>,
+}
+
+/// `[[network.link]]`: the link between two hosts, each named by its address or by one of its
+/// processes; unset keys keep `[network]`'s values.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairSpec {
+    /// The two hosts.
+    pub between: Vec<String>,
+    /// One-way latency, ms.
+    pub latency_ms: Option<f64>,
+    /// ± spread of the latency, ms.
+    pub jitter_ms: Option<f64>,
+    /// Packets lost per direction, percent.
+    pub loss_percent: Option<f64>,
+    /// Rate limit per direction, Mbit/s.
+    pub rate_mbit: Option<f64>,
 }
 
 fn default_seed() -> u64 {

@@ -6,12 +6,14 @@
 //! - `tenants` — teams, shares or rates, weights.
 //! - `load` — closed or open loop, step length, rate.
 //! - `mix` — the query mix.
+//! - `network` — `[network]`: virtual hosts per process, link shaping.
 //!
 //! The `[[fault]]` entries are resolved by [`crate::faults::resolve`]; what both checks share
 //! (the error, the checker, the cluster mode and step length) lives in [`crate::input`].
 
 mod load;
 mod mix;
+mod network;
 mod resolved;
 mod sweep;
 mod tenants;
@@ -72,7 +74,8 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
     let confidence = sweep::check_confidence(&c, spec.sweep.confidence)?;
     let tenants = tenants::check_tenants(&c, &spec, &cluster)?;
     let (load, length) = load::check_load(&c, &spec, &tenants)?;
-    let faults = check_faults(path, &spec, &cluster, mode, length)?;
+    let network = network::check(&c, &spec, &cluster)?;
+    let faults = check_faults(path, &spec, &cluster, mode, length, &network.addresses)?;
     let connections = check_timing(&c, &spec)?;
     let mix = mix::check_mix(&c, &spec.queries)?;
     let teams: Vec<String> = tenants.iter().map(|t| t.team.clone()).collect();
@@ -90,6 +93,8 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
         mode,
         free_ports: spec.cluster.ports == "free",
         netns: spec.cluster.network == "netns",
+        network: network.shaping,
+        host_addresses: network.addresses,
         ready_timeout_s: spec.cluster.ready_timeout_s,
         max_active,
         per_team_limit,
@@ -178,6 +183,11 @@ fn check_network(
             "\"netns\" starts the nodes in namespaces of this machine on the config's addresses: it needs mode = \"local\" and ports = \"config\"",
         );
     }
+    let per_process = spec.network.as_ref().and_then(|n| n.hosts.as_deref()) == Some("per_process");
+    if per_process {
+        // Each process gets an address of the range: checked with `[network]`.
+        return Ok(());
+    }
     match crate::netns::Layout::of(cluster, "000000") {
         Ok(_) => Ok(()),
         Err(err) => c.fail("cluster.network", format!("\"netns\": {err}")),
@@ -218,12 +228,25 @@ fn check_faults(
     cluster: &overlay::config::ClusterConfig,
     mode: ClusterMode,
     length: StepLength,
+    per_process: &std::collections::BTreeMap<String, String>,
 ) -> Result<FaultPlan, WorkloadError> {
+    let processes = cluster.processes.values();
     let fault_context = FaultContext {
         ids: cluster.processes.keys().map(|id| id.as_str()).collect(),
         mode,
         length,
         control_service: spec.cluster.control_service,
+        netns: spec.cluster.network == "netns",
+        teams: processes
+            .clone()
+            .map(|p| (p.id.0.clone(), p.team.clone()))
+            .collect(),
+        hosts: processes
+            .map(|p| {
+                let host = per_process.get(p.id.as_str()).unwrap_or(&p.host);
+                (p.id.0.clone(), host.clone())
+            })
+            .collect(),
     };
     faults::resolve(path, &spec.faults, &fault_context)
 }

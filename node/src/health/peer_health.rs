@@ -49,10 +49,26 @@ impl PeerStatus {
 /// Where a piece of evidence came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Evidence {
-    /// A periodic health probe.
+    /// A health probe: the membership protocol heard from the peer, or did not.
     Probe,
     /// A forwarded query.
     Call,
+    /// The membership protocol suspects the peer: suspected here too, never declared failed.
+    Suspicion,
+    /// The membership protocol declared the peer down: declared failed at once.
+    Membership,
+}
+
+impl Evidence {
+    /// Lower-case name, as in hook events.
+    fn name(self) -> &'static str {
+        match self {
+            Evidence::Probe => "probe",
+            Evidence::Call => "call",
+            Evidence::Suspicion => "suspicion",
+            Evidence::Membership => "membership",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -201,11 +217,18 @@ impl PeerHealth {
         let Some(mut record) = self.lock(peer) else {
             return;
         };
-        if evidence == Evidence::Probe && !record.seen_alive {
+        if evidence != Evidence::Call && !record.seen_alive {
             return;
         }
         let now = Instant::now();
-        record.consecutive_failures = record.consecutive_failures.saturating_add(1);
+        let counted = record.consecutive_failures.saturating_add(1);
+        record.consecutive_failures = match evidence {
+            Evidence::Membership => counted.max(self.failure_threshold),
+            Evidence::Suspicion => counted
+                .min(self.failure_threshold - 1)
+                .max(record.consecutive_failures),
+            Evidence::Probe | Evidence::Call => counted,
+        };
         let failures = record.consecutive_failures;
         let mut breaker_change = if evidence == Evidence::Call {
             record.breaker.on_failure(now)
@@ -229,10 +252,7 @@ impl PeerHealth {
             breaker_change = breaker_change.or_else(|| record.breaker.trip(now));
         }
         drop(record);
-        let source = match evidence {
-            Evidence::Probe => "probe",
-            Evidence::Call => "call",
-        };
+        let source = evidence.name();
         if previous == PeerStatus::Healthy && next == PeerStatus::Suspected {
             tracing::info!(
                 "[HealthChecker] {} suspects {peer}: {why} ({failures} consecutive failures)",

@@ -25,6 +25,7 @@ pub(super) fn render(m: &MetricsResponse, rpc: &RpcMetrics, process: ProcessFigu
     peer_figures(&mut f, m);
     routing(&mut f, m);
     hooks(&mut f, m);
+    membership(&mut f, m);
     if let Some(cpu) = process.cpu_seconds {
         f.counter(
             "process_cpu_seconds",
@@ -320,6 +321,62 @@ fn hooks(f: &mut Families<'_>, m: &MetricsResponse) {
         "overlay_hooks_registered",
         "Hooks registered",
         h.registered.into(),
+    );
+}
+
+fn membership(f: &mut Families<'_>, m: &MetricsResponse) {
+    let s = m.membership.clone().unwrap_or_default();
+    for (name, help, value) in [
+        (
+            "overlay_membership_messages_sent",
+            "Membership protocol messages sent",
+            s.messages_sent,
+        ),
+        (
+            "overlay_membership_messages_received",
+            "Membership protocol messages received and accepted",
+            s.messages_received,
+        ),
+        (
+            "overlay_membership_bytes_sent",
+            "Membership protocol bytes sent",
+            s.bytes_sent,
+        ),
+        (
+            "overlay_membership_bytes_received",
+            "Membership protocol bytes received",
+            s.bytes_received,
+        ),
+        (
+            "overlay_membership_refutations",
+            "Suspicions of this node it refuted",
+            s.refutations,
+        ),
+    ] {
+        f.counter(name, help, value as f64);
+    }
+    f.counters(
+        "overlay_membership_datagrams_dropped",
+        "Membership datagrams dropped unread, by reason",
+        s.drops
+            .iter()
+            .map(|d| (one(&[("reason", &d.reason)]), d.count as f64)),
+    );
+    let members = [
+        ("alive", s.members_alive),
+        ("suspect", s.members_suspect),
+        ("down", s.members_down),
+    ]
+    .map(|(state, n)| (one(&[("state", state)]), f64::from(n)));
+    f.gauges(
+        "overlay_membership_members",
+        "Members of the cluster in each state as this node sees them",
+        members,
+    );
+    f.gauge(
+        "overlay_peer_channels_open",
+        "gRPC channels to peers open now",
+        s.open_channels.into(),
     );
 }
 

@@ -86,6 +86,7 @@ pub async fn build_node(
             &ClusterAuth::new(cluster_token.as_deref()),
             tls.as_ref(),
         )?),
+        membership: Arc::default(),
         cluster_token,
         tls,
         connections: ConnectionLimits {

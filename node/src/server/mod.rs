@@ -23,11 +23,11 @@ use tonic_health::server::HealthReporter;
 use crate::auth::PeerGate;
 use crate::cli::NodeArgs;
 use crate::control::ControlService;
-use crate::health::checker::{spawn_probes, Probing};
 use crate::health::monitor::{run_monitor, SelfWatch, LATENCY_WINDOW};
 use crate::health::state::LoadSample;
 use crate::listen::{bind, incoming, listen_address};
 use crate::logs::LogRing;
+use crate::membership::{self, node::NodeParts};
 use crate::node::Node;
 use crate::peer_clients::MAX_MESSAGE_BYTES;
 use crate::peer_service::PeerService;
@@ -41,6 +41,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// before closing it.
 const HTTP2_KEEPALIVE: Duration = Duration::from_secs(20);
 const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often channels to peers are checked for idleness.
+const IDLE_SWEEP: Duration = Duration::from_secs(5);
 
 /// How often answers past their TTL are swept away.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(5);
@@ -87,6 +90,7 @@ pub async fn serve_on(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     register_health(&health_reporter).await;
     let mut background = spawn_background(&node, health_reporter);
+    background.extend(start_membership(&node, &listener).await?);
     // Calls are timed only when someone can read the figures.
     let rpc_metrics = metrics.as_ref().map(|_| RpcMetrics::default());
     background.extend(spawn_metrics(&node, metrics, rpc_metrics.clone()));
@@ -230,7 +234,7 @@ fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
-/// The node's background tasks: answer expiry, the self-watch and the peer probes.
+/// The node's background tasks: answer expiry and the self-watch.
 fn spawn_background(node: &Arc<Node>, reporter: HealthReporter) -> Vec<JoinHandle<()>> {
     let sampled = node.clone();
     let watch = SelfWatch {
@@ -244,18 +248,46 @@ fn spawn_background(node: &Arc<Node>, reporter: HealthReporter) -> Vec<JoinHandl
         hooks: node.hooks.clone(),
         health_services: HEALTH_SERVICES.to_vec(),
     };
-    let probing = Probing {
-        id: node.me.id.clone(),
-        settings: node.config.health.clone(),
-        peer_health: node.peer_health.clone(),
-        faults: node.faults.clone(),
-    };
-    let mut background = vec![
+    vec![
         tokio::spawn(expire_answers(node.clone())),
         tokio::spawn(run_monitor(watch, reporter)),
-    ];
-    background.extend(spawn_probes(&probing, &node.peer_clients));
-    background
+    ]
+}
+
+/// Binds the membership protocol's UDP socket on the gRPC listener's address and port, and
+/// starts the protocol and the sweep of idle peer channels.
+async fn start_membership(
+    node: &Arc<Node>,
+    listener: &TcpListener,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let address = listener
+        .local_addr()
+        .context("the gRPC listener has no address")?;
+    let socket = tokio::net::UdpSocket::bind(address)
+        .await
+        .with_context(|| format!("membership cannot bind UDP {address}"))?;
+    let parts = NodeParts {
+        config: node.config.clone(),
+        own: node.me.id.clone(),
+        secret: node.cluster_token.clone(),
+        peer_health: node.peer_health.clone(),
+        faults: node.faults.clone(),
+        state: node.state.clone(),
+        stats: node.membership.clone(),
+    };
+    let mut tasks = membership::node::spawn(parts, socket)?;
+    let clients = node.peer_clients.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(IDLE_SWEEP);
+        loop {
+            tick.tick().await;
+            let dropped = clients.drop_idle();
+            if dropped > 0 {
+                tracing::debug!(dropped, "idle peer channels dropped");
+            }
+        }
+    }));
+    Ok(tasks)
 }
 
 /// Runs the server until it ends, or until [`SHUTDOWN_GRACE`] after the stop signal:

@@ -1,6 +1,6 @@
 //! The health part of `harness metrics`: each node's state and time in states, what it knows
-//! of its peers (status, circuit breaker, probes), hook runs, control, active faults and the
-//! rows it skipped while loading.
+//! of its peers (status, circuit breaker, probes), hook runs, control, membership, active faults
+//! and the rows it skipped while loading.
 
 use std::fmt::Write as _;
 
@@ -13,6 +13,8 @@ pub fn health_tables(nodes: &[MetricsResponse]) -> String {
     out += &peer_table(nodes);
     out.push('\n');
     out += &hook_table(nodes);
+    out.push('\n');
+    out += &membership_table(nodes);
     out += &fault_lines(nodes);
     out += &skipped_lines(nodes);
     out
@@ -89,6 +91,53 @@ fn hook_table(nodes: &[MetricsResponse]) -> String {
             h.dropped,
             h.timed_out,
             if m.control_enabled { "on" } else { "off" }
+        );
+    }
+    out
+}
+
+/// One row per node: the membership protocol's traffic, drops, view and open channels.
+fn membership_table(nodes: &[MetricsResponse]) -> String {
+    let mut out = format!(
+        "{:<4} {:<8} {:>8} {:>8} {:>10} {:>10} {:>7} {:>5} {:>7} {:>4} {:>7} {:>8}  {}\n",
+        "id",
+        "protocol",
+        "msgs out",
+        "msgs in",
+        "bytes out",
+        "bytes in",
+        "dropped",
+        "alive",
+        "suspect",
+        "down",
+        "refuted",
+        "channels",
+        "drops by reason"
+    );
+    for m in nodes {
+        let s = m.membership.clone().unwrap_or_default();
+        let drops: Vec<String> = s
+            .drops
+            .iter()
+            .filter(|d| d.count > 0)
+            .map(|d| format!("{} {}", d.reason, d.count))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:<4} {:<8} {:>8} {:>8} {:>10} {:>10} {:>7} {:>5} {:>7} {:>4} {:>7} {:>8}  {}",
+            m.process_id,
+            s.protocol,
+            s.messages_sent,
+            s.messages_received,
+            s.bytes_sent,
+            s.bytes_received,
+            s.datagrams_dropped,
+            s.members_alive,
+            s.members_suspect,
+            s.members_down,
+            s.refutations,
+            s.open_channels,
+            drops.join(", ")
         );
     }
     out

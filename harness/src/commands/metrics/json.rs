@@ -49,7 +49,7 @@ pub fn metrics_json(m: &MetricsResponse) -> serde_json::Value {
     json
 }
 
-/// State, peers and breakers, hooks, faults, control and skipped rows.
+/// State, peers and breakers, hooks, faults, control, membership and skipped rows.
 fn health_json(m: &MetricsResponse, json: &mut serde_json::Value) {
     json["state"] = m.state.clone().into();
     json["state_since_s"] = m.state_since_s.into();
@@ -76,6 +76,19 @@ fn health_json(m: &MetricsResponse, json: &mut serde_json::Value) {
         "probability": f.probability, "duration_ms": f.duration_ms, "remaining_s": f.remaining_s,
     })).collect();
     json["control_enabled"] = m.control_enabled.into();
+    json["membership"] = m.membership.as_ref().map_or(serde_json::Value::Null, |s| {
+        serde_json::json!({
+            "protocol": s.protocol, "messages_sent": s.messages_sent,
+            "messages_received": s.messages_received, "bytes_sent": s.bytes_sent,
+            "bytes_received": s.bytes_received, "datagrams_dropped": s.datagrams_dropped,
+            "drops": s.drops.iter().map(|d| serde_json::json!({
+                "reason": d.reason, "count": d.count,
+            })).collect::<Vec<_>>(),
+            "members_alive": s.members_alive, "members_suspect": s.members_suspect,
+            "members_down": s.members_down, "refutations": s.refutations,
+            "open_channels": s.open_channels,
+        })
+    });
     json["skipped_rows"] = m
         .skipped_rows
         .iter()

@@ -166,6 +166,19 @@ fn full_sample() -> MetricsResponse {
         delay_ms: 200,
         ..Default::default()
     }];
+    m.membership = Some(MembershipStats {
+        protocol: "swim".into(),
+        messages_sent: 120,
+        datagrams_dropped: 3,
+        drops: vec![DropCount {
+            reason: "other_cluster".into(),
+            count: 3,
+        }],
+        members_alive: 5,
+        members_down: 1,
+        open_channels: 2,
+        ..Default::default()
+    });
     m.skipped_rows = vec![SkippedRows {
         reason: "schema".into(),
         count: 2,
@@ -189,6 +202,7 @@ fn tables_show_state_peers_breakers_hooks_and_faults() {
         "A    B     suspected  half_open",
         "A fault f1: delay 200 ms on client",
         "A skipped 2 row(s) as schema; first at x.csv:3: bad",
+        "other_cluster 3",
     ] {
         assert!(text.contains(expected), "{expected}: {text}");
     }

@@ -20,6 +20,9 @@ fn context(mode: ClusterMode, length: StepLength, control_service: bool) -> Faul
         mode,
         length,
         control_service,
+        netns: false,
+        teams: Default::default(),
+        hosts: Default::default(),
     }
 }
 

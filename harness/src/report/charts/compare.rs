@@ -24,7 +24,10 @@ pub fn render_compare(dir: &Path, runs: &[RunResults]) -> anyhow::Result<Vec<Pat
                 &mut throughput,
                 level_lines(results, &all, &prefix, LevelFigure::Throughput),
             ),
-            (&mut distribution, distribution_lines(&all, &prefix)),
+            (
+                &mut distribution,
+                distribution_lines(results, &all, &prefix),
+            ),
         ] {
             set.extend(
                 lines
@@ -65,7 +68,7 @@ pub fn render_compare(dir: &Path, runs: &[RunResults]) -> anyhow::Result<Vec<Pat
     files.extend(line_chart(
         &dir.join("latency_distribution"),
         &Axes {
-            title: "Time-to-answer distribution at the top concurrency (runs compared)".into(),
+            title: "Time-to-answer distribution at the top concurrency (runs compared; median of the repetitions, interval bars)".into(),
             x: "percentile".into(),
             y: "ms (log)".into(),
             log_y: true,

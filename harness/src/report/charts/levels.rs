@@ -1,10 +1,11 @@
 //! Lines per concurrency level (latency percentiles or throughput, one line per run, each
 //! point the median of the repetitions with its interval as an error bar) and percentile
-//! curves at each run's top level.
+//! curves at each run's top level (each percentile likewise).
 
 use super::frame::strategy_color;
 use super::lines::Line;
 use super::StrategyRun;
+use crate::interval::estimate;
 use crate::results::{Figure, RunResults};
 use crate::stats::{nines, percentile_curve};
 
@@ -60,20 +61,42 @@ pub fn level_lines(
     lines
 }
 
-/// Percentile curves (nines axis) at each run's top level, all repetitions merged.
-pub fn distribution_lines(runs: &[&StrategyRun], prefix: &str) -> Vec<Line> {
+/// Percentile curves (nines axis) at each run's top level: at every percentile, the median
+/// of the repetitions' values with its interval.
+pub fn distribution_lines(results: &RunResults, runs: &[&StrategyRun], prefix: &str) -> Vec<Line> {
     runs.iter()
         .filter_map(|run| {
             let level = run.levels().pop()?;
-            Some(Line {
+            let curves: Vec<Vec<(f64, f64)>> = level
+                .repetitions
+                .iter()
+                .map(|m| percentile_curve(&m.overall.answer))
+                .collect();
+            let mut line = Line {
                 label: format!("{prefix}{} (concurrency {})", run.strategy, level.level),
-                points: percentile_curve(&level.merged.overall.answer)
-                    .into_iter()
-                    .map(|(q, ms)| (nines(q), ms))
-                    .collect(),
                 color: strategy_color(&run.strategy),
                 ..Default::default()
-            })
+            };
+            let quantiles = curves.iter().map(Vec::len).max().unwrap_or(0);
+            for i in 0..quantiles {
+                let Some(q) = curves.iter().find_map(|c| c.get(i)).map(|p| p.0) else {
+                    continue;
+                };
+                let values: Vec<f64> = curves
+                    .iter()
+                    .filter_map(|c| c.get(i))
+                    .map(|p| p.1)
+                    .collect();
+                let Some(e) = estimate(&values, results.workload.confidence) else {
+                    continue;
+                };
+                let x = nines(q);
+                line.points.push((x, e.median));
+                if e.n > 1 {
+                    line.errors.push((x, e.low, e.high));
+                }
+            }
+            Some(line)
         })
         .collect()
 }

@@ -1,5 +1,6 @@
-//! Charts over time: throughput and latency second by second (a whole sweep, or one step with
-//! its fault windows and the cluster's events), and each node's state over a strategy's run.
+//! Charts over time: throughput and latency second by second (a whole sweep, or one level with
+//! its fault windows and the cluster's events), each second the median of the level's
+//! repetitions with its interval; and each node's state over a strategy's run.
 
 use std::path::{Path, PathBuf};
 
@@ -11,17 +12,52 @@ use super::frame::{both, SIZE};
 use super::lines::{draw_lines, line_chart, Axes, Legend, Line, Mark};
 use super::StrategyRun;
 use crate::faults::step::StepFaults;
+use crate::interval::estimate;
 use crate::stats::{SecondPoint, StepMeasure};
 
-/// Throughput and latency over time of one strategy's whole sweep, each step's start marked
-/// with its label (`steps`: second of the merged timeline, label).
+/// One level's repetitions on a timeline: second `i` of every repetition side by side, drawn
+/// from `offset` seconds as the median of the repetitions with its interval.
+pub struct Repeats<'a> {
+    /// Where the level's first second goes on the x axis.
+    pub offset: f64,
+    /// Each repetition's measure.
+    pub reps: Vec<&'a StepMeasure>,
+}
+
+impl Repeats<'_> {
+    /// Seconds of the longest repetition.
+    pub fn seconds(&self) -> usize {
+        self.reps
+            .iter()
+            .map(|m| m.timeline.len())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Throughput and latency over time of one strategy's whole sweep, its levels back to back,
+/// every second the median of the level's repetitions with its interval at `confidence`;
+/// each level's start marked with its label (`steps`).
 pub fn timeline(
     stem: &Path,
     title: &str,
-    m: &StepMeasure,
+    levels: &[Repeats<'_>],
     steps: &[Mark],
+    confidence: f64,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    both!(stem, draw_timeline, title, m, Overlay::Steps(steps))
+    let shown = Shown {
+        levels,
+        confidence,
+        overlay: Overlay::Steps(steps),
+    };
+    both!(stem, draw_timeline, title, &shown)
+}
+
+/// What a timeline draws.
+struct Shown<'a> {
+    levels: &'a [Repeats<'a>],
+    confidence: f64,
+    overlay: Overlay<'a>,
 }
 
 /// What a timeline adds to its lines.
@@ -32,35 +68,54 @@ enum Overlay<'a> {
     Faults(&'a StepFaults),
 }
 
-/// Throughput and latency over time of one step with its fault windows shaded and the
-/// cluster's events marked.
+/// Throughput and latency over time of one level (the median of its repetitions per second,
+/// with intervals) with the fault windows of `faults` shaded and the cluster's events marked.
 pub fn fault_timeline(
     stem: &Path,
     title: &str,
-    m: &StepMeasure,
+    level: &Repeats<'_>,
     faults: &StepFaults,
+    confidence: f64,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    both!(stem, draw_timeline, title, m, Overlay::Faults(faults))
+    let levels = std::slice::from_ref(level);
+    let shown = Shown {
+        levels,
+        confidence,
+        overlay: Overlay::Faults(faults),
+    };
+    both!(stem, draw_timeline, title, &shown)
 }
 
 /// Two stacked panels over time: throughput (ok, rejected, failed per second) and latency.
 fn draw_timeline<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
-    m: &StepMeasure,
-    overlay: Overlay<'_>,
+    shown: &Shown<'_>,
 ) -> Result<(), String> {
-    let (bands, marks) = match overlay {
-        Overlay::Faults(f) => fault_overlay(f, m.elapsed_s),
+    let (bands, marks) = match shown.overlay {
+        Overlay::Faults(f) => {
+            let end = shown
+                .levels
+                .iter()
+                .flat_map(|l| &l.reps)
+                .map(|m| m.elapsed_s);
+            fault_overlay(f, end.fold(0.0, f64::max))
+        }
         Overlay::Steps(steps) => (Vec::new(), steps.to_vec()),
+    };
+    let several = shown.levels.iter().any(|l| l.reps.len() > 1);
+    let of = if several {
+        " (median of the repetitions, interval bars)"
+    } else {
+        ""
     };
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let (upper, lower) = root.split_vertically(SIZE.1 / 2);
     draw_lines(
         &upper,
         &Axes {
-            title: format!("{title}: throughput over time"),
-            x: "second of the measured windows (steps back to back)".into(),
+            title: format!("{title}: throughput over time{of}"),
+            x: "second of the measured window (levels back to back)".into(),
             y: "queries/s".into(),
             log_y: false,
             nines_x: false,
@@ -69,12 +124,12 @@ fn draw_timeline<DB: DrawingBackend>(
             legend: Legend::Right,
             ..Default::default()
         },
-        &throughput_lines(m),
+        &throughput_lines(shown),
     )?;
     draw_lines(
         &lower,
         &Axes {
-            title: format!("{title}: latency over time"),
+            title: format!("{title}: latency over time{of}"),
             x: "second".into(),
             y: "ms (log)".into(),
             log_y: true,
@@ -84,74 +139,94 @@ fn draw_timeline<DB: DrawingBackend>(
             legend: Legend::Right,
             ..Default::default()
         },
-        &latency_lines(m),
+        &latency_lines(shown),
     )
-}
-
-/// The second a timeline point stands for, as x.
-fn second(p: &SecondPoint) -> f64 {
-    f64::from(p.second)
 }
 
 /// Shortest bin drawn, seconds: a step's last, partial second shorter than this is dropped
 /// rather than drawn as a spike or a dip.
 const MIN_BIN_S: f64 = 0.5;
 
-/// The seconds worth drawing: every full one, and a partial last one of at least
-/// [`MIN_BIN_S`].
-fn bins(m: &StepMeasure) -> impl Iterator<Item = &SecondPoint> {
-    m.timeline.iter().filter(|p| p.span_s >= MIN_BIN_S)
-}
-
 /// `n` per second of window covered (the last second of a step is partial).
 fn rate(n: u64, p: &SecondPoint) -> f64 {
     n as f64 / p.span_s.max(MIN_BIN_S)
 }
 
-/// ok, rejected and failed per second, then each team's goodput per second.
-fn throughput_lines(m: &StepMeasure) -> Vec<Line> {
-    let series = |label: &str, count: fn(&SecondPoint) -> u64, color: usize, thin: bool| Line {
-        label: label.into(),
-        points: bins(m).map(|p| (second(p), rate(count(p), p))).collect(),
+/// A line of `value` per second: at each second of each level, the median over the
+/// repetitions whose second is worth drawing (a full one, or a partial last one of at least
+/// [`MIN_BIN_S`]) and has the value, with its interval.
+fn median_line(
+    shown: &Shown<'_>,
+    label: String,
+    color: usize,
+    thin: bool,
+    value: impl Fn(&SecondPoint) -> Option<f64>,
+) -> Line {
+    let mut line = Line {
+        label,
         color,
         thin,
-        errors: Vec::new(),
+        ..Default::default()
+    };
+    for level in shown.levels {
+        for i in 0..level.seconds() {
+            let values: Vec<f64> = level
+                .reps
+                .iter()
+                .filter_map(|m| m.timeline.get(i))
+                .filter(|p| p.span_s >= MIN_BIN_S)
+                .filter_map(&value)
+                .collect();
+            let Some(e) = estimate(&values, shown.confidence) else {
+                continue;
+            };
+            let x = level.offset + i as f64;
+            line.points.push((x, e.median));
+            if e.n > 1 {
+                line.errors.push((x, e.low, e.high));
+            }
+        }
+    }
+    line
+}
+
+/// ok, rejected and failed per second, then each team's goodput per second.
+fn throughput_lines(shown: &Shown<'_>) -> Vec<Line> {
+    let series = |label: &str, count: fn(&SecondPoint) -> u64, color: usize, thin: bool| {
+        median_line(shown, label.into(), color, thin, |p| {
+            Some(rate(count(p), p))
+        })
     };
     let mut lines = vec![
         series("ok/s", |p| p.ok, 0, false),
         series("rejected/s", |p| p.rejected, 1, false),
         series("failed/s", |p| p.failed, 5, true),
     ];
-    if let Some(first) = m.timeline.first() {
+    let first = shown
+        .levels
+        .iter()
+        .flat_map(|l| &l.reps)
+        .find_map(|m| m.timeline.first());
+    if let Some(first) = first {
         for team in first.team_ok.keys() {
-            lines.push(Line {
-                label: format!("{team} goodput/s"),
-                points: bins(m)
-                    .map(|p| {
-                        let ok = p.team_ok.get(team).copied().unwrap_or(0);
-                        (second(p), rate(ok, p))
-                    })
-                    .collect(),
-                color: super::frame::team_color(team),
-                thin: true,
-                errors: Vec::new(),
-            });
+            lines.push(median_line(
+                shown,
+                format!("{team} goodput/s"),
+                super::frame::team_color(team),
+                true,
+                |p| Some(rate(p.team_ok.get(team).copied().unwrap_or(0), p)),
+            ));
         }
     }
     lines
 }
 
 /// p50 and p99 of the answered queries per second (seconds without answers left out).
-fn latency_lines(m: &StepMeasure) -> Vec<Line> {
-    let series = |label: &str, ms: fn(&SecondPoint) -> f64, color: usize, thin: bool| Line {
-        label: label.into(),
-        points: bins(m)
-            .filter(|p| p.ok > 0)
-            .map(|p| (second(p), ms(p)))
-            .collect(),
-        color,
-        thin,
-        errors: Vec::new(),
+fn latency_lines(shown: &Shown<'_>) -> Vec<Line> {
+    let series = |label: &str, ms: fn(&SecondPoint) -> f64, color: usize, thin: bool| {
+        median_line(shown, label.into(), color, thin, |p| {
+            (p.ok > 0).then(|| ms(p))
+        })
     };
     vec![
         series("p50 ms", |p| p.p50_ms, 0, true),

@@ -124,9 +124,38 @@ fn detections(out: &mut dyn Write, f: &StepFaults) -> io::Result<()> {
             ms(d.recovered_ms)
         )?;
     }
+    remerge(out, f)?;
     writeln!(out, "    false alarms: {}", f.detection.false_alarms.len())?;
     for alarm in &f.detection.false_alarms {
         writeln!(out, "      {alarm}")?;
+    }
+    Ok(())
+}
+
+/// Per network partition: who declared whom failed across the cut, and the re-merge time (the
+/// last of those declarations to see its node recovered after the heal).
+fn remerge(out: &mut dyn Write, f: &StepFaults) -> io::Result<()> {
+    let mut by_fault: std::collections::BTreeMap<usize, Vec<String>> = Default::default();
+    let mut slowest: std::collections::BTreeMap<usize, Option<f64>> = Default::default();
+    for d in &f.detection.detections {
+        if d.action != overlay::fault::FaultAction::NetPartition || d.detected_ms.is_none() {
+            continue;
+        }
+        by_fault
+            .entry(d.index)
+            .or_default()
+            .push(format!("{}→{}", d.observer, d.target));
+        let worst = slowest.entry(d.index).or_insert(Some(0.0));
+        *worst = worst.zip(d.recovered_ms).map(|(a, b)| a.max(b));
+    }
+    for (index, declared) in by_fault {
+        let merged =
+            slowest[&index].map_or("not within the step".to_string(), |v| format!("{v:.0} ms"));
+        writeln!(
+            out,
+            "    net_partition fault[{index}]: declared failed across the cut: {}; every one seen alive again (re-merge) after {merged}",
+            declared.join(", ")
+        )?;
     }
     Ok(())
 }

@@ -69,6 +69,12 @@ pub struct Workload {
     pub free_ports: bool,
     /// Run each host of the config in a network namespace of its own (virtual hosts).
     pub netns: bool,
+    /// `[network]`: the links between the virtual hosts.
+    #[serde(default)]
+    pub network: crate::netns::Shaping,
+    /// `[network] hosts = "per_process"`: each process's address (its own virtual host).
+    #[serde(default)]
+    pub host_addresses: std::collections::BTreeMap<String, String>,
     /// Start-up timeout, seconds.
     pub ready_timeout_s: f64,
     /// `--max-active`.
