@@ -178,6 +178,10 @@ pub struct ProcessConfig {
     pub parent: Option<NodeId>,
     /// Explicit days this process holds, overriding the weighted split.
     pub date_bounds: Option<(DateKey, DateKey)>,
+    /// `HOST:PORT` where it serves Prometheus `/metrics` (`metrics_addr`; `--metrics-addr`
+    /// overrides it); none means no metrics page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_addr: Option<String>,
 }
 
 impl ProcessConfig {

@@ -145,9 +145,24 @@ pub struct NodeArgs {
     pub no_default_hooks: bool,
     /// Serve Prometheus metrics (OpenMetrics text) at http://HOST:PORT/metrics: RPC latency
     /// histograms, per-team admission, state, peers and breakers, routing, hooks, result cache,
-    /// rows and process figures. An address that cannot be bound stops the node.
+    /// rows and process figures (overrides the process's metrics_addr in the config). An
+    /// address that cannot be bound stops the node. Without either, RPCs are not timed at all.
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<String>,
+    /// Record traces and write them, one JSON object per span and line (trace_id, span_id,
+    /// parent_span_id, name, node, start_unix_ns, duration_ns, attributes), to this file.
+    /// `{id}` in the path is replaced by the process id. A file that cannot be written is
+    /// reported once and the node goes on without it.
+    #[arg(long)]
+    pub trace_file: Option<PathBuf>,
+    /// Record traces and export them over OTLP/gRPC to this collector, e.g.
+    /// http://127.0.0.1:4317.
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+    /// With tracing on: the share of queries arriving without a traceparent that start a
+    /// sampled trace, in [0, 1]. A query that carries one follows its sampled flag.
+    #[arg(long, default_value_t = 0.01, value_parser = crate::trace::check_sample)]
+    pub trace_sample: f64,
     /// Log lines on stderr: `text` (coloured only when stderr is a terminal) or `json` (one
     /// object per line, for log shippers).
     #[arg(long, default_value = "text", value_parser = parse_log_format)]

@@ -26,6 +26,7 @@
 //! - [`tail`]: tail tolerance — per-peer hedge delays, the hedge budget, outlier ejection.
 //! - [`tls`]: the optional (mutual) TLS files, checked, as server and peer-client settings.
 //! - [`cancel`]: the flag that stops a scan whose caller has gone.
+//! - [`trace`]: traces across the tree: `traceparent` on every hop, spans, the span file, OTLP.
 
 pub mod admission;
 pub mod auth;
@@ -52,3 +53,4 @@ pub mod store;
 pub mod tail;
 pub mod times;
 pub mod tls;
+pub mod trace;

@@ -25,6 +25,8 @@ use crate::node::{Node, UnknownTeam};
 use crate::query::counters::Counted;
 use crate::query::failure::failed;
 use crate::query::route::{serve_tasks, RouteContext};
+use crate::trace;
+use tracing::Instrument as _;
 
 /// Deadline of a forwarded request that names none.
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
@@ -189,7 +191,9 @@ impl OverlayPeer for PeerService {
         let abandoned = CancelOnDrop::new(Cancel::default(), move || {
             routing.add(Counted::CallAbandoned, 1);
         });
-        let reply = self.serve_scan(request.into_inner()).await;
+        let span = trace::span!("peer_scan");
+        trace::adopt(&span, request.metadata());
+        let reply = self.serve_scan(request.into_inner()).instrument(span).await;
         abandoned.finish();
         reply.map(Response::new)
     }
@@ -280,7 +284,8 @@ impl PeerService {
     async fn admit(&self, checked: &Checked) -> Result<Permit, ScanRefusal> {
         let admission = &self.node.admission;
         let wait_limit = checked.deadline.min(admission.limits().queue_timeout);
-        Ok(admission.admit(&checked.team, Some(wait_limit)).await?)
+        let admitting = admission.admit(&checked.team, Some(wait_limit));
+        Ok(admitting.instrument(trace::span!("admission")).await?)
     }
 
     /// Serves the checked tasks; tasks naming no slice come back refused.

@@ -23,6 +23,8 @@ use crate::query::coordinate::{coordinate, Coordinated};
 use crate::query::counters::Counted;
 use crate::query::route::RouteContext;
 use crate::results::{ChunkContent, ChunkLookup};
+use crate::trace;
+use tracing::Instrument as _;
 
 /// Largest chunk a client may ask for: a typed chunk of this many records stays a few MB.
 const MAX_CHUNK_SIZE: i32 = 10_000;
@@ -153,6 +155,44 @@ impl NodeService {
         coordinate(&node.query_context(), &route).await
     }
 
+    /// parse → admit → answer → store.
+    async fn serve_query(
+        &self,
+        mut request: QueryRequest,
+    ) -> Result<Response<QueryResponse>, Status> {
+        let started = Instant::now();
+        let node = &self.node;
+        node.faults.on_answer(Traffic::Client).await?;
+        let parsed = match self.parse(&mut request) {
+            Ok(parsed) => parsed,
+            Err(refusal) => return Ok(refused(request.hops, &refusal)),
+        };
+        let team = parsed.team.clone();
+        // Admission before any work; the permit is released when this handler ends, on
+        // every path (answer, error, client cancellation dropping the future).
+        let admitting = node.admission.admit(&team, None);
+        let admitted = admitting.instrument(trace::span!("admission")).await;
+        let mut permit = match admitted {
+            Ok(permit) => permit,
+            Err(rejection) => return Ok(refused(request.hops, &rejection.into())),
+        };
+        node.routing.add(Counted::Coordinated, 1);
+        fire_query_event(node, EventKind::QueryStarted, &request, &team, |e| e);
+        let done = self.answer(parsed).await;
+        let hops = answer_hops(&request, node.id().as_str(), &done.served_by);
+        if done.rejected_downstream {
+            let refusal = QueryRefusal::RejectedDownstream;
+            fire_query_event(node, EventKind::QueryFailed, &request, &team, |e| {
+                e.with("status", refusal.status())
+                    .with("missing_nodes", done.missing_nodes.clone())
+            });
+            return Ok(refused(hops, &refusal));
+        }
+        let response = self.store(&request, &team, done, hops, started);
+        permit.mark_succeeded();
+        Ok(Response::new(response))
+    }
+
     /// Keeps a complete (or partial) answer for chunked retrieval and says where it is.
     fn store(
         &self,
@@ -223,48 +263,26 @@ fn answer_hops(request: &QueryRequest, me: &str, served_by: &[String]) -> Vec<St
 
 #[tonic::async_trait]
 impl OverlayNode for NodeService {
-    /// parse → admit → answer → store.
+    /// parse → admit → answer → store, in the query's trace span.
     async fn query(
         &self,
         request: Request<QueryRequest>,
     ) -> Result<Response<QueryResponse>, Status> {
-        let started = Instant::now();
-        let mut request = request.into_inner();
-        let node = &self.node;
-        node.faults.on_answer(Traffic::Client).await?;
-        let parsed = match self.parse(&mut request) {
-            Ok(parsed) => parsed,
-            Err(refusal) => return Ok(refused(request.hops, &refusal)),
-        };
-        let team = parsed.team.clone();
-        // Admission before any work; the permit is released when this handler ends, on
-        // every path (answer, error, client cancellation dropping the future).
-        let mut permit = match node.admission.admit(&team, None).await {
-            Ok(permit) => permit,
-            Err(rejection) => return Ok(refused(request.hops, &rejection.into())),
-        };
-        node.routing.add(Counted::Coordinated, 1);
-        fire_query_event(node, EventKind::QueryStarted, &request, &team, |e| e);
-        let done = self.answer(parsed).await;
-        let hops = answer_hops(&request, node.id().as_str(), &done.served_by);
-        if done.rejected_downstream {
-            let refusal = QueryRefusal::RejectedDownstream;
-            fire_query_event(node, EventKind::QueryFailed, &request, &team, |e| {
-                e.with("status", refusal.status())
-                    .with("missing_nodes", done.missing_nodes.clone())
-            });
-            return Ok(refused(hops, &refusal));
-        }
-        let response = self.store(&request, &team, done, hops, started);
-        permit.mark_succeeded();
-        Ok(Response::new(response))
+        let span = trace::span!("query");
+        trace::adopt(&span, request.metadata());
+        self.serve_query(request.into_inner())
+            .instrument(span)
+            .await
     }
 
     async fn get_chunk(
         &self,
         request: Request<ChunkRequest>,
     ) -> Result<Response<ChunkResponse>, Status> {
+        let span = trace::span!("chunk");
+        trace::adopt(&span, request.metadata());
         self.node.faults.on_answer(Traffic::Client).await?;
+        let _serving = span.entered();
         let request = request.into_inner();
         let mut response = ChunkResponse {
             uid: request.uid.clone(),

@@ -101,6 +101,8 @@ pub struct RawProcess {
     pub neighbors: Vec<String>,
     /// `[first, last]` day this process holds.
     pub date_bounds: Option<Vec<String>>,
+    /// `HOST:PORT` of its Prometheus `/metrics` page.
+    pub metrics_addr: Option<String>,
 }
 
 /// The `state` block; every key optional (defaults in
@@ -167,6 +169,7 @@ const PROCESS_KEYS: &[&str] = &[
     "port",
     "neighbors",
     "date_bounds",
+    "metrics_addr",
 ];
 
 /// Lists keys this version does not understand, as warnings.

@@ -507,3 +507,34 @@ fn the_json_form_reads_back_as_the_same_config() {
         assert_eq!(again, config, "{}", config.to_json());
     }
 }
+
+#[test]
+fn a_process_may_name_its_metrics_address_and_a_bad_one_names_the_key() {
+    let with = |address: &str| {
+        edit(
+            r#""port": 60051,"#,
+            &format!(r#""port": 60051, "metrics_addr": {address},"#),
+        )
+    };
+    let config = ClusterConfig::from_json(&with(r#""127.0.0.1:9101""#)).unwrap();
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+    let leader = config.leader();
+    assert_eq!(leader.metrics_addr.as_deref(), Some("127.0.0.1:9101"));
+    assert_eq!(config.processes[&NodeId("B".into())].metrics_addr, None);
+    let again = ClusterConfig::from_json(&config.to_json().to_string()).unwrap();
+    assert_eq!(again.leader().metrics_addr, leader.metrics_addr);
+    assert!(ClusterConfig::from_json(&with(r#""[::1]:0""#)).is_ok());
+    for (bad, expected) in [
+        (r#""9101""#, "no port"),
+        (r#""127.0.0.1:http""#, "'http' is not a port"),
+        (r#""127.0.0.1:70000""#, "'70000' is not a port"),
+        (r#"":9101""#, "not HOST:PORT"),
+        (r#""::1:9101""#, "brackets"),
+    ] {
+        let err = invalid(&with(bad));
+        assert!(
+            err.contains("process A: field metrics_addr") && err.contains(expected),
+            "{bad}: {err}"
+        );
+    }
+}

@@ -91,6 +91,13 @@ fn validate_processes(
             ),
             None => None,
         };
+        let metrics_addr = match &p.metrics_addr {
+            Some(address) => Some(
+                check_host_port(address)
+                    .map_err(|err| format!("process {key}: field metrics_addr: {err}"))?,
+            ),
+            None => None,
+        };
         processes.insert(
             NodeId(key.clone()),
             ProcessConfig {
@@ -104,10 +111,34 @@ fn validate_processes(
                 children: Vec::new(),
                 parent: None,
                 date_bounds,
+                metrics_addr,
             },
         );
     }
     Ok(processes)
+}
+
+/// A `HOST:PORT` address: a host (a name, an IPv4 address or a bracketed IPv6 one) and a
+/// port number, returned trimmed.
+pub(super) fn check_host_port(address: &str) -> Result<String, String> {
+    let address = address.trim();
+    let shown = crate::query::quote(address);
+    let Some((host, port)) = address.rsplit_once(':') else {
+        return Err(format!("'{shown}' is not HOST:PORT (no port)"));
+    };
+    let bracketed = host.starts_with('[') && host.ends_with(']');
+    if host.is_empty() || host.len() > 255 || (host.contains(':') && !bracketed) {
+        return Err(format!(
+            "'{shown}' is not HOST:PORT (write an IPv6 host in brackets)"
+        ));
+    }
+    if port.parse::<u16>().is_err() {
+        return Err(format!(
+            "'{shown}' is not HOST:PORT ('{}' is not a port, 0 to 65535)",
+            crate::query::quote(port)
+        ));
+    }
+    Ok(address.to_string())
 }
 
 fn parse_bounds(bounds: &[String]) -> Result<(DateKey, DateKey), String> {

@@ -99,6 +99,8 @@ mod wait;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument as _;
+
 pub use counters::{AdmissionSnapshot, StrategyRejections, TeamCounters};
 pub use limits::AdmissionLimits;
 pub use permit::{Permit, Rejection};
@@ -131,7 +133,10 @@ impl Admission {
             Ok(Entry::Admitted(permit)) => Ok(permit),
             Ok(Entry::Queued { id, rx }) => {
                 let limit = deadline.unwrap_or(self.shared.limits.queue_timeout);
-                Waiting::new(&self.shared, team, id, rx).wait(limit).await
+                Waiting::new(&self.shared, team, id, rx)
+                    .wait(limit)
+                    .instrument(crate::trace::span!("queue", team))
+                    .await
             }
             Err(rejection) => Err(rejection),
         };

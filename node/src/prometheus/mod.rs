@@ -4,14 +4,17 @@
 //! - `exposition`: the page, from the `GetMetrics` snapshot, the RPC histogram and `/proc`.
 //! - `families`: registering gauges and counters read at scrape time.
 //! - `rpc`: the tower layer timing every gRPC call (`rpc_server_duration_seconds`).
+//! - `timed_body`: the answer's body, which records the call with its final status.
 //! - `process`: CPU, resident memory and open descriptors of this process.
 
 mod exposition;
 mod families;
 mod process;
 mod rpc;
+mod timed_body;
 
 pub use rpc::{RpcLayer, RpcMetrics};
+pub use timed_body::TimedBody;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -31,10 +34,11 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 /// The classic text format, served to everyone else.
 const CLASSIC_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Binds the metrics address; an address that cannot be bound stops the node, named.
-pub async fn bind(address: &str) -> anyhow::Result<TcpListener> {
+/// Binds the metrics address; an address that cannot be bound stops the node, naming it and
+/// the setting (`key`) that gave it.
+pub async fn bind(address: &str, key: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(address).await.with_context(|| {
-        format!("cannot serve metrics on --metrics-addr {address}: the address cannot be bound (in use, or not this machine's); pick another HOST:PORT")
+        format!("cannot serve metrics on {key} {address}: the address cannot be bound (in use, or not this machine's); pick another HOST:PORT")
     })
 }
 

@@ -3,8 +3,8 @@
 //!
 //! Labels stay bounded: a service outside [`SERVICES`] is `other`, and past [`MAX_METHODS`]
 //! distinct methods any new one is `other`, so a client sending made-up paths cannot grow the
-//! page. The status is the `grpc-status` header of a trailers-only answer (every error of a
-//! unary call), else 0 (OK).
+//! page. The status is the call's final one: from the trailers, or the headers of a
+//! trailers-only answer (see `timed_body`).
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -17,7 +17,11 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use futures::future::Either;
+use futures::TryFutureExt as _;
+
 use super::families::Labels;
+use super::timed_body::{grpc_status, Call, TimedBody};
 
 /// Services the node serves; any other path is labelled `other`.
 pub(super) const SERVICES: [&str; 6] = [
@@ -107,15 +111,17 @@ impl RpcMetrics {
     }
 }
 
-/// The tower layer that times every call.
+/// The tower layer that times every call; without metrics (no `--metrics-addr` nor
+/// `metrics_addr`) it passes requests and answers through untouched: no clock read, no path
+/// copied, nothing recorded.
 #[derive(Clone, Debug)]
 pub struct RpcLayer {
-    metrics: RpcMetrics,
+    metrics: Option<RpcMetrics>,
 }
 
 impl RpcLayer {
-    /// A layer recording into `metrics`.
-    pub fn new(metrics: RpcMetrics) -> Self {
+    /// A layer recording into `metrics`, or a pass-through when there are none.
+    pub fn new(metrics: Option<RpcMetrics>) -> Self {
         Self { metrics }
     }
 }
@@ -135,41 +141,57 @@ impl<S> tower_layer::Layer<S> for RpcLayer {
 #[derive(Clone, Debug)]
 pub struct RpcService<S> {
     inner: S,
-    metrics: RpcMetrics,
+    metrics: Option<RpcMetrics>,
 }
+
+/// An answer of the wrapped routes, its body untimed (metrics off).
+type Untimed<RB> = fn(http::Response<RB>) -> http::Response<TimedBody<RB>>;
+
+/// The answer of a call: passed through (metrics off) or timed.
+type Answer<F, RB, E> = Either<
+    futures::future::MapOk<F, Untimed<RB>>,
+    Pin<Box<dyn Future<Output = Result<http::Response<TimedBody<RB>>, E>> + Send>>,
+>;
 
 impl<S, B, RB> tower_service::Service<http::Request<B>> for RpcService<S>
 where
     S: tower_service::Service<http::Request<B>, Response = http::Response<RB>>,
     S::Future: Send + 'static,
+    RB: Send + 'static,
 {
-    type Response = S::Response;
+    type Response = http::Response<TimedBody<RB>>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future = Answer<S::Future, RB, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let Some(metrics) = self.metrics.clone() else {
+            let untimed: Untimed<RB> = |response| response.map(TimedBody::untimed);
+            return Either::Left(self.inner.call(request).map_ok(untimed));
+        };
         let path = request.uri().path().to_string();
         let started = Instant::now();
         let answer = self.inner.call(request);
-        let metrics = self.metrics.clone();
-        Box::pin(async move {
-            let answer = answer.await;
-            let code = match &answer {
-                Ok(response) => response
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|v| v.to_str().ok()?.parse::<u8>().ok())
-                    .filter(|code| *code <= 16)
-                    .unwrap_or(0),
-                Err(_) => 2,
-            };
-            metrics.observe(&path, code, started.elapsed().as_secs_f64());
-            answer
-        })
+        Either::Right(Box::pin(async move {
+            match answer.await {
+                Ok(response) => {
+                    let call = Call {
+                        header_status: grpc_status(response.headers()),
+                        metrics,
+                        path,
+                        started,
+                    };
+                    Ok(response.map(|body| TimedBody::timed(body, call)))
+                }
+                Err(err) => {
+                    metrics.observe(&path, 2, started.elapsed().as_secs_f64());
+                    Err(err)
+                }
+            }
+        }))
     }
 }
 

@@ -108,6 +108,7 @@ async fn filter_rounds(
             break;
         }
     }
+    let _merge = crate::trace::span!("merge", slices = slices.len()).entered();
     let missing = missing(&cx.id, &ctx.query.filter, slices, &errors, &lacking);
     coordinated(
         Answer::Records(parts.into_iter().flatten().collect()),
@@ -160,6 +161,7 @@ async fn aggregate_once(
         // A served slice without groups had no matching rows.
         partials[index] = result.aggregate.take().map(Into::into).unwrap_or_default();
     }
+    let _merge = crate::trace::span!("merge", slices = slices.len()).entered();
     let missing = missing(&cx.id, &ctx.query.filter, slices, &errors, &lacking);
     let answer = Answer::Aggregate(merge_partials(&partials).rows(spec, &missing.dates));
     coordinated(answer, missing, served_by)

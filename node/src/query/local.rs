@@ -19,6 +19,7 @@ use super::failure::{failed, failure};
 use super::route::RouteContext;
 use crate::cancel::{Cancel, CancelOnDrop};
 use crate::faults::Traffic;
+use tracing::Instrument as _;
 
 /// Most rows a filter scan may read inline: at roughly 10 ns per row read, a scan that reads
 /// a whole slice this size holds an async worker for about 5 ms at worst. The largest slice of
@@ -45,7 +46,10 @@ pub async fn serve_local_cancellable(
     if !stall.is_zero() {
         tokio::time::sleep(stall).await;
     }
-    let results = serve_local(cx, route.query.clone(), tasks, cancel).await;
+    let scan = crate::trace::span!("local_scan", slices = tasks.len());
+    let results = serve_local(cx, route.query.clone(), tasks, cancel)
+        .instrument(scan)
+        .await;
     guard.finish();
     results
 }

@@ -8,12 +8,14 @@ use std::time::Instant;
 use overlay::config::NodeId;
 use overlay::proto::{Rejection, ScanRequest, ScanStatus, SliceErrorKind, SliceResult, SliceTask};
 use tokio::sync::watch;
+use tracing::Instrument as _;
 
 use super::context::QueryContext;
 use super::counters::Counted;
 use super::failure::failed;
 use super::route::RouteContext;
 use crate::health::peer_health::Evidence;
+use crate::trace;
 
 /// Why a call to a peer gave no slices.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -63,6 +65,20 @@ pub async fn call_peer(
     hop: &NodeId,
     tasks: &[SliceTask],
 ) -> Result<Vec<SliceResult>, CallError> {
+    let span = trace::span!("peer_call", peer = hop.as_str(), slices = tasks.len());
+    call_peer_traced(cx, route, hop, tasks, &span)
+        .instrument(span.clone())
+        .await
+}
+
+/// [`call_peer`] within its span, whose context goes along with the request.
+async fn call_peer_traced(
+    cx: &QueryContext,
+    route: &RouteContext,
+    hop: &NodeId,
+    tasks: &[SliceTask],
+    span: &tracing::Span,
+) -> Result<Vec<SliceResult>, CallError> {
     let health = &cx.peer_health;
     if let Some(why) = cx.faults.refuses_call_to(hop) {
         health.record_failure(hop, Evidence::Call, &why);
@@ -84,6 +100,7 @@ pub async fn call_peer(
         deadline_ms: remaining.as_millis().min(u128::from(u32::MAX)) as u32,
     });
     request.set_timeout(remaining);
+    trace::inject(span, request.metadata_mut());
     cx.routing.add(Counted::PeerCall, 1);
     let mut declared_failed = health.failure_signal(hop);
     let outcome = tokio::select! {

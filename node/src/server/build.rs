@@ -96,7 +96,7 @@ pub async fn build_node(
             idle_timeout: Duration::from_secs(args.idle_timeout_s.max(1)),
         },
         max_streams_per_connection: args.max_streams_per_connection.max(1),
-        metrics_addr: args.metrics_addr.clone(),
+        metrics_addr: super::metrics_address(args, &me).map(|(address, _)| address),
         chunk_size: s.chunk_size as usize,
         dataset_root: args.dataset_root.clone(),
         me,

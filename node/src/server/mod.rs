@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use overlay::config::NodeId;
+use overlay::config::{NodeId, ProcessConfig};
 use overlay::proto::overlay_control_server::OverlayControlServer;
 use overlay::proto::overlay_node_server::OverlayNodeServer;
 use overlay::proto::overlay_peer_server::OverlayPeerServer;
@@ -61,12 +61,22 @@ pub async fn run(
         listen_address(args.listen.as_deref(), &me.host, me.port).map_err(anyhow::Error::msg)?;
     let listener = bind(&host, port, me.id.as_str()).await?;
     // The metrics address is bound before the data loads too: a bad one stops the node at once.
-    let metrics = match &args.metrics_addr {
-        Some(address) => Some(prometheus::bind(address).await?),
+    let metrics = match metrics_address(args, &me) {
+        Some((address, key)) => Some(prometheus::bind(&address, &key).await?),
         None => None,
     };
     let node = build_node(args, logs, config, me).await?;
     serve_on(Arc::new(node), listener, metrics, stop).await
+}
+
+/// Where `/metrics` is served, and the setting that said so: `--metrics-addr`, else the
+/// process's `metrics_addr` in the config.
+pub fn metrics_address(args: &NodeArgs, me: &ProcessConfig) -> Option<(String, String)> {
+    match (&args.metrics_addr, &me.metrics_addr) {
+        (Some(flag), _) => Some((flag.clone(), "--metrics-addr".to_string())),
+        (None, Some(key)) => Some((key.clone(), format!("processes.{}.metrics_addr", me.id))),
+        (None, None) => None,
+    }
 }
 
 /// Serves on an already-bound listener, and `/metrics` on `metrics` if given.
@@ -81,8 +91,9 @@ pub async fn serve_on(
     register_health(&health_reporter).await;
     let mut background = spawn_background(&node, health_reporter);
     background.extend(start_membership(&node, &listener).await?);
-    let rpc_metrics = RpcMetrics::default();
-    background.extend(spawn_metrics(&node, metrics, &rpc_metrics));
+    // Calls are timed only when someone can read the figures.
+    let rpc_metrics = metrics.as_ref().map(|_| RpcMetrics::default());
+    background.extend(spawn_metrics(&node, metrics, rpc_metrics.clone()));
     tracing::info!(
         "[Server] {} ({} of team {}) serving on {} with strategy {}{}",
         node.me.id,
@@ -147,9 +158,9 @@ pub async fn serve_on(
 fn spawn_metrics(
     node: &Arc<Node>,
     listener: Option<TcpListener>,
-    rpc: &RpcMetrics,
+    rpc: Option<RpcMetrics>,
 ) -> Option<JoinHandle<()>> {
-    let listener = listener?;
+    let (listener, rpc) = (listener?, rpc?);
     tracing::info!(
         "[Server] {} serves Prometheus metrics at http://{}/metrics",
         node.me.id,
@@ -158,7 +169,7 @@ fn spawn_metrics(
             .map(|a| a.to_string())
             .unwrap_or_default()
     );
-    Some(prometheus::spawn(listener, node.clone(), rpc.clone()))
+    Some(prometheus::spawn(listener, node.clone(), rpc))
 }
 
 /// The names the standard health service answers for: the server as a whole and the
