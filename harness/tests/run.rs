@@ -3,26 +3,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::workspace_root;
+use common::{run_options as options, workspace_root};
 use overlay_harness::raw::read_rows;
 use overlay_harness::results::RunResults;
-use overlay_harness::run::{run, RunOptions};
-
-fn options(workload: PathBuf, out: PathBuf, data: PathBuf) -> RunOptions {
-    RunOptions {
-        workload,
-        out,
-        strategies: None,
-        concurrency: None,
-        data_path: Some(data),
-        build_node: false,
-        progress: false,
-        raw: Default::default(),
-        node_args: Vec::new(),
-    }
-}
+use overlay_harness::run::run;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smoke_workload_runs_end_to_end() {
