@@ -129,6 +129,17 @@ struct Running<'a> {
     up_ms: u64,
 }
 
+impl Running<'_> {
+    /// The links between the virtual hosts as they were set up (none on loopback).
+    fn links(&self) -> Vec<crate::netns::LinkInForce> {
+        self.cluster
+            .as_ref()
+            .and_then(LocalCluster::hosts)
+            .map(|hosts| hosts.links().to_vec())
+            .unwrap_or_default()
+    }
+}
+
 /// Starts (or attaches to) the cluster, measures every level, collects metrics and logs, stops.
 async fn measure_strategy(
     ctx: &Ctx<'_>,
@@ -192,12 +203,7 @@ async fn measure_strategy(
         local_data,
     )
     .await;
-    let links = running
-        .cluster
-        .as_ref()
-        .and_then(LocalCluster::hosts)
-        .map(|hosts| hosts.links().to_vec())
-        .unwrap_or_default();
+    let links = running.links();
     if let Some(cluster) = running.cluster {
         cluster.stop();
     }
