@@ -300,8 +300,17 @@ async fn failover_workload_checks_answers_and_records_detection_times() {
         .filter(|d| d.target == "C" && d.detected_ms.is_some())
         .collect();
     assert!(detected.iter().any(|d| d.observer == "A"), "{detected:?}");
+    // The nodes that call C find it at once from their failed calls; the others learn it from
+    // membership, within a few protocol periods.
     assert!(
-        detected.iter().all(|d| d.detected_ms.unwrap() < 1000.0),
+        detected
+            .iter()
+            .filter(|d| d.observer == "A" || d.observer == "B")
+            .all(|d| d.detected_ms.unwrap() < 1000.0),
+        "{detected:?}"
+    );
+    assert!(
+        detected.iter().all(|d| d.detected_ms.unwrap() < 3000.0),
         "{detected:?}"
     );
     assert!(

@@ -98,7 +98,10 @@ async fn remote_schedule_runs_through_the_control_service() {
     // The delay toward clients shows in the window's latency.
     let delay = &faults.per_window[0];
     assert!(delay.ok > 0 && delay.p99_ms >= 150.0, "{delay:?}");
-    // B and C each declared the other failed, seen through their metrics.
+    // A partition between B and C alone is not a failure of either: the other nodes still
+    // reach both, so membership's indirect probes keep each alive in the other's view, and
+    // B's refused calls to C are routed around. Whatever is declared, seen through the
+    // nodes' metrics, stays between B and C.
     let seen: Vec<(&str, &str)> = faults
         .detection
         .detections
@@ -106,7 +109,11 @@ async fn remote_schedule_runs_through_the_control_service() {
         .filter(|d| d.detected_ms.is_some())
         .map(|d| (d.observer.as_str(), d.target.as_str()))
         .collect();
-    assert!(seen.contains(&("C", "B")), "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|pair| matches!(*pair, ("B", "C") | ("C", "B"))),
+        "{seen:?}"
+    );
     assert!(
         faults.detection.false_alarms.is_empty(),
         "{:?}",

@@ -96,7 +96,7 @@ fn shipped_workloads_are_valid() {
         sweep.strategies,
         ["strict", "weighted", "hybrid", "fair_queue"]
     );
-    assert_eq!(sweep.concurrency, [4, 16, 48]);
+    assert_eq!(sweep.concurrency, [8, 24, 64]);
     // Demand is a number: each team's own open-loop rate.
     assert!(matches!(sweep.load, LoadMode::Open { rate, .. } if (rate - 950.0).abs() < 1e-9));
     assert_eq!(sweep.tenants[1].rate, Some(150.0));
