@@ -59,6 +59,10 @@ pub enum WireError {
         /// As read.
         tag: u8,
     },
+    /// The datagram has no room left for what was to be written (the protocol then stops
+    /// adding members to it).
+    #[error("no room left for {0}")]
+    NoRoom(&'static str),
     /// A member index past the config.
     #[error("member index {0} is not in the config")]
     UnknownMember(u16),
@@ -121,6 +125,9 @@ impl MemberCodec {
         Ok(MemberId { index, epoch })
     }
 }
+
+/// Bytes of one encoded member: index (2), epoch (8), incarnation (2), state (1).
+const ENCODED_MEMBER_LEN: usize = 2 + 8 + 2 + 1;
 
 fn write_id(id: &MemberId, buf: &mut impl BufMut) {
     buf.put_u16(id.index);
@@ -270,6 +277,10 @@ impl Codec<MemberId> for MemberCodec {
         member: &Member<MemberId>,
         mut buf: impl BufMut,
     ) -> Result<(), WireError> {
+        // Id (index + epoch), incarnation, state: written whole or not at all.
+        if buf.remaining_mut() < ENCODED_MEMBER_LEN {
+            return Err(WireError::NoRoom("a member"));
+        }
         write_id(member.id(), &mut buf);
         buf.put_u16(member.incarnation());
         buf.put_u8(match member.state() {
@@ -339,5 +350,32 @@ mod tests {
             MemberCodec::new(3, shared).decode_member(&buf[..]),
             Err(WireError::UnknownMember(3))
         );
+    }
+
+    #[test]
+    fn a_member_that_does_not_fit_is_refused_whole_never_a_panic() {
+        // A large cluster's member list outgrows one datagram: the protocol asks the codec to
+        // write into a buffer with a few bytes left and stops at the first refusal.
+        let mut codec = MemberCodec::new(200, Arc::new(CodecShared::default()));
+        let member = Member::new(
+            MemberId {
+                index: 150,
+                epoch: 1,
+            },
+            4,
+            State::Alive,
+        );
+        for room in 0..ENCODED_MEMBER_LEN {
+            let mut space = vec![0u8; room];
+            let mut buf = &mut space[..];
+            assert_eq!(
+                codec.encode_member(&member, &mut buf),
+                Err(WireError::NoRoom("a member")),
+                "{room} bytes"
+            );
+        }
+        let mut space = [0u8; ENCODED_MEMBER_LEN];
+        codec.encode_member(&member, &mut space[..]).unwrap();
+        assert_eq!(codec.decode_member(&space[..]).unwrap(), member);
     }
 }
