@@ -197,14 +197,20 @@ pub struct ProcessSnapshot {
     pub fingerprint_matches: Option<bool>,
 }
 
+/// The name of the run of `strategy` on `topology`: the strategy, with the node count when the
+/// run sweeps topologies (`strict_65n`). Its files and folders are named after it.
+pub fn run_name(strategy: &str, topology: Option<&TopologyRun>) -> String {
+    match topology {
+        Some(t) => format!("{strategy}_{}n", t.nodes),
+        None => strategy.to_string(),
+    }
+}
+
 impl StrategyRun {
     /// The name reports and files use: the strategy, with the node count when the run sweeps
     /// topologies (`strict_65n`).
     pub fn name(&self) -> String {
-        match &self.topology {
-            Some(t) => format!("{}_{}n", self.strategy, t.nodes),
-            None => self.strategy.clone(),
-        }
+        run_name(&self.strategy, self.topology.as_ref())
     }
 
     /// Steps merged across repetitions, one per concurrency level, in sweep order.

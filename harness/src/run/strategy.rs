@@ -149,10 +149,7 @@ async fn measure_strategy(
     mut topology: Option<TopologyRun>,
 ) -> anyhow::Result<StrategyRun> {
     // Files and folders of one cluster: the strategy's name, with the size when swept.
-    let name = match &topology {
-        Some(t) => format!("{strategy}_{}n", t.nodes),
-        None => strategy.to_string(),
-    };
+    let name = crate::results::run_name(strategy, topology.as_ref());
     let node_args = if strategy == BASELINE {
         &[][..]
     } else {
