@@ -20,6 +20,8 @@ use serde_json::{json, Map, Value};
 /// The bounds the issue sets: a killed node within 1 s, a hung one within 3 s.
 const KILL_DETECTION: Duration = Duration::from_secs(1);
 const HANG_DETECTION: Duration = Duration::from_secs(3);
+/// A killed node is known to every node within 3 s (issue target at any cluster size).
+const EVERY_NODE_KNOWS: Duration = Duration::from_secs(3);
 /// A killed node nobody is calling is found by the membership protocol alone: a few probe
 /// periods and the suspicion (the price of a per-node cost that does not grow with the
 /// cluster; a called one is declared at once by the failed calls).
@@ -115,7 +117,9 @@ fn start_load(
                     };
                     tally.answered.fetch_add(1, Ordering::Relaxed);
                     if outcome.partial {
+                        // A partial answer says what it lacks; it is not compared as whole.
                         note(&tally.partial, format!("{:?}", outcome.missing_nodes));
+                        continue;
                     }
                     let verdict = if is_aggregate {
                         let rows = outcome.drained.json_rows().expect("aggregate rows");
@@ -238,14 +242,15 @@ async fn replicated_cluster_answers_correctly_through_kills_hangs_and_restarts()
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    // A worker killed: its team leader and the leader notice within a second.
+    // A worker killed: its team leader, which calls it, notices within a second; the leader,
+    // which reaches C's days through B or its own copy, learns it from membership.
     sandbox
         .cluster
         .signal(&NodeId("C".into()), libc::SIGKILL)
         .unwrap();
     let b = address(&sandbox, "B");
-    let kill_detected = wait_for_view(&leader, "C", KILL_DETECTION, |n| n.status == "failed").await;
-    wait_for_view(&b, "C", KILL_DETECTION, |n| n.status == "failed").await;
+    let kill_detected = wait_for_view(&b, "C", KILL_DETECTION, |n| n.status == "failed").await;
+    wait_for_view(&leader, "C", EVERY_NODE_KNOWS, |n| n.status == "failed").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     sandbox.cluster.restart(&NodeId("C".into())).await.unwrap();
     let recovered = wait_for_view(&leader, "C", Duration::from_secs(3), |n| {
@@ -266,6 +271,13 @@ async fn replicated_cluster_answers_correctly_through_kills_hangs_and_restarts()
         .signal(&NodeId("D".into()), libc::SIGCONT)
         .unwrap();
     wait_for_view(&e, "D", Duration::from_secs(3), |n| n.status == "healthy").await;
+    // The leader learns of D's return by gossip, a few probe periods after D's team leader:
+    // until then D is no holder of E's days for it, and killing E would rightly leave them
+    // unserved (a partial answer, not the replicated case under test).
+    wait_for_view(&leader, "D", Duration::from_secs(3), |n| {
+        n.status == "healthy"
+    })
+    .await;
 
     // A team leader killed: the leader reaches its members directly; E's days come from D.
     sandbox
@@ -291,8 +303,8 @@ async fn replicated_cluster_answers_correctly_through_kills_hangs_and_restarts()
     );
     assert!(answered > 20, "the load ran: {answered} answers");
     assert_eq!(*tally.failed.lock().unwrap(), Vec::<String>::new());
-    assert_eq!(*tally.wrong.lock().unwrap(), Vec::<String>::new());
     assert_eq!(*tally.partial.lock().unwrap(), Vec::<String>::new());
+    assert_eq!(*tally.wrong.lock().unwrap(), Vec::<String>::new());
 
     let mut client = connect(&leader).await.unwrap();
     let metrics = client
