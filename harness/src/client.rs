@@ -312,16 +312,37 @@ pub async fn run_query(
     client: &mut OverlayNodeClient<Channel>,
     spec: &QuerySpec,
 ) -> Result<QueryOutcome, ClientError> {
+    run_query_traced(client, spec, None).await
+}
+
+/// `message` as a request carrying `traceparent` (W3C trace context) in its metadata, when
+/// there is one and it is valid ASCII.
+fn with_trace<T>(message: T, traceparent: Option<&str>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(Ok(value)) = traceparent.map(str::parse) {
+        request.metadata_mut().insert("traceparent", value);
+    }
+    request
+}
+
+/// [`run_query`] with `traceparent` on the query and on every chunk call, so the nodes record
+/// the whole request under one trace (when it says sampled).
+pub async fn run_query_traced(
+    client: &mut OverlayNodeClient<Channel>,
+    spec: &QuerySpec,
+    traceparent: Option<&str>,
+) -> Result<QueryOutcome, ClientError> {
     let started = Instant::now();
+    let query = QueryRequest {
+        query_type: spec.query_type.clone(),
+        query_params: spec.params.clone(),
+        hops: Vec::new(),
+        client_id: spec.client_id.clone(),
+        record_format: spec.format as i32,
+        chunk_size: spec.chunk_size,
+    };
     let response = client
-        .query(QueryRequest {
-            query_type: spec.query_type.clone(),
-            query_params: spec.params.clone(),
-            hops: Vec::new(),
-            client_id: spec.client_id.clone(),
-            record_format: spec.format as i32,
-            chunk_size: spec.chunk_size,
-        })
+        .query(with_trace(query, traceparent))
         .await
         .map_err(|status| ClientError::Rpc {
             call: "Query",
@@ -330,7 +351,7 @@ pub async fn run_query(
         .into_inner();
     let mut drained = Drained::default();
     if response.status == "ready" {
-        drain(client, &response.uid, &mut drained).await?;
+        drain(client, &response.uid, &mut drained, traceparent).await?;
     }
     Ok(QueryOutcome {
         status: response.status,
@@ -349,14 +370,16 @@ async fn drain(
     client: &mut OverlayNodeClient<Channel>,
     uid: &str,
     drained: &mut Drained,
+    traceparent: Option<&str>,
 ) -> Result<(), ClientError> {
     let mut index = 0;
     loop {
+        let request = ChunkRequest {
+            uid: uid.to_string(),
+            chunk_index: index,
+        };
         let chunk = client
-            .get_chunk(ChunkRequest {
-                uid: uid.to_string(),
-                chunk_index: index,
-            })
+            .get_chunk(with_trace(request, traceparent))
             .await
             .map_err(|status| ClientError::Rpc {
                 call: "GetChunk",

@@ -27,6 +27,7 @@
 //! - [`say`]: progress and result lines that a closed stderr or stdout cannot turn into a crash.
 //! - [`stop`]: the run's stop flag (Ctrl-C), seen by the load and the fault schedule.
 //! - [`thresholds`]: a workload's pass/fail `[thresholds]`, parsed and checked.
+//! - [`trace`]: traces of sampled queries: `traceparent`, span files, where the time went.
 //! - [`topology`]: generated topologies (T teams of a team leader and workers) as configs.
 //! - [`utc`]: UTC time stamps (run ids) on the workspace's calendar.
 
@@ -53,6 +54,7 @@ pub mod stats;
 pub mod stop;
 pub mod thresholds;
 pub mod topology;
+pub mod trace;
 pub mod utc;
 pub mod verdict;
 pub mod workload;

@@ -132,6 +132,9 @@ pub struct Step {
     /// What the fault schedule did, when the workload has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<StepFaults>,
+    /// The sampled requests and the slowest one's spans, when the workload traces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<crate::trace::StepTrace>,
 }
 
 /// A node's per-team admission counters.

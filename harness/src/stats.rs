@@ -31,6 +31,17 @@ pub enum Outcome {
     Failed,
 }
 
+impl Outcome {
+    /// How the outcome is written in the raw rows and traces: `ok`, `rejected`, `failed`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Rejected => "rejected",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
 /// One finished query, as phase accounting needs it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PhaseSample {

@@ -57,6 +57,7 @@ fn step(concurrency: u32, green_ok: u64, pink_ok: u64, rejected: u64) -> Step {
         measure: r.finish(10.0),
         admission: Vec::new(),
         faults: None,
+        trace: None,
     }
 }
 

@@ -47,6 +47,9 @@ pub struct NodeSettings {
     pub hybrid_threshold: Option<f64>,
     /// `--events-file`: where each node writes its events (`{id}` stands for the node's id).
     pub events_file: Option<PathBuf>,
+    /// `--trace-file` (`{id}` stands for the node's id) with `--trace-sample 0`: each node
+    /// records the requests whose `traceparent` says sampled, and no others.
+    pub trace_file: Option<PathBuf>,
     /// `--enable-control`: serve the control service.
     pub enable_control: bool,
     /// `--tls-cert`, `--tls-key`, `--tls-ca`: serve TLS (mutual with a CA). The launcher's own
@@ -84,6 +87,10 @@ impl NodeSettings {
             "--events-file",
             self.events_file.as_ref().map(|p| p.display().to_string()),
         );
+        if let Some(file) = &self.trace_file {
+            flag("--trace-file", Some(file.display().to_string()));
+            flag("--trace-sample", Some("0".to_string()));
+        }
         let mut path = |name: &str, value: &Option<PathBuf>| {
             if let Some(value) = value {
                 args.extend([name.to_string(), value.display().to_string()]);
@@ -112,6 +119,7 @@ mod tests {
             per_team_limit: Some(3),
             hybrid_threshold: Some(0.8),
             events_file: Some(PathBuf::from("events/events-{id}.jsonl")),
+            trace_file: Some(PathBuf::from("traces/trace-{id}.jsonl")),
             enable_control: true,
             tls: TlsFiles {
                 ca: Some(PathBuf::from("ca.pem")),
@@ -134,6 +142,10 @@ mod tests {
                 "0.8",
                 "--events-file",
                 "events/events-{id}.jsonl",
+                "--trace-file",
+                "traces/trace-{id}.jsonl",
+                "--trace-sample",
+                "0",
                 "--tls-cert",
                 "node.pem",
                 "--tls-key",

@@ -7,7 +7,7 @@ use tonic::transport::Channel;
 
 use super::arrival::Ticket;
 use super::mix::{Call, PreparedMix};
-use crate::client::{run_query, ClientError};
+use crate::client::{run_query_traced, ClientError};
 use crate::stats::Outcome;
 use crate::verdict::{AnswerChecker, Verdict};
 
@@ -19,7 +19,7 @@ pub(super) struct Clients {
 }
 
 /// One attempt: through the entry node, and once through a spare when the entry node fails
-/// at the transport level.
+/// at the transport level; a sampled request carries its `traceparent` on both.
 pub(super) async fn attempt(
     clients: &mut Clients,
     mix: &PreparedMix,
@@ -27,16 +27,17 @@ pub(super) async fn attempt(
     team: usize,
     ticket: &Ticket,
     checker: Option<&AnswerChecker>,
+    traceparent: Option<&str>,
 ) -> Answer {
     let call_spec = mix.call(query, team);
-    let first = call(&mut clients.client, call_spec, checker, query).await;
+    let first = call(&mut clients.client, call_spec, checker, query, traceparent).await;
     if !first.transport_error || clients.fallbacks.is_empty() {
         return first;
     }
     // The entry node is gone: the same query once more through a team leader.
     let spare = (ticket.query_draw * 1e6) as usize % clients.fallbacks.len();
     let (address, client) = &mut clients.fallbacks[spare];
-    let mut answer = call(client, call_spec, checker, query).await;
+    let mut answer = call(client, call_spec, checker, query, traceparent).await;
     answer.retried = true;
     answer.entry_node = Some(address.clone());
     answer
@@ -77,6 +78,7 @@ async fn call(
     call: &Call,
     checker: Option<&AnswerChecker>,
     query: usize,
+    traceparent: Option<&str>,
 ) -> Answer {
     let outcome = match call {
         Call::Metrics => {
@@ -85,7 +87,7 @@ async fn call(
                 Err(status) => Answer::failed(format!("GetMetrics: {}", status.code()), true),
             }
         }
-        Call::Query(spec) => run_query(client, spec).await,
+        Call::Query(spec) => run_query_traced(client, spec, traceparent).await,
     };
     match outcome {
         Ok(outcome) if outcome.status == "ready" => {

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::mix::PreparedMix;
 use crate::raw::{RawStep, RawWriter, RequestRow};
-use crate::stats::{Outcome, Recorder, Sample};
+use crate::stats::{Recorder, Sample};
 
 /// How often a plain progress line is printed when stderr is not a terminal.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -84,12 +84,7 @@ fn raw_row(s: &Sample, mix: &PreparedMix, step: &RawStep) -> RequestRow {
         answer_ms: ms(s.answer),
         latency_ms: ms(s.latency),
         service_ms: ms(s.service),
-        status: match s.outcome {
-            Outcome::Ok => "ok",
-            Outcome::Rejected => "rejected",
-            Outcome::Failed => "failed",
-        }
-        .to_string(),
+        status: s.outcome.label().to_string(),
         timed_out: s.timed_out,
         team: mix.teams[s.team].clone(),
         query: mix.queries[s.query].clone(),

@@ -20,6 +20,7 @@ use crate::client::{connect, endpoint, node_client, ClientError};
 use crate::raw::{RawStep, RawWriter};
 use crate::stats::{Outcome, Recorder, Sample, StepMeasure};
 use crate::stop::Stop;
+use crate::trace::{SampledQuery, StepSampler, TraceContext};
 use crate::verdict::AnswerChecker;
 use crate::workload::{LoadMode, StepLength};
 
@@ -61,6 +62,9 @@ pub struct StepPlan {
     /// Print the step's counts to stderr as a plain line every few seconds, with this label
     /// (when stderr is not a terminal and the progress bar is hidden).
     pub plain_progress: Option<String>,
+    /// Picks the measured requests that carry a sampled `traceparent` and keeps what they
+    /// took (none: no request carries one).
+    pub trace: Option<Arc<StepSampler>>,
 }
 
 /// Connections to the node under load, and lazily connected spares to the nodes that can
@@ -328,6 +332,9 @@ async fn send(
         backoff: plan.reject_backoff,
     };
     let checker = plan.checker.as_deref().filter(|c| c.checks(query));
+    let traced = plan.trace.as_ref().filter(|_| !ticket.warmup);
+    let context = traced.and_then(|sampler| sampler.take());
+    let traceparent = context.as_ref().map(TraceContext::traceparent);
     let (mut attempts, mut rejected_attempts) = (0u32, 0u32);
     let (answer, sent, done, timed_out) = loop {
         let sent = Instant::now();
@@ -340,13 +347,19 @@ async fn send(
             );
         }
         let left = deadline.saturating_duration_since(sent);
-        let answer =
-            match tokio::time::timeout(left, attempt(clients, mix, query, team, ticket, checker))
-                .await
-            {
-                Ok(answer) => answer,
-                Err(_) => Answer::failed(format!("no answer within {:?}", plan.timeout), false),
-            };
+        let trying = attempt(
+            clients,
+            mix,
+            query,
+            team,
+            ticket,
+            checker,
+            traceparent.as_deref(),
+        );
+        let answer = match tokio::time::timeout(left, trying).await {
+            Ok(answer) => answer,
+            Err(_) => Answer::failed(format!("no answer within {:?}", plan.timeout), false),
+        };
         let done = Instant::now();
         attempts += 1;
         if answer.outcome != Outcome::Rejected {
@@ -359,6 +372,16 @@ async fn send(
             AfterRejection::GiveUp { timed_out } => break (answer, sent, done, timed_out),
         }
     };
+    if let (Some(sampler), Some(context)) = (traced, context) {
+        sampler.record(SampledQuery {
+            trace_id: context.trace_id,
+            query: mix.queries[query].clone(),
+            team: mix.teams[team].clone(),
+            outcome: answer.outcome.label().to_string(),
+            latency_ms: (done - first_sent).as_secs_f64() * 1000.0,
+            start_unix_ms: clock.unix_ms(first_sent),
+        });
+    }
     let answered = (answer.outcome == Outcome::Ok).then_some(done);
     let latency_from = if attempts == 1 { due } else { sent };
     Sample {
@@ -456,6 +479,7 @@ mod lane_tests {
             checker: None,
             completed: Arc::new(AtomicU64::new(0)),
             plain_progress: None,
+            trace: None,
         }
     }
 

@@ -10,6 +10,7 @@
 //! - `protection` — each team's served share beside its time to answer, per strategy and level.
 //! - `compare` — the overlay charts of several runs.
 //! - `scale` — each scale figure against node count, when the run swept topologies.
+//! - `waterfall` — the spans of one traced query, a bar each.
 //!
 //! This file draws every chart of one run ([`render_run`]).
 
@@ -22,6 +23,7 @@ mod lines;
 mod protection;
 mod scale;
 mod timeline;
+mod waterfall;
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +35,7 @@ pub use compare::render_compare;
 pub use levels::{distribution_lines, level_lines, LevelFigure};
 pub use lines::{line_chart, Axes, Band, Legend, Line, Mark};
 pub use timeline::{fault_timeline, timeline, Repeats};
+pub use waterfall::waterfall_chart;
 
 /// The charts over concurrency levels, drawn only when the sweep has more than one level.
 const PER_LEVEL_CHARTS: [&str; 3] = [
@@ -88,6 +91,7 @@ pub fn render_run(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBu
     }
     for run in runs {
         files.extend(fault_charts(dir, run, confidence)?);
+        files.extend(waterfalls(dir, run)?);
     }
     files.extend(scale::scale_charts(dir, results)?);
     Ok(files)
@@ -256,6 +260,32 @@ fn interval_caption(results: &RunResults) -> String {
     }
 }
 
+/// The waterfall of each traced step's slowest sampled query.
+fn waterfalls(dir: &Path, run: &StrategyRun) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for step in &run.steps {
+        let Some(trace) = step.trace.as_ref() else {
+            continue;
+        };
+        if let Some(slowest) = &trace.slowest {
+            let q = &slowest.query;
+            let title = format!(
+                "{} · c{} r{} · slowest of {} sampled: {} ({}) {} ms at the client",
+                run.name(),
+                step.concurrency,
+                step.repetition,
+                trace.sampled.len(),
+                q.query,
+                q.team,
+                frame::trim(q.latency_ms)
+            );
+            let stem = crate::report::traces::waterfall_stem(run, step);
+            files.extend(waterfall_chart(&dir.join(stem), &title, slowest)?);
+        }
+    }
+    Ok(files)
+}
+
 /// For every level of `run` with a fault schedule: its timeline (the median of the
 /// repetitions per second, with intervals) with the first repetition's fault windows shaded,
 /// and each repetition's detection times.
@@ -286,12 +316,7 @@ fn fault_charts(dir: &Path, run: &StrategyRun, confidence: f64) -> anyhow::Resul
         )?);
         for step in steps {
             if let Some(faults) = &step.faults {
-                let stem = format!(
-                    "detection_{}_c{}_r{}",
-                    run.name(),
-                    step.concurrency,
-                    step.repetition
-                );
+                let stem = format!("detection_{}", crate::report::step_stem(run, step));
                 files.extend(faults::detection_bars(&dir.join(stem), faults)?);
             }
         }

@@ -54,7 +54,7 @@ pub fn lead(md: &mut String, results: &RunResults) {
                     .map_or("not detected".to_string(), |m| format!("{m:.0}")),
                 f.detection.false_alarms.len()
             );
-            let stem = format!("{}_c{}_r{}", run.name(), step.concurrency, step.repetition);
+            let stem = super::step_stem(run, step);
             charts.push(format!(
                 "- {} · concurrency {} · repetition {}: [fault timeline, every repetition](faults_{}_c{}.svg), [detection](detection_{stem}.svg)",
                 run.name(), step.concurrency, step.repetition, run.name(), step.concurrency

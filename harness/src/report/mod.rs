@@ -7,6 +7,7 @@
 //! - [`faulted`] — the opening of `summary.md` under faults: correctness, detection, charts.
 //! - [`compare`] — `compare.md`: paired steps of several runs, deltas and their noise.
 //! - [`scale`] — the scale section of `summary.md`: figures per topology against node count.
+//! - [`traces`] — where the time went: the slowest sampled query of each traced step.
 //! - [`charts`] — PNG and SVG charts.
 
 pub mod charts;
@@ -16,12 +17,18 @@ pub mod original;
 pub mod scale;
 pub mod summary;
 pub mod text;
+pub mod traces;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::results::RunResults;
+use crate::results::{RunResults, Step, StrategyRun};
+
+/// The part of a chart's file name that names one step: `<run>_c<level>_r<repetition>`.
+pub fn step_stem(run: &StrategyRun, step: &Step) -> String {
+    format!("{}_c{}_r{}", run.name(), step.concurrency, step.repetition)
+}
 
 /// Writes every report file of a run into `dir` (results.json included); returns the files.
 pub fn write_all(dir: &Path, results: &RunResults) -> anyhow::Result<Vec<PathBuf>> {

@@ -19,6 +19,7 @@ pub fn run_summary(results: &RunResults) -> String {
         top_row(&mut md, results, run);
     }
     every_level(&mut md, results);
+    super::traces::section(&mut md, results);
     super::scale::section(&mut md, results);
     if let Some(base) = &results.baseline {
         distance_from_one_hop(&mut md, results, base);

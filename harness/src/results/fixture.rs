@@ -24,6 +24,7 @@ pub(crate) fn step(concurrency: u32, repetition: u32, ok: u64) -> Step {
         measure,
         admission: Vec::new(),
         faults: None,
+        trace: None,
     }
 }
 

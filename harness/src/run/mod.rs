@@ -10,6 +10,7 @@
 //! - [`thresholds`] — the workload's `[thresholds]` evaluated on the results.
 //! - [`provenance`] — the run id, git revision and machine.
 //! - `scale` — what a cluster's size costs: idle CPU, membership messages, memory.
+//! - `traces` — the nodes' span files and each step's sampler, read back into its trace.
 //!
 //! This module: the options, [`run`], the rules that fail a run that measured everything,
 //! Ctrl-C and the progress bar.
@@ -21,6 +22,7 @@ pub mod provenance;
 mod scale;
 pub mod strategy;
 pub mod thresholds;
+mod traces;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -248,6 +250,7 @@ mod tests {
                 },
                 admission: Vec::new(),
                 faults: None,
+                trace: None,
             })
             .collect();
         RunResults {

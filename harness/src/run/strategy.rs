@@ -15,6 +15,7 @@ use super::collect::{admission_of, collect};
 use super::conformance::mismatches;
 use super::prepare::{baseline_team, topology_config};
 use super::scale;
+use super::traces;
 use crate::client::fetch;
 use crate::cluster::config::baseline;
 use crate::cluster::launcher::{LaunchOptions, LocalCluster, NodeSettings};
@@ -165,6 +166,8 @@ async fn measure_strategy(
     let events_dir = ctx.run_dir.join("events").join(&name);
     settings.events_file = Some(events_dir.join("events-{id}.jsonl"));
     settings.enable_control = faults.uses_control_service();
+    let traces_dir = ctx.run_dir.join("traces").join(&name);
+    traces::set_up(ctx.workload, &traces_dir, &mut settings)?;
     let cluster = start_cluster(ctx, config_path, &name, settings, node_args).await?;
     let startup_s = start.elapsed().as_secs_f64();
     let up_ms = unix_ms();
@@ -186,7 +189,7 @@ async fn measure_strategy(
         let idle = scale::idle_window(pids, &running.config, ctx.workload.idle_s).await;
         topology.get_or_insert_with(TopologyRun::default).idle = Some(idle);
     }
-    let (steps, step_starts) = measure_levels(ctx, &mut running).await?;
+    let (mut steps, step_starts) = measure_levels(ctx, &mut running).await?;
     if let (Some(t), Some(cluster)) = (topology.as_mut(), running.cluster.as_ref()) {
         t.nodes = running.config.processes.len();
         t.rss_mb = scale::rss_mb(&cluster.pids());
@@ -204,6 +207,7 @@ async fn measure_strategy(
     if let Some(cluster) = running.cluster {
         cluster.stop();
     }
+    traces::attach(ctx.workload, &traces_dir, &mut steps);
     Ok(StrategyRun {
         strategy: strategy.to_string(),
         target: running.address,
@@ -329,6 +333,7 @@ async fn measure_levels(
                 measure,
                 admission,
                 faults,
+                trace: plan.trace.as_deref().map(|s| traces::unread(w, s)),
             });
             ctx.bar.inc(1);
         }
@@ -362,6 +367,7 @@ fn step_plan(ctx: &Ctx<'_>, strategy: &str, level: u32, repetition: u32, index: 
         plain_progress: ctx
             .plain_progress
             .then(|| format!("{strategy} · concurrency {level} · repetition {repetition}")),
+        trace: traces::sampler(w),
     }
 }
 

@@ -53,6 +53,18 @@ pub struct WorkloadSpec {
     /// Pass/fail conditions per step: metric → comparison, e.g. `p99_ms = "< 100"`.
     #[serde(default)]
     pub thresholds: BTreeMap<String, String>,
+    /// `[trace]`: sampled queries traced across the tree (off by default).
+    #[serde(default)]
+    pub trace: TraceSpec,
+}
+
+/// `[trace]`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSpec {
+    /// Measured requests per step sent with a sampled `traceparent` (0: none, tracing off).
+    #[serde(default)]
+    pub sample_per_step: i64,
 }
 
 /// `[network]`: what every link between two virtual hosts does, and `[[network.link]]`

@@ -26,6 +26,7 @@ use super::spec::WorkloadSpec;
 use crate::faults::{self, FaultContext, FaultPlan};
 use crate::input::{within, Checker};
 pub use crate::input::{ClusterMode, StepLength, WorkloadError};
+use crate::trace::MAX_SAMPLE_PER_STEP;
 pub use resolved::{LoadMode, MixEntry, Tenant, Workload};
 pub use sweep::STRATEGIES;
 
@@ -86,6 +87,7 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
         return c.fail("cluster.idle_s", "must be seconds in [0, 600]");
     }
     let connections = check_timing(&c, &spec)?;
+    let trace_per_step = check_trace(&c, &spec)?;
     let mix = mix::check_mix(&c, &spec.queries)?;
     let teams: Vec<String> = tenants.iter().map(|t| t.team.clone()).collect();
     let thresholds = match crate::thresholds::parse(&spec.thresholds, &teams) {
@@ -134,7 +136,33 @@ pub fn validate(path: &Path, spec: WorkloadSpec) -> Result<Workload, WorkloadErr
         mix,
         tenants,
         faults,
+        trace_per_step,
     })
+}
+
+/// `[trace]`: requests sampled per step, in 0..=[`MAX_SAMPLE_PER_STEP`]; with tracing on the
+/// harness sets the nodes' trace flags itself, so `cluster.node_args` must not.
+fn check_trace(c: &Checker<'_>, spec: &WorkloadSpec) -> Result<u32, WorkloadError> {
+    let n = spec.trace.sample_per_step;
+    if !(0..=i64::from(MAX_SAMPLE_PER_STEP)).contains(&n) {
+        return c.fail(
+            "trace.sample_per_step",
+            format!("is {n}; it must lie in 0..={MAX_SAMPLE_PER_STEP} (requests traced per step; 0 turns tracing off)"),
+        );
+    }
+    let flags = ["--trace-file", "--trace-sample"];
+    let given = spec.cluster.node_args.iter().find(|a| {
+        flags
+            .iter()
+            .any(|f| a.as_str() == *f || a.starts_with(&format!("{f}=")))
+    });
+    if let (true, Some(flag)) = (n > 0, given) {
+        return c.fail(
+            "trace.sample_per_step",
+            format!("the harness gives the nodes their trace flags; remove {flag} from cluster.node_args"),
+        );
+    }
+    Ok(n as u32)
 }
 
 /// `[cluster]`: the mode, the ports, the configs (a file or generated topologies), the

@@ -146,6 +146,10 @@ pub struct Workload {
     /// The fault schedule replayed in every step (empty: none).
     #[serde(default)]
     pub faults: FaultPlan,
+    /// `trace.sample_per_step`: measured requests per step sent with a sampled `traceparent`
+    /// (0: tracing off).
+    #[serde(default)]
+    pub trace_per_step: u32,
 }
 
 impl Workload {
