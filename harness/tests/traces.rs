@@ -1,7 +1,8 @@
 //! Traces across the tree, on a real six-process cluster: a sampled query sent to the leader
 //! leaves spans in the trace files of the leader, a team leader and a worker, all of one
 //! trace and linked parent to child across the hops; an unwritable trace file costs the query
-//! nothing and is reported once.
+//! nothing and is reported once; and `harness run` with `[trace]` draws the slowest sampled
+//! query of each step and says in summary.md where its time went.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -9,6 +10,8 @@ use std::time::Duration;
 
 use overlay::proto::overlay_node_client::OverlayNodeClient;
 use overlay::proto::QueryRequest;
+use overlay_harness::results::RunResults;
+use overlay_harness::trace::SpanFiles;
 use serde_json::{json, Value};
 
 mod common;
@@ -157,4 +160,126 @@ async fn an_unwritable_trace_file_is_reported_once_and_queries_go_on() {
         .filter(|l| l.contains("cannot write spans"))
         .count();
     assert_eq!(reports, 1, "{log}");
+}
+
+/// A one-second step at concurrency 2 of an aggregate over every day (so every team and
+/// worker serves a slice) on the six-process config, with `[trace]` sampling 4 requests.
+fn traced_workload(dir: &Path) -> std::path::PathBuf {
+    let config = workspace_root().join("configs/one_host_config.json");
+    let text = format!(
+        r#"
+name = "traced"
+[cluster]
+config = "{}"
+ports = "free"
+ready_timeout_s = 30
+[sweep]
+strategies = ["fair_queue"]
+concurrency = [2]
+[load]
+mode = "closed"
+duration_s = 1
+warmup_s = 0.2
+timeout_s = 10
+[[query]]
+name = "count"
+type = "aggregate"
+params = {{ op = "count" }}
+[[tenant]]
+team = "green"
+share = 1
+[[tenant]]
+team = "pink"
+share = 1
+[trace]
+sample_per_step = 4
+"#,
+        config.display()
+    );
+    let path = dir.join("traced.toml");
+    std::fs::write(&path, text).expect("write workload");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traced_run_draws_the_slowest_query_and_says_where_its_time_went() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = overlay_harness::run::run(run_options(
+        traced_workload(tmp.path()),
+        tmp.path().join("reports"),
+        small_dataset().to_path_buf(),
+    ))
+    .await
+    .expect("traced run");
+    let results = RunResults::load(&dir).expect("results.json");
+    let step = &results.strategies[0].steps[0];
+    let trace = step.trace.as_ref().expect("the step is traced");
+    assert_eq!(trace.sampled.len(), 4, "the first four measured requests");
+    let SpanFiles::Read {
+        spans,
+        skipped_lines,
+        unknown_spans,
+    } = &trace.files
+    else {
+        panic!("span files not read: {:?}", trace.files);
+    };
+    assert!(*spans > 0, "spans of the sampled requests");
+    assert_eq!(
+        (*skipped_lines, *unknown_spans),
+        (0, 0),
+        "only sampled requests recorded"
+    );
+    let slowest = trace.slowest.as_ref().expect("a slowest query with spans");
+    let most = trace
+        .sampled
+        .iter()
+        .map(|q| q.latency_ms)
+        .fold(0.0, f64::max);
+    assert_eq!(slowest.query.latency_ms, most, "the slowest at the client");
+    let nodes: HashSet<&str> = slowest.bars.iter().map(|b| b.node.as_str()).collect();
+    // A leads; B and E lead the teams; C, D and F work.
+    assert!(nodes.contains("A"), "{nodes:?}");
+    assert!(nodes.contains("B") || nodes.contains("E"), "{nodes:?}");
+    assert!(
+        ["C", "D", "F"].iter().any(|w| nodes.contains(w)),
+        "{nodes:?}"
+    );
+    assert!(slowest
+        .bars
+        .iter()
+        .all(|b| b.self_ms <= b.duration_ms + 1e-9));
+    assert!(
+        slowest.spans_ms <= slowest.query.latency_ms + 1.0,
+        "spans lie within the client's time"
+    );
+
+    for file in [
+        "waterfall_fair_queue_c2_r0.png",
+        "waterfall_fair_queue_c2_r0.svg",
+    ] {
+        let len = std::fs::metadata(dir.join(file))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(len > 0, "{file} missing or empty");
+    }
+    let summary = std::fs::read_to_string(dir.join("summary.md")).expect("summary.md");
+    let section = summary
+        .split("## Where the time went")
+        .nth(1)
+        .expect("the section is written");
+    let line = section
+        .lines()
+        .find(|l| l.starts_with("- concurrency 2 · repetition 0"))
+        .unwrap_or_else(|| panic!("no step line: {section}"));
+    assert!(
+        line.contains("ms** at the client") && line.contains("waterfall_fair_queue_c2_r0.svg"),
+        "{line}"
+    );
+    let top = slowest.top_self(1)[0].label();
+    assert!(line.contains(&top), "{line} lacks {top}");
+    assert!(line.contains("A: "), "{line}");
+    let spans_on_disk = spans_in(&dir.join("traces/fair_queue"));
+    assert!(spans_on_disk
+        .iter()
+        .any(|s| s["node"] == "F" || s["node"] == "D" || s["node"] == "C"));
 }

@@ -365,3 +365,33 @@ fn per_team_rates_make_the_open_loop_rate_and_shares() {
         &["tenant[0]", "not both"],
     );
 }
+
+#[test]
+fn trace_sampling_is_bounded_and_leaves_the_trace_flags_to_the_harness() {
+    let path = Path::new("w.toml");
+    let off = validate(path, parse(path, &base()).unwrap()).unwrap();
+    assert_eq!(off.trace_per_step, 0, "tracing is off by default");
+    let on = base() + "[trace]\nsample_per_step = 5\n";
+    let on = validate(path, parse(path, &on).unwrap()).unwrap();
+    assert_eq!(on.trace_per_step, 5);
+    for bad in ["-1", "1001"] {
+        assert_names(
+            &error_of(&(base() + &format!("[trace]\nsample_per_step = {bad}\n"))),
+            &["trace.sample_per_step", bad, "0..=1000"],
+        );
+    }
+    assert_names(
+        &error_of(&(base() + "[trace]\nsample_every = 5\n")),
+        &["unknown field", "sample_every"],
+    );
+    let flags = base().replace("[sweep]", "node_args = [\"--trace-sample=1\"]\n[sweep]")
+        + "[trace]\nsample_per_step = 2\n";
+    assert_names(
+        &error_of(&flags),
+        &[
+            "trace.sample_per_step",
+            "--trace-sample=1",
+            "cluster.node_args",
+        ],
+    );
+}

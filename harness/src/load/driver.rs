@@ -307,9 +307,8 @@ async fn next_due(schedule: &Schedule, stop: &mut Stop) -> Option<Ticket> {
     }
 }
 
-/// Sends one request: its first attempt, and after each rejection (with retries on) a pause
-/// and another attempt, until it is answered, fails or reaches its deadline (when it was due,
-/// plus the timeout).
+/// Sends one request (see [`try_until_done`]) and turns how it ended into its sample; a
+/// sampled request's trace id and client latency go to the step's sampler.
 async fn send(
     clients: &mut Clients,
     mix: &PreparedMix,
@@ -327,52 +326,24 @@ async fn send(
     // The timeout counts from when the request was due: time spent waiting for a free lane
     // (open loop) is part of the wait its client sees.
     let deadline = due + plan.timeout;
-    let policy = RetryPolicy {
-        retry_rejected: plan.retry_rejected,
-        backoff: plan.reject_backoff,
+    let traced = sampled(plan, ticket);
+    let traceparent = traced.as_ref().map(|(_, context)| context.traceparent());
+    let request = Request {
+        query,
+        team,
+        ticket,
+        traceparent: traceparent.as_deref(),
     };
-    let checker = plan.checker.as_deref().filter(|c| c.checks(query));
-    let traced = plan.trace.as_ref().filter(|_| !ticket.warmup);
-    let context = traced.and_then(|sampler| sampler.take());
-    let traceparent = context.as_ref().map(TraceContext::traceparent);
-    let (mut attempts, mut rejected_attempts) = (0u32, 0u32);
-    let (answer, sent, done, timed_out) = loop {
-        let sent = Instant::now();
-        if let Some((error, timed_out)) = never_sent(sent, deadline, ticket, attempts) {
-            break (
-                Answer::failed(error.to_string(), false),
-                sent,
-                sent,
-                timed_out,
-            );
-        }
-        let left = deadline.saturating_duration_since(sent);
-        let trying = attempt(
-            clients,
-            mix,
-            query,
-            team,
-            ticket,
-            checker,
-            traceparent.as_deref(),
-        );
-        let answer = match tokio::time::timeout(left, trying).await {
-            Ok(answer) => answer,
-            Err(_) => Answer::failed(format!("no answer within {:?}", plan.timeout), false),
-        };
-        let done = Instant::now();
-        attempts += 1;
-        if answer.outcome != Outcome::Rejected {
-            let timed_out = answer.outcome == Outcome::Failed && done >= deadline;
-            break (answer, sent, done, timed_out);
-        }
-        rejected_attempts += 1;
-        match policy.after_rejection(done, deadline) {
-            AfterRejection::Retry(pause) => tokio::time::sleep(pause).await,
-            AfterRejection::GiveUp { timed_out } => break (answer, sent, done, timed_out),
-        }
-    };
-    if let (Some(sampler), Some(context)) = (traced, context) {
+    let tried = try_until_done(clients, mix, &request, plan, deadline).await;
+    let Tried {
+        answer,
+        sent,
+        done,
+        timed_out,
+        attempts,
+        rejected_attempts,
+    } = tried;
+    if let Some((sampler, context)) = traced {
         sampler.record(SampledQuery {
             trace_id: context.trace_id,
             query: mix.queries[query].clone(),
@@ -403,6 +374,96 @@ async fn send(
         partial: answer.partial,
         retried: answer.retried,
         verdict: answer.verdict,
+    }
+}
+
+/// The step's sampler and a fresh trace context, when `ticket` is measured and the step
+/// still samples.
+fn sampled<'a>(plan: &'a StepPlan, ticket: &Ticket) -> Option<(&'a StepSampler, TraceContext)> {
+    let sampler = plan.trace.as_deref().filter(|_| !ticket.warmup)?;
+    Some((sampler, sampler.take()?))
+}
+
+/// What one request asks: the query and team of the mix, its ticket, and the `traceparent`
+/// of a sampled one.
+struct Request<'a> {
+    query: usize,
+    team: usize,
+    ticket: &'a Ticket,
+    traceparent: Option<&'a str>,
+}
+
+/// How a request's attempts ended: the last answer, when the last attempt was sent and ended,
+/// whether it timed out, and how many attempts were made and rejected.
+struct Tried {
+    answer: Answer,
+    sent: Instant,
+    done: Instant,
+    timed_out: bool,
+    attempts: u32,
+    rejected_attempts: u32,
+}
+
+/// Sends a request's first attempt, and after each rejection (with retries on) a pause and
+/// another attempt, until it is answered, fails or reaches its `deadline` (when it was due,
+/// plus the timeout).
+async fn try_until_done(
+    clients: &mut Clients,
+    mix: &PreparedMix,
+    request: &Request<'_>,
+    plan: &StepPlan,
+    deadline: Instant,
+) -> Tried {
+    let policy = RetryPolicy {
+        retry_rejected: plan.retry_rejected,
+        backoff: plan.reject_backoff,
+    };
+    let (query, team, ticket) = (request.query, request.team, request.ticket);
+    let checker = plan.checker.as_deref().filter(|c| c.checks(query));
+    let (mut attempts, mut rejected_attempts) = (0u32, 0u32);
+    let (answer, sent, done, timed_out) = loop {
+        let sent = Instant::now();
+        if let Some((error, timed_out)) = never_sent(sent, deadline, ticket, attempts) {
+            break (
+                Answer::failed(error.to_string(), false),
+                sent,
+                sent,
+                timed_out,
+            );
+        }
+        let left = deadline.saturating_duration_since(sent);
+        let trying = attempt(
+            clients,
+            mix,
+            query,
+            team,
+            ticket,
+            checker,
+            request.traceparent,
+        );
+        let answer = match tokio::time::timeout(left, trying).await {
+            Ok(answer) => answer,
+            Err(_) => Answer::failed(format!("no answer within {:?}", plan.timeout), false),
+        };
+        let done = Instant::now();
+        attempts += 1;
+        if answer.outcome != Outcome::Rejected {
+            let timed_out = answer.outcome == Outcome::Failed && done >= deadline;
+            break (answer, sent, done, timed_out);
+        }
+        rejected_attempts += 1;
+        match policy.after_rejection(done, deadline) {
+            AfterRejection::Retry(pause) => tokio::time::sleep(pause).await,
+            AfterRejection::GiveUp { timed_out } => break (answer, sent, done, timed_out),
+        }
+    };
+    Tried {
+        answer,
+        sent,
+        done,
+        timed_out,
+        attempts,
+        rejected_attempts,
     }
 }
 

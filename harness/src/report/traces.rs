@@ -15,8 +15,9 @@ pub fn waterfall_stem(run: &StrategyRun, step: &Step) -> String {
     format!("waterfall_{}", super::step_stem(run, step))
 }
 
-/// `A: queue 41.0 ms (52 %), E: peer_call→F 20.0 ms (26 %), …, outside the spans 3.0 ms
-/// (4 %)`: the spans with the most self time, as shares of the client's total.
+/// `A: queue 41.0 ms (52 %), E: peer_call→F 20.0 ms (26 %), …, outside the spans (…) 3.0 ms
+/// (4 %)`: of the `top` spans with the most self time those with 0.05 ms or more, and the client's time outside every span, as
+/// shares of the client's total.
 pub fn where_time_went(trace: &QueryTrace, top: usize) -> String {
     let total = trace.query.latency_ms;
     let share = |ms: f64| {
@@ -29,6 +30,7 @@ pub fn where_time_went(trace: &QueryTrace, top: usize) -> String {
     let mut parts: Vec<String> = trace
         .top_self(top)
         .iter()
+        .filter(|bar| bar.self_ms >= 0.05)
         .map(|bar| {
             format!(
                 "{} {:.1} ms ({})",
@@ -40,7 +42,7 @@ pub fn where_time_went(trace: &QueryTrace, top: usize) -> String {
         .collect();
     let outside = trace.outside_ms();
     parts.push(format!(
-        "outside the spans (client, network) {outside:.1} ms ({})",
+        "outside the spans (client, network, pauses between attempts) {outside:.1} ms ({})",
         share(outside)
     ));
     parts.join(", ")
@@ -167,7 +169,7 @@ mod tests {
         };
         assert_eq!(
             where_time_went(&trace, 2),
-            "A: queue 41.0 ms (51 %), E: peer_call→F 20.0 ms (25 %), outside the spans (client, network) 3.0 ms (4 %)"
+            "A: queue 41.0 ms (51 %), E: peer_call→F 20.0 ms (25 %), outside the spans (client, network, pauses between attempts) 3.0 ms (4 %)"
         );
     }
 }

@@ -9,9 +9,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::frame::{both, color, trim};
-use crate::trace::QueryTrace;
+use crate::trace::{QueryTrace, SpanBar};
 
-/// Most bars drawn; a longer trace shows its first ones and says so in the title.
+/// Most bars drawn; a longer trace shows its longest spans and says so in the title.
 const MAX_BARS: usize = 40;
 
 /// Width of the label column, pixels.
@@ -27,9 +27,12 @@ fn draw_waterfall<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(err)?;
-    let shown = &trace.bars[..trace.bars.len().min(MAX_BARS)];
+    let shown = longest(&trace.bars, MAX_BARS);
     let title = if shown.len() < trace.bars.len() {
-        format!("{title} (first {MAX_BARS} of {} spans)", trace.bars.len())
+        format!(
+            "{title} (the {MAX_BARS} longest of {} spans)",
+            trace.bars.len()
+        )
     } else {
         title.to_string()
     };
@@ -93,6 +96,16 @@ fn draw_waterfall<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The `n` longest of `bars` (all when there are no more), in their waterfall order: a
+/// parent lasts at least as long as its children, so it stays when they do.
+fn longest(bars: &[SpanBar], n: usize) -> Vec<&SpanBar> {
+    let mut by_length: Vec<usize> = (0..bars.len()).collect();
+    by_length.sort_by(|&a, &b| bars[b].duration_ms.total_cmp(&bars[a].duration_ms));
+    by_length.truncate(n);
+    by_length.sort_unstable();
+    by_length.into_iter().map(|i| &bars[i]).collect()
+}
+
 /// The waterfall of `trace` to `<stem>.png` and `<stem>.svg`.
 pub fn waterfall_chart(
     stem: &Path,
@@ -100,4 +113,26 @@ pub fn waterfall_chart(
     trace: &QueryTrace,
 ) -> anyhow::Result<Vec<PathBuf>> {
     both!(stem, draw_waterfall, title, trace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_trace_keeps_its_longest_spans_in_waterfall_order() {
+        let bar = |name: &str, duration_ms: f64| SpanBar {
+            node: "A".into(),
+            name: name.into(),
+            peer: None,
+            depth: 0,
+            start_ms: 0.0,
+            duration_ms,
+            self_ms: duration_ms,
+        };
+        let bars = [bar("a", 5.0), bar("b", 0.1), bar("c", 3.0), bar("d", 4.0)];
+        let names = |kept: Vec<&SpanBar>| kept.iter().map(|b| b.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(longest(&bars, 3)), ["a", "c", "d"]);
+        assert_eq!(names(longest(&bars, 9)), ["a", "b", "c", "d"]);
+    }
 }
