@@ -126,3 +126,6 @@ pub(super) fn check(
         },
     })
 }
+
+#[cfg(test)]
+mod tests;
