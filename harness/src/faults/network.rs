@@ -52,7 +52,7 @@ impl NetEvent {
     }
 
     /// A report label: "net_partition A|C blackhole", "link C +200 ms ± 0", "link D reset_peer
-    /// timeout 500 ms by delay proxy (TCP)", "bandwidth C 1 Mbit/s".
+    /// 500 ms by delay proxy (TCP)", "bandwidth C 1 Mbit/s".
     pub fn label(&self, action: FaultAction) -> String {
         match action {
             FaultAction::NetPartition => {

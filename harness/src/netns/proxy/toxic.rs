@@ -81,13 +81,13 @@ impl Toxic {
         }
     }
 
-    /// "reset_peer timeout 500 ms", "slicer 64 ± 16 B every 100 µs", for labels.
+    /// "reset_peer 500 ms", "slicer 64 ± 16 B every 100 µs", for labels.
     pub fn describe(&self) -> String {
         let name = self.name();
         match *self {
-            Toxic::Timeout { timeout_ms: 0 } => format!("{name} (data dropped, never closed)"),
+            Toxic::Timeout { timeout_ms: 0 } => format!("{name} 0 (data dropped, never closed)"),
             Toxic::Timeout { timeout_ms } | Toxic::ResetPeer { timeout_ms } => {
-                format!("{name} timeout {timeout_ms} ms")
+                format!("{name} {timeout_ms} ms")
             }
             Toxic::Slicer {
                 average_size,
@@ -95,7 +95,7 @@ impl Toxic {
                 delay_us,
             } => format!("{name} {average_size} ± {size_variation} B every {delay_us} µs"),
             Toxic::LimitData { bytes } => format!("{name} {bytes} B"),
-            Toxic::SlowClose { delay_ms } => format!("{name} delay {delay_ms} ms"),
+            Toxic::SlowClose { delay_ms } => format!("{name} {delay_ms} ms"),
         }
     }
 }
