@@ -189,7 +189,9 @@ async fn measure_strategy(
     let (steps, step_starts) = measure_levels(ctx, &mut running).await?;
     if let (Some(t), Some(cluster)) = (topology.as_mut(), running.cluster.as_ref()) {
         t.nodes = running.config.processes.len();
-        t.rss_mb = scale::rss_mb(&cluster.pids());
+        let pids = cluster.pids();
+        t.rss_mb = scale::rss_mb(&pids);
+        t.pss_mb = scale::pss_mb(&pids);
     }
     let local_data =
         (ctx.workload.mode == ClusterMode::Local).then_some(ctx.workload.data_path.as_path());
