@@ -53,29 +53,7 @@ pub(super) fn check(
         "limit_data" => &["bytes"],
         _ => &["delay_ms"],
     };
-    let given = [
-        ("timeout_ms", spec.timeout_ms),
-        ("average_size", spec.average_size),
-        ("size_variation", spec.size_variation),
-        ("delay_us", spec.delay_us),
-        ("bytes", spec.bytes),
-        ("delay_ms", spec.delay_ms),
-    ];
-    for (field, value) in given {
-        let Some(value) = value else { continue };
-        if !takes.contains(&field) {
-            return c.fail(
-                &key(field),
-                format!(
-                    "does not apply to a {kind} toxic, which takes {}; remove it",
-                    takes.join(", ")
-                ),
-            );
-        }
-        if value < 0 {
-            return c.fail(&key(field), format!("is {value}; it must be ≥ 0"));
-        }
-    }
+    only_taken(c, index, spec, takes)?;
     // (key, value, least allowed, most allowed)
     let number = |field: &str, value: Option<i64>, least: i64, most: i64| {
         let Some(value) = value else {
@@ -125,6 +103,41 @@ pub(super) fn check(
             delay_ms: number("delay_ms", spec.delay_ms, 1, ms)?,
         },
     })
+}
+
+/// Refuses an attribute `spec`'s type does not take (`takes`), and a negative one.
+fn only_taken(
+    c: &Checker<'_>,
+    index: usize,
+    spec: &ToxicSpec,
+    takes: &[&str],
+) -> Result<(), WorkloadError> {
+    let given = [
+        ("timeout_ms", spec.timeout_ms),
+        ("average_size", spec.average_size),
+        ("size_variation", spec.size_variation),
+        ("delay_us", spec.delay_us),
+        ("bytes", spec.bytes),
+        ("delay_ms", spec.delay_ms),
+    ];
+    for (field, value) in given {
+        let Some(value) = value else { continue };
+        let key = format!("fault[{index}].toxic.{field}");
+        if !takes.contains(&field) {
+            return c.fail(
+                &key,
+                format!(
+                    "does not apply to a {} toxic, which takes {}; remove it",
+                    spec.kind,
+                    takes.join(", ")
+                ),
+            );
+        }
+        if value < 0 {
+            return c.fail(&key, format!("is {value}; it must be ≥ 0"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

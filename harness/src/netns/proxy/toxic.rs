@@ -286,7 +286,7 @@ pub(super) fn slices(len: usize, toxic: Toxic) -> Vec<std::ops::Range<usize>> {
         ..
     } = toxic
     else {
-        return vec![0..len];
+        return std::iter::once(0..len).collect();
     };
     let mut pieces = Vec::new();
     let mut start = 0usize;
