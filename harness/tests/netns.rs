@@ -489,14 +489,11 @@ fn a_shaped_link_delays_tcp_between_hosts_through_the_proxy() {
     assert_eq!(leftovers(&run), Vec::<String>::new());
 }
 
-/// `harness run` with a shaped link and every network fault kind on six virtual hosts (one per
-/// process): the run passes its correctness rules (zero wrong, zero silently partial), every
-/// fault fired without error, the report names the link's mechanism, and nothing is left.
-#[test]
-#[ignore = "needs root and iproute2/nftables (CI runs it)"]
-fn a_checked_run_with_network_faults_passes_and_leaves_nothing_behind() {
-    let _turn = one_at_a_time();
-    let dir = tempfile::tempdir().expect("tempdir");
+/// `harness run` of the shipped partitions workload, shortened to 9 s at concurrency 4 with a
+/// 0.5 ms link, with `faults` (`[[fault]]` entries) instead of its own, in `dir`: asserts that
+/// it passed (its correctness rules: zero wrong, zero silently partial) and left nothing
+/// behind; returns its `results.json`.
+fn faulted_run(dir: &Path, faults: &str) -> serde_json::Value {
     let shipped = std::fs::read_to_string(workspace_root().join("workloads/partitions.toml"))
         .expect("shipped partitions workload");
     let head = shipped.split("[[fault]]").next().expect("head");
@@ -511,41 +508,92 @@ fn a_checked_run_with_network_faults_passes_and_leaves_nothing_behind() {
         .replace("duration_s = 32", "duration_s = 9")
         .replace("warmup_s = 2", "warmup_s = 0.5")
         .replace("concurrency = [16]", "concurrency = [4]")
-        .replace("addresses = \"10.77.0.1/24\"", "addresses = \"10.77.0.1/24\"\nlatency_ms = 0.5")
-        + "[[fault]]\nat_s = 0.5\naction = \"net_partition\"\nfrom = [\"A\", \"B\", \"F\"]\nto = [\"rest\"]\nduration_s = 3\n"
-        + "[[fault]]\nat_s = 4\naction = \"link\"\ntarget = \"D\"\ndelay_ms = 100\nduration_s = 2\n"
-        + "[[fault]]\nat_s = 6.5\naction = \"link\"\ntarget = \"E\"\nloss_percent = 10\nduration_s = 2\n";
-    let workload = dir.path().join("netns_faults.toml");
+        .replace(
+            "addresses = \"10.77.0.1/24\"",
+            "addresses = \"10.77.0.1/24\"\nlatency_ms = 0.5",
+        )
+        + faults;
+    let workload = dir.join("netns_faults.toml");
     std::fs::write(&workload, text).expect("write workload");
-    let log = dir.path().join("harness.log");
+    let log = dir.join("harness.log");
     let file = std::fs::File::create(&log).expect("log");
-    let status = harness_run(dir.path(), &workload, file)
+    let status = harness_run(dir, &workload, file)
         .status()
         .expect("harness runs");
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(status.success(), "{status:?}\n{text}");
-    let results = find_results(&dir.path().join("reports"));
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(results).expect("results.json"))
-            .expect("results JSON");
+    assert_eq!(
+        overlay_harness::netns::sys::namespaces_with("ovl-"),
+        Vec::<String>::new()
+    );
+    assert_eq!(nodes_running_in(dir), 0);
+    let results = find_results(&dir.join("reports"));
+    serde_json::from_str(&std::fs::read_to_string(results).expect("results.json"))
+        .expect("results JSON")
+}
+
+/// The fired events of the run's first step, each asserted to have fired without error.
+fn fired_cleanly(results: &serde_json::Value) -> Vec<serde_json::Value> {
+    let fired = results["strategies"][0]["steps"][0]["faults"]["fired"]
+        .as_array()
+        .expect("fired")
+        .clone();
+    for event in &fired {
+        assert!(event["error"].is_null(), "{event}");
+    }
+    fired
+}
+
+/// `harness run` with a shaped link and every network fault kind on six virtual hosts (one per
+/// process): the run passes its correctness rules (zero wrong, zero silently partial), every
+/// fault fired without error, the report names the link's mechanism, and nothing is left.
+#[test]
+#[ignore = "needs root and iproute2/nftables (CI runs it)"]
+fn a_checked_run_with_network_faults_passes_and_leaves_nothing_behind() {
+    let _turn = one_at_a_time();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let results = faulted_run(
+        dir.path(),
+        &["[[fault]]\nat_s = 0.5\naction = \"net_partition\"\nfrom = [\"A\", \"B\", \"F\"]\nto = [\"rest\"]\nduration_s = 3\n",
+        "[[fault]]\nat_s = 4\naction = \"link\"\ntarget = \"D\"\ndelay_ms = 100\nduration_s = 2\n",
+        "[[fault]]\nat_s = 6.5\naction = \"link\"\ntarget = \"E\"\nloss_percent = 10\nduration_s = 2\n"].concat(),
+    );
     let run = &results["strategies"][0];
     let links = run["links"].as_array().expect("links recorded");
     assert_eq!(links.len(), 15, "six hosts, fifteen pairs");
     assert!(links
         .iter()
         .all(|l| l["latency_by"] == "proxy" || l["latency_by"] == "netem"));
-    let fired = run["steps"][0]["faults"]["fired"]
-        .as_array()
-        .expect("fired");
-    assert_eq!(fired.len(), 6, "three faults and their heals");
-    for event in fired {
-        assert!(event["error"].is_null(), "{event}");
-    }
     assert_eq!(
-        overlay_harness::netns::sys::namespaces_with("ovl-"),
-        Vec::<String>::new()
+        fired_cleanly(&results).len(),
+        6,
+        "three faults and their heals"
     );
-    assert_eq!(nodes_running_in(dir.path()), 0);
+}
+
+/// Toxiproxy toxics on workers' links in a checked run: `reset_peer` resets every connection
+/// touching D, `timeout` stops C's traffic and then closes its connections. Every answer is
+/// still exact or declared partial (the run's correctness rules), answers were checked, both
+/// faults fired and healed without error, and nothing is left.
+#[test]
+#[ignore = "needs root and iproute2/nftables (CI runs it)"]
+fn toxics_on_workers_links_leave_every_answer_exact_or_declared_partial() {
+    let _turn = one_at_a_time();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let results = faulted_run(
+        dir.path(),
+        &["[[fault]]\nat_s = 1\naction = \"link\"\ntarget = \"D\"\nduration_s = 3\ntoxic = { type = \"reset_peer\", timeout_ms = 300 }\n",
+        "[[fault]]\nat_s = 5\naction = \"link\"\ntarget = \"C\"\nduration_s = 2\ntoxic = { type = \"timeout\", timeout_ms = 800 }\n"].concat(),
+    );
+    let correctness = &results["strategies"][0]["steps"][0]["measure"]["correctness"];
+    assert!(correctness["checked"].as_u64() > Some(0), "{correctness}");
+    assert_eq!(correctness["wrong"], 0, "{correctness}");
+    assert_eq!(correctness["partial_silent"], 0, "{correctness}");
+    assert_eq!(
+        fired_cleanly(&results).len(),
+        4,
+        "two faults and their heals"
+    );
 }
 
 /// The `results.json` under `dir` (one run).

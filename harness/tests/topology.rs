@@ -152,6 +152,13 @@ async fn a_run_sweeps_generated_topologies_and_records_their_figures() {
             "{row:?}"
         );
         assert!(row.rss_mb.is_some_and(|m| m > 1.0), "{row:?}");
+        // Shared pages count once in PSS: never more than the resident sum.
+        assert!(
+            row.pss_mb
+                .zip(row.rss_mb)
+                .is_some_and(|(pss, rss)| pss > 1.0 && pss <= rss),
+            "{row:?}"
+        );
         assert!(row.qps > 0.0, "{row:?}");
         assert!(row.observers >= 1, "the kill was seen: {row:?}");
     }

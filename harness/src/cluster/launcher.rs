@@ -17,6 +17,9 @@ use crate::netns::VirtualHosts;
 /// Lines of a node's log shown when it fails to start.
 const LOG_TAIL_LINES: usize = 15;
 
+/// Nodes whose logs are shown when several fail to answer at start-up.
+const LOGS_SHOWN: usize = 3;
+
 /// How long a node may take to exit after SIGTERM before it is killed.
 pub const TERMINATE_GRACE: Duration = Duration::from_secs(5);
 
@@ -235,10 +238,20 @@ impl LocalCluster {
             waiting = still;
             if !waiting.is_empty() && Instant::now() > deadline {
                 let names: Vec<&str> = waiting.iter().map(NodeId::as_str).collect();
-                let tails: Vec<String> = waiting
+                // A few logs say what went wrong; the rest are named, not pasted (a large
+                // cluster would bury the message under thousands of lines).
+                let mut tails: Vec<String> = waiting
                     .iter()
+                    .take(LOGS_SHOWN)
                     .map(|id| format!("--- {id}:\n{}", log_tail(&self.nodes[id].log_path)))
                     .collect();
+                if waiting.len() > LOGS_SHOWN {
+                    tails.push(format!(
+                        "--- and {} more nodes; every log is in {}",
+                        waiting.len() - LOGS_SHOWN,
+                        self.options.log_dir.display()
+                    ));
+                }
                 self.kill_all();
                 bail!(
                     "nodes {} did not answer within {:?}; their logs end with:\n{}",

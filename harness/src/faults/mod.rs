@@ -95,12 +95,14 @@ impl FaultPlan {
         self.events.iter().any(|e| e.action.needs_control_service())
     }
 
-    /// Some `link` fault adds latency: the virtual hosts need delay proxies on their paths
-    /// from the start (a connection is redirected through one when it opens).
+    /// Some `link` fault adds latency or a toxic: the virtual hosts need delay proxies on
+    /// their paths from the start (a connection is redirected through one when it opens).
     pub fn delays_links(&self) -> bool {
-        self.events
-            .iter()
-            .any(|e| e.net.as_ref().is_some_and(|n| n.latency_ms > 0.0))
+        self.events.iter().any(|e| {
+            e.net
+                .as_ref()
+                .is_some_and(|n| n.latency_ms > 0.0 || n.toxic.is_some())
+        })
     }
 
     /// The event written at `index` in the file (not an automatic undo).

@@ -1,6 +1,6 @@
 //! Network faults between virtual hosts (`net_partition`, `link`, `bandwidth`): what a checked
 //! event does, and carrying it out on the run's [`VirtualHosts`]: nftables tables for
-//! partitions and loss, the delay proxies for latency, `tbf` for a rate. Each fault in force is
+//! partitions and loss, the delay proxies for latency and Toxiproxy toxics, `tbf` for a rate. Each fault in force is
 //! held until its `heal` (or the end of the step: dropping the held faults undoes them).
 
 use std::collections::BTreeMap;
@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::execute::FiredRecord;
 use super::{FaultAction, FaultEvent, FaultPlan};
-use crate::netns::{Cut, LinkHeld, NetFault, VirtualHosts};
+use crate::netns::proxy::Toxic;
+use crate::netns::{Cut, LinkHeld, Mechanism, NetFault, VirtualHosts};
 
 /// What a network event does, resolved to process ids.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,6 +39,9 @@ pub struct NetEvent {
     /// `bandwidth`: rate, Mbit/s.
     #[serde(default)]
     pub rate_mbit: Option<f64>,
+    /// `link`: a Toxiproxy toxic on every TCP connection touching the hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toxic: Option<Toxic>,
 }
 
 impl NetEvent {
@@ -47,7 +51,8 @@ impl NetEvent {
         format!("{}{arrow}{}", self.from.join(","), self.to.join(","))
     }
 
-    /// A report label: "net_partition A|C blackhole", "link C +200 ms", "bandwidth C 1 Mbit/s".
+    /// A report label: "net_partition A|C blackhole", "link C +200 ms ± 0", "link D reset_peer
+    /// 500 ms by delay proxy (TCP)", "bandwidth C 1 Mbit/s".
     pub fn label(&self, action: FaultAction) -> String {
         match action {
             FaultAction::NetPartition => {
@@ -61,6 +66,13 @@ impl NetEvent {
                 }
                 if self.loss_percent > 0.0 {
                     parts.push(format!("{} % loss", self.loss_percent));
+                }
+                if let Some(toxic) = self.toxic {
+                    parts.push(format!(
+                        "{} by {}",
+                        toxic.describe(),
+                        Mechanism::Proxy.name()
+                    ));
                 }
                 format!("link {} {}", self.from.join(","), parts.join(", "))
             }
@@ -123,6 +135,7 @@ impl HeldNetFaults {
                     jitter_ms: net.jitter_ms,
                     loss_percent: net.loss_percent,
                     rate_mbit: net.rate_mbit,
+                    toxic: net.toxic,
                 };
                 Held::Link(hosts.apply_link(&link).map_err(|e| e.to_string())?)
             }

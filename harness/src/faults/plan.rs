@@ -50,6 +50,8 @@ pub struct FaultSpec {
     pub loss_percent: Option<f64>,
     /// `bandwidth`: the rate limit, Mbit/s.
     pub rate_mbit: Option<f64>,
+    /// `link`: one of Toxiproxy's connection toxics on the target's link.
+    pub toxic: Option<ToxicSpec>,
 }
 
 /// What the rest of the workload says about where the faults go.
@@ -393,5 +395,8 @@ fn check_peer(
 }
 
 mod network;
+mod toxic;
+
+pub use toxic::ToxicSpec;
 #[cfg(test)]
 pub(super) mod tests;

@@ -33,6 +33,9 @@ const SPARE_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long the lanes may take to finish after a stop is asked for.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
+/// Least share of its timeout a request must have left to be sent (see [`never_sent`]).
+const MIN_SEND_SHARE: f64 = 0.1;
+
 /// One step's shape.
 #[derive(Clone)]
 pub struct StepPlan {
@@ -168,8 +171,15 @@ pub async fn run_step(
 /// than its timeout before a lane was free, or (open loop) still waiting for a lane when the
 /// measured window closed. Only a first attempt is held back by the window's end; a rejected
 /// request already sent keeps retrying until its deadline.
+///
+/// A first attempt that finds a lane with less than [`MIN_SEND_SHARE`] of its timeout left is
+/// not sent either and counts as timed out: under overload, lanes otherwise spend themselves on
+/// requests that can only time out at the node (after costing it work), and every request of
+/// the backlog is sent too late to be answered, so goodput collapses in the generator, not in
+/// the cluster.
 fn never_sent(
     now: Instant,
+    due: Instant,
     deadline: Instant,
     ticket: &Ticket,
     attempts: u32,
@@ -177,8 +187,18 @@ fn never_sent(
     if now >= deadline {
         return Some(("not sent within the timeout: every lane was busy", true));
     }
-    if attempts == 0 && ticket.send_by.is_some_and(|end| now >= end) {
+    if attempts > 0 {
+        return None;
+    }
+    if ticket.send_by.is_some_and(|end| now >= end) {
         return Some(("not sent before the step ended: every lane was busy", false));
+    }
+    let left = deadline - now;
+    if left.as_secs_f64() < (deadline - due).as_secs_f64() * MIN_SEND_SHARE {
+        return Some((
+            "not sent: every lane was busy until too little of the timeout was left",
+            true,
+        ));
     }
     None
 }
@@ -332,6 +352,7 @@ async fn send(
         query,
         team,
         ticket,
+        due,
         traceparent: traceparent.as_deref(),
     };
     let tried = try_until_done(clients, mix, &request, plan, deadline).await;
@@ -384,12 +405,13 @@ fn sampled<'a>(plan: &'a StepPlan, ticket: &Ticket) -> Option<(&'a StepSampler, 
     Some((sampler, sampler.take()?))
 }
 
-/// What one request asks: the query and team of the mix, its ticket, and the `traceparent`
-/// of a sampled one.
+/// What one request asks: the query and team of the mix, its ticket, when it was due, and
+/// the `traceparent` of a sampled one.
 struct Request<'a> {
     query: usize,
     team: usize,
     ticket: &'a Ticket,
+    due: Instant,
     traceparent: Option<&'a str>,
 }
 
@@ -423,7 +445,8 @@ async fn try_until_done(
     let (mut attempts, mut rejected_attempts) = (0u32, 0u32);
     let (answer, sent, done, timed_out) = loop {
         let sent = Instant::now();
-        if let Some((error, timed_out)) = never_sent(sent, deadline, ticket, attempts) {
+        if let Some((error, timed_out)) = never_sent(sent, request.due, deadline, ticket, attempts)
+        {
             break (
                 Answer::failed(error.to_string(), false),
                 sent,
@@ -487,18 +510,34 @@ mod tests {
         let end = due + Duration::from_secs(1);
         let deadline = due + Duration::from_secs(2);
         let open = ticket(due, Some(end));
-        assert_eq!(never_sent(due, deadline, &open, 0), None, "sent in time");
-        let (why, timed_out) = never_sent(end, deadline, &open, 0).expect("held back");
+        assert_eq!(
+            never_sent(due, due, deadline, &open, 0),
+            None,
+            "sent in time"
+        );
+        let (why, timed_out) = never_sent(end, due, deadline, &open, 0).expect("held back");
         assert!(why.contains("step ended") && !timed_out, "{why}");
         assert_eq!(
-            never_sent(end, deadline, &open, 1),
+            never_sent(end, due, deadline, &open, 1),
             None,
             "a rejected request already sent keeps retrying"
         );
-        let (why, timed_out) = never_sent(deadline, deadline, &open, 0).expect("too late");
+        let (why, timed_out) = never_sent(deadline, due, deadline, &open, 0).expect("too late");
         assert!(why.contains("timeout") && timed_out, "{why}");
         let closed = ticket(due, None);
-        assert_eq!(never_sent(end, deadline, &closed, 0), None, "no window end");
+        assert_eq!(
+            never_sent(end, due, deadline, &closed, 0),
+            None,
+            "no window end"
+        );
+        let nearly = deadline - Duration::from_millis(150);
+        let (why, timed_out) = never_sent(nearly, due, deadline, &closed, 0).expect("hopeless");
+        assert!(why.contains("too little") && timed_out, "{why}");
+        assert_eq!(
+            never_sent(nearly, due, deadline, &closed, 1),
+            None,
+            "a retry runs to its deadline"
+        );
     }
 }
 

@@ -1,14 +1,15 @@
 //! A fault on the links of some hosts (`link`, `bandwidth` in a workload): latency added in the
-//! delay proxies on both ends of every connection touching those hosts, loss as an nftables
-//! `numgen` table on their links (in and out), a rate as `tbf` on both ends of their links (the
-//! host's `eth0` outwards, its bridge port inwards). Held as a [`LinkHeld`], undone when dropped.
+//! delay proxies on both ends of every connection touching those hosts, a Toxiproxy toxic (see
+//! [`super::proxy::toxic`]) in the same proxies, loss as an nftables `numgen` table on their
+//! links (in and out), a rate as `tbf` on both ends of their links (the host's `eth0` outwards,
+//! its bridge port inwards). Held as a [`LinkHeld`], undone when dropped.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use overlay::config::NodeId;
 
-use super::proxy::{Delay, Delays};
+use super::proxy::{Delay, Delays, Proxy, Toxic, ToxicId, Toxics};
 use super::rules::{Applied, NetFault, RuleError};
 use super::sys::{self, SysError, TC};
 use super::{NetnsError, VirtualHosts};
@@ -26,6 +27,8 @@ pub struct LinkFault {
     pub loss_percent: f64,
     /// Rate limit in each direction, Mbit/s.
     pub rate_mbit: Option<f64>,
+    /// A toxic on every TCP connection touching those hosts.
+    pub toxic: Option<Toxic>,
 }
 
 /// A link fault in force; dropping it restores the links.
@@ -34,6 +37,8 @@ pub struct LinkHeld {
     loss: Option<Applied>,
     /// Each proxy delay changed, with the value to put back.
     delays: Vec<(Delays, Ipv4Addr, Delay)>,
+    /// Each toxic added, to remove.
+    toxics: Vec<(Toxics, Ipv4Addr, ToxicId)>,
     /// Root qdiscs added: (namespace, device).
     qdiscs: Vec<(String, String)>,
 }
@@ -43,6 +48,9 @@ impl Drop for LinkHeld {
         drop(self.loss.take());
         for (delays, to, before) in self.delays.drain(..).rev() {
             delays.set(to, before);
+        }
+        for (toxics, to, id) in self.toxics.drain(..) {
+            toxics.remove(to, id);
         }
         for (ns, dev) in self.qdiscs.drain(..) {
             let _ = sys::ip(&[
@@ -93,6 +101,11 @@ impl VirtualHosts {
                 self.add_delay(index, added, &mut held)?;
             }
         }
+        if let Some(toxic) = fault.toxic {
+            for &index in &hosts {
+                self.add_toxic(index, toxic, &mut held)?;
+            }
+        }
         if let Some(mbit) = fault.rate_mbit {
             let kbit = (mbit * 1000.0).round() as u64;
             for &index in &hosts {
@@ -111,33 +124,49 @@ impl VirtualHosts {
         Ok(held)
     }
 
-    /// Adds `added` to every connection touching host `index`: in its own proxy towards every
-    /// other host, and in the others' proxies towards it.
-    fn add_delay(&self, index: usize, added: Delay, held: &mut LinkHeld) -> Result<(), NetnsError> {
+    /// Every proxy direction carrying the connections touching host `index` (`what` names the
+    /// change for the error): its own proxy towards every other host, and the others' proxies
+    /// towards it.
+    fn proxies_of(&self, index: usize, what: &str) -> Result<Vec<(&Proxy, Ipv4Addr)>, SysError> {
         let layout = self.layout();
         let host = &layout.hosts[index];
         let proxies = &self.shaped().proxies;
         let missing = || SysError::Failed {
-            command: format!("adding latency on {}'s link", host.address),
+            command: format!("adding {what} on {}'s link", host.address),
             output: "no delay proxy on the path (the run was started without one)".to_string(),
         };
         let own = proxies.get(&host.address).ok_or_else(missing)?;
+        let mut directions = Vec::new();
         for other in layout.hosts.iter().filter(|h| h.address != host.address) {
             let theirs = proxies.get(&other.address).ok_or_else(missing)?;
-            for (delays, to) in [
-                (own.delays(), other.address),
-                (theirs.delays(), host.address),
-            ] {
-                let before = delays.get(to);
-                delays.set(
-                    to,
-                    Delay {
-                        latency: before.latency + added.latency,
-                        jitter: before.jitter.max(added.jitter),
-                    },
-                );
-                held.delays.push((delays.clone(), to, before));
-            }
+            directions.push((own, other.address));
+            directions.push((theirs, host.address));
+        }
+        Ok(directions)
+    }
+
+    /// Puts `toxic` on every connection touching host `index`.
+    fn add_toxic(&self, index: usize, toxic: Toxic, held: &mut LinkHeld) -> Result<(), NetnsError> {
+        for (proxy, to) in self.proxies_of(index, toxic.name())? {
+            let id = proxy.toxics().add(to, toxic);
+            held.toxics.push((proxy.toxics().clone(), to, id));
+        }
+        Ok(())
+    }
+
+    /// Adds `added` to every connection touching host `index`.
+    fn add_delay(&self, index: usize, added: Delay, held: &mut LinkHeld) -> Result<(), NetnsError> {
+        for (proxy, to) in self.proxies_of(index, "latency")? {
+            let delays = proxy.delays();
+            let before = delays.get(to);
+            delays.set(
+                to,
+                Delay {
+                    latency: before.latency + added.latency,
+                    jitter: before.jitter.max(added.jitter),
+                },
+            );
+            held.delays.push((delays.clone(), to, before));
         }
         Ok(())
     }

@@ -13,6 +13,10 @@
 //!
 //! Bounded: each direction holds at most [`CHUNKS_IN_FLIGHT`] chunks of at most [`CHUNK`]
 //! bytes; a full queue stops reading from the sender (TCP's own back-pressure).
+//!
+//! Besides latency, each proxy carries Toxiproxy's connection toxics (`timeout`, `reset_peer`,
+//! `slicer`, `limit_data`, `slow_close`) by destination, applied when a chunk is written (see
+//! [`toxic`]).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -22,13 +26,17 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::enter;
+use toxic::{End, OnConnection, Passed};
+pub use toxic::{Toxic, ToxicId, Toxics};
+
+pub mod toxic;
 
 /// Largest chunk read and forwarded at once, bytes.
 pub const CHUNK: usize = 16 * 1024;
@@ -96,6 +104,7 @@ pub enum Upstream {
 pub struct Proxy {
     port: u16,
     delays: Delays,
+    toxics: Toxics,
     task: JoinHandle<()>,
 }
 
@@ -121,8 +130,18 @@ impl Proxy {
         listener.set_nonblocking(true)?;
         let listener = TcpListener::from_std(listener)?;
         let port = listener.local_addr()?.port();
-        let task = tokio::spawn(accept_loop(listener, upstream, delays.clone()));
-        Ok(Proxy { port, delays, task })
+        let toxics = Toxics::default();
+        let link = Link {
+            delays: delays.clone(),
+            toxics: toxics.clone(),
+        };
+        let task = tokio::spawn(accept_loop(listener, upstream, link));
+        Ok(Proxy {
+            port,
+            delays,
+            toxics,
+            task,
+        })
     }
 
     /// The port it listens on (127.0.0.1 in its namespace).
@@ -134,6 +153,11 @@ impl Proxy {
     pub fn delays(&self) -> &Delays {
         &self.delays
     }
+
+    /// Its toxics, to change while it runs.
+    pub fn toxics(&self) -> &Toxics {
+        &self.toxics
+    }
 }
 
 impl Drop for Proxy {
@@ -142,8 +166,15 @@ impl Drop for Proxy {
     }
 }
 
+/// What the proxy does to its connections, by destination.
+#[derive(Clone, Debug)]
+struct Link {
+    delays: Delays,
+    toxics: Toxics,
+}
+
 /// Accepts until aborted; each connection relayed by a task of its own, aborted with the loop.
-async fn accept_loop(listener: TcpListener, upstream: Upstream, delays: Delays) {
+async fn accept_loop(listener: TcpListener, upstream: Upstream, link: Link) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
         let (client, _) = match listener.accept().await {
@@ -155,9 +186,9 @@ async fn accept_loop(listener: TcpListener, upstream: Upstream, delays: Delays) 
             }
         };
         let upstream = upstream.clone();
-        let delays = delays.clone();
+        let link = link.clone();
         connections.spawn(async move {
-            if let Err(err) = relay(client, upstream, delays).await {
+            if let Err(err) = relay(client, upstream, link).await {
                 tracing::debug!("delay proxy: connection ended: {err}");
             }
         });
@@ -165,13 +196,14 @@ async fn accept_loop(listener: TcpListener, upstream: Upstream, delays: Delays) 
     }
 }
 
-/// One connection: connect upstream, then both directions until both are done.
-async fn relay(client: TcpStream, upstream: Upstream, delays: Delays) -> io::Result<()> {
+/// One connection: connect upstream, then both directions until both are done or a toxic
+/// ends the connection (a reset closes both sockets with `SO_LINGER` 0).
+async fn relay(mut client: TcpStream, upstream: Upstream, link: Link) -> io::Result<()> {
     let target = match &upstream {
         Upstream::Fixed(address) => *address,
         Upstream::Original { .. } => SocketAddr::V4(original_destination(&client)?),
     };
-    let server = match upstream {
+    let mut server = match upstream {
         Upstream::Fixed(address) => TcpStream::connect(address).await?,
         Upstream::Original { namespace } => connect_marked(&namespace, target).await?,
     };
@@ -181,21 +213,52 @@ async fn relay(client: TcpStream, upstream: Upstream, delays: Delays) -> io::Res
         SocketAddr::V4(v4) => *v4.ip(),
         SocketAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
     };
-    let (client_read, client_write) = client.into_split();
-    let (server_read, server_write) = server.into_split();
-    let out = pump(client_read, server_write, delays.clone(), to);
-    let back = pump(server_read, client_write, delays, to);
-    let (out, back) = tokio::join!(out, back);
-    out.and(back)
+    let toxics = link.toxics.on(to);
+    let end = carry(&mut client, &mut server, &link.delays, to, toxics).await?;
+    if end == End::Reset {
+        client.set_zero_linger()?;
+        server.set_zero_linger()?;
+    }
+    Ok(())
 }
 
-/// One direction: chunks read as they come, written at their time, in order.
+/// Both directions of a connection, on borrowed halves (so that nothing is shut down when they
+/// are dropped: a reset must reach the peers without a close before it).
+async fn carry(
+    client: &mut TcpStream,
+    server: &mut TcpStream,
+    delays: &Delays,
+    to: Ipv4Addr,
+    toxics: OnConnection,
+) -> io::Result<End> {
+    let (client_read, client_write) = client.split();
+    let (server_read, server_write) = server.split();
+    let out = pump(client_read, server_write, delays, to, &toxics);
+    let back = pump(server_read, client_write, delays, to, &toxics);
+    let timeout = toxic::timeout(toxics.clone());
+    tokio::pin!(out, back, timeout);
+    let (mut out_done, mut back_done) = (false, false);
+    loop {
+        let end = tokio::select! {
+            end = &mut out, if !out_done => { out_done = true; end? }
+            end = &mut back, if !back_done => { back_done = true; end? }
+            end = &mut timeout => end,
+        };
+        if end != End::Done || (out_done && back_done) {
+            return Ok(end);
+        }
+    }
+}
+
+/// One direction: chunks read as they come, written at their time, in order, as the toxic in
+/// force then says.
 async fn pump(
-    mut from: OwnedReadHalf,
-    mut to: OwnedWriteHalf,
-    delays: Delays,
+    mut from: ReadHalf<'_>,
+    mut to: WriteHalf<'_>,
+    delays: &Delays,
     destination: Ipv4Addr,
-) -> io::Result<()> {
+    toxics: &OnConnection,
+) -> io::Result<End> {
     let (queue, mut due) = mpsc::channel::<(Instant, Vec<u8>)>(CHUNKS_IN_FLIGHT);
     let reader = async move {
         let mut last = Instant::now();
@@ -214,14 +277,25 @@ async fn pump(
         }
     };
     let writer = async move {
+        let mut passed = Passed::default();
         while let Some((at, chunk)) = due.recv().await {
             tokio::time::sleep_until(at).await;
-            to.write_all(&chunk).await?;
+            let in_force = toxics.current();
+            if let Some(end) = toxic::write_chunk(&mut to, &chunk, in_force, &mut passed).await? {
+                return Ok(end);
+            }
         }
-        to.shutdown().await
+        tokio::time::sleep(toxic::close_delay(toxics.current())).await;
+        to.shutdown().await?;
+        Ok(End::Done)
     };
-    let (read, write) = tokio::join!(reader, writer);
-    read.and(write)
+    tokio::pin!(reader);
+    // The writer ends once the reader has (its queue closed) or when a toxic ends the
+    // connection; a read error ends the direction at once.
+    tokio::select! {
+        end = writer => end,
+        Err(err) = &mut reader => Err(err),
+    }
 }
 
 /// Where a redirected connection was going (`SO_ORIGINAL_DST`, from the connection tracker).

@@ -384,9 +384,13 @@ fn scale_lines(out: &mut dyn Write, t: &crate::results::TopologyRun) -> std::io:
         )?;
     }
     if let Some(rss) = t.rss_mb {
+        let pss = t
+            .pss_mb
+            .map(|p| format!(" ({p:.0} MB proportional: shared pages once)"))
+            .unwrap_or_default();
         writeln!(
             out,
-            "memory:       {rss:.0} MB resident, all {} nodes",
+            "memory:       {rss:.0} MB resident{pss}, all {} nodes",
             t.nodes
         )?;
     }

@@ -16,8 +16,12 @@ pub struct TopologyRun {
     pub nodes: usize,
     /// The idle window after start-up, when the workload asks for one.
     pub idle: Option<IdleFigures>,
-    /// Resident memory of all node processes after the last step, MB (local clusters).
+    /// Resident memory of all node processes after the last step, MB (local clusters); the
+    /// pages of the shared node binary count once per process.
     pub rss_mb: Option<f64>,
+    /// Proportional memory (PSS) of all node processes then, MB: shared pages count once.
+    #[serde(default)]
+    pub pss_mb: Option<f64>,
 }
 
 /// The cluster at rest: from ready, before any query, for `seconds`.

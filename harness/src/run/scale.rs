@@ -79,13 +79,25 @@ fn cpu_ticks(stat: &str) -> Option<u64> {
     Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
-/// Resident memory of the processes together, MB (`None` when none could be read).
+/// Resident memory of the processes together, MB (`None` when none could be read). Every
+/// process counts the pages of the one node binary it shares with the others.
 pub(super) fn rss_mb(pids: &BTreeMap<String, u32>) -> Option<f64> {
+    memory_mb(pids, "status", "VmRSS:")
+}
+
+/// Proportional memory of the processes together, MB: each shared page counts once across
+/// them (split among its users), so this is what the cluster takes from the machine.
+pub(super) fn pss_mb(pids: &BTreeMap<String, u32>) -> Option<f64> {
+    memory_mb(pids, "smaps_rollup", "Pss:")
+}
+
+/// The sum over `pids` of the kB figure on the `key` line of `/proc/<pid>/<file>`, in MB.
+fn memory_mb(pids: &BTreeMap<String, u32>, file: &str, key: &str) -> Option<f64> {
     let kib: Vec<u64> = pids
         .values()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .filter_map(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok())
+        .filter_map(|text| {
+            let line = text.lines().find(|l| l.starts_with(key))?;
             line.split_whitespace().nth(1)?.parse().ok()
         })
         .collect();
@@ -106,7 +118,8 @@ mod tests {
     #[test]
     fn this_process_has_cpu_time_and_memory() {
         let me = BTreeMap::from([("me".to_string(), std::process::id())]);
-        assert!(rss_mb(&me).unwrap() > 0.0);
+        let (rss, pss) = (rss_mb(&me).unwrap(), pss_mb(&me).unwrap());
+        assert!(pss > 0.0 && pss <= rss, "pss {pss} rss {rss}");
         assert!(cpu_seconds(&me) >= 0.0);
         let gone = BTreeMap::from([("gone".to_string(), u32::MAX)]);
         assert_eq!(rss_mb(&gone), None);

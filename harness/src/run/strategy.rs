@@ -166,8 +166,7 @@ async fn measure_strategy(
     let events_dir = ctx.run_dir.join("events").join(&name);
     settings.events_file = Some(events_dir.join("events-{id}.jsonl"));
     settings.enable_control = faults.uses_control_service();
-    let traces_dir = ctx.run_dir.join("traces").join(&name);
-    traces::set_up(ctx.workload, &traces_dir, &mut settings)?;
+    let traces_dir = traces::set_up(ctx.workload, ctx.run_dir, &name, &mut settings)?;
     let cluster = start_cluster(ctx, config_path, &name, settings, node_args).await?;
     let startup_s = start.elapsed().as_secs_f64();
     let up_ms = unix_ms();
@@ -192,7 +191,9 @@ async fn measure_strategy(
     let (mut steps, step_starts) = measure_levels(ctx, &mut running).await?;
     if let (Some(t), Some(cluster)) = (topology.as_mut(), running.cluster.as_ref()) {
         t.nodes = running.config.processes.len();
-        t.rss_mb = scale::rss_mb(&cluster.pids());
+        let pids = cluster.pids();
+        t.rss_mb = scale::rss_mb(&pids);
+        t.pss_mb = scale::pss_mb(&pids);
     }
     let local_data =
         (ctx.workload.mode == ClusterMode::Local).then_some(ctx.workload.data_path.as_path());

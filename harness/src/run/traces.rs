@@ -2,7 +2,7 @@
 //! sampler of each step, and, once a local cluster has stopped (its nodes write out their
 //! queued spans on the way down), the span files read back into each step's trace.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -21,16 +21,22 @@ const REMOTE: &str =
 /// Why spans are not read yet (until [`attach`]).
 const UNREAD: &str = "the span files were not read";
 
-/// Has the nodes of a local cluster write their spans into `dir` (created here), when the
-/// workload traces.
-pub(super) fn set_up(w: &Workload, dir: &Path, settings: &mut NodeSettings) -> anyhow::Result<()> {
+/// The span folder of the cluster `name` (`traces/<name>` in the run's folder); when the
+/// workload traces a local cluster, it is created and its nodes write their spans there.
+pub(super) fn set_up(
+    w: &Workload,
+    run_dir: &Path,
+    name: &str,
+    settings: &mut NodeSettings,
+) -> anyhow::Result<PathBuf> {
+    let dir = run_dir.join("traces").join(name);
     if w.trace_per_step == 0 || w.mode != ClusterMode::Local {
-        return Ok(());
+        return Ok(dir);
     }
-    std::fs::create_dir_all(dir)
+    std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create the span folder {}", dir.display()))?;
     settings.trace_file = Some(dir.join(FILE_PATTERN));
-    Ok(())
+    Ok(dir)
 }
 
 /// The sampler of one step, when the workload traces.

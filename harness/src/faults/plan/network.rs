@@ -1,7 +1,7 @@
 //! The keys of the network faults (`net_partition`, `link`, `bandwidth`): groups resolved to
 //! process ids (by id, team, host address, or `rest`), sides that do not overlap and do not
-//! split a host, numbers in range, and virtual hosts to apply them on. Other actions refuse
-//! these keys.
+//! split a host, numbers in range, a `link`'s toxic (see [`super::toxic`]), and virtual hosts
+//! to apply them on. Other actions refuse these keys.
 
 use std::collections::BTreeSet;
 
@@ -31,6 +31,7 @@ pub(super) fn check(
             ("jitter_ms", spec.jitter_ms.is_some()),
             ("loss_percent", spec.loss_percent.is_some()),
             ("rate_mbit", spec.rate_mbit.is_some()),
+            ("toxic", spec.toxic.is_some()),
         ];
         if let Some((field, _)) = given.iter().find(|(_, set)| *set) {
             return c.fail(
@@ -90,6 +91,7 @@ pub(super) fn check(
         action != FaultAction::Bandwidth && spec.rate_mbit.is_some(),
         "remove it",
     )?;
+    not_for("toxic", !link && spec.toxic.is_some(), "remove it")?;
     Ok(Some(net))
 }
 
@@ -144,6 +146,7 @@ fn partition(
         jitter_ms: 0.0,
         loss_percent: 0.0,
         rate_mbit: None,
+        toxic: None,
     })
 }
 
@@ -242,10 +245,14 @@ fn link(c: &Checker<'_>, index: usize, spec: &FaultSpec) -> Result<NetEvent, Wor
             format!("is {loss_percent}; it must lie in [0, 100]"),
         );
     }
-    if latency_ms == 0 && loss_percent == 0.0 {
+    let toxic = match &spec.toxic {
+        Some(toxic) => Some(super::toxic::check(c, index, toxic)?),
+        None => None,
+    };
+    if latency_ms == 0 && loss_percent == 0.0 && toxic.is_none() {
         return c.fail(
             &key("delay_ms"),
-            "a link fault needs a delay_ms, a loss_percent or both",
+            "a link fault needs a delay_ms, a loss_percent, a toxic, or several of them",
         );
     }
     Ok(NetEvent {
@@ -257,6 +264,7 @@ fn link(c: &Checker<'_>, index: usize, spec: &FaultSpec) -> Result<NetEvent, Wor
         jitter_ms,
         loss_percent,
         rate_mbit: None,
+        toxic,
     })
 }
 
@@ -280,5 +288,6 @@ fn bandwidth(c: &Checker<'_>, index: usize, spec: &FaultSpec) -> Result<NetEvent
         jitter_ms: 0.0,
         loss_percent: 0.0,
         rate_mbit: Some(rate),
+        toxic: None,
     })
 }

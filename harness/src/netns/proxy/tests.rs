@@ -5,7 +5,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::*;
 
 /// An echo server on loopback; its address.
-async fn echo() -> SocketAddr {
+pub(super) async fn echo() -> SocketAddr {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -19,7 +19,8 @@ async fn echo() -> SocketAddr {
     address
 }
 
-fn proxy_to(upstream: SocketAddr, delay: Delay) -> Proxy {
+/// A proxy relaying to `upstream` with `delay` towards 127.0.0.1.
+pub(super) fn proxy_to(upstream: SocketAddr, delay: Delay) -> Proxy {
     let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let delays = Delays::default();
     delays.set(Ipv4Addr::LOCALHOST, delay);
