@@ -149,6 +149,30 @@ mod tests {
     }
 
     #[test]
+    fn an_untraced_run_has_no_section_and_unread_spans_are_said_so() {
+        use crate::results::fixture;
+        let mut results = fixture::run(
+            "r",
+            vec![fixture::strategy("strict", vec![fixture::step(8, 0, 5)])],
+        );
+        assert!(!crate::report::summary::run_summary(&results).contains("Where the time went"));
+        results.strategies[0].steps[0].trace = Some(crate::trace::StepTrace {
+            sampled: Vec::new(),
+            files: SpanFiles::NotRead {
+                why: "the cluster is remote".into(),
+            },
+            slowest: None,
+        });
+        let mut md = String::new();
+        section(&mut md, &results);
+        assert!(md.contains("## Where the time went"), "{md}");
+        assert!(
+            md.contains("**strict: spans not collected** (the cluster is remote)"),
+            "{md}"
+        );
+    }
+
+    #[test]
     fn the_spans_with_the_most_self_time_are_named_with_their_share() {
         let trace = QueryTrace {
             query: SampledQuery {
