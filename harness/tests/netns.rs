@@ -574,7 +574,8 @@ fn a_checked_run_with_network_faults_passes_and_leaves_nothing_behind() {
 /// Toxiproxy toxics on workers' links in a checked run: `reset_peer` resets every connection
 /// touching D, `timeout` stops C's traffic and then closes its connections. Every answer is
 /// still exact or declared partial (the run's correctness rules), answers were checked, both
-/// faults fired and healed without error, and nothing is left.
+/// faults fired and healed without error, no declaration is taken for a false alarm, and
+/// nothing is left.
 #[test]
 #[ignore = "needs root and iproute2/nftables (CI runs it)"]
 fn toxics_on_workers_links_leave_every_answer_exact_or_declared_partial() {
@@ -593,6 +594,14 @@ fn toxics_on_workers_links_leave_every_answer_exact_or_declared_partial() {
         fired_cleanly(&results).len(),
         4,
         "two faults and their heals"
+    );
+    // Both toxics cut their worker off, so the peers' declarations are detections of them,
+    // not false alarms.
+    let faults = &results["strategies"][0]["steps"][0]["faults"];
+    assert_eq!(
+        faults["detection"]["false_alarms"],
+        serde_json::json!([]),
+        "{faults}"
     );
 }
 

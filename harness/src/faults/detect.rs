@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::execute::FiredRecord;
-use super::FaultAction;
+use super::{FaultAction, FiredEvent};
 
 /// After a fault is undone, declarations about its node still count as caused by it this long
 /// (a node that just restarted may still be seen failed by a slow observer).
@@ -79,17 +79,19 @@ pub struct DetectionReport {
     pub events: Vec<ClusterEvent>,
 }
 
-/// Faults that take a node away from its peers (their observers are expected to notice).
-fn takes_node_away(action: FaultAction) -> bool {
-    matches!(
-        action,
-        FaultAction::Kill
-            | FaultAction::Stop
-            | FaultAction::Pause
-            | FaultAction::Partition
-            | FaultAction::NetPartition
-            | FaultAction::Drop
-    )
+/// Faults that take a node away from its peers (their observers are expected to notice):
+/// process and partition faults, and a link fault that cuts its node off.
+fn takes_node_away(fired: &FiredEvent) -> bool {
+    fired.cuts_off
+        || matches!(
+            fired.action,
+            FaultAction::Kill
+                | FaultAction::Stop
+                | FaultAction::Pause
+                | FaultAction::Partition
+                | FaultAction::NetPartition
+                | FaultAction::Drop
+        )
 }
 
 /// Whether `event` undoes the fault `fault` started: its own undo, or a clear, of the same
@@ -123,7 +125,7 @@ impl<'f> FaultSpan<'f> {
         let undo = fired.iter().find(|e| undoes(e, fault));
         let next_fault = fired[position + 1..]
             .iter()
-            .find(|f| f.fired.target == fault.fired.target && takes_node_away(f.fired.action))
+            .find(|f| f.fired.target == fault.fired.target && takes_node_away(&f.fired))
             .map_or(u64::MAX, |f| f.unix_ms);
         Self {
             fault,
@@ -161,7 +163,7 @@ pub fn analyse(
     let mut detections = Vec::new();
     let mut explained = Vec::new();
     for (position, record) in fired.iter().enumerate() {
-        if !takes_node_away(record.fired.action) {
+        if !takes_node_away(&record.fired) {
             continue;
         }
         let span = FaultSpan::of(fired, position);
@@ -236,7 +238,7 @@ fn first_seen<'e>(
 fn away_when<'f>(fired: &'f [FiredRecord], fault: &FiredRecord) -> Vec<&'f str> {
     fired
         .iter()
-        .filter(|other| takes_node_away(other.fired.action) && other.unix_ms <= fault.unix_ms)
+        .filter(|other| takes_node_away(&other.fired) && other.unix_ms <= fault.unix_ms)
         .filter(|other| {
             !fired
                 .iter()
@@ -310,6 +312,7 @@ mod tests {
                 target: target.to_string(),
                 at_s: (unix_ms - 1_000) as f64 / 1000.0,
                 auto_undo: false,
+                cuts_off: false,
             },
             unix_ms,
             error: None,
@@ -356,6 +359,31 @@ mod tests {
         assert_eq!(report.false_alarms.len(), 1);
         assert!(report.false_alarms[0].starts_with("E declared F failed at 6.00 s"));
         assert_eq!(report.events.len(), 6);
+    }
+
+    #[test]
+    fn a_link_fault_that_cuts_its_node_off_explains_declarations_and_a_slow_link_does_not() {
+        let mut cut = fired(0, FaultAction::Link, "C", 2_000);
+        cut.fired.cuts_off = true;
+        let plan = [
+            cut,
+            fired(0, FaultAction::Heal, "C", 5_000),
+            fired(1, FaultAction::Link, "D", 6_000),
+            fired(1, FaultAction::Heal, "D", 9_000),
+        ];
+        let log = [
+            event(EventKind::NeighborFailed, "B", "C", 2_600),
+            event(EventKind::NeighborFailed, "E", "D", 6_600),
+        ];
+        let report = analyse(&log, &plan, 1_000, 12_000, 1_000);
+        let seen: Vec<(&str, &str, Option<f64>)> = report
+            .detections
+            .iter()
+            .map(|d| (d.target.as_str(), d.observer.as_str(), d.detected_ms))
+            .collect();
+        assert_eq!(seen, [("C", "B", Some(600.0))]);
+        assert_eq!(report.false_alarms.len(), 1, "{:?}", report.false_alarms);
+        assert!(report.false_alarms[0].starts_with("E declared D failed"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use overlay::date::unix_ms;
 use overlay::proto::Fault;
 use serde::{Deserialize, Serialize};
 
-use super::network::HeldNetFaults;
+use super::network::{HeldNetFaults, NetEvent};
 use super::{FaultAction, FaultEvent, FaultPlan, FiredEvent, Trigger};
 use crate::cluster::launcher::LocalCluster;
 use crate::control::ControlClient;
@@ -112,6 +112,7 @@ pub async fn execute(
                     target: event.target.clone(),
                     at_s,
                     auto_undo: event.auto_undo,
+                    cuts_off: event.net.as_ref().is_some_and(NetEvent::cuts_off),
                 },
                 unix_ms,
                 error,

@@ -45,6 +45,12 @@ pub struct NetEvent {
 }
 
 impl NetEvent {
+    /// Whether the fault leaves its target unreachable over its links (every packet lost, or
+    /// a toxic that breaks every connection): its peers are then right to declare it failed.
+    pub fn cuts_off(&self) -> bool {
+        self.loss_percent >= 100.0 || self.toxic.is_some_and(|t| t.breaks_connections())
+    }
+
     /// "A,B,F|C,D,E", "A,B,F→C" (one way), for labels.
     pub fn sides(&self) -> String {
         let arrow = if self.one_way { "→" } else { "|" };

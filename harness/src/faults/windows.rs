@@ -26,6 +26,9 @@ pub struct FiredEvent {
     pub at_s: f64,
     /// It was the automatic undo of a `duration_s`.
     pub auto_undo: bool,
+    /// A network fault that leaves its target unreachable ([`super::network::NetEvent::cuts_off`]).
+    #[serde(default)]
+    pub cuts_off: bool,
 }
 
 /// A stretch of a step during which one fault was in force.

@@ -11,6 +11,7 @@ fn fired(index: usize, action: FaultAction, target: &str, at_s: f64) -> FiredEve
         target: target.to_string(),
         at_s,
         auto_undo: false,
+        cuts_off: false,
     }
 }
 

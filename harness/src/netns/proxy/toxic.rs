@@ -70,6 +70,15 @@ pub enum Toxic {
 }
 
 impl Toxic {
+    /// Whether the toxic breaks every connection through it (stops its data, resets it, or
+    /// closes it after a few bytes), so that the peers behind it cannot be reached at all.
+    pub fn breaks_connections(&self) -> bool {
+        matches!(
+            self,
+            Toxic::Timeout { .. } | Toxic::ResetPeer { .. } | Toxic::LimitData { .. }
+        )
+    }
+
     /// Toxiproxy's name of the toxic.
     pub fn name(&self) -> &'static str {
         match self {
