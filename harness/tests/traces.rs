@@ -71,10 +71,12 @@ async fn a_sampled_query_leaves_linked_spans_on_every_hop() {
     )
     .await;
     let leader = sandbox.leader();
-    let sampled = format!("00-{TRACE}-{CLIENT_SPAN}-01");
-    assert_eq!(traced_query(&leader, &sampled).await, "ready");
+    // The unsampled query goes first: each node meets its span sites outside a traced
+    // request before inside one, so a filter that decided once per site would record nothing.
     let unsampled = "00-11111111111111111111111111111111-2222222222222222-00";
     assert_eq!(traced_query(&leader, unsampled).await, "ready");
+    let sampled = format!("00-{TRACE}-{CLIENT_SPAN}-01");
+    assert_eq!(traced_query(&leader, &sampled).await, "ready");
     // Spans are written out every 200 ms; wait until the worker's arrive.
     let mut spans = Vec::new();
     for _ in 0..50 {

@@ -191,9 +191,13 @@ impl OverlayPeer for PeerService {
         let abandoned = CancelOnDrop::new(Cancel::default(), move || {
             routing.add(Counted::CallAbandoned, 1);
         });
-        let span = trace::span!("peer_scan");
-        trace::adopt(&span, request.metadata());
-        let reply = self.serve_scan(request.into_inner()).instrument(span).await;
+        let traced = trace::decide(request.metadata());
+        let reply = trace::scoped(traced, async move {
+            let span = trace::span!("peer_scan");
+            trace::adopt(&span, request.metadata());
+            self.serve_scan(request.into_inner()).instrument(span).await
+        })
+        .await;
         abandoned.finish();
         reply.map(Response::new)
     }

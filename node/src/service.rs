@@ -155,6 +155,48 @@ impl NodeService {
         coordinate(&node.query_context(), &route).await
     }
 
+    /// One chunk of a stored answer, in the chunk's trace span.
+    async fn serve_chunk(
+        &self,
+        request: Request<ChunkRequest>,
+    ) -> Result<Response<ChunkResponse>, Status> {
+        let span = trace::span!("chunk");
+        trace::adopt(&span, request.metadata());
+        self.node.faults.on_answer(Traffic::Client).await?;
+        let _serving = span.entered();
+        let request = request.into_inner();
+        let mut response = ChunkResponse {
+            uid: request.uid.clone(),
+            chunk_index: request.chunk_index,
+            ..Default::default()
+        };
+        match self.node.results.chunk(&request.uid, request.chunk_index) {
+            ChunkLookup::Found {
+                content,
+                total_chunks,
+                is_last,
+            } => {
+                response.total_chunks = total_chunks as i32;
+                response.is_last = is_last;
+                response.status = "success".to_string();
+                match content {
+                    ChunkContent::Json(text) => response.data = text,
+                    ChunkContent::Typed(parts) => response.batches = parts,
+                }
+            }
+            ChunkLookup::NotFound => response.status = "not_found".to_string(),
+            ChunkLookup::Unreadable { reason } => {
+                tracing::error!(uid = %request.uid, %reason, "[Results] {} cannot read a stored answer", self.node.id());
+                response.status = format!("error:{reason}");
+            }
+            ChunkLookup::OutOfRange { total_chunks } => {
+                response.total_chunks = total_chunks as i32;
+                response.status = "out_of_range".to_string();
+            }
+        }
+        Ok(Response::new(response))
+    }
+
     /// parse → admit → answer → store.
     async fn serve_query(
         &self,
@@ -268,52 +310,23 @@ impl OverlayNode for NodeService {
         &self,
         request: Request<QueryRequest>,
     ) -> Result<Response<QueryResponse>, Status> {
-        let span = trace::span!("query");
-        trace::adopt(&span, request.metadata());
-        self.serve_query(request.into_inner())
-            .instrument(span)
-            .await
+        let traced = trace::decide(request.metadata());
+        trace::scoped(traced, async move {
+            let span = trace::span!("query");
+            trace::adopt(&span, request.metadata());
+            self.serve_query(request.into_inner())
+                .instrument(span)
+                .await
+        })
+        .await
     }
 
     async fn get_chunk(
         &self,
         request: Request<ChunkRequest>,
     ) -> Result<Response<ChunkResponse>, Status> {
-        let span = trace::span!("chunk");
-        trace::adopt(&span, request.metadata());
-        self.node.faults.on_answer(Traffic::Client).await?;
-        let _serving = span.entered();
-        let request = request.into_inner();
-        let mut response = ChunkResponse {
-            uid: request.uid.clone(),
-            chunk_index: request.chunk_index,
-            ..Default::default()
-        };
-        match self.node.results.chunk(&request.uid, request.chunk_index) {
-            ChunkLookup::Found {
-                content,
-                total_chunks,
-                is_last,
-            } => {
-                response.total_chunks = total_chunks as i32;
-                response.is_last = is_last;
-                response.status = "success".to_string();
-                match content {
-                    ChunkContent::Json(text) => response.data = text,
-                    ChunkContent::Typed(parts) => response.batches = parts,
-                }
-            }
-            ChunkLookup::NotFound => response.status = "not_found".to_string(),
-            ChunkLookup::Unreadable { reason } => {
-                tracing::error!(uid = %request.uid, %reason, "[Results] {} cannot read a stored answer", self.node.id());
-                response.status = format!("error:{reason}");
-            }
-            ChunkLookup::OutOfRange { total_chunks } => {
-                response.total_chunks = total_chunks as i32;
-                response.status = "out_of_range".to_string();
-            }
-        }
-        Ok(Response::new(response))
+        let traced = trace::decide(request.metadata());
+        trace::scoped(traced, self.serve_chunk(request)).await
     }
 
     async fn get_metrics(

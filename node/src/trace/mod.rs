@@ -6,18 +6,22 @@
 //! Off by default, and then free: the spans are `TRACE`-level spans of target [`TARGET`], which
 //! no layer enables unless tracing is set up, so each costs one cached check. With tracing on,
 //! a request's `traceparent` decides (its sampled flag); a request without a valid one starts
-//! a new trace, sampled at `--trace-sample`.
+//! a new trace, sampled at `--trace-sample`; the decision is taken where the request enters
+//! (`gate`), and an untraced request creates no span.
 //!
 //! - `context`: reading and writing the `traceparent` metadata.
+//! - `gate`: which requests are traced.
 //! - `file`: the JSON-lines span file.
 //! - `setup`: the tracer provider and the tracing layer from the flags.
 
 mod context;
 mod file;
+mod gate;
 mod setup;
 
 pub use context::{adopt, inject, remote_parent};
 pub use file::SpanFile;
+pub use gate::{decide, scoped};
 pub use setup::{check_sample, layer, TraceSettings, TraceSetupError, Tracing};
 
 /// The target of every span of a trace; only the tracing layer enables it.

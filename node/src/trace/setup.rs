@@ -17,7 +17,7 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
 };
 use opentelemetry_sdk::Resource;
-use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::filter::{dynamic_filter_fn, FilterExt as _, LevelFilter, Targets};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
@@ -117,9 +117,8 @@ where
         ))
         .build();
     let mut provider = SdkTracerProvider::builder()
-        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-            settings.sample,
-        ))))
+        // The gate has sampled already: a span exists only inside a traced request.
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
         .with_max_attributes_per_span(MAX_ATTRIBUTES as u32)
         .with_max_events_per_span(0)
         .with_resource(resource);
@@ -137,8 +136,14 @@ where
         .with_target(false)
         .with_level(false)
         .with_tracked_inactivity(false)
-        .with_filter(Targets::new().with_target(TARGET, LevelFilter::TRACE))
+        .with_filter(
+            Targets::new()
+                .with_target(TARGET, LevelFilter::TRACE)
+                // Dynamic: a plain filter function is asked once per callsite and cached.
+                .and(dynamic_filter_fn(|_, _| super::gate::in_traced_request())),
+        )
         .boxed();
+    super::gate::enable(settings.sample);
     Ok(Some((layer, Tracing { provider })))
 }
 
