@@ -234,10 +234,12 @@ fn first_seen<'e>(
 }
 
 /// The other nodes that were themselves down when `fault` began: one notices the fault only
-/// once it is back, which is not a detection time.
+/// once it is back, which is not a detection time. Nodes cut off by the same fault (the other
+/// processes of a partition) are not away: each side is the other's observers.
 fn away_when<'f>(fired: &'f [FiredRecord], fault: &FiredRecord) -> Vec<&'f str> {
     fired
         .iter()
+        .filter(|other| other.fired.index != fault.fired.index)
         .filter(|other| takes_node_away(&other.fired) && other.unix_ms <= fault.unix_ms)
         .filter(|other| {
             !fired
@@ -384,6 +386,40 @@ mod tests {
         assert_eq!(seen, [("C", "B", Some(600.0))]);
         assert_eq!(report.false_alarms.len(), 1, "{:?}", report.false_alarms);
         assert!(report.false_alarms[0].starts_with("E declared D failed"));
+    }
+
+    #[test]
+    fn each_side_of_a_partition_observes_the_other() {
+        // One partition, A | C both ways, as detection reads it: one fault per process.
+        let plan = [
+            fired(0, FaultAction::NetPartition, "C", 2_000),
+            fired(0, FaultAction::NetPartition, "A", 2_000),
+            fired(0, FaultAction::Heal, "C", 7_000),
+            fired(0, FaultAction::Heal, "A", 7_000),
+        ];
+        let log = [
+            event(EventKind::NeighborFailed, "A", "C", 3_800),
+            event(EventKind::NeighborFailed, "C", "A", 3_900),
+            event(EventKind::NeighborRecovered, "A", "C", 7_400),
+            event(EventKind::NeighborRecovered, "C", "A", 7_600),
+        ];
+        let report = analyse(&log, &plan, 1_000, 12_000, 1_000);
+        let seen: Vec<(&str, &str, Option<f64>, Option<f64>)> = report
+            .detections
+            .iter()
+            .map(|d| {
+                let (target, observer) = (d.target.as_str(), d.observer.as_str());
+                (target, observer, d.detected_ms, d.recovered_ms)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("C", "A", Some(1_800.0), Some(400.0)),
+                ("A", "C", Some(1_900.0), Some(600.0))
+            ]
+        );
+        assert!(report.false_alarms.is_empty(), "{:?}", report.false_alarms);
     }
 
     #[test]

@@ -28,7 +28,9 @@ pub struct Settings {
     /// How often a few members believed down are sent an announce (re-merges partitions,
     /// finds processes started late).
     pub announce_down_every: Duration,
-    /// How often fresh updates are gossiped to a few members besides the piggybacking.
+    /// How often fresh updates are gossiped to a few members besides the piggybacking: a
+    /// quarter of the probe period, so that a declaration spreads through 129 nodes in about
+    /// half a second. It costs nothing at rest: only pending updates are gossiped.
     pub gossip_every: Duration,
 }
 
@@ -44,7 +46,7 @@ impl Settings {
             probe_rtt: rtt,
             suspicion: period * health.failure_threshold.max(1),
             announce_down_every: period * 2,
-            gossip_every: period / 2,
+            gossip_every: period / 4,
         }
     }
 
@@ -95,6 +97,7 @@ mod tests {
         assert_eq!(s.probe_period, Duration::from_millis(500));
         assert_eq!(s.probe_rtt, Duration::from_millis(200));
         assert_eq!(s.suspicion, Duration::from_secs(1));
+        assert_eq!(s.gossip_every, Duration::from_millis(125));
         let calm = s.foca_config(33, 1);
         let loaded = s.foca_config(33, 3);
         assert_eq!(loaded.probe_period, calm.probe_period);
