@@ -98,10 +98,20 @@ fn shipped_workloads_are_valid() {
     );
     assert_eq!(sweep.concurrency, [8, 24, 64]);
     // Demand is a number: each team's own open-loop rate.
-    assert!(matches!(sweep.load, LoadMode::Open { rate, .. } if (rate - 950.0).abs() < 1e-9));
+    assert!(matches!(sweep.load, LoadMode::Open { rate, .. } if (rate - 1350.0).abs() < 1e-9));
     assert_eq!(sweep.tenants[1].rate, Some(150.0));
     // Repetitions, so every figure has an interval.
     assert_eq!((sweep.repetitions, sweep.confidence), (3, 0.95));
+    // The two-host workload is the same sweep on other hosts, so the two compare step by step.
+    let two_hosts = load(&root.join("workloads/two_hosts.toml")).unwrap();
+    assert_eq!(two_hosts.strategies, sweep.strategies);
+    assert_eq!(two_hosts.concurrency, sweep.concurrency);
+    assert_eq!(two_hosts.repetitions, sweep.repetitions);
+    assert_eq!(two_hosts.load, sweep.load);
+    let rates = |w: &overlay_harness::workload::Workload| -> Vec<Option<f64>> {
+        w.tenants.iter().map(|t| t.rate).collect()
+    };
+    assert_eq!(rates(&two_hosts), rates(&sweep));
 }
 
 #[test]
