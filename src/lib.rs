@@ -6,6 +6,7 @@
 //! - [`dataset`]: the on-disk layout of a dataset (day folders, hourly CSV files).
 //! - [`record`]: the record schema.
 //! - [`event`]: node lifecycle events (hook kinds, events-file lines).
+//! - [`span`]: the lines of a node's span file (`--trace-file`).
 //! - [`fault`]: fault kinds, the `client` target and their limits (node and harness).
 //! - [`batch`]: columnar record batches and their JSON rendering.
 //! - [`query`]: the typed query model parsed from the original JSON params.
@@ -24,6 +25,7 @@ pub mod logging;
 pub mod partition;
 pub mod query;
 pub mod record;
+pub mod span;
 
 /// The generated protocol: messages, the `OverlayNode` and `OverlayPeer` services.
 pub mod proto {

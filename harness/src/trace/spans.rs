@@ -3,46 +3,10 @@
 //! `attributes`). A line that is not such a span is skipped and counted, never an error: a
 //! node killed mid-write leaves half a line.
 
-use serde::Deserialize;
-use serde_json::{Map, Value};
+pub use overlay::span::SpanLine as Span;
 
 /// Longest line read as a span, bytes (a node writes at most 32 attributes of 256 characters).
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
-
-/// One span of a node.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct Span {
-    /// 32 lowercase hex digits.
-    pub trace_id: String,
-    /// 16 lowercase hex digits.
-    pub span_id: String,
-    /// The span it is part of (on this node or, for a peer's work, on its caller); `None`
-    /// for a root.
-    pub parent_span_id: Option<String>,
-    /// `query`, `admission`, `queue`, `peer_call`, `peer_scan`, `local_scan`, `merge`, `chunk`.
-    pub name: String,
-    /// The node that recorded it.
-    pub node: String,
-    /// When it began, Unix ns.
-    pub start_unix_ns: u64,
-    /// How long it lasted, ns.
-    pub duration_ns: u64,
-    /// Its attributes (`peer` on a `peer_call`, ...).
-    #[serde(default)]
-    pub attributes: Map<String, Value>,
-}
-
-impl Span {
-    /// When it ended, Unix ns.
-    pub fn end_unix_ns(&self) -> u64 {
-        self.start_unix_ns.saturating_add(self.duration_ns)
-    }
-
-    /// The peer a `peer_call` went to, when it says.
-    pub fn peer(&self) -> Option<&str> {
-        self.attributes.get("peer").and_then(Value::as_str)
-    }
-}
 
 /// Spans read from span files, and how many lines were not spans.
 #[derive(Clone, Debug, Default, PartialEq)]

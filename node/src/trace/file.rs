@@ -1,6 +1,6 @@
-//! The span file (`--trace-file`): one JSON object per finished span and line, for the harness
-//! and for anyone with `jq` or pandas: `trace_id`, `span_id`, `parent_span_id` (null for a
-//! root), `name`, `node`, `start_unix_ns`, `duration_ns`, `attributes`.
+//! The span file (`--trace-file`): one JSON object per finished span and line
+//! ([`overlay::span::SpanLine`], which the harness reads back), for the harness and for anyone
+//! with `jq` or pandas.
 //!
 //! A file that cannot be opened or written is reported once, in the log; the node then goes on
 //! without it (its traces still propagate to its peers).
@@ -15,6 +15,7 @@ use opentelemetry::trace::SpanId;
 use opentelemetry::Value;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use overlay::span::SpanLine;
 use serde_json::{json, Map};
 
 /// Longest attribute value written, in characters; a longer one is cut.
@@ -122,15 +123,15 @@ pub(super) fn line(span: &SpanData, node: &str) -> String {
     }
     let parent = (span.parent_span_id != SpanId::INVALID).then(|| span.parent_span_id.to_string());
     let start = unix_ns(span.start_time);
-    json!({
-        "trace_id": span.span_context.trace_id().to_string(),
-        "span_id": span.span_context.span_id().to_string(),
-        "parent_span_id": parent,
-        "name": span.name,
-        "node": node,
-        "start_unix_ns": start,
-        "duration_ns": unix_ns(span.end_time).saturating_sub(start),
-        "attributes": attributes,
-    })
-    .to_string()
+    let line = SpanLine {
+        trace_id: span.span_context.trace_id().to_string(),
+        span_id: span.span_context.span_id().to_string(),
+        parent_span_id: parent,
+        name: span.name.to_string(),
+        node: node.to_string(),
+        start_unix_ns: start,
+        duration_ns: unix_ns(span.end_time).saturating_sub(start),
+        attributes,
+    };
+    serde_json::to_string(&line).unwrap_or_default()
 }
