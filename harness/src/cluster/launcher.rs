@@ -238,26 +238,17 @@ impl LocalCluster {
             waiting = still;
             if !waiting.is_empty() && Instant::now() > deadline {
                 let names: Vec<&str> = waiting.iter().map(NodeId::as_str).collect();
-                // A few logs say what went wrong; the rest are named, not pasted (a large
-                // cluster would bury the message under thousands of lines).
-                let mut tails: Vec<String> = waiting
-                    .iter()
-                    .take(LOGS_SHOWN)
-                    .map(|id| format!("--- {id}:\n{}", log_tail(&self.nodes[id].log_path)))
-                    .collect();
-                if waiting.len() > LOGS_SHOWN {
-                    tails.push(format!(
-                        "--- and {} more nodes; every log is in {}",
-                        waiting.len() - LOGS_SHOWN,
-                        self.options.log_dir.display()
-                    ));
-                }
+                let tails = some_logs(
+                    &waiting,
+                    |id| log_tail(&self.nodes[id].log_path),
+                    &self.options.log_dir,
+                );
                 self.kill_all();
                 bail!(
                     "nodes {} did not answer within {:?}; their logs end with:\n{}",
                     names.join(", "),
                     self.options.ready_timeout,
-                    tails.join("\n")
+                    tails
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -441,6 +432,24 @@ async fn answers(address: &str, tls: Option<&ClientTls>, settled: bool) -> bool 
     }
 }
 
+/// The log tails of the first few of `nodes` (`tail` reads one), and the folder of the
+/// rest: a large cluster's logs would bury the message under thousands of lines.
+fn some_logs(nodes: &[NodeId], tail: impl Fn(&NodeId) -> String, log_dir: &Path) -> String {
+    let mut parts: Vec<String> = nodes
+        .iter()
+        .take(LOGS_SHOWN)
+        .map(|id| format!("--- {id}:\n{}", tail(id)))
+        .collect();
+    if nodes.len() > LOGS_SHOWN {
+        parts.push(format!(
+            "--- and {} more nodes; every log is in {}",
+            nodes.len() - LOGS_SHOWN,
+            log_dir.display()
+        ));
+    }
+    parts.join("\n")
+}
+
 /// The last lines of a log file (or a note that it cannot be read).
 pub fn log_tail(path: &Path) -> String {
     match std::fs::read_to_string(path) {
@@ -449,5 +458,24 @@ pub fn log_tail(path: &Path) -> String {
             lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
         }
         Err(err) => format!("(cannot read {}: {err})", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_few_logs_are_shown_and_the_rest_are_named_by_folder() {
+        let ids = |n: usize| -> Vec<NodeId> { (0..n).map(|i| NodeId(format!("N{i}"))).collect() };
+        let tail = |id: &NodeId| format!("log of {id}");
+        let few = some_logs(&ids(2), tail, Path::new("logs"));
+        assert_eq!(few, "--- N0:\nlog of N0\n--- N1:\nlog of N1");
+        let many = some_logs(&ids(40), tail, Path::new("logs"));
+        assert_eq!(many.matches("log of").count(), LOGS_SHOWN);
+        assert!(
+            many.ends_with("--- and 37 more nodes; every log is in logs"),
+            "{many}"
+        );
     }
 }
